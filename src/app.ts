@@ -1,0 +1,60 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { TokenVerifier } from './auth/token-verifier.js';
+import { badRequest } from './domain/errors.js';
+import { addDeviceRoutes } from './graph/device-routes.js';
+import { installGraphEdge, newRequestId } from './graph/graph-edge.js';
+import { addOperationRoutes } from './graph/operation-routes.js';
+import { installGraphAuth } from './graph/request-caller.js';
+import { RouteTable } from './graph/route-table.js';
+import type { Store } from './store/store.js';
+
+export interface AppOptions {
+  store: Store;
+  verifyToken: TokenVerifier;
+  /** pino options, or false for none */
+  logger?: FastifyServerOptions['logger'];
+  https?: { key: string | Buffer; cert: string | Buffer } | null;
+  bodyLimitBytes?: number;
+}
+
+/** Builds the whole HTTP service without listening, so tests can use it over a socket or inject(). */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    // Graph matches path segments case-insensitively (its permission map lower-cases actions).
+    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true },
+    genReqId: newRequestId,
+    requestIdHeader: false,
+    bodyLimit: options.bodyLimitBytes ?? 64 * 1024,
+    // OData's key syntax devices('{id}') is the same resource as devices/{id}.
+    rewriteUrl: (request) => (request.url ?? '/').replace(/\/devices\('([^'/?]*)'\)/i, '/devices/$1'),
+    ...(options.https ? { https: options.https } : {}),
+  } as FastifyServerOptions);
+
+  installGraphEdge(app);
+  installJsonBodies(app);
+  installGraphAuth(app, options.verifyToken);
+
+  const routes = new RouteTable(app);
+  addDeviceRoutes(routes, options.store);
+  addOperationRoutes(routes, options.store);
+  routes.closeWith405();
+  return app;
+}
+
+/**
+ * Only JSON bodies are accepted (anything else is a 415). An empty JSON body counts as
+ * no body, because restart and runDiagnostics are documented without one.
+ */
+function installJsonBodies(app: FastifyInstance): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, text, done) => {
+    const raw = (text as string).trim();
+    if (raw === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(raw));
+    } catch {
+      done(badRequest('The request body is not valid JSON.'), undefined);
+    }
+  });
+}

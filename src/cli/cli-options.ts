@@ -1,0 +1,16 @@
+import { Option } from 'commander';
+import { defaultDbPath, demoTenant } from '../config.js';
+
+/** Options several commands share, with the same flag, environment variable and default. */
+export const dbOption = () =>
+  new Option('--db <file|url>', 'SQLite file path').env('TEAMWORK_DEVICES_DB').default(defaultDbPath);
+
+export const tenantOption = () =>
+  new Option('--tenant <guid>', 'tenant id').env('TEAMWORK_DEVICES_TENANT').default(demoTenant);
+
+export function integer(name: string) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value)) throw new Error(`${name} must be a whole number, got '${value}'`);
+    return Number(value);
+  };
+}

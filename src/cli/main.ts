@@ -1,0 +1,20 @@
+import { Command } from 'commander';
+import { addSeedCommand } from './seed-command.js';
+import { addServeCommand } from './serve-command.js';
+import { addTokenCommand } from './token-command.js';
+
+/** The `teamwork-devices` command (DESIGN.md has the contract scripts rely on). */
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command('teamwork-devices')
+    .description('Microsoft Graph-compatible service for Microsoft Teams devices')
+    .showHelpAfterError();
+  addServeCommand(program);
+  addTokenCommand(program);
+  addSeedCommand(program);
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    process.stderr.write(`teamwork-devices: ${(error as Error).message}\n`);
+    process.exitCode = 1;
+  }
+}

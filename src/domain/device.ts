@@ -1,0 +1,81 @@
+import type { ActivityState, DeviceType, HealthStatus } from './enums.js';
+import type { IdentitySet } from './identity.js';
+
+export interface HardwareDetail {
+  uniqueId: string | null;
+  serialNumber: string | null;
+  manufacturer: string | null;
+  model: string | null;
+  macAddresses: string[];
+}
+
+export interface UserIdentity {
+  id: string | null;
+  displayName: string | null;
+  userIdentityType: string | null;
+}
+
+/** A device as the store holds it: the teamworkDevice scalars plus its three documents. */
+export interface Device {
+  tenantId: string;
+  id: string;
+  deviceType: DeviceType;
+  hardwareDetail: HardwareDetail;
+  healthStatus: HealthStatus | null;
+  activityState: ActivityState | null;
+  companyAssetTag: string | null;
+  notes: string | null;
+  currentUser: UserIdentity | null;
+  createdDateTime: string;
+  createdBy: IdentitySet | null;
+  lastModifiedDateTime: string;
+  lastModifiedBy: IdentitySet | null;
+  /** Graph-shaped bodies of teamworkDeviceHealth/Activity/Configuration without id/audit fields. */
+  health: Record<string, unknown>;
+  activity: Record<string, unknown>;
+  configuration: Record<string, unknown>;
+}
+
+/**
+ * The device properties `$filter` may name. Graph documents only `eq` on deviceType,
+ * hardwareDetail/uniqueId and currentUser/id; the rest is this service's extension.
+ * teamworkDevice has no displayName of its own: `displayName` is the name Teams admin
+ * center shows for a device, the display name of the account signed in on it.
+ */
+export const filterableDeviceProperties = {
+  deviceType: 'enum:deviceType',
+  healthStatus: 'enum:healthStatus',
+  activityState: 'enum:activityState',
+  companyAssetTag: 'string',
+  notes: 'string',
+  displayName: 'string',
+  'hardwareDetail/uniqueId': 'string',
+  'hardwareDetail/serialNumber': 'string',
+  'hardwareDetail/manufacturer': 'string',
+  'hardwareDetail/model': 'string',
+  'currentUser/id': 'string',
+  'currentUser/displayName': 'string',
+} as const;
+
+export type FilterableProperty = keyof typeof filterableDeviceProperties;
+
+/** Properties of teamworkDevice in the order the Graph docs list them. */
+export const deviceProperties = [
+  'activityState', 'companyAssetTag', 'createdBy', 'createdDateTime', 'currentUser', 'deviceType',
+  'hardwareDetail', 'healthStatus', 'id', 'lastModifiedBy', 'lastModifiedDateTime', 'notes',
+] as const;
+
+export const healthProperties = [
+  'id', 'connection', 'loginStatus', 'peripheralsHealth', 'softwareUpdateHealth', 'hardwareHealth',
+  'createdDateTime', 'createdBy', 'lastModifiedDateTime', 'lastModifiedBy',
+] as const;
+
+export const activityProperties = [
+  'id', 'activePeripherals', 'createdDateTime', 'createdBy', 'lastModifiedDateTime', 'lastModifiedBy',
+] as const;
+
+export const configurationProperties = [
+  'id', 'softwareVersions', 'displayConfiguration', 'cameraConfiguration', 'speakerConfiguration',
+  'microphoneConfiguration', 'teamsClientConfiguration', 'hardwareConfiguration', 'systemConfiguration',
+  'createdDateTime', 'createdBy', 'lastModifiedDateTime', 'lastModifiedBy',
+] as const;

@@ -1,0 +1,39 @@
+/**
+ * The one registry of errors the service can return. Every 4xx/5xx the edge sends is built
+ * from an entry here; anything thrown that is not a ServiceError becomes `generalException`.
+ * docs: every entry is listed in README.md ("Errors"), and a test checks that it is.
+ */
+export const errorRegistry = {
+  invalidRequest: { status: 400, code: 'invalidRequest', message: 'The request is malformed or incorrect.' },
+  unauthenticated: { status: 401, code: 'unauthenticated', message: 'Access token is missing or invalid.' },
+  accessDenied: { status: 403, code: 'accessDenied', message: 'The caller does not have permission to perform the action.' },
+  itemNotFound: { status: 404, code: 'itemNotFound', message: 'The resource could not be found.' },
+  methodNotAllowed: { status: 405, code: 'methodNotAllowed', message: 'The HTTP method is not allowed on this resource.' },
+  conflict: { status: 409, code: 'conflict', message: 'An operation of this kind is already queued for the device.' },
+  requestTooLarge: { status: 413, code: 'requestEntityTooLarge', message: 'The request body is too large.' },
+  unsupportedMediaType: { status: 415, code: 'unsupportedMediaType', message: 'The request body must be application/json.' },
+  activityLimitReached: { status: 429, code: 'activityLimitReached', message: 'The app or user has been throttled.' },
+  generalException: { status: 500, code: 'generalException', message: 'An unspecified error has occurred.' },
+  serviceNotAvailable: { status: 503, code: 'serviceNotAvailable', message: 'The service is temporarily unavailable. Retry after the indicated time.' },
+} as const;
+
+export type ErrorName = keyof typeof errorRegistry;
+
+/** An error with a registry entry; the edge turns it into a Graph error body. */
+export class ServiceError extends Error {
+  readonly status: number;
+  readonly code: string;
+  constructor(
+    readonly kind: ErrorName,
+    message?: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    const entry = errorRegistry[kind];
+    super(message ?? entry.message);
+    this.status = entry.status;
+    this.code = entry.code;
+  }
+}
+
+export const badRequest = (message: string) => new ServiceError('invalidRequest', message);
+export const notFound = (message: string) => new ServiceError('itemNotFound', message);

@@ -1,0 +1,56 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { deviceProperties, type Device } from '../domain/device.js';
+import { notFound } from '../domain/errors.js';
+import type { Store } from '../store/store.js';
+import { deviceBody, documentBody, documentProperties, selectProperties, type DocumentKind } from './graph-shapes.js';
+import { collectionBody, contextUrl, entityBody } from './odata-envelope.js';
+import { parseODataQuery } from './odata-query.js';
+import { callerOf } from './request-caller.js';
+import type { RouteTable } from './route-table.js';
+
+type Params = { deviceId: string };
+
+/** GET routes of /teamwork/devices and the device's three documents. */
+export function addDeviceRoutes(routes: RouteTable, store: Store): void {
+  routes.add('GET', ['/teamwork/devices'], 'read', async (request, reply) => {
+    const caller = callerOf(request);
+    const query = parseODataQuery(request.query as Record<string, unknown>, ['filter', 'select', 'top', 'skiptoken'], deviceProperties);
+    const page = await store.listDevices({
+      tenantId: caller.tenantId,
+      filter: query.filter,
+      top: query.top,
+      afterId: query.position as string | null,
+    });
+    const value = page.items.map((d) => selectProperties(deviceBody(d), query.select));
+    return sendJson(reply, collectionBody(request, 'teamwork/devices', query, value, page.next));
+  });
+
+  routes.add('GET', ['/teamwork/devices/:deviceId'], 'read', async (request, reply) => {
+    const device = await findDevice(store, request);
+    const query = parseODataQuery(request.query as Record<string, unknown>, ['select'], deviceProperties);
+    const body = selectProperties(deviceBody(device), query.select);
+    return sendJson(reply, entityBody(contextUrl(request, 'teamwork/devices', query.select, '/$entity'), body));
+  });
+
+  for (const kind of ['health', 'activity', 'configuration'] as DocumentKind[]) {
+    routes.add('GET', [`/teamwork/devices/:deviceId/${kind}`], 'read', async (request, reply) => {
+      const device = await findDevice(store, request);
+      const query = parseODataQuery(request.query as Record<string, unknown>, ['select'], documentProperties[kind]);
+      const body = selectProperties(documentBody(device, kind), query.select);
+      const context = contextUrl(request, `teamwork/devices('${device.id}')/${kind}`, query.select, '/$entity');
+      return sendJson(reply, entityBody(context, body));
+    });
+  }
+}
+
+/** The caller's device or a 404: another tenant's device does not exist for this caller. */
+export async function findDevice(store: Store, request: FastifyRequest): Promise<Device> {
+  const { deviceId } = request.params as Params;
+  const device = await store.getDevice(callerOf(request).tenantId, deviceId);
+  if (!device) throw notFound(`The device '${deviceId.slice(0, 64)}' does not exist.`);
+  return device;
+}
+
+export function sendJson(reply: FastifyReply, body: unknown) {
+  return reply.type('application/json; odata.metadata=minimal; odata.streaming=true').send(body);
+}

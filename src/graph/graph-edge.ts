@@ -1,0 +1,84 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { errorRegistry, ServiceError, type ErrorName } from '../domain/errors.js';
+
+/**
+ * The edge of the service: request ids, the Graph error body, and the mapping of every
+ * failure (ours, Fastify's, unexpected ones) onto the error registry.
+ */
+export function installGraphEdge(app: FastifyInstance): void {
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('request-id', request.id);
+    const clientRequestId = clientRequestIdOf(request);
+    if (clientRequestId) reply.header('client-request-id', clientRequestId);
+  });
+
+  app.setErrorHandler((error: FastifyError | ServiceError, request, reply) => {
+    if (error instanceof ServiceError) {
+      return sendGraphError(request, reply, error.status, error.code, error.message, error.headers);
+    }
+    const mapped = fastifyErrorName(error);
+    if (mapped) {
+      const entry = errorRegistry[mapped];
+      return sendGraphError(request, reply, entry.status, entry.code, mapped === 'invalidRequest' ? error.message : entry.message);
+    }
+    request.log.error({ err: error, requestId: request.id }, 'unhandled error');
+    const entry = errorRegistry.generalException;
+    return sendGraphError(request, reply, entry.status, entry.code, entry.message);
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0];
+    return sendGraphError(request, reply, 404, errorRegistry.itemNotFound.code, `Resource not found for the segment '${path.slice(0, 200)}'.`);
+  });
+}
+
+/** Sends `{"error":{code,message,innerError}}` with the request's ids. */
+export function sendGraphError(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+) {
+  for (const [name, value] of Object.entries(headers)) reply.header(name, value);
+  return reply
+    .code(status)
+    .type('application/json')
+    .send({
+      error: {
+        code,
+        message,
+        innerError: {
+          date: new Date().toISOString(),
+          'request-id': request.id,
+          'client-request-id': clientRequestIdOf(request) ?? request.id,
+        },
+      },
+    });
+}
+
+export function newRequestId(): string {
+  return randomUUID();
+}
+
+function clientRequestIdOf(request: FastifyRequest): string | null {
+  const raw = request.headers['client-request-id'];
+  // Echo only what is safe to put back in a header and a log line.
+  return typeof raw === 'string' && /^[\x21-\x7e]{1,128}$/.test(raw) ? raw : null;
+}
+
+function fastifyErrorName(error: FastifyError): ErrorName | null {
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return 'requestTooLarge';
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'unsupportedMediaType' : 'invalidRequest';
+  }
+  if (error.statusCode === 413) return 'requestTooLarge';
+  if (error.statusCode === 415) return 'unsupportedMediaType';
+  if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) return 'invalidRequest';
+  return null;
+}

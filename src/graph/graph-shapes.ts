@@ -1,0 +1,81 @@
+import {
+  activityProperties, configurationProperties, deviceProperties, healthProperties, type Device,
+} from '../domain/device.js';
+import { operationProperties, type Operation } from '../domain/operation.js';
+
+type Json = Record<string, unknown>;
+
+/** teamworkDevice as Graph serialises it: every property present, null where unset. */
+export function deviceBody(device: Device): Json {
+  return {
+    '@odata.type': '#microsoft.graph.teamworkDevice',
+    id: device.id,
+    deviceType: device.deviceType,
+    hardwareDetail: device.hardwareDetail,
+    notes: device.notes,
+    companyAssetTag: device.companyAssetTag,
+    healthStatus: device.healthStatus,
+    activityState: device.activityState,
+    createdDateTime: device.createdDateTime,
+    createdBy: device.createdBy,
+    lastModifiedDateTime: device.lastModifiedDateTime,
+    lastModifiedBy: device.lastModifiedBy,
+    currentUser: device.currentUser,
+  };
+}
+
+export function operationBody(op: Operation): Json {
+  return {
+    '@odata.type': '#microsoft.graph.teamworkDeviceOperation',
+    id: op.id,
+    status: op.status,
+    operationType: op.operationType,
+    error: op.error,
+    startedDateTime: op.startedDateTime,
+    completedDateTime: op.completedDateTime,
+    createdDateTime: op.createdDateTime,
+    lastActionDateTime: op.lastActionDateTime,
+    createdBy: op.createdBy,
+    lastActionBy: op.lastActionBy,
+  };
+}
+
+/** The device's health/activity/configuration document; its id is the device id, as in Graph's examples. */
+export function documentBody(device: Device, kind: DocumentKind): Json {
+  const stored = device[kind];
+  const body: Json = { '@odata.type': `#microsoft.graph.${documentTypes[kind]}` };
+  for (const name of documentProperties[kind]) {
+    body[name] = name === 'id' ? device.id : (stored[name] ?? defaultAudit(device, name));
+  }
+  return body;
+}
+
+function defaultAudit(device: Device, name: string): unknown {
+  if (name === 'createdDateTime') return device.createdDateTime;
+  if (name === 'lastModifiedDateTime') return device.lastModifiedDateTime;
+  return null;
+}
+
+export type DocumentKind = 'health' | 'activity' | 'configuration';
+
+export const documentTypes: Record<DocumentKind, string> = {
+  health: 'teamworkDeviceHealth',
+  activity: 'teamworkDeviceActivity',
+  configuration: 'teamworkDeviceConfiguration',
+};
+
+export const documentProperties: Record<DocumentKind, readonly string[]> = {
+  health: healthProperties,
+  activity: activityProperties,
+  configuration: configurationProperties,
+};
+
+export const entityProperties = { device: deviceProperties, operation: operationProperties };
+
+/** Applies $select: only the chosen properties (and the type annotation) remain. */
+export function selectProperties(body: Json, select: string[] | null): Json {
+  if (!select) return body;
+  const picked: Json = { '@odata.type': body['@odata.type'] };
+  for (const name of select) picked[name] = body[name];
+  return picked;
+}

@@ -1,0 +1,49 @@
+import type { FastifyRequest } from 'fastify';
+import { encodeSkipToken, type ODataQuery } from './odata-query.js';
+
+/** scheme://host of the request, as the client addressed us. */
+export function originOf(request: FastifyRequest): string {
+  return `${request.protocol}://${request.host}`;
+}
+
+function versionOf(request: FastifyRequest): string {
+  return request.url.startsWith('/beta/') || request.url === '/beta' ? '/beta' : '';
+}
+
+/** `@odata.context`, e.g. …/beta/$metadata#teamwork/devices(id,deviceType)/$entity */
+export function contextUrl(request: FastifyRequest, path: string, select: string[] | null, suffix = ''): string {
+  const selected = select ? `(${select.join(',')})` : '';
+  return `${originOf(request)}${versionOf(request)}/$metadata#${path}${selected}${suffix}`;
+}
+
+export function entityBody(context: string, body: Record<string, unknown>): Record<string, unknown> {
+  return { '@odata.context': context, ...body };
+}
+
+/**
+ * A collection page. `@odata.nextLink` is absolute and keeps every original query option,
+ * with a fresh `$skiptoken` in place of the old one.
+ */
+export function collectionBody(
+  request: FastifyRequest,
+  path: string,
+  query: ODataQuery,
+  value: unknown[],
+  next: string | number | null,
+): Record<string, unknown> {
+  const body: Record<string, unknown> = { '@odata.context': contextUrl(request, path, query.select) };
+  if (next !== null) body['@odata.nextLink'] = nextLink(request, encodeSkipToken(next, query.filterText));
+  body.value = value;
+  return body;
+}
+
+function nextLink(request: FastifyRequest, skipToken: string): string {
+  const [path, search = ''] = request.url.split('?', 2);
+  const params = new URLSearchParams(search);
+  for (const name of [...params.keys()]) {
+    if (/^\$?skiptoken$/i.test(name)) params.delete(name);
+  }
+  params.set('$skiptoken', skipToken);
+  // URLSearchParams writes spaces as '+', which every query parser (ours included) reads back as spaces.
+  return `${originOf(request)}${path}?${params.toString()}`;
+}

@@ -1,0 +1,140 @@
+import odataParser from '@balena/odata-parser';
+import { filterableDeviceProperties, type FilterableProperty } from '../domain/device.js';
+import { activityStates, deviceTypes, enumMember, healthStatuses } from '../domain/enums.js';
+import { badRequest } from '../domain/errors.js';
+import type { DeviceFilter } from '../store/device-query.js';
+
+const enumsByKind: Record<string, readonly string[]> = {
+  'enum:deviceType': deviceTypes,
+  'enum:healthStatus': healthStatuses,
+  'enum:activityState': activityStates,
+};
+
+type Bind = [string, unknown];
+type Node = unknown;
+
+/**
+ * Parses `$filter` with an OData parser and checks it against what devices support.
+ * Note: the parser gives `and` and `or` equal precedence, left to right; README says so.
+ */
+export function parseDeviceFilter(text: string): DeviceFilter {
+  if (text.length > 2048) throw badRequest('$filter is longer than 2048 characters.');
+  let parsed: { tree: Node; binds: Bind[] };
+  try {
+    parsed = odataParser.parse(text, { startRule: 'ProcessRule', rule: 'FilterByExpression' }) as unknown as typeof parsed;
+  } catch (error) {
+    const detail = (error as Error).message.split('\n')[0].slice(0, 200);
+    throw badRequest(`Invalid $filter: ${detail}`);
+  }
+  return new FilterChecker(parsed.binds).node(parsed.tree);
+}
+
+class FilterChecker {
+  constructor(private readonly binds: Bind[]) {}
+
+  node(tree: Node): DeviceFilter {
+    if (!Array.isArray(tree)) throw unsupported(`the expression ${describe(tree)} is not a condition`);
+    const [op, ...args] = tree as [string, ...Node[]];
+    switch (op) {
+      case 'and':
+      case 'or':
+        return { op, operands: args.map((a) => this.node(a)) };
+      case 'not':
+        return { op: 'not', operand: this.node(args[0]) };
+      case 'eq':
+      case 'ne':
+        return this.comparison(op, args[0], args[1]);
+      case 'eqany': {
+        const property = this.property(args[0], 'in');
+        const list = this.bind(args[1]);
+        if (!list || list[0] !== 'List') throw unsupported("'in' needs a parenthesised list of string literals");
+        const values = (list[1] as Bind[]).map((item) => this.text(item, property));
+        return { op: 'in', property, values };
+      }
+      case 'call':
+        return this.call(args[0]);
+      default:
+        throw unsupported(`the operator '${op}'`);
+    }
+  }
+
+  private comparison(op: 'eq' | 'ne', left: Node, right: Node): DeviceFilter {
+    // startswith(p,'x') eq true / ne false: Graph accepts the explicit boolean form too.
+    if (Array.isArray(left) && left[0] === 'call') {
+      const bound = this.bind(right);
+      if (bound && bound[0] === 'Boolean') {
+        const call = this.call(left[1]);
+        return (op === 'eq') === bound[1] ? call : { op: 'not', operand: call };
+      }
+    }
+    const property = this.property(left, op);
+    if (right === null) return { op, property, value: null };
+    return { op, property, value: this.value(right, property) };
+  }
+
+  private call(call: Node): DeviceFilter {
+    const { method, args } = call as { method: string; args: Node[] };
+    if (method !== 'startswith') throw unsupported(`the function '${method}'`);
+    const property = this.property(args[0], method);
+    if (filterableDeviceProperties[property] !== 'string') throw unsupported(`startswith on the enum property '${property}'`);
+    const value = this.value(args[1], property);
+    return { op: 'startswith', property, value };
+  }
+
+  private property(node: Node, operator: string): FilterableProperty {
+    const path = propertyPath(node);
+    if (path === null) throw unsupported(`the left operand of '${operator}' must be a device property, not ${describe(node)}`);
+    const known = Object.keys(filterableDeviceProperties).find((p) => p.toLowerCase() === path.toLowerCase());
+    if (!known) throw unsupported(`filtering on the property '${path}'`);
+    return known as FilterableProperty;
+  }
+
+  private value(node: Node, property: FilterableProperty): string {
+    // Qualified enum literals arrive as names: microsoft.graph.teamworkDeviceType'teamsRoom'.
+    const name = (node as { name?: string } | null)?.name;
+    if (typeof name === 'string' && /^[\w.]+'[^']*'$/.test(name)) {
+      return this.text(['Text', name.slice(name.indexOf("'") + 1, -1)], property);
+    }
+    const bound = this.bind(node);
+    if (!bound) throw unsupported(`comparing '${property}' with ${describe(node)}; use a string literal`);
+    return this.text(bound, property);
+  }
+
+  private text(bound: Bind, property: FilterableProperty): string {
+    if (bound[0] !== 'Text') throw unsupported(`a ${bound[0]} literal for '${property}'; use a quoted string`);
+    const raw = bound[1] as string;
+    const kind = filterableDeviceProperties[property];
+    if (kind === 'string') return raw;
+    const member = enumMember(enumsByKind[kind], raw);
+    if (!member) throw badRequest(`'${raw}' is not a member of ${kind.slice(5)}; valid members are ${enumsByKind[kind].join(', ')}.`);
+    return member;
+  }
+
+  private bind(node: Node): Bind | null {
+    const index = (node as { bind?: unknown } | null)?.bind;
+    return typeof index === 'number' ? this.binds[index] : null;
+  }
+}
+
+function propertyPath(node: Node): string | null {
+  const segments: string[] = [];
+  let current = node as { name?: unknown; property?: unknown; lambda?: unknown } | null;
+  while (current && typeof current === 'object' && !Array.isArray(current)) {
+    if (typeof current.name !== 'string' || current.lambda) return null;
+    segments.push(current.name);
+    current = (current.property ?? null) as typeof current;
+  }
+  return segments.length ? segments.join('/') : null;
+}
+
+function describe(node: Node): string {
+  const path = propertyPath(node);
+  if (path) return `'${path}'`;
+  if (Array.isArray(node)) return `an expression with '${String(node[0])}'`;
+  if (node === null) return 'null';
+  return 'a literal';
+}
+
+function unsupported(part: string) {
+  return badRequest(`Unsupported $filter: ${part}. Supported: eq, ne, in, not, and, or, startswith on ${Object.keys(filterableDeviceProperties).join(', ')}.`);
+}

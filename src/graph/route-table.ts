@@ -1,0 +1,48 @@
+import type { FastifyInstance, RouteHandlerMethod } from 'fastify';
+import type { Access } from '../auth/permissions.js';
+import { ServiceError } from '../domain/errors.js';
+
+const methods = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+type Method = (typeof methods)[number];
+
+/** Graph serves every path with and without the version segment (the documented Location has none). */
+export const versionPrefixes = ['', '/beta'];
+
+/**
+ * Registers routes under every version prefix and answers the methods a path does not
+ * have with 405 and `Allow`, where Fastify on its own would say 404.
+ */
+export class RouteTable {
+  private readonly byUrl = new Map<string, Set<Method>>();
+
+  constructor(private readonly app: FastifyInstance) {}
+
+  add(method: Method, urls: string[], access: Access | 'none', handler: RouteHandlerMethod): void {
+    for (const prefix of versionPrefixes) {
+      for (const url of urls) {
+        const full = prefix + url;
+        this.app.route({ method, url: full, handler, config: { access } });
+        const known = this.byUrl.get(full) ?? new Set<Method>();
+        known.add(method);
+        this.byUrl.set(full, known);
+      }
+    }
+  }
+
+  /** Call once, after every route has been added. */
+  closeWith405(): void {
+    for (const [url, known] of this.byUrl) {
+      const allow = [...known, ...(known.has('GET') ? ['HEAD'] : [])].join(', ');
+      const others = methods.filter((m) => !known.has(m));
+      if (others.length === 0) continue;
+      this.app.route({
+        method: [...others, 'OPTIONS'],
+        url,
+        config: { access: 'none' },
+        handler: async (request) => {
+          throw new ServiceError('methodNotAllowed', `The method '${request.method}' is not allowed on this resource; allowed: ${allow}.`, { allow });
+        },
+      });
+    }
+  }
+}

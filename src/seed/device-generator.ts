@@ -1,0 +1,453 @@
+import type { Device, HardwareDetail, UserIdentity } from '../domain/device.js';
+import type { ActivityState, DeviceType, HealthStatus, SoftwareType } from '../domain/enums.js';
+import type { IdentitySet } from '../domain/identity.js';
+
+export interface GenerateOptions { tenantId: string; count: number; seed?: number; now?: Date; startIndex?: number }
+
+export type DeviceFamily = 'windows' | 'android';
+
+export function deviceFamily(deviceType: DeviceType): DeviceFamily {
+  return deviceType === 'teamsRoom' || deviceType === 'surfaceHub' ? 'windows' : 'android';
+}
+
+/** Versions per software type and device family, oldest → newest; the newest is the one offered as update. */
+export const demoSoftwareVersions: Record<SoftwareType, { windows: string[]; android: string[] }> = {
+  adminAgent: {
+    windows: ['2023.9.12.1', '2024.3.5.2', '2024.8.20.4'],
+    android: ['1.0.0.202310240611.product', '1.0.0.202403150835.product', '1.0.0.202407300912.product'],
+  },
+  operatingSystem: {
+    windows: ['10.0.19045.3803', '10.0.19045.4291', '10.0.22621.3880'],
+    android: ['10', '11', '12'],
+  },
+  teamsClient: {
+    windows: ['4.19.53.0', '5.0.111.0', '5.1.24.0'],
+    android: ['1.0.96.2023120401', '1.0.96.2024030502', '1.0.96.2024061103'],
+  },
+  firmware: { windows: [], android: ['122.15.0.27', '122.15.0.40', '122.15.0.61'] },
+  partnerAgent: { windows: [], android: ['1.0.0.202308020142', '1.0.0.202402070221', '1.0.0.202406110445'] },
+  companyPortal: { windows: [], android: ['5.0.6021.0', '5.0.6085.0', '5.0.6198.0'] },
+};
+
+// --- deterministic randomness ------------------------------------------------------------
+
+// Module-level state instead of a closure per device: generation is synchronous, and this
+// saves an allocation per device.
+let rngState = 0;
+function next32(): number {
+  rngState = (rngState + 0x6d2b79f5) | 0;
+  let t = rngState;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return (t ^ (t >>> 14)) >>> 0;
+}
+const rnd = (): number => next32() / 4294967296;
+const int = (n: number): number => (rnd() * n) | 0;
+const chance = (p: number): boolean => rnd() < p;
+const pick = <T>(a: readonly T[]): T => a[int(a.length)];
+
+// murmur3 finalizer: a bijection on 32-bit ints, so distinct indexes give distinct words
+// (unique ids and serials) no matter which batch (startIndex) produced them.
+function fmix32(h: number): number {
+  h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b); h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35); h ^= h >>> 16;
+  return h >>> 0;
+}
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+interface Weighted<T> { items: T[]; cum: number[]; total: number }
+function weighted<T>(pairs: [T, number][]): Weighted<T> {
+  let total = 0;
+  const cum = pairs.map(([, w]) => (total += w));
+  return { items: pairs.map(([v]) => v), cum, total };
+}
+function pickW<T>(w: Weighted<T>): T {
+  const r = rnd() * w.total;
+  for (let i = 0; i < w.cum.length; i++) if (r < w.cum[i]) return w.items[i];
+  return w.items[w.items.length - 1];
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+const HEXU = HEX.map((h) => h.toUpperCase());
+const hex8 = (n: number): string => HEX[n >>> 24] + HEX[(n >>> 16) & 255] + HEX[(n >>> 8) & 255] + HEX[n & 255];
+const hex4 = (n: number): string => HEX[(n >>> 8) & 255] + HEX[n & 255];
+
+function uuidFrom(w0: number, w1: number, w2: number, w3: number): string {
+  return `${hex8(w0)}-${hex4(w1 >>> 16)}-4${HEX[(w1 >>> 8) & 15][1]}${HEX[w1 & 255]}-${hex4(((w2 >>> 16) & 0x3fff) | 0x8000)}-${hex4(w2)}${hex8(w3)}`;
+}
+const uuid = (): string => uuidFrom(next32(), next32(), next32(), next32());
+const pad2 = (n: number): string => (n < 10 ? `0${n}` : `${n}`);
+
+// --- catalog -----------------------------------------------------------------------------
+
+interface Peripheral { id: string; displayName: string; vendorId: string | null; productId: string | null }
+const per = (name: string, vendorId: string | null, productId: string | null): Peripheral =>
+  ({ id: name, displayName: name, vendorId, productId });
+// Copies so that no two devices share a mutable object (stores may patch documents in place).
+const cp = (p: Peripheral | null): Peripheral | null =>
+  p && { id: p.id, displayName: p.displayName, vendorId: p.vendorId, productId: p.productId };
+
+interface Vendor { name: string; ouis: [string, string]; serialPrefix: string; usbVid: string }
+const vendor = (name: string, ouis: [string, string], serialPrefix: string, usbVid: string): Vendor =>
+  ({ name, ouis, serialPrefix, usbVid });
+const V = {
+  yealink: vendor('yealink', ['80:5E:C0', '24:9A:D8'], '8031', 'VID_6993'),
+  poly: vendor('poly', ['00:04:F2', '64:16:7F'], '8L14', 'VID_095D'),
+  logitech: vendor('logitech', ['44:73:D6', '00:1F:20'], '2219', 'VID_046D'),
+  lenovo: vendor('lenovo', ['98:FA:9B', '8C:16:45'], 'PF3K', 'VID_17EF'),
+  hp: vendor('hp', ['3C:52:82', '94:57:A5'], 'CZC1', 'VID_03F0'),
+  dell: vendor('dell', ['F8:BC:12', 'B0:7B:25'], 'DL7H', 'VID_413C'),
+  crestron: vendor('crestron', ['00:10:7F', '00:10:7E'], '1941', 'VID_14BE'),
+  audiocodes: vendor('audiocodes', ['00:90:8F', '00:1A:2B'], 'AC45', 'VID_2B0E'),
+  microsoft: vendor('microsoft', ['28:18:78', 'C4:9D:ED'], '0A31', 'VID_045E'),
+  cisco: vendor('cisco', ['00:1B:54', 'F8:7B:20'], 'FCH2', 'VID_05A6'),
+};
+
+interface Model { vendor: Vendor; model: string; label: string; cpu: string | null; hostPrefix: string }
+const m = (v: Vendor, model: string, label: string, cpu: string | null = null): Model =>
+  ({ vendor: v, model, label, cpu, hostPrefix: `${v.name.slice(0, 3)}-${model.replace(/[^a-z0-9]/g, '')}`.toUpperCase() });
+const I5 = 'Intel(R) Core(TM) i5-8365UE CPU @ 1.60GHz';
+const I7 = 'Intel(R) Core(TM) i7-8665UE CPU @ 1.70GHz';
+const I5G11 = 'Intel(R) Core(TM) i5-1145G7E @ 2.60GHz';
+const ARM = 'Qualcomm(R) Snapdragon(TM) 845';
+
+const MODELS: Record<string, Model[]> = {
+  teamsRoom: [m(V.lenovo, 'thinksmart core', 'Lenovo ThinkSmart Core', I5G11), m(V.logitech, 'tap', 'Logitech Tap', I7),
+    m(V.hp, 'elite slice g2', 'HP Elite Slice G2', I5), m(V.dell, 'optiplex 7090 ultra', 'Dell OptiPlex 7090 Ultra', I5G11),
+    m(V.crestron, 'uc-engine', 'Crestron UC-Engine', I7), m(V.yealink, 'mcore pro', 'Yealink MCore Pro', I5G11)],
+  collaborationBar: [m(V.yealink, 'a20', 'Yealink MeetingBar A20', ARM), m(V.yealink, 'a30', 'Yealink MeetingBar A30', ARM),
+    m(V.poly, 'studio x30', 'Poly Studio X30', ARM), m(V.poly, 'studio x50', 'Poly Studio X50', ARM),
+    m(V.logitech, 'rally bar', 'Logitech Rally Bar', ARM), m(V.logitech, 'rally bar mini', 'Logitech Rally Bar Mini', ARM)],
+  ipPhone: [m(V.yealink, 'mp54', 'Yealink MP54'), m(V.yealink, 'mp56', 'Yealink MP56'), m(V.yealink, 'mp58', 'Yealink MP58'),
+    m(V.poly, 'ccx 400', 'Poly CCX 400'), m(V.poly, 'ccx 500', 'Poly CCX 500'), m(V.poly, 'ccx 600', 'Poly CCX 600'),
+    m(V.audiocodes, 'c450hd', 'AudioCodes C450HD')],
+  teamsPanel: [m(V.yealink, 'roompanel', 'Yealink RoomPanel'), m(V.crestron, 'tss-770', 'Crestron TSS-770'),
+    m(V.logitech, 'tap scheduler', 'Logitech Tap Scheduler'), m(V.audiocodes, 'rxpanel', 'AudioCodes RXPanel')],
+  teamsDisplay: [m(V.lenovo, 'thinksmart view', 'Lenovo ThinkSmart View'), m(V.yealink, 'deskvision a24', 'Yealink DeskVision A24')],
+  surfaceHub: [m(V.microsoft, 'surface hub 2s', 'Microsoft Surface Hub 2S', 'Intel(R) Core(TM) i5-7300U CPU @ 2.60GHz'),
+    m(V.microsoft, 'surface hub 3', 'Microsoft Surface Hub 3', I5G11)],
+  lowCostPhone: [m(V.yealink, 'mp52', 'Yealink MP52'), m(V.audiocodes, 'c435hd', 'AudioCodes C435HD'), m(V.poly, 'ccx 350', 'Poly CCX 350')],
+  touchConsole: [m(V.yealink, 'ctp18', 'Yealink CTP18'), m(V.poly, 'tc8', 'Poly TC8'), m(V.logitech, 'tap ip', 'Logitech Tap IP')],
+  sip: [m(V.poly, 'vvx 450', 'Poly VVX 450'), m(V.yealink, 't54w', 'Yealink T54W'), m(V.cisco, 'cp-8841', 'Cisco CP-8841')],
+};
+
+const TYPES = weighted<DeviceType>([['teamsRoom', 30], ['collaborationBar', 15], ['ipPhone', 25], ['teamsPanel', 10],
+  ['teamsDisplay', 5], ['surfaceHub', 3], ['lowCostPhone', 7], ['touchConsole', 3], ['sip', 2]]);
+const HEALTH = weighted<HealthStatus>([['healthy', 72], ['nonUrgent', 12], ['critical', 5], ['offline', 8], ['unknown', 3]]);
+const ACTIVITY = weighted<ActivityState>([['idle', 72], ['busy', 20], ['unavailable', 3], ['unknown', 5]]);
+
+const ROOM_CAMERAS = [per('Logitech Rally Camera', 'VID_046D', 'PID_0881'), per('Poly EagleEye Cube USB', 'VID_095D', 'PID_9217'),
+  per('Huddly IQ', 'VID_2BD9', 'PID_0021'), per('Yealink UVC86', 'VID_6993', 'PID_B0A5'), per('Logitech MeetUp', 'VID_046D', 'PID_0866')];
+const CONTENT_CAMERAS = [per('Logitech Scribe', 'VID_046D', 'PID_0893'), per('Huddly Canvas', 'VID_2BD9', 'PID_0031')];
+const AUDIO_KITS: [Peripheral, Peripheral][] = [
+  [per('Echo Cancelling Speakerphone (Logitech Rally Audio)', 'VID_046D', 'PID_0885'), per('Microphone (Logitech Rally Mic Pod)', 'VID_046D', 'PID_0885')],
+  [per('Echo Cancelling Speakerphone (Jabra SPEAK 810)', 'VID_0B0E', 'PID_0420'), per('Microphone (Jabra SPEAK 810)', 'VID_0B0E', 'PID_0420')],
+  [per('Speakers (Shure P300)', 'VID_14ED', 'PID_3000'), per('Microphone (Shure MXA910)', 'VID_14ED', 'PID_3000')],
+  [per('Speakers (Sennheiser TeamConnect Bar)', 'VID_1395', 'PID_0300'), per('Microphone (Sennheiser TCC2)', 'VID_1395', 'PID_0300')],
+];
+const DISPLAYS = [per('Samsung QM65R', 'SAM', '0F4F'), per('LG 65UH5F', 'GSM', '7711'), per('Sony FW-65BZ35F', 'SNY', '7F03'),
+  per('NEC MultiSync E658', 'NEC', '6A47')];
+const HEADSETS = [per('Jabra Evolve2 65', 'VID_0B0E', 'PID_0305'), per('Poly Voyager Focus 2', 'VID_047F', 'PID_02E6'),
+  per('Yealink WH62', 'VID_6993', 'PID_B0B6')];
+
+const ROOM_NAMES = ['Rainier', 'Baker', 'Shasta', 'Hood', 'Olympus', 'Denali', 'Whitney', 'Elbert', 'Adams', 'Cascade',
+  'Tahoe', 'Crater', 'Sequoia', 'Yosemite', 'Zion', 'Acadia', 'Glacier', 'Sierra', 'Redwood', 'Columbia', 'Puget', 'Orca',
+  'Everest', 'Kilimanjaro', 'Fuji', 'Matterhorn', 'Aconcagua', 'Elbrus', 'Vinson', 'Kosciuszko', 'Atlas', 'Andes'];
+const FIRST = ['Evan', 'Megan', 'Adele', 'Alex', 'Diego', 'Grady', 'Henrietta', 'Isaiah', 'Johanna', 'Joni', 'Lee', 'Lidia',
+  'Lynne', 'Miriam', 'Nestor', 'Patti', 'Pradeep', 'Sofia', 'Wei', 'Yuki', 'Amara', 'Carlos', 'Fatima', 'Liam', 'Noah', 'Olga'];
+const LAST = ['Lewis', 'Bowen', 'Vance', 'Wilber', 'Siciliani', 'Archie', 'Cantrell', 'Langer', 'Lauer', 'Sherman', 'Gu',
+  'Holloway', 'Robbins', 'Graham', 'Wilke', 'Fernandez', 'Gupta', 'Rossi', 'Chen', 'Tanaka', 'Okafor', 'Mendes', 'Haddad'];
+const NOTES = ['Board room, 4th floor', 'Huddle space next to the kitchen', 'Reception desk', 'Loaner device, return to IT',
+  'Replaced power supply in March', 'Executive suite', 'Training room, ground floor', 'Lobby check-in',
+  'Hot-desking area, east wing', 'Mounted outside the room entrance', 'Pilot device for the new firmware ring'];
+const ADMINS = ['Megan Bowen', 'Adele Vance', 'Nestor Wilke', 'Patti Fernandez', 'Grady Archie', 'Lidia Holloway'];
+const ROOM_ACCOUNT_TYPES = new Set<DeviceType>(['teamsRoom', 'collaborationBar', 'surfaceHub', 'teamsPanel', 'touchConsole']);
+const DOMAIN = 'contoso.com';
+
+const SOFTWARE_BY_TYPE = (t: DeviceType): readonly SoftwareType[] =>
+  t === 'teamsRoom' || t === 'surfaceHub' ? ['adminAgent', 'operatingSystem', 'teamsClient']
+    : t === 'sip' ? ['operatingSystem']
+      : ['adminAgent', 'operatingSystem', 'teamsClient', 'firmware', 'partnerAgent', 'companyPortal'];
+
+// --- per-device parts --------------------------------------------------------------------
+
+interface UpdateStatus { currentVersion: string; availableVersion: string; softwareFreshness: string }
+function updateStatus(versions: string[], mode: 'newest' | 'older' | 'any', unknown: boolean): UpdateStatus | null {
+  if (versions.length === 0) return null;
+  const newest = versions.length - 1;
+  const i = mode === 'newest' ? newest : mode === 'older' && newest > 0 ? int(newest) : int(versions.length);
+  const freshness = unknown ? 'unknown' : i === newest ? 'latest' : 'updateAvailable';
+  return { currentVersion: versions[i], availableVersion: versions[newest], softwareFreshness: freshness };
+}
+
+const conn = (connectionStatus: string, lastModifiedDateTime: string) => ({ connectionStatus, lastModifiedDateTime });
+const ph = (peripheral: Peripheral | null, isOptional: boolean, status: string, since: string) =>
+  ({ connection: conn(status, since), isOptional, peripheral: cp(peripheral) });
+
+function identity(adminIds: string[]): IdentitySet | null {
+  if (chance(0.4)) return null;
+  const i = int(ADMINS.length);
+  return { application: null, device: null, user: { id: adminIds[i], displayName: ADMINS[i], userIdentityType: 'aadUser' } };
+}
+
+const DAY = 86_400_000;
+
+export function generateDevices(options: GenerateOptions): Device[] {
+  const seed = options.seed ?? 1;
+  const start = options.startIndex ?? 0;
+  const nowMs = (options.now ?? new Date()).getTime();
+  const salt = fmix32(fnv1a(options.tenantId) ^ fmix32(seed >>> 0));
+  const serialSalt = fmix32(salt ^ 0x9e3779b9);
+  rngState = salt;
+  const adminIds = ADMINS.map(() => uuid());
+  const out: Device[] = new Array(options.count);
+
+  for (let k = 0; k < options.count; k++) {
+    const index = start + k;
+    const idWord = fmix32((index + salt) | 0);
+    rngState = idWord ^ 0x5bd1e995;
+    const id = uuidFrom(idWord, next32(), next32(), next32());
+    const deviceType = pickW(TYPES);
+    const family = deviceFamily(deviceType);
+    const model = pick(MODELS[deviceType]);
+    const v = model.vendor;
+    const isRoomFamily = deviceType === 'teamsRoom' || deviceType === 'surfaceHub' || deviceType === 'collaborationBar';
+
+    // An odd multiplier is a bijection mod 2^24, so MACs stay unique per OUI for 16M devices.
+    const macLow = (Math.imul(index, 0x2c1b3c6d) + salt) & 0xffffff;
+    const macTail = `${HEXU[macLow >>> 16]}:${HEXU[(macLow >>> 8) & 255]}:${HEXU[macLow & 255]}`;
+    const macAddresses = [`${v.ouis[0]}:${macTail}`];
+    if (isRoomFamily || chance(0.3)) macAddresses.push(`${v.ouis[1]}:${macTail}`);
+    const serialWord = fmix32((index + serialSalt) | 0);
+    const hardwareDetail: HardwareDetail = {
+      uniqueId: hex4(next32()) + hex8(fmix32(idWord ^ 0x27d4eb2f)),
+      serialNumber: v.serialPrefix + serialWord.toString(36).toUpperCase().padStart(7, '0'),
+      manufacturer: v.name,
+      model: model.model,
+      macAddresses,
+    };
+
+    const healthStatus = pickW(HEALTH);
+    const offline = healthStatus === 'offline';
+    const unknownHealth = healthStatus === 'unknown';
+    const activityState: ActivityState = offline ? 'unavailable' : unknownHealth && chance(0.5) ? 'unknown' : pickW(ACTIVITY);
+
+    let currentUser: UserIdentity | null = null;
+    let roomName = '';
+    if (!chance(0.05)) {
+      if (ROOM_ACCOUNT_TYPES.has(deviceType)) {
+        const name = pick(ROOM_NAMES);
+        const floor = 1 + int(12);
+        const room = pad2(1 + int(30));
+        roomName = `${name.toLowerCase()}${floor}${room}`;
+        currentUser = { id: uuid(), displayName: `Conf Room ${name} ${floor}.${room}`, userIdentityType: 'aadUser' };
+      } else {
+        currentUser = { id: uuid(), displayName: `${pick(FIRST)} ${pick(LAST)}`, userIdentityType: 'aadUser' };
+      }
+    }
+
+    const createdMs = nowMs - int(365) * DAY - int(DAY);
+    const modifiedMs = createdMs + rnd() * (nowMs - createdMs);
+    const docModifiedMs = Math.max(modifiedMs, nowMs - int(DAY));
+    const sinceMs = createdMs + rnd() * (nowMs - createdMs);
+    const created = new Date(createdMs).toISOString();
+    const modified = new Date(modifiedMs).toISOString();
+    const docModified = new Date(docModifiedMs).toISOString();
+    const since = new Date(sinceMs).toISOString();
+
+    // Software: healthy devices are current; nonUrgent ones lag at least on the Teams client.
+    const applicable = SOFTWARE_BY_TYPE(deviceType);
+    const sw: Partial<Record<SoftwareType, UpdateStatus | null>> = {};
+    for (const t of applicable) {
+      const mode = healthStatus === 'healthy' ? 'newest' : healthStatus === 'nonUrgent' && t === 'teamsClient' ? 'older' : 'any';
+      sw[t] = updateStatus(demoSoftwareVersions[t][family], mode, unknownHealth);
+    }
+    const ver = (t: SoftwareType): string | null => sw[t]?.currentVersion ?? null;
+
+    const online = !offline && !unknownHealth;
+    const up = online ? 'connected' : offline ? 'disconnected' : 'unknown';
+    const signedIn = online && currentUser !== null;
+    const teamsUp = signedIn && !(healthStatus === 'critical' && !isRoomFamily) ? 'connected' : online ? 'disconnected' : up;
+    const pUp = online ? 'connected' : 'unknown';
+
+    let roomCamera: Peripheral | null = null;
+    let contentCamera: Peripheral | null = null;
+    let speaker: Peripheral | null = null;
+    let mic: Peripheral | null = null;
+    let displays: Peripheral[] = [];
+    let compute: Peripheral | null = null;
+    let hdmi: Peripheral | null = null;
+    if (deviceType === 'teamsRoom') {
+      const kit = pick(AUDIO_KITS);
+      roomCamera = pick(ROOM_CAMERAS);
+      contentCamera = chance(0.2) ? pick(CONTENT_CAMERAS) : null;
+      speaker = kit[0];
+      mic = kit[1];
+    } else if (isRoomFamily) {
+      roomCamera = per(`${model.label} Camera`, v.usbVid, null);
+      speaker = per(`${model.label} Speaker`, v.usbVid, null);
+      mic = per(`${model.label} Microphone`, v.usbVid, null);
+    } else if ((deviceType === 'ipPhone' || deviceType === 'teamsDisplay') && chance(0.3)) {
+      speaker = pick(HEADSETS);
+      mic = per(`${speaker.displayName} Microphone`, speaker.vendorId, speaker.productId);
+    }
+    if (isRoomFamily) {
+      displays = deviceType === 'surfaceHub' ? [per(`${model.label} Display`, null, null)]
+        : chance(0.4) ? [pick(DISPLAYS), pick(DISPLAYS)] : [pick(DISPLAYS)];
+      compute = per(model.label, null, null);
+      hdmi = per('HDMI Ingest', null, null);
+    }
+    // Critical rooms have a required peripheral down; which one varies.
+    const broken = healthStatus === 'critical' && isRoomFamily ? int(3) : -1;
+    const optionalDown = healthStatus === 'nonUrgent' && chance(0.5);
+
+    const peripheralsHealth = {
+      roomCameraHealth: roomCamera ? ph(roomCamera, false, broken === 0 ? 'disconnected' : pUp, since) : null,
+      contentCameraHealth: isRoomFamily ? ph(contentCamera, true, contentCamera ? (optionalDown ? 'disconnected' : pUp) : 'unknown', since) : null,
+      speakerHealth: speaker ? ph(speaker, !isRoomFamily, pUp, since) : null,
+      communicationSpeakerHealth: speaker ? ph(speaker, !isRoomFamily, pUp, since) : null,
+      displayHealthCollection: displays.map((d, i) => ph(d, i > 0, (broken === 2 && i === 0) || (optionalDown && i > 0) ? 'disconnected' : pUp, since)),
+      microphoneHealth: mic ? ph(mic, !isRoomFamily, broken === 1 ? 'disconnected' : pUp, since) : null,
+    };
+
+    const health = {
+      connection: conn(up, since),
+      loginStatus: {
+        exchangeConnection: conn(signedIn ? 'connected' : up === 'connected' ? 'disconnected' : up, since),
+        skypeConnection: conn(family === 'windows' ? teamsUp : 'unknown', since),
+        teamsConnection: conn(teamsUp, since),
+      },
+      peripheralsHealth,
+      softwareUpdateHealth: {
+        adminAgentSoftwareUpdateStatus: sw.adminAgent ?? null,
+        companyPortalSoftwareUpdateStatus: sw.companyPortal ?? null,
+        firmwareSoftwareUpdateStatus: sw.firmware ?? null,
+        operatingSystemSoftwareUpdateStatus: sw.operatingSystem ?? null,
+        partnerAgentSoftwareUpdateStatus: sw.partnerAgent ?? null,
+        teamsClientSoftwareUpdateStatus: sw.teamsClient ?? null,
+      },
+      hardwareHealth: isRoomFamily
+        ? { computeHealth: ph(compute, false, online ? 'connected' : up, since), hdmiIngestHealth: ph(hdmi, true, pUp, since) }
+        : null,
+      createdDateTime: created, createdBy: null, lastModifiedDateTime: docModified, lastModifiedBy: null,
+    };
+
+    const busy = activityState === 'busy';
+    const activity = {
+      activePeripherals: {
+        roomCamera: online && busy ? cp(roomCamera) : null,
+        contentCamera: online && busy ? cp(contentCamera) : null,
+        speaker: online ? cp(speaker) : null,
+        communicationSpeaker: online ? cp(speaker) : null,
+        microphone: online ? cp(mic) : null,
+      },
+      createdDateTime: created, createdBy: null, lastModifiedDateTime: docModified, lastModifiedBy: null,
+    };
+
+    const configuration = {
+      softwareVersions: {
+        adminAgentSoftwareVersion: ver('adminAgent'),
+        operatingSystemSoftwareVersion: ver('operatingSystem'),
+        teamsClientSoftwareVersion: ver('teamsClient'),
+        firmwareSoftwareVersion: ver('firmware'),
+        partnerAgentSoftwareVersion: ver('partnerAgent'),
+      },
+      displayConfiguration: isRoomFamily
+        ? {
+          configuredDisplays: displays.map((d, i) => ({ isOptional: i > 0, peripheral: cp(d) })),
+          displayCount: displays.length,
+          inBuiltDisplayScreenConfiguration: null,
+          isContentDuplicationAllowed: chance(0.5),
+          isDualDisplayModeEnabled: displays.length > 1,
+        }
+        : deviceType === 'sip' ? null : {
+          configuredDisplays: null, displayCount: null,
+          inBuiltDisplayScreenConfiguration: {
+            backlightBrightness: 50 + 10 * int(6), backlightTimeout: pick(['PT1M', 'PT5M', 'PT10M']),
+            isHighContrastEnabled: chance(0.03), isScreensaverEnabled: chance(0.6), screensaverTimeout: pick(['PT5M', 'PT15M', 'PT30M']),
+          },
+          isContentDuplicationAllowed: null, isDualDisplayModeEnabled: null,
+        },
+      cameraConfiguration: isRoomFamily ? {
+        cameras: contentCamera ? [cp(roomCamera), cp(contentCamera)] : [cp(roomCamera)],
+        contentCameraConfiguration: { isContentCameraInverted: false, isContentCameraOptional: true, isContentEnhancementEnabled: contentCamera !== null },
+        defaultContentCamera: cp(contentCamera),
+      } : null,
+      speakerConfiguration: isRoomFamily ? {
+        defaultCommunicationSpeaker: cp(speaker), defaultSpeaker: cp(speaker),
+        isCommunicationSpeakerOptional: false, isSpeakerOptional: false, speakers: [cp(speaker)],
+      } : null,
+      microphoneConfiguration: isRoomFamily ? { defaultMicrophone: cp(mic), isMicrophoneOptional: false, microphones: [cp(mic)] } : null,
+      teamsClientConfiguration: isRoomFamily ? {
+        accountConfiguration: {
+          onPremisesCalendarSyncConfiguration: roomName && chance(0.15)
+            ? { domain: DOMAIN, domainUserName: `CONTOSO\\${roomName}`, smtpAddress: `${roomName}@${DOMAIN}` } : null,
+          supportedClient: chance(0.9) ? 'teamsOnly' : 'teamsDefaultAndSkype',
+        },
+        featuresConfiguration: {
+          emailToSendLogsAndFeedback: `it-support@${DOMAIN}`, isAutoScreenShareEnabled: chance(0.7),
+          isBluetoothBeaconingEnabled: chance(0.5), isHideMeetingNamesEnabled: chance(0.2), isSendLogsAndFeedbackEnabled: chance(0.8),
+        },
+      } : null,
+      hardwareConfiguration: isRoomFamily ? { compute: cp(compute), hdmiIngest: cp(hdmi), processorModel: model.cpu } : null,
+      systemConfiguration: isRoomFamily ? null : {
+        dateTimeConfiguration: {
+          dateFormat: 'MM/dd/yyyy', officeHoursEndTime: '17:00:00', officeHoursStartTime: '08:00:00',
+          timeFormat: chance(0.8) ? '12-hour' : '24-hour', timeZone: pick(['Pacific Standard Time', 'Eastern Standard Time', 'GMT Standard Time']),
+        },
+        defaultPassword: null,
+        deviceLockTimeout: pick(['PT5M', 'PT10M', 'PT30M']),
+        isDeviceLockEnabled: chance(0.3),
+        isLoggingEnabled: chance(0.8),
+        isPowerSavingEnabled: chance(0.6),
+        isScreenCaptureEnabled: chance(0.1),
+        isSilentModeEnabled: false,
+        language: 'en-US',
+        lockPin: null,
+        loggingLevel: pick(['Info', 'Info', 'Warning', 'Debug']),
+        networkConfiguration: networkConfiguration(model, macTail),
+      },
+      createdDateTime: created, createdBy: null, lastModifiedDateTime: modified, lastModifiedBy: null,
+    };
+
+    out[k] = {
+      tenantId: options.tenantId,
+      id,
+      deviceType,
+      hardwareDetail,
+      healthStatus,
+      activityState,
+      companyAssetTag: chance(0.85) ? `TAG-${String(int(1_000_000)).padStart(6, '0')}` : null,
+      notes: chance(0.4) ? pick(NOTES) : null,
+      currentUser,
+      createdDateTime: created,
+      createdBy: identity(adminIds),
+      lastModifiedDateTime: modified,
+      lastModifiedBy: identity(adminIds),
+      health,
+      activity,
+      configuration,
+    };
+  }
+  return out;
+}
+
+function networkConfiguration(model: Model, macTail: string) {
+  const site = int(256);
+  const vlan = int(256);
+  const dhcp = chance(0.9);
+  return {
+    defaultGateway: `10.${site}.${vlan}.1`,
+    domainName: `corp.${DOMAIN}`,
+    hostName: `${model.hostPrefix}-${macTail.replace(/:/g, '')}`,
+    ipAddress: `10.${site}.${vlan}.${2 + int(252)}`,
+    isDhcpEnabled: dhcp,
+    isPCPortEnabled: chance(0.5),
+    primaryDns: '10.0.0.10',
+    secondaryDns: '10.0.0.11',
+    subnetMask: '255.255.255.0',
+  };
+}

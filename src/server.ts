@@ -1,0 +1,59 @@
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './app.js';
+import { devAudience, devIssuer, devSigningKey } from './auth/dev-issuer.js';
+import { createTokenVerifier, type TokenVerifier } from './auth/token-verifier.js';
+import { localTlsCertificate, readTlsFiles } from './auth/tls-certificate.js';
+import type { ServeConfig } from './config.js';
+import { openStore } from './store/open-store.js';
+import type { Store } from './store/store.js';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  store: Store;
+  /** base URL, e.g. http://127.0.0.1:8080 */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Opens the store, builds the service and listens; the pieces `serve` and the tests share. */
+export async function startServer(config: ServeConfig): Promise<RunningServer> {
+  const store = await openStore(config.db);
+  try {
+    const verifyToken = await tokenVerifierFor(config, store);
+    const https = config.tlsCert && config.tlsKey
+      ? readTlsFiles(config.tlsCert, config.tlsKey)
+      : config.tls ? localTlsCertificate(config.db) : null;
+    const app = await buildApp({
+      store,
+      verifyToken,
+      https,
+      bodyLimitBytes: config.bodyLimitBytes,
+      logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
+    });
+    await app.listen({ port: config.port, host: config.host });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    const url = `${https ? 'https' : 'http'}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+    return {
+      app,
+      store,
+      url,
+      async close() {
+        await app.close();
+        await store.close();
+      },
+    };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
+
+async function tokenVerifierFor(config: ServeConfig, store: Store): Promise<TokenVerifier> {
+  if (config.issuer && config.audience && config.jwksUrl) {
+    return createTokenVerifier({ issuer: config.issuer, audience: config.audience, keys: { jwksUrl: config.jwksUrl } });
+  }
+  const key = await devSigningKey(store);
+  return createTokenVerifier({ issuer: devIssuer, audience: devAudience, keys: { jwks: { keys: [key.publicJwk] } } });
+}

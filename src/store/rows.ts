@@ -1,0 +1,128 @@
+import type { Device } from '../domain/device.js';
+import type { ActivityState, DeviceType, HealthStatus, OperationType, SoftwareType } from '../domain/enums.js';
+import type { Operation, OperationStatus } from '../domain/operation.js';
+
+/** A devices row; JSON columns are text in SQLite and jsonb (already parsed) in PostgreSQL. */
+export interface DeviceRow {
+  tenant_id: string;
+  id: string;
+  device_type: string;
+  health_status: string | null;
+  activity_state: string | null;
+  company_asset_tag: string | null;
+  notes: string | null;
+  hw_unique_id: string | null;
+  hw_serial_number: string | null;
+  hw_manufacturer: string | null;
+  hw_model: string | null;
+  hw_mac_addresses: unknown;
+  current_user_id: string | null;
+  current_user_display_name: string | null;
+  current_user_type: string | null;
+  created_at: string | Date;
+  created_by: unknown;
+  last_modified_at: string | Date;
+  last_modified_by: unknown;
+  health: unknown;
+  activity: unknown;
+  configuration: unknown;
+}
+
+export interface OperationRow {
+  seq: number | string;
+  id: string;
+  tenant_id: string;
+  device_id: string;
+  operation_type: string;
+  software_type: string | null;
+  software_version: string | null;
+  status: string;
+  created_at: string | Date;
+  created_by: unknown;
+  last_action_at: string | Date;
+  last_action_by: unknown;
+  started_at: string | Date | null;
+  completed_at: string | Date | null;
+  error_code: string | null;
+  error_message: string | null;
+}
+
+const parsed = <T>(value: unknown): T => (typeof value === 'string' ? JSON.parse(value) : value) as T;
+const iso = (value: string | Date): string => (value instanceof Date ? value.toISOString() : value);
+const isoOrNull = (value: string | Date | null): string | null => (value === null ? null : iso(value));
+
+export function deviceToRow(device: Device): Record<string, unknown> {
+  return {
+    tenant_id: device.tenantId,
+    id: device.id,
+    device_type: device.deviceType,
+    health_status: device.healthStatus,
+    activity_state: device.activityState,
+    company_asset_tag: device.companyAssetTag,
+    notes: device.notes,
+    hw_unique_id: device.hardwareDetail.uniqueId,
+    hw_serial_number: device.hardwareDetail.serialNumber,
+    hw_manufacturer: device.hardwareDetail.manufacturer,
+    hw_model: device.hardwareDetail.model,
+    hw_mac_addresses: JSON.stringify(device.hardwareDetail.macAddresses),
+    current_user_id: device.currentUser?.id ?? null,
+    current_user_display_name: device.currentUser?.displayName ?? null,
+    current_user_type: device.currentUser?.userIdentityType ?? null,
+    created_at: device.createdDateTime,
+    created_by: device.createdBy ? JSON.stringify(device.createdBy) : null,
+    last_modified_at: device.lastModifiedDateTime,
+    last_modified_by: device.lastModifiedBy ? JSON.stringify(device.lastModifiedBy) : null,
+    health: JSON.stringify(device.health),
+    activity: JSON.stringify(device.activity),
+    configuration: JSON.stringify(device.configuration),
+  };
+}
+
+export function deviceFromRow(row: DeviceRow): Device {
+  const hasUser = row.current_user_id !== null || row.current_user_display_name !== null;
+  return {
+    tenantId: row.tenant_id,
+    id: row.id,
+    deviceType: row.device_type as DeviceType,
+    healthStatus: row.health_status as HealthStatus | null,
+    activityState: row.activity_state as ActivityState | null,
+    companyAssetTag: row.company_asset_tag,
+    notes: row.notes,
+    hardwareDetail: {
+      uniqueId: row.hw_unique_id,
+      serialNumber: row.hw_serial_number,
+      manufacturer: row.hw_manufacturer,
+      model: row.hw_model,
+      macAddresses: parsed<string[]>(row.hw_mac_addresses),
+    },
+    currentUser: hasUser
+      ? { id: row.current_user_id, displayName: row.current_user_display_name, userIdentityType: row.current_user_type }
+      : null,
+    createdDateTime: iso(row.created_at),
+    createdBy: row.created_by === null ? null : parsed(row.created_by),
+    lastModifiedDateTime: iso(row.last_modified_at),
+    lastModifiedBy: row.last_modified_by === null ? null : parsed(row.last_modified_by),
+    health: parsed(row.health),
+    activity: parsed(row.activity),
+    configuration: parsed(row.configuration),
+  };
+}
+
+export function operationFromRow(row: OperationRow): Operation {
+  return {
+    tenantId: row.tenant_id,
+    deviceId: row.device_id,
+    id: row.id,
+    operationType: row.operation_type as OperationType,
+    softwareType: row.software_type as SoftwareType | null,
+    softwareVersion: row.software_version,
+    status: row.status as OperationStatus,
+    createdDateTime: iso(row.created_at),
+    createdBy: row.created_by === null ? null : parsed(row.created_by),
+    lastActionDateTime: iso(row.last_action_at),
+    lastActionBy: row.last_action_by === null ? null : parsed(row.last_action_by),
+    startedDateTime: isoOrNull(row.started_at),
+    completedDateTime: isoOrNull(row.completed_at),
+    error: row.error_code === null && row.error_message === null ? null : { code: row.error_code, message: row.error_message },
+  };
+}

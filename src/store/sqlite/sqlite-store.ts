@@ -1,0 +1,166 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Device } from '../../domain/device.js';
+import type { Operation } from '../../domain/operation.js';
+import type { DevicePageQuery, OperationPageQuery, Page } from '../device-query.js';
+import { compileFilter, type FilterDialect } from '../filter-sql.js';
+import type { SigningKey, Store } from '../store.js';
+import { sqliteMigrations } from './migrations.js';
+import { deviceFromRow, deviceToRow, operationFromRow, type DeviceRow, type OperationRow } from '../rows.js';
+
+const sqliteFilterDialect: FilterDialect = {
+  placeholder: () => '?',
+  distinctFrom: 'IS NOT',
+  isNotTrue: (expression) => `(${expression}) IS NOT 1`,
+  // A range over the binary collation uses the index; U+10FFFF sorts after every other character.
+  startsWith: (column, param, prefix) => `(${column} >= ${param(prefix)} AND ${column} < ${param(`${prefix}\u{10FFFF}`)})`,
+};
+
+/** The embedded store: one SQLite file, WAL journal, every commit synced before it returns. */
+export class SqliteStore implements Store {
+  readonly dialect = 'sqlite' as const;
+  readonly db: Database.Database;
+  private readonly statements;
+
+  constructor(readonly path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    // FULL: a 202 is only sent for an operation that survives power loss, not just a crash.
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    migrate(this.db);
+    this.statements = {
+      getKey: this.db.prepare('SELECT * FROM signing_keys ORDER BY created_at LIMIT 1'),
+      insertKey: this.db.prepare(
+        'INSERT OR IGNORE INTO signing_keys (kid, alg, private_jwk, public_jwk, created_at) VALUES (?, ?, ?, ?, ?)',
+      ),
+      getDevice: this.db.prepare('SELECT * FROM devices WHERE tenant_id = ? AND id = ?'),
+      countDevices: this.db.prepare('SELECT count(*) AS n FROM devices WHERE tenant_id = ?'),
+      insertDevice: this.db.prepare(`INSERT INTO devices (
+          tenant_id, id, device_type, health_status, activity_state, company_asset_tag, notes,
+          hw_unique_id, hw_serial_number, hw_manufacturer, hw_model, hw_mac_addresses,
+          current_user_id, current_user_display_name, current_user_type,
+          created_at, created_by, last_modified_at, last_modified_by, health, activity, configuration
+        ) VALUES (
+          @tenant_id, @id, @device_type, @health_status, @activity_state, @company_asset_tag, @notes,
+          @hw_unique_id, @hw_serial_number, @hw_manufacturer, @hw_model, @hw_mac_addresses,
+          @current_user_id, @current_user_display_name, @current_user_type,
+          @created_at, @created_by, @last_modified_at, @last_modified_by, @health, @activity, @configuration
+        )`),
+      insertOperation: this.db.prepare(`INSERT INTO operations (
+          id, tenant_id, device_id, operation_type, software_type, software_version, status,
+          created_at, created_by, last_action_at, last_action_by, started_at, completed_at, error_code, error_message
+        ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      getOperation: this.db.prepare('SELECT * FROM operations WHERE tenant_id = ? AND device_id = ? AND id = ?'),
+      listOperations: this.db.prepare(
+        'SELECT * FROM operations WHERE tenant_id = ? AND device_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
+      ),
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  async devSigningKey(create: () => Promise<SigningKey>): Promise<SigningKey> {
+    let row = this.statements.getKey.get() as KeyRow | undefined;
+    if (!row) {
+      const key = await create();
+      this.statements.insertKey.run(key.kid, key.alg, JSON.stringify(key.privateJwk), JSON.stringify(key.publicJwk), new Date().toISOString());
+      row = this.statements.getKey.get() as KeyRow;
+    }
+    return { kid: row.kid, alg: row.alg, privateJwk: JSON.parse(row.private_jwk), publicJwk: JSON.parse(row.public_jwk) };
+  }
+
+  async insertDevices(devices: Device[]): Promise<void> {
+    const insert = this.statements.insertDevice;
+    this.db.transaction(() => {
+      for (const device of devices) insert.run(deviceToRow(device));
+    })();
+  }
+
+  async getDevice(tenantId: string, deviceId: string): Promise<Device | null> {
+    const row = this.statements.getDevice.get(tenantId, deviceId) as DeviceRow | undefined;
+    return row ? deviceFromRow(row) : null;
+  }
+
+  async countDevices(tenantId: string): Promise<number> {
+    return (this.statements.countDevices.get(tenantId) as { n: number }).n;
+  }
+
+  async listDevices(query: DevicePageQuery): Promise<Page<Device>> {
+    const where = ['tenant_id = ?'];
+    const params: unknown[] = [query.tenantId];
+    if (query.filter) {
+      const compiled = compileFilter(query.filter, sqliteFilterDialect);
+      where.push(compiled.sql);
+      params.push(...compiled.params);
+    }
+    if (query.afterId !== null) {
+      where.push('id > ?');
+      params.push(query.afterId);
+    }
+    params.push(query.top + 1);
+    const sql = `SELECT * FROM devices WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...params) as DeviceRow[];
+    const items = rows.slice(0, query.top).map(deviceFromRow);
+    return { items, next: rows.length > query.top ? items[items.length - 1].id : null };
+  }
+
+  async createOperation(op: Operation): Promise<'created' | 'conflict'> {
+    try {
+      this.statements.insertOperation.run(
+        op.id, op.tenantId, op.deviceId, op.operationType, op.softwareType, op.softwareVersion, op.status,
+        op.createdDateTime, json(op.createdBy), op.lastActionDateTime, json(op.lastActionBy),
+        op.startedDateTime, op.completedDateTime, op.error?.code ?? null, op.error?.message ?? null,
+      );
+      return 'created';
+    } catch (error) {
+      if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') return 'conflict';
+      throw error;
+    }
+  }
+
+  async getOperation(tenantId: string, deviceId: string, operationId: string): Promise<Operation | null> {
+    const row = this.statements.getOperation.get(tenantId, deviceId, operationId) as OperationRow | undefined;
+    return row ? operationFromRow(row) : null;
+  }
+
+  async listOperations(query: OperationPageQuery): Promise<Page<Operation>> {
+    const rows = this.statements.listOperations.all(
+      query.tenantId, query.deviceId, query.beforeSeq ?? Number.MAX_SAFE_INTEGER, query.top + 1,
+    ) as OperationRow[];
+    const page = rows.slice(0, query.top);
+    return { items: page.map(operationFromRow), next: rows.length > query.top ? page[page.length - 1].seq : null };
+  }
+}
+
+interface KeyRow {
+  kid: string;
+  alg: string;
+  private_jwk: string;
+  public_jwk: string;
+}
+
+function json(value: unknown): string | null {
+  return value === null || value === undefined ? null : JSON.stringify(value);
+}
+
+function migrate(db: Database.Database): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+  // IMMEDIATE takes the write lock first, so two processes opening a new file cannot both migrate.
+  const apply = db.transaction(() => {
+    const done = new Set((db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
+    for (const migration of sqliteMigrations) {
+      if (done.has(migration.version)) continue;
+      db.exec(migration.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
+        migration.version, migration.name, new Date().toISOString(),
+      );
+    }
+  });
+  apply.immediate();
+}
