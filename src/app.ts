@@ -1,4 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Logger } from 'pino';
+import { addAgentRoutes } from './agent/agent-routes.js';
 import type { TokenVerifier } from './auth/token-verifier.js';
 import { badRequest } from './domain/errors.js';
 import { addDeviceRoutes } from './graph/device-routes.js';
@@ -6,13 +8,15 @@ import { installGraphEdge, newRequestId } from './graph/graph-edge.js';
 import { addOperationRoutes } from './graph/operation-routes.js';
 import { installGraphAuth } from './graph/request-caller.js';
 import { RouteTable } from './graph/route-table.js';
+import type { Engine } from './engine/engine.js';
 import type { Store } from './store/store.js';
 
 export interface AppOptions {
   store: Store;
+  engine: Engine;
   verifyToken: TokenVerifier;
-  /** pino options, or false for none */
-  logger?: FastifyServerOptions['logger'];
+  /** the service's logger; none when absent */
+  log?: Logger | null;
   https?: { key: string | Buffer; cert: string | Buffer } | null;
   bodyLimitBytes?: number;
 }
@@ -20,7 +24,9 @@ export interface AppOptions {
 /** Builds the whole HTTP service without listening, so tests can use it over a socket or inject(). */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: options.logger ?? false,
+    ...(options.log ? { loggerInstance: options.log } : { logger: false }),
+    // Per-request lines would drown everything else at 10,000 long-polling devices.
+    disableRequestLogging: true,
     // Graph matches path segments case-insensitively (its permission map lower-cases actions).
     routerOptions: { caseSensitive: false, ignoreTrailingSlash: true },
     genReqId: newRequestId,
@@ -37,8 +43,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   const routes = new RouteTable(app);
   addDeviceRoutes(routes, options.store);
-  addOperationRoutes(routes, options.store);
+  addOperationRoutes(routes, options.store, options.engine);
   routes.closeWith405();
+  const agentRoutes = new RouteTable(app, ['']);
+  addAgentRoutes(app, agentRoutes, options.engine);
+  agentRoutes.closeWith405();
   return app;
 }
 

@@ -20,6 +20,14 @@ export interface ServeConfig {
   jwksUrl: string | null;
   bodyLimitBytes: number;
   logLevel: string;
+  /** engine deadlines (see EngineTimings) */
+  startTimeoutMs: number;
+  runTimeoutMs: number;
+  heartbeatTimeoutMs: number;
+  /** run this many simulated devices inside the server, enrolled in `tenant` */
+  simulate: number;
+  simUpdateMs: number;
+  simFailureRate: number;
 }
 
 export const demoTenant = '6d1a2c3b-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
@@ -39,6 +47,12 @@ export const serveDefaults: ServeConfig = {
   jwksUrl: null,
   bodyLimitBytes: 64 * 1024,
   logLevel: 'info',
+  startTimeoutMs: 24 * 3600_000,
+  runTimeoutMs: 3600_000,
+  heartbeatTimeoutMs: 90_000,
+  simulate: 0,
+  simUpdateMs: 3000,
+  simFailureRate: 0.05,
 };
 
 const guid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -49,6 +63,11 @@ export function validateServeConfig(config: ServeConfig): ServeConfig {
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) problems.push('--port must be 0..65535');
   if (!guid.test(config.tenant)) problems.push('--tenant must be a GUID');
   if (!Number.isInteger(config.demoDevices) || config.demoDevices < 0) problems.push('--demo-devices must be a whole number');
+  if (!Number.isInteger(config.simulate) || config.simulate < 0) problems.push('--simulate must be a whole number');
+  if (!(config.simFailureRate >= 0 && config.simFailureRate <= 1)) problems.push('--sim-failure-rate must be between 0 and 1');
+  for (const [name, ms] of [['--start-timeout', config.startTimeoutMs], ['--run-timeout', config.runTimeoutMs], ['--heartbeat-timeout', config.heartbeatTimeoutMs]] as const) {
+    if (!(ms > 0)) problems.push(`${name} must be positive`);
+  }
   if ((config.tlsCert === null) !== (config.tlsKey === null)) problems.push('--tls-cert and --tls-key go together');
   const production = [config.issuer, config.audience, config.jwksUrl];
   if (production.some((v) => v !== null) && production.some((v) => v === null)) {
@@ -58,10 +77,10 @@ export function validateServeConfig(config: ServeConfig): ServeConfig {
   return config;
 }
 
-/** Parses durations such as 3600, 90s, 30m, 1h, 2d into seconds. */
+/** Parses durations such as 3600, 500ms, 90s, 30m, 1h, 2d into seconds (a bare number is seconds). */
 export function parseDurationSeconds(text: string): number {
-  const match = /^(\d+)\s*(s|m|h|d)?$/i.exec(text.trim());
-  if (!match) throw new Error(`Invalid duration '${text}': use e.g. 3600, 90s, 30m, 1h, 2d`);
-  const unit = { s: 1, m: 60, h: 3600, d: 86400 }[(match[2] ?? 's').toLowerCase() as 's' | 'm' | 'h' | 'd'];
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/i.exec(text.trim());
+  if (!match) throw new Error(`Invalid duration '${text}': use e.g. 3600, 500ms, 90s, 30m, 1h, 2d`);
+  const unit = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 }[(match[2] ?? 's').toLowerCase() as 'ms' | 's' | 'm' | 'h' | 'd'];
   return Number(match[1]) * unit;
 }

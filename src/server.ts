@@ -4,12 +4,15 @@ import { devAudience, devIssuer, devSigningKey } from './auth/dev-issuer.js';
 import { createTokenVerifier, type TokenVerifier } from './auth/token-verifier.js';
 import { localTlsCertificate, readTlsFiles } from './auth/tls-certificate.js';
 import type { ServeConfig } from './config.js';
+import { Engine, defaultTimings } from './engine/engine.js';
 import { openStore } from './store/open-store.js';
+import pino from 'pino';
 import type { Store } from './store/store.js';
 
 export interface RunningServer {
   app: FastifyInstance;
   store: Store;
+  engine: Engine;
   /** base URL, e.g. http://127.0.0.1:8080 */
   url: string;
   close(): Promise<void>;
@@ -23,14 +26,23 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     const https = config.tlsCert && config.tlsKey
       ? readTlsFiles(config.tlsCert, config.tlsKey)
       : config.tls ? localTlsCertificate(config.db) : null;
+    const log = pino({ level: config.logLevel });
+    const engine = new Engine(store, {
+      ...defaultTimings,
+      startTimeoutMs: config.startTimeoutMs,
+      runTimeoutMs: config.runTimeoutMs,
+      heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+    }, log);
     const app = await buildApp({
       store,
+      engine,
       verifyToken,
       https,
       bodyLimitBytes: config.bodyLimitBytes,
-      logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
+      log: config.logLevel === 'silent' ? null : log,
     });
     await app.listen({ port: config.port, host: config.host });
+    engine.start();
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -38,8 +50,11 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     return {
       app,
       store,
+      engine,
       url,
       async close() {
+        // Long-polls are released first, so closing the server does not wait 30 s for them.
+        await engine.stop();
         await app.close();
         await store.close();
       },

@@ -1,6 +1,9 @@
 import { Command } from 'commander';
+import { addCatalogCommand } from './catalog-command.js';
+import { addEnrollmentTokenCommand } from './enrollment-token-command.js';
 import { addSeedCommand } from './seed-command.js';
 import { addServeCommand } from './serve-command.js';
+import { addSimulateCommand } from './simulate-command.js';
 import { addTokenCommand } from './token-command.js';
 
 /** The `teamwork-devices` command (DESIGN.md has the contract scripts rely on). */
@@ -11,6 +14,9 @@ export async function main(argv: string[]): Promise<void> {
   addServeCommand(program);
   addTokenCommand(program);
   addSeedCommand(program);
+  addEnrollmentTokenCommand(program);
+  addCatalogCommand(program);
+  addSimulateCommand(program);
   try {
     await program.parseAsync(argv);
   } catch (error) {

@@ -1,7 +1,12 @@
 import { Option, type Command } from 'commander';
 import { devSigningKey, signDevToken } from '../auth/dev-issuer.js';
 import { serveDefaults, validateServeConfig, type ServeConfig } from '../config.js';
+import { createEnrollmentToken } from '../agent/enrollment.js';
+import { parseDurationSeconds } from '../config.js';
+import { compareVersions } from '../domain/software-catalog.js';
+import { seedDemoCatalog } from '../seed/demo-catalog.js';
 import { seedDevices } from '../seed/seed-devices.js';
+import { SimulatedFleet } from '../simulator/simulated-fleet.js';
 import { startServer, type RunningServer } from '../server.js';
 import { dbOption, integer, tenantOption } from './cli-options.js';
 
@@ -24,6 +29,12 @@ export function addServeCommand(program: Command): void {
     .addOption(env('--audience <uri>', 'AUDIENCE', 'token audience expected in production'))
     .addOption(env('--jwks-url <url>', 'JWKS_URL', 'JWKS URL of the production identity provider'))
     .addOption(env('--log-level <level>', 'LOG_LEVEL', 'pino log level or silent').default(serveDefaults.logLevel))
+    .addOption(env('--simulate <n>', 'SIMULATE', 'also run N simulated devices enrolled in --tenant').argParser(integer('--simulate')).default(0))
+    .addOption(env('--sim-update-ms <ms>', 'SIM_UPDATE_MS', 'how long a simulated update takes (±30 %)').argParser(integer('--sim-update-ms')).default(serveDefaults.simUpdateMs))
+    .addOption(env('--sim-failure-rate <r>', 'SIM_FAILURE_RATE', 'share of simulated updates that fail, 0..1').argParser(Number).default(serveDefaults.simFailureRate))
+    .addOption(env('--start-timeout <duration>', 'START_TIMEOUT', 'fail operations not started within this (deviceUnreachable)').default('24h'))
+    .addOption(env('--run-timeout <duration>', 'RUN_TIMEOUT', 'fail operations running longer than this (timeout)').default('1h'))
+    .addOption(env('--heartbeat-timeout <duration>', 'HEARTBEAT_TIMEOUT', 'mark devices offline after this much silence').default('90s'))
     .action(async (options) => {
       const config = validateServeConfig({
         ...serveDefaults,
@@ -39,13 +50,22 @@ export function addServeCommand(program: Command): void {
         audience: options.audience ?? null,
         jwksUrl: options.jwksUrl ?? null,
         logLevel: options.logLevel,
+        simulate: options.simulate,
+        simUpdateMs: options.simUpdateMs,
+        simFailureRate: options.simFailureRate,
+        startTimeoutMs: parseDurationSeconds(options.startTimeout) * 1000,
+        runTimeoutMs: parseDurationSeconds(options.runTimeout) * 1000,
+        heartbeatTimeoutMs: parseDurationSeconds(options.heartbeatTimeout) * 1000,
       });
       const server = await startServer(config);
       if (config.demoDevices > 0 && (await server.store.countDevices(config.tenant)) === 0) {
         await seedDevices(server.store, { tenantId: config.tenant, count: config.demoDevices });
       }
-      await printWelcome(server, config);
+      if (config.demoDevices > 0 || config.simulate > 0) await seedDemoCatalog(server.store, config.tenant);
+      const fleet = config.simulate > 0 ? await startFleet(server, config) : null;
+      await printWelcome(server, config, fleet);
       const stop = async () => {
+        await fleet?.stop();
         await server.close();
         process.exit(0);
       };
@@ -54,12 +74,35 @@ export function addServeCommand(program: Command): void {
     });
 }
 
-async function printWelcome(server: RunningServer, config: ServeConfig): Promise<void> {
+/** The in-process fleet: real agents speaking HTTP to this very server. */
+async function startFleet(server: RunningServer, config: ServeConfig): Promise<SimulatedFleet> {
+  const { token } = await createEnrollmentToken(server.store, config.tenant, 24 * 3600);
+  const fleet = new SimulatedFleet({
+    url: server.url,
+    enrollmentToken: token,
+    devices: config.simulate,
+    tenantId: config.tenant,
+    updateMs: config.simUpdateMs,
+    failureRate: config.simFailureRate,
+  });
+  await fleet.start();
+  return fleet;
+}
+
+async function printWelcome(server: RunningServer, config: ServeConfig, fleet: SimulatedFleet | null): Promise<void> {
   const lines = [`teamwork-devices listening on ${server.url}  (db: ${config.db}, tenant: ${config.tenant})`];
   if (!config.issuer) {
     const token = await signDevToken(await devSigningKey(server.store), { tenantId: config.tenant, ttlSeconds: 8 * 3600 });
+    const simulated = fleet?.deviceIds()[0];
     const page = await server.store.listDevices({ tenantId: config.tenant, filter: null, top: 1, afterId: null });
-    const deviceId = page.items[0]?.id ?? '{deviceId}';
+    const deviceId = simulated ?? page.items[0]?.id ?? '{deviceId}';
+    const device = await server.store.getDevice(config.tenant, deviceId);
+    const offered = (await server.store.listCatalog(config.tenant))
+      .filter((e) => e.softwareType === 'teamsClient' && (e.deviceType === null || e.deviceType === device?.deviceType))
+      .map((e) => e.version)
+      .sort(compareVersions)
+      .pop();
+    const version = offered ?? '1.0.96.22';
     const insecure = server.url.startsWith('https') ? ' -k' : '';
     lines.push(
       '',
@@ -69,11 +112,12 @@ async function printWelcome(server: RunningServer, config: ServeConfig): Promise
       'Update a device:',
       `curl -i${insecure} -X POST ${server.url}/beta/teamwork/devices/${deviceId}/updateSoftware \\`,
       `  -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \\`,
-      `  -d '{"softwareType":"teamsClient","softwareVersion":"1.0.96.22"}'`,
+      `  -d '{"softwareType":"teamsClient","softwareVersion":"${version}"}'`,
       '',
-      'Then GET the Location it answers with:',
+      'Then GET the Location it answers with (prefix it with the address above), or list the operations:',
       `curl -s${insecure} -H "Authorization: Bearer $TOKEN" ${server.url}/beta/teamwork/devices/${deviceId}/operations`,
     );
+    if (fleet) lines.push('', `${config.simulate} simulated devices are enrolled; updates take about ${config.simUpdateMs} ms.`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 }

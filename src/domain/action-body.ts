@@ -15,9 +15,7 @@ const versionPattern = /^[A-Za-z0-9.\-+_]{1,64}$/;
  */
 export function parseActionBody(action: ActionName, body: unknown): ActionRequest {
   if (action !== 'updateSoftware') {
-    if (body === undefined) return { softwareType: null, softwareVersion: null };
-    const object = requireObject(body);
-    rejectUnknown(object, [], `microsoft.graph.${action}`);
+    requireEmptyBody(body, `microsoft.graph.${action}`);
     return { softwareType: null, softwareVersion: null };
   }
   if (body === undefined) throw badRequest("The request body is required and must contain 'softwareType'.");
@@ -40,6 +38,12 @@ export function parseActionBody(action: ActionName, body: unknown): ActionReques
     throw badRequest("The parameter 'softwareVersion' must be 1 to 64 characters of letters, digits and '.', '-', '+', '_'.");
   }
   return { softwareType, softwareVersion: rawVersion };
+}
+
+/** For requests documented without a body: none, or `{}`. */
+export function requireEmptyBody(body: unknown, typeName: string): void {
+  if (body === undefined) return;
+  rejectUnknown(requireObject(body), [], typeName);
 }
 
 function requireObject(body: unknown): Record<string, unknown> {

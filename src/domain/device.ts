@@ -1,4 +1,5 @@
 import type { ActivityState, DeviceType, HealthStatus } from './enums.js';
+import type { InstalledVersions } from './device-health.js';
 import type { IdentitySet } from './identity.js';
 
 export interface HardwareDetail {
@@ -34,6 +35,10 @@ export interface Device {
   health: Record<string, unknown>;
   activity: Record<string, unknown>;
   configuration: Record<string, unknown>;
+  /** versions the device last reported per software type (seeded devices: from their health) */
+  installed: InstalledVersions;
+  /** last time the device's agent was heard from; null for devices without an agent */
+  lastSeenDateTime: string | null;
 }
 
 /**

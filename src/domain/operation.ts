@@ -47,6 +47,14 @@ export interface Operation {
   startedDateTime: string | null;
   completedDateTime: string | null;
   error: OperationError | null;
+  /** engine fields, not part of Graph's teamworkDeviceOperation */
+  startDeadline: string | null;
+  runDeadline: string | null;
+  progressPercent: number | null;
+  progressMessage: string | null;
+  cancelRequested: boolean;
+  /** what the device reported with its result (diagnostics, installed versions) */
+  result: Record<string, unknown> | null;
 }
 
 /** The three bound actions and the operation type each creates. */

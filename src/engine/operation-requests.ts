@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ActionRequest } from '../domain/action-body.js';
-import { ServiceError, notFound } from '../domain/errors.js';
+import { ServiceError, badRequest, notFound } from '../domain/errors.js';
+import { newestVersion } from '../domain/software-catalog.js';
 import { identitySetOf, type Caller } from '../domain/identity.js';
 import { actions, type ActionName, type Operation } from '../domain/operation.js';
 import type { Store } from '../store/store.js';
@@ -16,10 +17,20 @@ export async function requestOperation(
   deviceId: string,
   action: ActionName,
   request: ActionRequest,
+  startTimeoutMs: number,
 ): Promise<Operation> {
   const device = await store.getDevice(caller.tenantId, deviceId);
   if (!device) throw notFound(`The device '${deviceId.slice(0, 64)}' does not exist.`);
-  const now = new Date().toISOString();
+  let softwareVersion = request.softwareVersion;
+  if (request.softwareType && softwareVersion === null) {
+    // No version named: the newest the catalog offers for this device's type and model.
+    softwareVersion = newestVersion(await store.listCatalog(caller.tenantId), request.softwareType, device.deviceType, device.hardwareDetail.model);
+    if (softwareVersion === null) {
+      throw badRequest(`No 'softwareVersion' was given and the catalog has no ${request.softwareType} version for this device (${device.deviceType}, ${device.hardwareDetail.model ?? 'unknown model'}).`);
+    }
+  }
+  const created = Date.now();
+  const now = new Date(created).toISOString();
   const by = identitySetOf(caller);
   const operation: Operation = {
     tenantId: caller.tenantId,
@@ -27,7 +38,7 @@ export async function requestOperation(
     id: randomUUID(),
     operationType: actions[action],
     softwareType: request.softwareType,
-    softwareVersion: request.softwareVersion,
+    softwareVersion,
     status: 'queued',
     createdDateTime: now,
     createdBy: by,
@@ -36,6 +47,12 @@ export async function requestOperation(
     startedDateTime: null,
     completedDateTime: null,
     error: null,
+    startDeadline: new Date(created + startTimeoutMs).toISOString(),
+    runDeadline: null,
+    progressPercent: null,
+    progressMessage: null,
+    cancelRequested: false,
+    result: null,
   };
   if ((await store.createOperation(operation)) === 'conflict') {
     const what = request.softwareType ? `${actions[action]} of ${request.softwareType}` : actions[action];

@@ -1,7 +1,7 @@
-import { parseActionBody } from '../domain/action-body.js';
+import { parseActionBody, requireEmptyBody } from '../domain/action-body.js';
 import { notFound } from '../domain/errors.js';
 import { actions, operationProperties, type ActionName } from '../domain/operation.js';
-import { requestOperation } from '../engine/operation-requests.js';
+import type { Engine } from '../engine/engine.js';
 import type { Store } from '../store/store.js';
 import { findDevice, sendJson } from './device-routes.js';
 import { operationBody, selectProperties } from './graph-shapes.js';
@@ -13,7 +13,7 @@ import type { RouteTable } from './route-table.js';
 type Params = { deviceId: string; operationId: string };
 
 /** The three bound actions and the operations they create. */
-export function addOperationRoutes(routes: RouteTable, store: Store): void {
+export function addOperationRoutes(routes: RouteTable, store: Store, engine: Engine): void {
   routes.add('GET', ['/teamwork/devices/:deviceId/operations'], 'read', async (request, reply) => {
     const device = await findDevice(store, request);
     const query = parseODataQuery(request.query as Record<string, unknown>, ['select', 'top', 'skiptoken'], operationProperties, 'number');
@@ -36,12 +36,29 @@ export function addOperationRoutes(routes: RouteTable, store: Store): void {
     return sendJson(reply, entityBody(context, selectProperties(operationBody(operation), query.select)));
   });
 
+  // Beyond Graph: cancel a pending operation at once, a running one once its device confirms.
+  routes.add('POST', ['/teamwork/devices/:deviceId/operations/:operationId/cancel'], 'write', async (request, reply) => {
+    const { deviceId, operationId } = request.params as Params;
+    requireEmptyBody(request.body, 'cancel');
+    const operation = await engine.lifecycle.cancel(callerOf(request), deviceId, operationId);
+    const context = contextUrl(request, `teamwork/devices('${operation.deviceId}')/operations`, null, '/$entity');
+    return sendJson(reply.code(operation.status === 'cancelled' ? 200 : 202), entityBody(context, operationBody(operation)));
+  });
+
+  // Beyond Graph: what a device reported with its result (diagnostics of runDiagnostics, installed versions).
+  routes.add('GET', ['/teamwork/devices/:deviceId/operations/:operationId/result'], 'read', async (request, reply) => {
+    const { deviceId, operationId } = request.params as Params;
+    const operation = await store.getOperation(callerOf(request).tenantId, deviceId, operationId);
+    if (!operation || !operation.result) throw notFound(`The operation '${operationId.slice(0, 64)}' has no result.`);
+    return sendJson(reply, { id: operation.id, operationType: operation.operationType, status: operation.status, ...operation.result });
+  });
+
   for (const action of Object.keys(actions) as ActionName[]) {
     const urls = [`/teamwork/devices/:deviceId/${action}`, `/teamwork/devices/:deviceId/microsoft.graph.${action}`];
     routes.add('POST', urls, 'write', async (request, reply) => {
       const body = parseActionBody(action, request.body);
       const { deviceId } = request.params as Params;
-      const operation = await requestOperation(store, callerOf(request), deviceId, action, body);
+      const operation = await engine.request(callerOf(request), deviceId, action, body);
       // As documented: relative Location without the version segment, empty text/plain body.
       return reply
         .code(202)

@@ -15,10 +15,13 @@ export const versionPrefixes = ['', '/beta'];
 export class RouteTable {
   private readonly byUrl = new Map<string, Set<Method>>();
 
-  constructor(private readonly app: FastifyInstance) {}
+  constructor(
+    private readonly app: FastifyInstance,
+    private readonly prefixes: string[] = versionPrefixes,
+  ) {}
 
-  add(method: Method, urls: string[], access: Access | 'none', handler: RouteHandlerMethod): void {
-    for (const prefix of versionPrefixes) {
+  add(method: Method, urls: string[], access: Access | 'none' | 'device', handler: RouteHandlerMethod): void {
+    for (const prefix of this.prefixes) {
       for (const url of urls) {
         const full = prefix + url;
         this.app.route({ method, url: full, handler, config: { access } });

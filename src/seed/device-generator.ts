@@ -1,4 +1,5 @@
 import type { Device, HardwareDetail, UserIdentity } from '../domain/device.js';
+import type { InstalledVersions } from '../domain/device-health.js';
 import type { ActivityState, DeviceType, HealthStatus, SoftwareType } from '../domain/enums.js';
 import type { IdentitySet } from '../domain/identity.js';
 
@@ -16,10 +17,7 @@ export const demoSoftwareVersions: Record<SoftwareType, { windows: string[]; and
     windows: ['2023.9.12.1', '2024.3.5.2', '2024.8.20.4'],
     android: ['1.0.0.202310240611.product', '1.0.0.202403150835.product', '1.0.0.202407300912.product'],
   },
-  operatingSystem: {
-    windows: ['10.0.19045.3803', '10.0.19045.4291', '10.0.22621.3880'],
-    android: ['10', '11', '12'],
-  },
+  operatingSystem: { windows: ['10.0.19045.3803', '10.0.19045.4291', '10.0.22621.3880'], android: ['10', '11', '12'] },
   teamsClient: {
     windows: ['4.19.53.0', '5.0.111.0', '5.1.24.0'],
     android: ['1.0.96.2023120401', '1.0.96.2024030502', '1.0.96.2024061103'],
@@ -31,8 +29,8 @@ export const demoSoftwareVersions: Record<SoftwareType, { windows: string[]; and
 
 // --- deterministic randomness ------------------------------------------------------------
 
-// Module-level state instead of a closure per device: generation is synchronous, and this
-// saves an allocation per device.
+// mulberry32 on module-level state rather than a closure per device: generation is
+// synchronous, and this saves an allocation per device.
 let rngState = 0;
 function next32(): number {
   rngState = (rngState + 0x6d2b79f5) | 0;
@@ -47,7 +45,7 @@ const chance = (p: number): boolean => rnd() < p;
 const pick = <T>(a: readonly T[]): T => a[int(a.length)];
 
 // murmur3 finalizer: a bijection on 32-bit ints, so distinct indexes give distinct words
-// (unique ids and serials) no matter which batch (startIndex) produced them.
+// (ids, serials, uniqueIds) no matter which batch (startIndex) produced them.
 function fmix32(h: number): number {
   h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b); h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35); h ^= h >>> 16;
   return h >>> 0;
@@ -70,25 +68,46 @@ function pickW<T>(w: Weighted<T>): T {
   return w.items[w.items.length - 1];
 }
 
+// Strings over 12 chars built with + or templates stay cons-string trees that each device keeps
+// alive; join builds them flat, which cut retained memory (and so GC time) by a third.
+const cat = (...parts: string[]): string => parts.join('');
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 const HEXU = HEX.map((h) => h.toUpperCase());
 const hex8 = (n: number): string => HEX[n >>> 24] + HEX[(n >>> 16) & 255] + HEX[(n >>> 8) & 255] + HEX[n & 255];
 const hex4 = (n: number): string => HEX[(n >>> 8) & 255] + HEX[n & 255];
-
-function uuidFrom(w0: number, w1: number, w2: number, w3: number): string {
-  return `${hex8(w0)}-${hex4(w1 >>> 16)}-4${HEX[(w1 >>> 8) & 15][1]}${HEX[w1 & 255]}-${hex4(((w2 >>> 16) & 0x3fff) | 0x8000)}-${hex4(w2)}${hex8(w3)}`;
-}
+const hexU8 = (n: number): string => HEXU[n >>> 24] + HEXU[(n >>> 16) & 255] + HEXU[(n >>> 8) & 255] + HEXU[n & 255];
+const uuidFrom = (w0: number, w1: number, w2: number, w3: number): string =>
+  cat(hex8(w0), '-', hex4(w1 >>> 16), '-4', HEX[(w1 >>> 8) & 15][1], HEX[w1 & 255], '-',
+    hex4(((w2 >>> 16) & 0x3fff) | 0x8000), '-', hex4(w2), hex8(w3));
 const uuid = (): string => uuidFrom(next32(), next32(), next32(), next32());
-const pad2 = (n: number): string => (n < 10 ? `0${n}` : `${n}`);
+
+const DAY = 86_400_000;
+const P2 = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'));
+const P3 = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
+const dayPrefixes = new Map<number, string>();
+// Same output as toISOString, which was the hottest call; the date part repeats across devices.
+function iso(ms: number): string {
+  let r = Math.floor(ms);
+  const day = Math.floor(r / DAY);
+  let prefix = dayPrefixes.get(day);
+  if (prefix === undefined) dayPrefixes.set(day, (prefix = new Date(day * DAY).toISOString().slice(0, 11)));
+  r -= day * DAY;
+  const milli = r % 1000; r = (r - milli) / 1000;
+  const sec = r % 60; r = (r - sec) / 60;
+  const min = r % 60;
+  return cat(prefix, P2[(r - min) / 60], ':', P2[min], ':', P2[sec], '.', P3[milli], 'Z');
+}
 
 // --- catalog -----------------------------------------------------------------------------
 
+// Parts that are the same for many devices are shared rather than copied (most of the cost of
+// 150k devices is GC). They are frozen so that an in-place edit fails loudly instead of leaking
+// into other devices; the domain code replaces documents rather than editing them.
+const frozen = <T extends object>(o: T): T => Object.freeze(o);
+
 interface Peripheral { id: string; displayName: string; vendorId: string | null; productId: string | null }
 const per = (name: string, vendorId: string | null, productId: string | null): Peripheral =>
-  ({ id: name, displayName: name, vendorId, productId });
-// Copies so that no two devices share a mutable object (stores may patch documents in place).
-const cp = (p: Peripheral | null): Peripheral | null =>
-  p && { id: p.id, displayName: p.displayName, vendorId: p.vendorId, productId: p.productId };
+  frozen({ id: name, displayName: name, vendorId, productId });
 
 interface Vendor { name: string; ouis: [string, string]; serialPrefix: string; usbVid: string }
 const vendor = (name: string, ouis: [string, string], serialPrefix: string, usbVid: string): Vendor =>
@@ -105,10 +124,21 @@ const V = {
   microsoft: vendor('microsoft', ['28:18:78', 'C4:9D:ED'], '0A31', 'VID_045E'),
   cisco: vendor('cisco', ['00:1B:54', 'F8:7B:20'], 'FCH2', 'VID_05A6'),
 };
+const HDMI = per('HDMI Ingest', null, null);
 
-interface Model { vendor: Vendor; model: string; label: string; cpu: string | null; hostPrefix: string }
-const m = (v: Vendor, model: string, label: string, cpu: string | null = null): Model =>
-  ({ vendor: v, model, label, cpu, hostPrefix: `${v.name.slice(0, 3)}-${model.replace(/[^a-z0-9]/g, '')}`.toUpperCase() });
+interface Model {
+  vendor: Vendor; model: string; hostPrefix: string;
+  camera: Peripheral; speaker: Peripheral; mic: Peripheral; display: Peripheral; compute: Peripheral; hardwareConfiguration: object;
+}
+function m(v: Vendor, model: string, label: string, cpu: string | null = null): Model {
+  const compute = per(label, null, null);
+  return {
+    vendor: v, model, hostPrefix: `${v.name.slice(0, 3)}-${model.replace(/[^a-z0-9]/g, '')}`.toUpperCase(),
+    camera: per(`${label} Camera`, v.usbVid, null), speaker: per(`${label} Speaker`, v.usbVid, null),
+    mic: per(`${label} Microphone`, v.usbVid, null), display: per(`${label} Display`, null, null), compute,
+    hardwareConfiguration: frozen({ compute, hdmiIngest: HDMI, processorModel: cpu }),
+  };
+}
 const I5 = 'Intel(R) Core(TM) i5-8365UE CPU @ 1.60GHz';
 const I7 = 'Intel(R) Core(TM) i7-8665UE CPU @ 1.70GHz';
 const I5G11 = 'Intel(R) Core(TM) i5-1145G7E @ 2.60GHz';
@@ -136,7 +166,7 @@ const MODELS: Record<string, Model[]> = {
 
 const TYPES = weighted<DeviceType>([['teamsRoom', 30], ['collaborationBar', 15], ['ipPhone', 25], ['teamsPanel', 10],
   ['teamsDisplay', 5], ['surfaceHub', 3], ['lowCostPhone', 7], ['touchConsole', 3], ['sip', 2]]);
-const HEALTH = weighted<HealthStatus>([['healthy', 72], ['nonUrgent', 12], ['critical', 5], ['offline', 8], ['unknown', 3]]);
+const HEALTH = weighted<HealthStatus>([['healthy', 75], ['nonUrgent', 12], ['critical', 2], ['offline', 8], ['unknown', 3]]);
 const ACTIVITY = weighted<ActivityState>([['idle', 72], ['busy', 20], ['unavailable', 3], ['unknown', 5]]);
 
 const ROOM_CAMERAS = [per('Logitech Rally Camera', 'VID_046D', 'PID_0881'), per('Poly EagleEye Cube USB', 'VID_095D', 'PID_9217'),
@@ -150,8 +180,9 @@ const AUDIO_KITS: [Peripheral, Peripheral][] = [
 ];
 const DISPLAYS = [per('Samsung QM65R', 'SAM', '0F4F'), per('LG 65UH5F', 'GSM', '7711'), per('Sony FW-65BZ35F', 'SNY', '7F03'),
   per('NEC MultiSync E658', 'NEC', '6A47')];
-const HEADSETS = [per('Jabra Evolve2 65', 'VID_0B0E', 'PID_0305'), per('Poly Voyager Focus 2', 'VID_047F', 'PID_02E6'),
-  per('Yealink WH62', 'VID_6993', 'PID_B0B6')];
+const HEADSETS: [Peripheral, Peripheral][] = [['Jabra Evolve2 65', 'VID_0B0E', 'PID_0305'],
+  ['Poly Voyager Focus 2', 'VID_047F', 'PID_02E6'], ['Yealink WH62', 'VID_6993', 'PID_B0B6']]
+  .map(([n, v, p]) => [per(n, v, p), per(`${n} Microphone`, v, p)]);
 
 const ROOM_NAMES = ['Rainier', 'Baker', 'Shasta', 'Hood', 'Olympus', 'Denali', 'Whitney', 'Elbert', 'Adams', 'Cascade',
   'Tahoe', 'Crater', 'Sequoia', 'Yosemite', 'Zion', 'Acadia', 'Glacier', 'Sierra', 'Redwood', 'Columbia', 'Puget', 'Orca',
@@ -166,26 +197,51 @@ const NOTES = ['Board room, 4th floor', 'Huddle space next to the kitchen', 'Rec
 const ADMINS = ['Megan Bowen', 'Adele Vance', 'Nestor Wilke', 'Patti Fernandez', 'Grady Archie', 'Lidia Holloway'];
 const ROOM_ACCOUNT_TYPES = new Set<DeviceType>(['teamsRoom', 'collaborationBar', 'surfaceHub', 'teamsPanel', 'touchConsole']);
 const DOMAIN = 'contoso.com';
+const NETWORK_DOMAIN = `corp.${DOMAIN}`;
+const BACKLIGHT_TIMEOUTS = ['PT1M', 'PT5M', 'PT10M'];
+const SCREENSAVER_TIMEOUTS = ['PT5M', 'PT15M', 'PT30M'];
+const LOCK_TIMEOUTS = ['PT5M', 'PT10M', 'PT30M'];
+const LOGGING_LEVELS = ['Info', 'Info', 'Warning', 'Debug'];
 
-const SOFTWARE_BY_TYPE = (t: DeviceType): readonly SoftwareType[] =>
-  t === 'teamsRoom' || t === 'surfaceHub' ? ['adminAgent', 'operatingSystem', 'teamsClient']
-    : t === 'sip' ? ['operatingSystem']
-      : ['adminAgent', 'operatingSystem', 'teamsClient', 'firmware', 'partnerAgent', 'companyPortal'];
+const WINDOWS_SOFTWARE: readonly SoftwareType[] = ['adminAgent', 'operatingSystem', 'teamsClient'];
+const ANDROID_SOFTWARE: readonly SoftwareType[] = [...WINDOWS_SOFTWARE, 'firmware', 'partnerAgent', 'companyPortal'];
+const SIP_SOFTWARE: readonly SoftwareType[] = ['operatingSystem'];
+
+const CONTENT_CAMERA_CONFIGS = [false, true].map((enhanced) =>
+  frozen({ isContentCameraInverted: false, isContentCameraOptional: true, isContentEnhancementEnabled: enhanced }));
+const FEATURES = Array.from({ length: 16 }, (_, b) => frozen({
+  emailToSendLogsAndFeedback: `it-support@${DOMAIN}`, isAutoScreenShareEnabled: (b & 1) === 0,
+  isBluetoothBeaconingEnabled: (b & 2) === 0, isHideMeetingNamesEnabled: (b & 4) !== 0, isSendLogsAndFeedbackEnabled: (b & 8) === 0,
+}));
+const ACCOUNT_CONFIGS = ['teamsOnly', 'teamsDefaultAndSkype'].map((supportedClient) =>
+  frozen({ onPremisesCalendarSyncConfiguration: null, supportedClient }));
+// 12-hour clocks listed four times to make them four times as likely.
+const DATE_TIMES = ['12-hour', '12-hour', '12-hour', '12-hour', '24-hour'].flatMap((timeFormat) =>
+  ['Pacific Standard Time', 'Eastern Standard Time', 'GMT Standard Time'].map((timeZone) => frozen({
+    dateFormat: 'MM/dd/yyyy', officeHoursEndTime: '17:00:00', officeHoursStartTime: '08:00:00', timeFormat, timeZone,
+  })));
 
 // --- per-device parts --------------------------------------------------------------------
 
 interface UpdateStatus { currentVersion: string; availableVersion: string; softwareFreshness: string }
+const statusTables = new Map<string[], UpdateStatus[][]>();
 function updateStatus(versions: string[], mode: 'newest' | 'older' | 'any', unknown: boolean): UpdateStatus | null {
   if (versions.length === 0) return null;
   const newest = versions.length - 1;
+  let table = statusTables.get(versions);
+  if (!table) {
+    const make = (v: string, f: string) => frozen({ currentVersion: v, availableVersion: versions[newest], softwareFreshness: f });
+    table = [versions.map((v, i) => make(v, i === newest ? 'latest' : 'updateAvailable')), versions.map((v) => make(v, 'unknown'))];
+    statusTables.set(versions, table);
+  }
   const i = mode === 'newest' ? newest : mode === 'older' && newest > 0 ? int(newest) : int(versions.length);
-  const freshness = unknown ? 'unknown' : i === newest ? 'latest' : 'updateAvailable';
-  return { currentVersion: versions[i], availableVersion: versions[newest], softwareFreshness: freshness };
+  return table[unknown ? 1 : 0][i];
 }
 
-const conn = (connectionStatus: string, lastModifiedDateTime: string) => ({ connectionStatus, lastModifiedDateTime });
-const ph = (peripheral: Peripheral | null, isOptional: boolean, status: string, since: string) =>
-  ({ connection: conn(status, since), isOptional, peripheral: cp(peripheral) });
+type Status = 'connected' | 'disconnected' | 'unknown';
+type Connections = Record<Status, Readonly<{ connectionStatus: Status; lastModifiedDateTime: string }>>;
+const ph = (peripheral: Peripheral | null, isOptional: boolean, connection: Connections[Status]) =>
+  ({ connection, isOptional, peripheral });
 
 function identity(adminIds: string[]): IdentitySet | null {
   if (chance(0.4)) return null;
@@ -193,13 +249,10 @@ function identity(adminIds: string[]): IdentitySet | null {
   return { application: null, device: null, user: { id: adminIds[i], displayName: ADMINS[i], userIdentityType: 'aadUser' } };
 }
 
-const DAY = 86_400_000;
-
 export function generateDevices(options: GenerateOptions): Device[] {
-  const seed = options.seed ?? 1;
   const start = options.startIndex ?? 0;
   const nowMs = (options.now ?? new Date()).getTime();
-  const salt = fmix32(fnv1a(options.tenantId) ^ fmix32(seed >>> 0));
+  const salt = fmix32(fnv1a(options.tenantId) ^ fmix32((options.seed ?? 1) >>> 0));
   const serialSalt = fmix32(salt ^ 0x9e3779b9);
   rngState = salt;
   const adminIds = ADMINS.map(() => uuid());
@@ -208,6 +261,7 @@ export function generateDevices(options: GenerateOptions): Device[] {
   for (let k = 0; k < options.count; k++) {
     const index = start + k;
     const idWord = fmix32((index + salt) | 0);
+    // Each device draws from its own stream, so it is the same whatever batch it is generated in.
     rngState = idWord ^ 0x5bd1e995;
     const id = uuidFrom(idWord, next32(), next32(), next32());
     const deviceType = pickW(TYPES);
@@ -218,236 +272,200 @@ export function generateDevices(options: GenerateOptions): Device[] {
 
     // An odd multiplier is a bijection mod 2^24, so MACs stay unique per OUI for 16M devices.
     const macLow = (Math.imul(index, 0x2c1b3c6d) + salt) & 0xffffff;
-    const macTail = `${HEXU[macLow >>> 16]}:${HEXU[(macLow >>> 8) & 255]}:${HEXU[macLow & 255]}`;
-    const macAddresses = [`${v.ouis[0]}:${macTail}`];
-    if (isRoomFamily || chance(0.3)) macAddresses.push(`${v.ouis[1]}:${macTail}`);
-    const serialWord = fmix32((index + serialSalt) | 0);
+    const b0 = HEXU[macLow >>> 16], b1 = HEXU[(macLow >>> 8) & 255], b2 = HEXU[macLow & 255];
+    const macAddresses = [cat(v.ouis[0], ':', b0, ':', b1, ':', b2)];
+    if (isRoomFamily || chance(0.3)) macAddresses.push(cat(v.ouis[1], ':', b0, ':', b1, ':', b2));
     const hardwareDetail: HardwareDetail = {
       uniqueId: hex4(next32()) + hex8(fmix32(idWord ^ 0x27d4eb2f)),
-      serialNumber: v.serialPrefix + serialWord.toString(36).toUpperCase().padStart(7, '0'),
+      serialNumber: v.serialPrefix + hexU8(fmix32((index + serialSalt) | 0)),
       manufacturer: v.name,
       model: model.model,
       macAddresses,
     };
-
-    const healthStatus = pickW(HEALTH);
-    const offline = healthStatus === 'offline';
-    const unknownHealth = healthStatus === 'unknown';
-    const activityState: ActivityState = offline ? 'unavailable' : unknownHealth && chance(0.5) ? 'unknown' : pickW(ACTIVITY);
 
     let currentUser: UserIdentity | null = null;
     let roomName = '';
     if (!chance(0.05)) {
       if (ROOM_ACCOUNT_TYPES.has(deviceType)) {
         const name = pick(ROOM_NAMES);
-        const floor = 1 + int(12);
-        const room = pad2(1 + int(30));
-        roomName = `${name.toLowerCase()}${floor}${room}`;
-        currentUser = { id: uuid(), displayName: `Conf Room ${name} ${floor}.${room}`, userIdentityType: 'aadUser' };
+        const floor = String(1 + int(12));
+        const room = P2[1 + int(30)];
+        roomName = cat(name.toLowerCase(), floor, room);
+        currentUser = { id: uuid(), displayName: cat('Conf Room ', name, ' ', floor, '.', room), userIdentityType: 'aadUser' };
       } else {
-        currentUser = { id: uuid(), displayName: `${pick(FIRST)} ${pick(LAST)}`, userIdentityType: 'aadUser' };
+        currentUser = { id: uuid(), displayName: cat(pick(FIRST), ' ', pick(LAST)), userIdentityType: 'aadUser' };
       }
     }
 
+    // Statuses agree with healthStatusOf (domain/device-health.ts), so recomputing them changes
+    // nothing: a signed-out online device is critical, a nonUrgent one has an update pending.
+    let healthStatus = pickW(HEALTH);
+    if (currentUser === null && (healthStatus === 'healthy' || healthStatus === 'nonUrgent')) healthStatus = 'critical';
+    const offline = healthStatus === 'offline';
+    const unknownHealth = healthStatus === 'unknown';
+    const activityState: ActivityState = offline ? 'unavailable' : unknownHealth && chance(0.5) ? 'unknown' : pickW(ACTIVITY);
+
     const createdMs = nowMs - int(365) * DAY - int(DAY);
     const modifiedMs = createdMs + rnd() * (nowMs - createdMs);
-    const docModifiedMs = Math.max(modifiedMs, nowMs - int(DAY));
-    const sinceMs = createdMs + rnd() * (nowMs - createdMs);
-    const created = new Date(createdMs).toISOString();
-    const modified = new Date(modifiedMs).toISOString();
-    const docModified = new Date(docModifiedMs).toISOString();
-    const since = new Date(sinceMs).toISOString();
+    const created = iso(createdMs);
+    const modified = iso(modifiedMs);
+    const docModified = iso(Math.max(modifiedMs, nowMs - int(DAY)));
+    const since = iso(createdMs + rnd() * (nowMs - createdMs));
 
-    // Software: healthy devices are current; nonUrgent ones lag at least on the Teams client.
-    const applicable = SOFTWARE_BY_TYPE(deviceType);
-    const sw: Partial<Record<SoftwareType, UpdateStatus | null>> = {};
+    const applicable = family === 'windows' ? WINDOWS_SOFTWARE : deviceType === 'sip' ? SIP_SOFTWARE : ANDROID_SOFTWARE;
+    const laggard: SoftwareType = deviceType === 'sip' ? 'operatingSystem' : 'teamsClient';
+    const sw: Record<SoftwareType, UpdateStatus | null> = {
+      adminAgent: null, operatingSystem: null, teamsClient: null, firmware: null, partnerAgent: null, companyPortal: null,
+    };
+    const installed: InstalledVersions = {};
     for (const t of applicable) {
-      const mode = healthStatus === 'healthy' ? 'newest' : healthStatus === 'nonUrgent' && t === 'teamsClient' ? 'older' : 'any';
-      sw[t] = updateStatus(demoSoftwareVersions[t][family], mode, unknownHealth);
+      const mode = healthStatus === 'healthy' ? 'newest' : healthStatus === 'nonUrgent' && t === laggard ? 'older' : 'any';
+      const status = updateStatus(demoSoftwareVersions[t][family], mode, unknownHealth);
+      sw[t] = status;
+      if (status) installed[t] = status.currentVersion;
     }
-    const ver = (t: SoftwareType): string | null => sw[t]?.currentVersion ?? null;
 
     const online = !offline && !unknownHealth;
-    const up = online ? 'connected' : offline ? 'disconnected' : 'unknown';
-    const signedIn = online && currentUser !== null;
-    const teamsUp = signedIn && !(healthStatus === 'critical' && !isRoomFamily) ? 'connected' : online ? 'disconnected' : up;
-    const pUp = online ? 'connected' : 'unknown';
+    const up: Status = online ? 'connected' : offline ? 'disconnected' : 'unknown';
+    const teamsUp: Status = !online ? up : currentUser && !(healthStatus === 'critical' && !isRoomFamily) ? 'connected' : 'disconnected';
+    const pUp: Status = online ? 'connected' : 'unknown';
+    // Shared within the device only: every part that changed state at the same moment.
+    const c: Connections = {
+      connected: frozen({ connectionStatus: 'connected', lastModifiedDateTime: since }),
+      disconnected: frozen({ connectionStatus: 'disconnected', lastModifiedDateTime: since }),
+      unknown: frozen({ connectionStatus: 'unknown', lastModifiedDateTime: since }),
+    };
 
-    let roomCamera: Peripheral | null = null;
-    let contentCamera: Peripheral | null = null;
-    let speaker: Peripheral | null = null;
-    let mic: Peripheral | null = null;
+    let roomCamera: Peripheral | null = null, contentCamera: Peripheral | null = null;
+    let speaker: Peripheral | null = null, mic: Peripheral | null = null;
     let displays: Peripheral[] = [];
-    let compute: Peripheral | null = null;
-    let hdmi: Peripheral | null = null;
     if (deviceType === 'teamsRoom') {
-      const kit = pick(AUDIO_KITS);
       roomCamera = pick(ROOM_CAMERAS);
       contentCamera = chance(0.2) ? pick(CONTENT_CAMERAS) : null;
-      speaker = kit[0];
-      mic = kit[1];
+      [speaker, mic] = pick(AUDIO_KITS);
     } else if (isRoomFamily) {
-      roomCamera = per(`${model.label} Camera`, v.usbVid, null);
-      speaker = per(`${model.label} Speaker`, v.usbVid, null);
-      mic = per(`${model.label} Microphone`, v.usbVid, null);
+      [roomCamera, speaker, mic] = [model.camera, model.speaker, model.mic];
     } else if ((deviceType === 'ipPhone' || deviceType === 'teamsDisplay') && chance(0.3)) {
-      speaker = pick(HEADSETS);
-      mic = per(`${speaker.displayName} Microphone`, speaker.vendorId, speaker.productId);
+      [speaker, mic] = pick(HEADSETS);
     }
     if (isRoomFamily) {
-      displays = deviceType === 'surfaceHub' ? [per(`${model.label} Display`, null, null)]
-        : chance(0.4) ? [pick(DISPLAYS), pick(DISPLAYS)] : [pick(DISPLAYS)];
-      compute = per(model.label, null, null);
-      hdmi = per('HDMI Ingest', null, null);
+      displays = deviceType === 'surfaceHub' ? [model.display] : chance(0.4) ? [pick(DISPLAYS), pick(DISPLAYS)] : [pick(DISPLAYS)];
     }
-    // Critical rooms have a required peripheral down; which one varies.
+    // Critical rooms have a required peripheral down (camera, microphone or front display).
     const broken = healthStatus === 'critical' && isRoomFamily ? int(3) : -1;
     const optionalDown = healthStatus === 'nonUrgent' && chance(0.5);
 
-    const peripheralsHealth = {
-      roomCameraHealth: roomCamera ? ph(roomCamera, false, broken === 0 ? 'disconnected' : pUp, since) : null,
-      contentCameraHealth: isRoomFamily ? ph(contentCamera, true, contentCamera ? (optionalDown ? 'disconnected' : pUp) : 'unknown', since) : null,
-      speakerHealth: speaker ? ph(speaker, !isRoomFamily, pUp, since) : null,
-      communicationSpeakerHealth: speaker ? ph(speaker, !isRoomFamily, pUp, since) : null,
-      displayHealthCollection: displays.map((d, i) => ph(d, i > 0, (broken === 2 && i === 0) || (optionalDown && i > 0) ? 'disconnected' : pUp, since)),
-      microphoneHealth: mic ? ph(mic, !isRoomFamily, broken === 1 ? 'disconnected' : pUp, since) : null,
-    };
-
     const health = {
-      connection: conn(up, since),
+      connection: c[up],
       loginStatus: {
-        exchangeConnection: conn(signedIn ? 'connected' : up === 'connected' ? 'disconnected' : up, since),
-        skypeConnection: conn(family === 'windows' ? teamsUp : 'unknown', since),
-        teamsConnection: conn(teamsUp, since),
+        exchangeConnection: c[!online ? up : currentUser ? 'connected' : 'disconnected'],
+        skypeConnection: c[family === 'windows' ? teamsUp : 'unknown'],
+        teamsConnection: c[teamsUp],
       },
-      peripheralsHealth,
+      peripheralsHealth: {
+        roomCameraHealth: roomCamera ? ph(roomCamera, false, c[broken === 0 ? 'disconnected' : pUp]) : null,
+        contentCameraHealth: isRoomFamily
+          ? ph(contentCamera, true, c[!contentCamera ? 'unknown' : optionalDown ? 'disconnected' : pUp]) : null,
+        speakerHealth: speaker ? ph(speaker, !isRoomFamily, c[pUp]) : null,
+        communicationSpeakerHealth: speaker ? ph(speaker, !isRoomFamily, c[pUp]) : null,
+        displayHealthCollection: displays.map((d, i) =>
+          ph(d, i > 0, c[(broken === 2 && i === 0) || (optionalDown && i > 0) ? 'disconnected' : pUp])),
+        microphoneHealth: mic ? ph(mic, !isRoomFamily, c[broken === 1 ? 'disconnected' : pUp]) : null,
+      },
       softwareUpdateHealth: {
-        adminAgentSoftwareUpdateStatus: sw.adminAgent ?? null,
-        companyPortalSoftwareUpdateStatus: sw.companyPortal ?? null,
-        firmwareSoftwareUpdateStatus: sw.firmware ?? null,
-        operatingSystemSoftwareUpdateStatus: sw.operatingSystem ?? null,
-        partnerAgentSoftwareUpdateStatus: sw.partnerAgent ?? null,
-        teamsClientSoftwareUpdateStatus: sw.teamsClient ?? null,
+        adminAgentSoftwareUpdateStatus: sw.adminAgent,
+        companyPortalSoftwareUpdateStatus: sw.companyPortal,
+        firmwareSoftwareUpdateStatus: sw.firmware,
+        operatingSystemSoftwareUpdateStatus: sw.operatingSystem,
+        partnerAgentSoftwareUpdateStatus: sw.partnerAgent,
+        teamsClientSoftwareUpdateStatus: sw.teamsClient,
       },
-      hardwareHealth: isRoomFamily
-        ? { computeHealth: ph(compute, false, online ? 'connected' : up, since), hdmiIngestHealth: ph(hdmi, true, pUp, since) }
-        : null,
+      hardwareHealth: isRoomFamily ? {
+        computeHealth: ph(model.compute, false, c[up]),
+        hdmiIngestHealth: ph(HDMI, true, c[pUp]),
+      } : null,
       createdDateTime: created, createdBy: null, lastModifiedDateTime: docModified, lastModifiedBy: null,
     };
 
-    const busy = activityState === 'busy';
+    const busy = online && activityState === 'busy';
     const activity = {
       activePeripherals: {
-        roomCamera: online && busy ? cp(roomCamera) : null,
-        contentCamera: online && busy ? cp(contentCamera) : null,
-        speaker: online ? cp(speaker) : null,
-        communicationSpeaker: online ? cp(speaker) : null,
-        microphone: online ? cp(mic) : null,
+        roomCamera: busy ? roomCamera : null,
+        contentCamera: busy ? contentCamera : null,
+        speaker: online ? speaker : null,
+        communicationSpeaker: online ? speaker : null,
+        microphone: online ? mic : null,
       },
       createdDateTime: created, createdBy: null, lastModifiedDateTime: docModified, lastModifiedBy: null,
     };
 
     const configuration = {
       softwareVersions: {
-        adminAgentSoftwareVersion: ver('adminAgent'),
-        operatingSystemSoftwareVersion: ver('operatingSystem'),
-        teamsClientSoftwareVersion: ver('teamsClient'),
-        firmwareSoftwareVersion: ver('firmware'),
-        partnerAgentSoftwareVersion: ver('partnerAgent'),
+        adminAgentSoftwareVersion: installed.adminAgent ?? null,
+        operatingSystemSoftwareVersion: installed.operatingSystem ?? null,
+        teamsClientSoftwareVersion: installed.teamsClient ?? null,
+        firmwareSoftwareVersion: installed.firmware ?? null,
+        partnerAgentSoftwareVersion: installed.partnerAgent ?? null,
       },
-      displayConfiguration: isRoomFamily
-        ? {
-          configuredDisplays: displays.map((d, i) => ({ isOptional: i > 0, peripheral: cp(d) })),
-          displayCount: displays.length,
-          inBuiltDisplayScreenConfiguration: null,
-          isContentDuplicationAllowed: chance(0.5),
-          isDualDisplayModeEnabled: displays.length > 1,
-        }
-        : deviceType === 'sip' ? null : {
-          configuredDisplays: null, displayCount: null,
-          inBuiltDisplayScreenConfiguration: {
-            backlightBrightness: 50 + 10 * int(6), backlightTimeout: pick(['PT1M', 'PT5M', 'PT10M']),
-            isHighContrastEnabled: chance(0.03), isScreensaverEnabled: chance(0.6), screensaverTimeout: pick(['PT5M', 'PT15M', 'PT30M']),
-          },
-          isContentDuplicationAllowed: null, isDualDisplayModeEnabled: null,
+      displayConfiguration: isRoomFamily ? {
+        configuredDisplays: displays.map((d, i) => ({ isOptional: i > 0, peripheral: d })), displayCount: displays.length,
+        inBuiltDisplayScreenConfiguration: null, isContentDuplicationAllowed: chance(0.5), isDualDisplayModeEnabled: displays.length > 1,
+      } : deviceType === 'sip' ? null : {
+        configuredDisplays: null, displayCount: null,
+        inBuiltDisplayScreenConfiguration: {
+          backlightBrightness: 50 + 10 * int(6), backlightTimeout: pick(BACKLIGHT_TIMEOUTS), isHighContrastEnabled: chance(0.03),
+          isScreensaverEnabled: chance(0.6), screensaverTimeout: pick(SCREENSAVER_TIMEOUTS),
         },
+        isContentDuplicationAllowed: null, isDualDisplayModeEnabled: null,
+      },
       cameraConfiguration: isRoomFamily ? {
-        cameras: contentCamera ? [cp(roomCamera), cp(contentCamera)] : [cp(roomCamera)],
-        contentCameraConfiguration: { isContentCameraInverted: false, isContentCameraOptional: true, isContentEnhancementEnabled: contentCamera !== null },
-        defaultContentCamera: cp(contentCamera),
+        cameras: contentCamera ? [roomCamera, contentCamera] : [roomCamera],
+        contentCameraConfiguration: CONTENT_CAMERA_CONFIGS[contentCamera ? 1 : 0],
+        defaultContentCamera: contentCamera,
       } : null,
       speakerConfiguration: isRoomFamily ? {
-        defaultCommunicationSpeaker: cp(speaker), defaultSpeaker: cp(speaker),
-        isCommunicationSpeakerOptional: false, isSpeakerOptional: false, speakers: [cp(speaker)],
+        defaultCommunicationSpeaker: speaker, defaultSpeaker: speaker,
+        isCommunicationSpeakerOptional: false, isSpeakerOptional: false, speakers: [speaker],
       } : null,
-      microphoneConfiguration: isRoomFamily ? { defaultMicrophone: cp(mic), isMicrophoneOptional: false, microphones: [cp(mic)] } : null,
+      microphoneConfiguration: isRoomFamily ? { defaultMicrophone: mic, isMicrophoneOptional: false, microphones: [mic] } : null,
       teamsClientConfiguration: isRoomFamily ? {
-        accountConfiguration: {
-          onPremisesCalendarSyncConfiguration: roomName && chance(0.15)
-            ? { domain: DOMAIN, domainUserName: `CONTOSO\\${roomName}`, smtpAddress: `${roomName}@${DOMAIN}` } : null,
-          supportedClient: chance(0.9) ? 'teamsOnly' : 'teamsDefaultAndSkype',
-        },
-        featuresConfiguration: {
-          emailToSendLogsAndFeedback: `it-support@${DOMAIN}`, isAutoScreenShareEnabled: chance(0.7),
-          isBluetoothBeaconingEnabled: chance(0.5), isHideMeetingNamesEnabled: chance(0.2), isSendLogsAndFeedbackEnabled: chance(0.8),
-        },
+        accountConfiguration: roomName && chance(0.15) ? {
+          onPremisesCalendarSyncConfiguration: { domain: DOMAIN, domainUserName: `CONTOSO\\${roomName}`, smtpAddress: `${roomName}@${DOMAIN}` },
+          supportedClient: 'teamsOnly',
+        } : ACCOUNT_CONFIGS[chance(0.9) ? 0 : 1],
+        // Bits weighted towards each feature's usual setting (auto share and logs on, names shown).
+        featuresConfiguration: FEATURES[(chance(0.3) ? 1 : 0) | (chance(0.5) ? 2 : 0) | (chance(0.2) ? 4 : 0) | (chance(0.2) ? 8 : 0)],
       } : null,
-      hardwareConfiguration: isRoomFamily ? { compute: cp(compute), hdmiIngest: cp(hdmi), processorModel: model.cpu } : null,
+      hardwareConfiguration: isRoomFamily ? model.hardwareConfiguration : null,
       systemConfiguration: isRoomFamily ? null : {
-        dateTimeConfiguration: {
-          dateFormat: 'MM/dd/yyyy', officeHoursEndTime: '17:00:00', officeHoursStartTime: '08:00:00',
-          timeFormat: chance(0.8) ? '12-hour' : '24-hour', timeZone: pick(['Pacific Standard Time', 'Eastern Standard Time', 'GMT Standard Time']),
-        },
-        defaultPassword: null,
-        deviceLockTimeout: pick(['PT5M', 'PT10M', 'PT30M']),
-        isDeviceLockEnabled: chance(0.3),
-        isLoggingEnabled: chance(0.8),
-        isPowerSavingEnabled: chance(0.6),
-        isScreenCaptureEnabled: chance(0.1),
-        isSilentModeEnabled: false,
-        language: 'en-US',
-        lockPin: null,
-        loggingLevel: pick(['Info', 'Info', 'Warning', 'Debug']),
-        networkConfiguration: networkConfiguration(model, macTail),
+        dateTimeConfiguration: pick(DATE_TIMES), defaultPassword: null, deviceLockTimeout: pick(LOCK_TIMEOUTS),
+        isDeviceLockEnabled: chance(0.3), isLoggingEnabled: chance(0.8), isPowerSavingEnabled: chance(0.6),
+        isScreenCaptureEnabled: chance(0.1), isSilentModeEnabled: false, language: 'en-US', lockPin: null,
+        loggingLevel: pick(LOGGING_LEVELS),
+        networkConfiguration: networkConfiguration(model, b0 + b1 + b2),
       },
       createdDateTime: created, createdBy: null, lastModifiedDateTime: modified, lastModifiedBy: null,
     };
 
     out[k] = {
-      tenantId: options.tenantId,
-      id,
-      deviceType,
-      hardwareDetail,
-      healthStatus,
-      activityState,
+      tenantId: options.tenantId, id, deviceType, hardwareDetail, healthStatus, activityState,
       companyAssetTag: chance(0.85) ? `TAG-${String(int(1_000_000)).padStart(6, '0')}` : null,
       notes: chance(0.4) ? pick(NOTES) : null,
       currentUser,
-      createdDateTime: created,
-      createdBy: identity(adminIds),
-      lastModifiedDateTime: modified,
-      lastModifiedBy: identity(adminIds),
-      health,
-      activity,
-      configuration,
+      createdDateTime: created, createdBy: identity(adminIds), lastModifiedDateTime: modified, lastModifiedBy: identity(adminIds),
+      health, activity, configuration, installed,
+      // Seeded devices have no agent; a timestamp here would let the liveness sweep mark them offline.
+      lastSeenDateTime: null,
     };
   }
   return out;
 }
 
-function networkConfiguration(model: Model, macTail: string) {
-  const site = int(256);
-  const vlan = int(256);
-  const dhcp = chance(0.9);
+function networkConfiguration(model: Model, hostTail: string) {
+  const subnet = cat('10.', String(int(256)), '.', String(int(256)), '.');
   return {
-    defaultGateway: `10.${site}.${vlan}.1`,
-    domainName: `corp.${DOMAIN}`,
-    hostName: `${model.hostPrefix}-${macTail.replace(/:/g, '')}`,
-    ipAddress: `10.${site}.${vlan}.${2 + int(252)}`,
-    isDhcpEnabled: dhcp,
-    isPCPortEnabled: chance(0.5),
-    primaryDns: '10.0.0.10',
-    secondaryDns: '10.0.0.11',
-    subnetMask: '255.255.255.0',
+    defaultGateway: subnet + '1', domainName: NETWORK_DOMAIN, hostName: cat(model.hostPrefix, '-', hostTail),
+    ipAddress: cat(subnet, String(2 + int(252))), isDhcpEnabled: chance(0.9), isPCPortEnabled: chance(0.5),
+    primaryDns: '10.0.0.10', secondaryDns: '10.0.0.11', subnetMask: '255.255.255.0',
   };
 }

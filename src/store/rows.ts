@@ -1,6 +1,7 @@
 import type { Device } from '../domain/device.js';
 import type { ActivityState, DeviceType, HealthStatus, OperationType, SoftwareType } from '../domain/enums.js';
 import type { Operation, OperationStatus } from '../domain/operation.js';
+import type { CatalogEntry } from '../domain/software-catalog.js';
 
 /** A devices row; JSON columns are text in SQLite and jsonb (already parsed) in PostgreSQL. */
 export interface DeviceRow {
@@ -26,6 +27,10 @@ export interface DeviceRow {
   health: unknown;
   activity: unknown;
   configuration: unknown;
+  installed: unknown;
+  credential_hash: string | null;
+  connection_status: string | null;
+  last_seen_at: string | Date | null;
 }
 
 export interface OperationRow {
@@ -45,6 +50,12 @@ export interface OperationRow {
   completed_at: string | Date | null;
   error_code: string | null;
   error_message: string | null;
+  start_deadline: string | Date | null;
+  run_deadline: string | Date | null;
+  progress_percent: number | null;
+  progress_message: string | null;
+  cancel_requested: number | boolean;
+  result: unknown;
 }
 
 const parsed = <T>(value: unknown): T => (typeof value === 'string' ? JSON.parse(value) : value) as T;
@@ -75,6 +86,9 @@ export function deviceToRow(device: Device): Record<string, unknown> {
     health: JSON.stringify(device.health),
     activity: JSON.stringify(device.activity),
     configuration: JSON.stringify(device.configuration),
+    installed: JSON.stringify(device.installed),
+    connection_status: (device.health.connection as { connectionStatus?: string } | undefined)?.connectionStatus ?? null,
+    last_seen_at: device.lastSeenDateTime,
   };
 }
 
@@ -105,6 +119,8 @@ export function deviceFromRow(row: DeviceRow): Device {
     health: parsed(row.health),
     activity: parsed(row.activity),
     configuration: parsed(row.configuration),
+    installed: parsed(row.installed),
+    lastSeenDateTime: isoOrNull(row.last_seen_at),
   };
 }
 
@@ -124,5 +140,31 @@ export function operationFromRow(row: OperationRow): Operation {
     startedDateTime: isoOrNull(row.started_at),
     completedDateTime: isoOrNull(row.completed_at),
     error: row.error_code === null && row.error_message === null ? null : { code: row.error_code, message: row.error_message },
+    startDeadline: isoOrNull(row.start_deadline),
+    runDeadline: isoOrNull(row.run_deadline),
+    progressPercent: row.progress_percent,
+    progressMessage: row.progress_message,
+    cancelRequested: Boolean(row.cancel_requested),
+    result: row.result === null ? null : parsed(row.result),
+  };
+}
+
+export interface CatalogRow {
+  tenant_id: string;
+  software_type: string;
+  version: string;
+  device_type: string | null;
+  model: string | null;
+  created_at: string | Date;
+}
+
+export function catalogFromRow(row: CatalogRow): CatalogEntry {
+  return {
+    tenantId: row.tenant_id,
+    softwareType: row.software_type as SoftwareType,
+    version: row.version,
+    deviceType: row.device_type as DeviceType | null,
+    model: row.model,
+    createdDateTime: iso(row.created_at),
   };
 }

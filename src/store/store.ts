@@ -1,6 +1,30 @@
 import type { Device } from '../domain/device.js';
-import type { Operation } from '../domain/operation.js';
+import type { Operation, OperationError, Transition } from '../domain/operation.js';
+import type { IdentitySet } from '../domain/identity.js';
+import type { CatalogEntry } from '../domain/software-catalog.js';
 import type { DevicePageQuery, OperationPageQuery, Page } from './device-query.js';
+
+export interface EnrollmentToken {
+  id: string;
+  tenantId: string;
+  tokenHash: string;
+  createdDateTime: string;
+  expiresDateTime: string;
+}
+
+/** What a transition writes besides the status (null/absent = leave as is). */
+export interface TransitionChanges {
+  at: string;
+  by: IdentitySet | null;
+  error?: OperationError | null;
+  runDeadline?: string;
+  result?: Record<string, unknown> | null;
+}
+
+export interface DeviceRef {
+  tenantId: string;
+  deviceId: string;
+}
 
 export interface SigningKey {
   kid: string;
@@ -33,4 +57,34 @@ export interface Store {
   createOperation(operation: Operation): Promise<'created' | 'conflict'>;
   getOperation(tenantId: string, deviceId: string, operationId: string): Promise<Operation | null>;
   listOperations(query: OperationPageQuery): Promise<Page<Operation>>;
+
+  /**
+   * Moves an operation along one legal transition in one conditional statement; null when
+   * the operation was not in a state the transition starts from (someone else won).
+   * `start` also requires that no other operation of the device is running or older.
+   */
+  transitionOperation(tenantId: string, operationId: string, transition: Transition, changes: TransitionChanges): Promise<Operation | null>;
+  /** The device's running operation, else its oldest queued one. */
+  nextOperation(tenantId: string, deviceId: string): Promise<Operation | null>;
+  setProgress(tenantId: string, operationId: string, percent: number | null, message: string | null, at: string): Promise<Operation | null>;
+  /** Flags a running operation for cancellation; the device confirms it. */
+  requestCancel(tenantId: string, operationId: string, by: IdentitySet, at: string): Promise<Operation | null>;
+  /** Operations past their start deadline (pending) or run deadline (running). */
+  overdueOperations(now: string, limit: number): Promise<Operation[]>;
+
+  createEnrollmentToken(token: EnrollmentToken): Promise<void>;
+  findEnrollmentToken(tokenHash: string): Promise<EnrollmentToken | null>;
+  findDeviceByHardware(tenantId: string, uniqueId: string | null, serialNumber: string | null): Promise<Device | null>;
+  /** Inserts or replaces an enrolled device together with its credential hash. */
+  saveEnrolledDevice(device: Device, credentialHash: string): Promise<void>;
+  deviceCredential(deviceId: string): Promise<{ tenantId: string; credentialHash: string } | null>;
+  /** Writes the device's reported and derived state (documents, statuses, installed versions). */
+  updateDeviceState(device: Device): Promise<void>;
+  /** Records that agents were heard from; returns those the store did not consider connected. */
+  markSeen(devices: DeviceRef[], at: string): Promise<DeviceRef[]>;
+  /** Connected devices whose agent has been silent since before `cutoff`. */
+  silentDevices(cutoff: string, limit: number): Promise<Device[]>;
+
+  addCatalogEntry(entry: CatalogEntry): Promise<'added' | 'exists'>;
+  listCatalog(tenantId: string): Promise<CatalogEntry[]>;
 }

@@ -72,4 +72,49 @@ export const sqliteMigrations: { version: number; name: string; sql: string }[] 
         WHERE status IN ('queued', 'scheduled');
     `,
   },
+  {
+    version: 2,
+    name: 'agents, engine and software catalog',
+    sql: `
+      ALTER TABLE devices ADD COLUMN installed TEXT NOT NULL DEFAULT '{}';
+      ALTER TABLE devices ADD COLUMN credential_hash TEXT;
+      ALTER TABLE devices ADD COLUMN connection_status TEXT;
+      ALTER TABLE devices ADD COLUMN last_seen_at TEXT;
+      CREATE INDEX devices_by_id ON devices (id);
+      CREATE INDEX devices_by_serial ON devices (tenant_id, hw_serial_number);
+      CREATE INDEX devices_connected_by_last_seen ON devices (last_seen_at) WHERE connection_status = 'connected';
+
+      ALTER TABLE operations ADD COLUMN start_deadline TEXT;
+      ALTER TABLE operations ADD COLUMN run_deadline TEXT;
+      ALTER TABLE operations ADD COLUMN progress_percent INTEGER;
+      ALTER TABLE operations ADD COLUMN progress_message TEXT;
+      ALTER TABLE operations ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE operations ADD COLUMN result TEXT;
+      -- One at a time: at most one running operation per device, whatever its type.
+      CREATE UNIQUE INDEX operations_one_running ON operations (tenant_id, device_id) WHERE status = 'inProgress';
+      CREATE INDEX operations_open_by_device ON operations (tenant_id, device_id, seq) WHERE status IN ('queued', 'scheduled', 'inProgress');
+      CREATE INDEX operations_by_start_deadline ON operations (start_deadline) WHERE status IN ('queued', 'scheduled');
+      CREATE INDEX operations_by_run_deadline ON operations (run_deadline) WHERE status = 'inProgress';
+
+      CREATE TABLE enrollment_tokens (
+        id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+      );
+
+      CREATE TABLE catalog_entries (
+        seq INTEGER PRIMARY KEY,
+        tenant_id TEXT NOT NULL,
+        software_type TEXT NOT NULL,
+        version TEXT NOT NULL,
+        device_type TEXT,
+        model TEXT,
+        created_at TEXT NOT NULL
+      );
+      CREATE UNIQUE INDEX catalog_entries_unique
+        ON catalog_entries (tenant_id, software_type, version, coalesce(device_type, ''), coalesce(model, ''));
+    `,
+  },
 ];

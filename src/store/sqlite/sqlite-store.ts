@@ -2,12 +2,16 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Device } from '../../domain/device.js';
-import type { Operation } from '../../domain/operation.js';
+import { transitions, type Operation, type Transition } from '../../domain/operation.js';
+import type { CatalogEntry } from '../../domain/software-catalog.js';
 import type { DevicePageQuery, OperationPageQuery, Page } from '../device-query.js';
 import { compileFilter, type FilterDialect } from '../filter-sql.js';
-import type { SigningKey, Store } from '../store.js';
+import type { DeviceRef, EnrollmentToken, SigningKey, Store, TransitionChanges } from '../store.js';
 import { sqliteMigrations } from './migrations.js';
-import { deviceFromRow, deviceToRow, operationFromRow, type DeviceRow, type OperationRow } from '../rows.js';
+import {
+  catalogFromRow, deviceFromRow, deviceToRow, operationFromRow, type CatalogRow, type DeviceRow, type OperationRow,
+} from '../rows.js';
+import { transitionSql } from '../transition-sql.js';
 
 const sqliteFilterDialect: FilterDialect = {
   placeholder: () => '?',
@@ -43,21 +47,59 @@ export class SqliteStore implements Store {
           tenant_id, id, device_type, health_status, activity_state, company_asset_tag, notes,
           hw_unique_id, hw_serial_number, hw_manufacturer, hw_model, hw_mac_addresses,
           current_user_id, current_user_display_name, current_user_type,
-          created_at, created_by, last_modified_at, last_modified_by, health, activity, configuration
+          created_at, created_by, last_modified_at, last_modified_by, health, activity, configuration,
+          installed, connection_status, last_seen_at
         ) VALUES (
           @tenant_id, @id, @device_type, @health_status, @activity_state, @company_asset_tag, @notes,
           @hw_unique_id, @hw_serial_number, @hw_manufacturer, @hw_model, @hw_mac_addresses,
           @current_user_id, @current_user_display_name, @current_user_type,
-          @created_at, @created_by, @last_modified_at, @last_modified_by, @health, @activity, @configuration
+          @created_at, @created_by, @last_modified_at, @last_modified_by, @health, @activity, @configuration,
+          @installed, @connection_status, @last_seen_at
         )`),
       insertOperation: this.db.prepare(`INSERT INTO operations (
           id, tenant_id, device_id, operation_type, software_type, software_version, status,
-          created_at, created_by, last_action_at, last_action_by, started_at, completed_at, error_code, error_message
-        ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+          created_at, created_by, last_action_at, last_action_by, started_at, completed_at, error_code, error_message,
+          start_deadline
+        ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       getOperation: this.db.prepare('SELECT * FROM operations WHERE tenant_id = ? AND device_id = ? AND id = ?'),
       listOperations: this.db.prepare(
         'SELECT * FROM operations WHERE tenant_id = ? AND device_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
       ),
+      nextOperation: this.db.prepare(`SELECT * FROM operations
+        WHERE tenant_id = ? AND device_id = ? AND status IN ('queued', 'inProgress')
+        ORDER BY status = 'inProgress' DESC, seq LIMIT 1`),
+      setProgress: this.db.prepare(`UPDATE operations SET progress_percent = ?, progress_message = ?, last_action_at = ?
+        WHERE tenant_id = ? AND id = ? AND status = 'inProgress' RETURNING *`),
+      requestCancel: this.db.prepare(`UPDATE operations SET cancel_requested = 1, last_action_at = ?, last_action_by = ?
+        WHERE tenant_id = ? AND id = ? AND status = 'inProgress' RETURNING *`),
+      overdue: this.db.prepare(`SELECT * FROM operations WHERE status IN ('queued', 'scheduled') AND start_deadline < ?
+        UNION ALL SELECT * FROM operations WHERE status = 'inProgress' AND run_deadline < ? LIMIT ?`),
+      insertEnrollmentToken: this.db.prepare(
+        'INSERT INTO enrollment_tokens (id, tenant_id, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)',
+      ),
+      findEnrollmentToken: this.db.prepare('SELECT * FROM enrollment_tokens WHERE token_hash = ?'),
+      findByHardware: this.db.prepare(`SELECT * FROM devices WHERE tenant_id = ?1
+        AND (hw_unique_id = ?2 OR hw_serial_number = ?3) ORDER BY hw_unique_id = ?2 DESC LIMIT 1`),
+      setCredential: this.db.prepare('UPDATE devices SET credential_hash = ? WHERE tenant_id = ? AND id = ?'),
+      deviceCredential: this.db.prepare('SELECT tenant_id, credential_hash FROM devices WHERE id = ? AND credential_hash IS NOT NULL'),
+      updateDeviceState: this.db.prepare(`UPDATE devices SET
+          device_type = @device_type, health_status = @health_status, activity_state = @activity_state,
+          hw_unique_id = @hw_unique_id, hw_serial_number = @hw_serial_number, hw_manufacturer = @hw_manufacturer,
+          hw_model = @hw_model, hw_mac_addresses = @hw_mac_addresses,
+          current_user_id = @current_user_id, current_user_display_name = @current_user_display_name,
+          current_user_type = @current_user_type, last_modified_at = @last_modified_at, last_modified_by = @last_modified_by,
+          health = @health, activity = @activity, configuration = @configuration, installed = @installed,
+          connection_status = @connection_status, last_seen_at = coalesce(@last_seen_at, last_seen_at)
+        WHERE tenant_id = @tenant_id AND id = @id`),
+      markSeen: this.db.prepare(
+        'UPDATE devices SET last_seen_at = ? WHERE tenant_id = ? AND id = ? RETURNING connection_status',
+      ),
+      silentDevices: this.db.prepare(
+        "SELECT * FROM devices WHERE connection_status = 'connected' AND last_seen_at < ? LIMIT ?",
+      ),
+      insertCatalog: this.db.prepare(`INSERT OR IGNORE INTO catalog_entries
+        (tenant_id, software_type, version, device_type, model, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
+      listCatalog: this.db.prepare('SELECT * FROM catalog_entries WHERE tenant_id = ? ORDER BY seq'),
     };
   }
 
@@ -116,6 +158,7 @@ export class SqliteStore implements Store {
         op.id, op.tenantId, op.deviceId, op.operationType, op.softwareType, op.softwareVersion, op.status,
         op.createdDateTime, json(op.createdBy), op.lastActionDateTime, json(op.lastActionBy),
         op.startedDateTime, op.completedDateTime, op.error?.code ?? null, op.error?.message ?? null,
+        op.startDeadline,
       );
       return 'created';
     } catch (error) {
@@ -135,6 +178,101 @@ export class SqliteStore implements Store {
     ) as OperationRow[];
     const page = rows.slice(0, query.top);
     return { items: page.map(operationFromRow), next: rows.length > query.top ? page[page.length - 1].seq : null };
+  }
+
+  async transitionOperation(
+    tenantId: string, operationId: string, transition: Transition, changes: TransitionChanges,
+  ): Promise<Operation | null> {
+    const { sql, params } = transitionSql(transition, tenantId, operationId, changes, () => '?');
+    try {
+      const row = this.db.prepare(sql).get(...params) as OperationRow | undefined;
+      return row ? operationFromRow(row) : null;
+    } catch (error) {
+      // operations_one_running: the device already runs another operation.
+      if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') return null;
+      throw error;
+    }
+  }
+
+  async nextOperation(tenantId: string, deviceId: string): Promise<Operation | null> {
+    const row = this.statements.nextOperation.get(tenantId, deviceId) as OperationRow | undefined;
+    return row ? operationFromRow(row) : null;
+  }
+
+  async setProgress(tenantId: string, operationId: string, percent: number | null, message: string | null, at: string): Promise<Operation | null> {
+    const row = this.statements.setProgress.get(percent, message, at, tenantId, operationId) as OperationRow | undefined;
+    return row ? operationFromRow(row) : null;
+  }
+
+  async requestCancel(tenantId: string, operationId: string, by: unknown, at: string): Promise<Operation | null> {
+    const row = this.statements.requestCancel.get(at, json(by), tenantId, operationId) as OperationRow | undefined;
+    return row ? operationFromRow(row) : null;
+  }
+
+  async overdueOperations(now: string, limit: number): Promise<Operation[]> {
+    return (this.statements.overdue.all(now, now, limit) as OperationRow[]).map(operationFromRow);
+  }
+
+  async createEnrollmentToken(token: EnrollmentToken): Promise<void> {
+    this.statements.insertEnrollmentToken.run(token.id, token.tenantId, token.tokenHash, token.createdDateTime, token.expiresDateTime);
+  }
+
+  async findEnrollmentToken(tokenHash: string): Promise<EnrollmentToken | null> {
+    const row = this.statements.findEnrollmentToken.get(tokenHash) as
+      | { id: string; tenant_id: string; token_hash: string; created_at: string; expires_at: string }
+      | undefined;
+    return row
+      ? { id: row.id, tenantId: row.tenant_id, tokenHash: row.token_hash, createdDateTime: row.created_at, expiresDateTime: row.expires_at }
+      : null;
+  }
+
+  async findDeviceByHardware(tenantId: string, uniqueId: string | null, serialNumber: string | null): Promise<Device | null> {
+    const row = this.statements.findByHardware.get(tenantId, uniqueId, serialNumber) as DeviceRow | undefined;
+    return row ? deviceFromRow(row) : null;
+  }
+
+  async saveEnrolledDevice(device: Device, credentialHash: string): Promise<void> {
+    this.db.transaction(() => {
+      const row = deviceToRow(device);
+      if (this.statements.getDevice.get(device.tenantId, device.id)) this.statements.updateDeviceState.run(row);
+      else this.statements.insertDevice.run(row);
+      this.statements.setCredential.run(credentialHash, device.tenantId, device.id);
+    })();
+  }
+
+  async deviceCredential(deviceId: string): Promise<{ tenantId: string; credentialHash: string } | null> {
+    const row = this.statements.deviceCredential.get(deviceId) as { tenant_id: string; credential_hash: string } | undefined;
+    return row ? { tenantId: row.tenant_id, credentialHash: row.credential_hash } : null;
+  }
+
+  async updateDeviceState(device: Device): Promise<void> {
+    this.statements.updateDeviceState.run(deviceToRow(device));
+  }
+
+  async markSeen(devices: DeviceRef[], at: string): Promise<DeviceRef[]> {
+    const returning: DeviceRef[] = [];
+    this.db.transaction(() => {
+      for (const d of devices) {
+        const row = this.statements.markSeen.get(at, d.tenantId, d.deviceId) as { connection_status: string | null } | undefined;
+        if (row && row.connection_status !== 'connected') returning.push(d);
+      }
+    })();
+    return returning;
+  }
+
+  async silentDevices(cutoff: string, limit: number): Promise<Device[]> {
+    return (this.statements.silentDevices.all(cutoff, limit) as DeviceRow[]).map(deviceFromRow);
+  }
+
+  async addCatalogEntry(entry: CatalogEntry): Promise<'added' | 'exists'> {
+    const result = this.statements.insertCatalog.run(
+      entry.tenantId, entry.softwareType, entry.version, entry.deviceType, entry.model, entry.createdDateTime,
+    );
+    return result.changes === 1 ? 'added' : 'exists';
+  }
+
+  async listCatalog(tenantId: string): Promise<CatalogEntry[]> {
+    return (this.statements.listCatalog.all(tenantId) as CatalogRow[]).map(catalogFromRow);
   }
 }
 

@@ -1,0 +1,73 @@
+import { Option, type Command } from 'commander';
+import { deviceTypes, softwareTypes } from '../domain/enums.js';
+import { compareVersions } from '../domain/software-catalog.js';
+import { seedDemoCatalog } from '../seed/demo-catalog.js';
+import { openStore } from '../store/open-store.js';
+import { dbOption, tenantOption } from './cli-options.js';
+
+/** `catalog add|list|demo`: the software versions devices can be updated to. */
+export function addCatalogCommand(program: Command): void {
+  const group = program.command('catalog').description('available software versions per software type and device type/model');
+  group
+    .command('add')
+    .description('add an available version')
+    .addOption(dbOption())
+    .addOption(tenantOption())
+    .addOption(new Option('--software-type <type>', 'software type').choices([...softwareTypes]).makeOptionMandatory())
+    .requiredOption('--version <version>', 'version string')
+    .addOption(new Option('--device-type <type>', 'only for this device type').choices([...deviceTypes]))
+    .option('--model <model>', 'only for this hardware model')
+    .action(async (options) => {
+      if (!/^[A-Za-z0-9.\-+_]{1,64}$/.test(options.version)) throw new Error('--version must be 1-64 characters of letters, digits and . - + _');
+      const store = await openStore(options.db);
+      try {
+        const result = await store.addCatalogEntry({
+          tenantId: options.tenant,
+          softwareType: options.softwareType,
+          version: options.version,
+          deviceType: options.deviceType ?? null,
+          model: options.model ?? null,
+          createdDateTime: new Date().toISOString(),
+        });
+        process.stdout.write(`${result === 'added' ? 'added' : 'already in the catalog'}: ${options.softwareType} ${options.version}\n`);
+      } finally {
+        await store.close();
+      }
+    });
+  group
+    .command('list')
+    .description('list the catalog, newest version first per software type')
+    .addOption(dbOption())
+    .addOption(tenantOption())
+    .option('--json', 'machine-readable output', false)
+    .action(async (options) => {
+      const store = await openStore(options.db);
+      try {
+        const entries = (await store.listCatalog(options.tenant)).sort(
+          (a, b) => a.softwareType.localeCompare(b.softwareType) || compareVersions(b.version, a.version),
+        );
+        if (options.json) {
+          process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
+          return;
+        }
+        for (const e of entries) {
+          process.stdout.write(`${e.softwareType.padEnd(16)} ${e.version.padEnd(28)} ${e.deviceType ?? '*'}${e.model ? ` / ${e.model}` : ''}\n`);
+        }
+      } finally {
+        await store.close();
+      }
+    });
+  group
+    .command('demo')
+    .description('add the demo catalog (the versions demo and simulated devices run)')
+    .addOption(dbOption())
+    .addOption(tenantOption())
+    .action(async (options) => {
+      const store = await openStore(options.db);
+      try {
+        process.stdout.write(`added ${await seedDemoCatalog(store, options.tenant)} catalog entries\n`);
+      } finally {
+        await store.close();
+      }
+    });
+}

@@ -1,0 +1,54 @@
+import type { DeviceType, SoftwareType } from './enums.js';
+
+/** One installable version. deviceType/model narrow it; null means "any". */
+export interface CatalogEntry {
+  tenantId: string;
+  softwareType: SoftwareType;
+  version: string;
+  deviceType: DeviceType | null;
+  model: string | null;
+  createdDateTime: string;
+}
+
+/**
+ * Compares version strings part by part, numbers numerically ("1.0.96.22" > "1.0.9.99"),
+ * other parts as text; a version with more parts is newer when the rest is equal.
+ */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split(/[.\-+_]/);
+  const pb = b.split(/[.\-+_]/);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const x = pa[i];
+    const y = pb[i];
+    if (x === undefined) return -1;
+    if (y === undefined) return 1;
+    const nx = /^\d+$/.test(x) ? Number(x) : NaN;
+    const ny = /^\d+$/.test(y) ? Number(y) : NaN;
+    const diff = !Number.isNaN(nx) && !Number.isNaN(ny) ? nx - ny : x.localeCompare(y);
+    if (diff !== 0) return Math.sign(diff);
+  }
+  return 0;
+}
+
+/** Catalog entries that apply to a device of this type and model. */
+export function applicableEntries(entries: CatalogEntry[], deviceType: DeviceType, model: string | null): CatalogEntry[] {
+  const lowerModel = model?.toLowerCase() ?? null;
+  return entries.filter(
+    (e) => (e.deviceType === null || e.deviceType === deviceType) && (e.model === null || e.model.toLowerCase() === lowerModel),
+  );
+}
+
+/** The newest catalog version of a software type for a device, or null when the catalog has none. */
+export function newestVersion(
+  entries: CatalogEntry[],
+  softwareType: SoftwareType,
+  deviceType: DeviceType,
+  model: string | null,
+): string | null {
+  let newest: string | null = null;
+  for (const entry of applicableEntries(entries, deviceType, model)) {
+    if (entry.softwareType !== softwareType) continue;
+    if (newest === null || compareVersions(entry.version, newest) > 0) newest = entry.version;
+  }
+  return newest;
+}

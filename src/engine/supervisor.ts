@@ -1,0 +1,51 @@
+import type { Logger } from 'pino';
+import type { Store } from '../store/store.js';
+import { BackgroundLoop } from './background-loop.js';
+import type { DeviceReports } from './device-reports.js';
+import type { EngineTimings } from './engine.js';
+
+const batch = 500;
+
+/**
+ * Expires what went silent: operations past their start or run deadline become `failed`,
+ * agents past the heartbeat timeout become disconnected/offline. Each change is the same
+ * conditional transition any actor would use, so a late device report and the supervisor
+ * cannot both win, and several supervisors (replicas) cannot fail one operation twice.
+ */
+export class Supervisor {
+  private readonly loop: BackgroundLoop;
+
+  constructor(
+    private readonly store: Store,
+    private readonly reports: DeviceReports,
+    private readonly timings: EngineTimings,
+    private readonly log: Logger,
+  ) {
+    this.loop = new BackgroundLoop('supervisor', timings.supervisorIntervalMs, () => this.tick(), log);
+  }
+
+  start(): void {
+    this.loop.start();
+  }
+
+  stop(): Promise<void> {
+    return this.loop.stop();
+  }
+
+  async tick(): Promise<void> {
+    const now = new Date().toISOString();
+    for (const op of await this.store.overdueOperations(now, batch)) {
+      const running = op.status === 'inProgress';
+      const error = running
+        ? { code: 'timeout', message: `The device did not finish the operation within ${this.timings.runTimeoutMs / 1000} s.` }
+        : { code: 'deviceUnreachable', message: `The device did not start the operation within ${this.timings.startTimeoutMs / 1000} s.` };
+      const failed = await this.store.transitionOperation(op.tenantId, op.id, 'fail', { at: now, by: null, error });
+      if (failed) this.log.info({ operationId: op.id, deviceId: op.deviceId, code: error.code }, 'operation expired');
+    }
+    const cutoff = new Date(Date.now() - this.timings.heartbeatTimeoutMs).toISOString();
+    for (const device of await this.store.silentDevices(cutoff, batch)) {
+      await this.reports.setConnection(device, 'disconnected', now);
+      this.log.info({ deviceId: device.id }, 'device went silent: disconnected');
+    }
+  }
+}

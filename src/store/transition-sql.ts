@@ -1,0 +1,44 @@
+import { transitions, type Transition } from '../domain/operation.js';
+import type { TransitionChanges } from './store.js';
+
+/**
+ * The one conditional UPDATE that performs a transition, in either dialect. The allowed
+ * from-states come from the domain's closed table, never from input; values are parameters.
+ */
+export function transitionSql(
+  transition: Transition,
+  tenantId: string,
+  operationId: string,
+  changes: TransitionChanges,
+  placeholder: (n: number) => string,
+): { sql: string; params: unknown[] } {
+  const { from, to } = transitions[transition];
+  const params: unknown[] = [];
+  const p = (value: unknown) => {
+    params.push(value);
+    return placeholder(params.length);
+  };
+  const set = [`status = ${p(to)}`, `last_action_at = ${p(changes.at)}`, `last_action_by = ${p(json(changes.by))}`];
+  if (to === 'inProgress') set.push(`started_at = ${p(changes.at)}`);
+  if (to === 'successful' || to === 'failed' || to === 'cancelled') set.push(`completed_at = ${p(changes.at)}`);
+  if (changes.error !== undefined) {
+    set.push(`error_code = ${p(changes.error?.code ?? null)}`, `error_message = ${p(changes.error?.message ?? null)}`);
+  }
+  if (changes.runDeadline !== undefined) set.push(`run_deadline = ${p(changes.runDeadline)}`);
+  if (changes.result !== undefined) set.push(`result = ${p(json(changes.result))}`);
+  const where = [
+    `tenant_id = ${p(tenantId)}`,
+    `id = ${p(operationId)}`,
+    `status IN (${from.map((s) => p(s)).join(', ')})`,
+  ];
+  if (transition === 'start') {
+    // Oldest first: an operation starts only when no older one of its device is still queued.
+    where.push(`NOT EXISTS (SELECT 1 FROM operations older WHERE older.tenant_id = operations.tenant_id
+      AND older.device_id = operations.device_id AND older.status = 'queued' AND older.seq < operations.seq)`);
+  }
+  return { sql: `UPDATE operations SET ${set.join(', ')} WHERE ${where.join(' AND ')} RETURNING *`, params };
+}
+
+function json(value: unknown): string | null {
+  return value === null || value === undefined ? null : JSON.stringify(value);
+}
