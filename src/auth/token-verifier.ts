@@ -35,6 +35,10 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
         requiredClaims: ['exp', 'tid'],
       }));
     } catch (error) {
+      // The identity provider's keys could not be fetched: our fault, not the token's.
+      if (isKeySourceFailure(error)) {
+        throw new ServiceError('serviceNotAvailable', 'The identity provider keys cannot be fetched; retry later.', { 'retry-after': '5' });
+      }
       throw unauthenticated(describeJoseError(error), true);
     }
     return callerFromClaims(payload);
@@ -81,6 +85,12 @@ function unauthenticated(message: string, invalid: boolean): ServiceError {
     ? `Bearer realm="teamwork-devices", error="invalid_token", error_description="${message.replace(/"/g, "'")}"`
     : 'Bearer realm="teamwork-devices"';
   return new ServiceError('unauthenticated', message, { 'www-authenticate': challenge });
+}
+
+function isKeySourceFailure(error: unknown): boolean {
+  if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid) return true;
+  if (error instanceof joseErrors.JOSEError) return /JSON Web Key Set HTTP response/i.test(error.message);
+  return error instanceof TypeError || (error as { code?: string } | null)?.code === 'ECONNREFUSED';
 }
 
 function describeJoseError(error: unknown): string {

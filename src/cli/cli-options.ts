@@ -6,7 +6,13 @@ export const dbOption = () =>
   new Option('--db <file|url>', 'SQLite file path').env('TEAMWORK_DEVICES_DB').default(defaultDbPath);
 
 export const tenantOption = () =>
-  new Option('--tenant <guid>', 'tenant id').env('TEAMWORK_DEVICES_TENANT').default(demoTenant);
+  new Option('--tenant <guid>', 'tenant id')
+    .env('TEAMWORK_DEVICES_TENANT')
+    .default(demoTenant)
+    .argParser((value: string) => {
+      if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)) throw new Error('--tenant must be a GUID');
+      return value;
+    });
 
 export function integer(name: string) {
   return (value: string): number => {

@@ -54,6 +54,7 @@ export class Engine {
     this.presence = new Presence(store, this.reports, timings.presenceFlushMs, log);
     this.supervisor = new Supervisor(store, this.reports, timings, log);
     this.lifecycle = new OperationLifecycle(store, this.reports, this.signal, timings);
+    store.onWork((deviceId) => this.signal.wake(deviceId));
   }
 
   start(): void {
@@ -72,6 +73,7 @@ export class Engine {
   async request(caller: Caller, deviceId: string, action: ActionName, body: ActionRequest): Promise<Operation> {
     const operation = await requestOperation(this.store, caller, deviceId, action, body, this.timings.startTimeoutMs);
     this.signal.wake(operation.deviceId);
+    await this.store.notifyWork(operation.deviceId);
     return operation;
   }
 }

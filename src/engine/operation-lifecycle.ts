@@ -33,6 +33,7 @@ export class OperationLifecycle {
     const flagged = await this.store.requestCancel(caller.tenantId, operationId, by, now);
     if (flagged) {
       this.signal.wake(deviceId);
+      await this.store.notifyWork(deviceId);
       return flagged;
     }
     const current = (await this.store.getOperation(caller.tenantId, deviceId, operationId))!;

@@ -33,14 +33,15 @@ export class Supervisor {
   }
 
   async tick(): Promise<void> {
+    // With several replicas on one PostgreSQL only the lease holder supervises.
+    if (!(await this.store.holdsSupervisorLease())) return;
     const now = new Date().toISOString();
-    for (const op of await this.store.overdueOperations(now, batch)) {
-      const running = op.status === 'inProgress';
-      const error = running
-        ? { code: 'timeout', message: `The device did not finish the operation within ${this.timings.runTimeoutMs / 1000} s.` }
-        : { code: 'deviceUnreachable', message: `The device did not start the operation within ${this.timings.startTimeoutMs / 1000} s.` };
-      const failed = await this.store.transitionOperation(op.tenantId, op.id, 'fail', { at: now, by: null, error });
-      if (failed) this.log.info({ operationId: op.id, deviceId: op.deviceId, code: error.code }, 'operation expired');
+    const errors = {
+      start: { code: 'deviceUnreachable', message: `The device did not start the operation within ${this.timings.startTimeoutMs / 1000} s.` },
+      run: { code: 'timeout', message: `The device did not finish the operation within ${this.timings.runTimeoutMs / 1000} s.` },
+    };
+    for (const op of await this.store.expireOverdue(now, errors, batch)) {
+      this.log.info({ operationId: op.id, deviceId: op.deviceId, code: op.error?.code }, 'operation expired');
     }
     const cutoff = new Date(Date.now() - this.timings.heartbeatTimeoutMs).toISOString();
     for (const device of await this.store.silentDevices(cutoff, batch)) {

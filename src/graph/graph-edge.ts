@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errorRegistry, ServiceError, type ErrorName } from '../domain/errors.js';
+import { isStoreUnavailable } from '../store/store-errors.js';
+
+/** Seconds a client is asked to wait when the database is unavailable. */
+const storeRetryAfterSeconds = 2;
 
 /**
  * The edge of the service: request ids, the Graph error body, and the mapping of every
@@ -16,6 +20,11 @@ export function installGraphEdge(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | ServiceError, request, reply) => {
     if (error instanceof ServiceError) {
       return sendGraphError(request, reply, error.status, error.code, error.message, error.headers);
+    }
+    if (isStoreUnavailable(error)) {
+      request.log.warn({ err: error, requestId: request.id }, 'database unavailable');
+      const entry = errorRegistry.serviceNotAvailable;
+      return sendGraphError(request, reply, entry.status, entry.code, entry.message, { 'retry-after': String(storeRetryAfterSeconds) });
     }
     const mapped = fastifyErrorName(error);
     if (mapped) {

@@ -19,9 +19,11 @@ type Node = unknown;
  */
 export function parseDeviceFilter(text: string): DeviceFilter {
   if (text.length > 2048) throw badRequest('$filter is longer than 2048 characters.');
+  rejectUnparenthesisedAndOr(text);
   let parsed: { tree: Node; binds: Bind[] };
   try {
-    parsed = odataParser.parse(text, { startRule: 'ProcessRule', rule: 'FilterByExpression' }) as unknown as typeof parsed;
+    // The query string is already decoded; the parser decodes %xx in literals again, so escape '%'.
+    parsed = odataParser.parse(text.replace(/%/g, '%25'), { startRule: 'ProcessRule', rule: 'FilterByExpression' }) as unknown as typeof parsed;
   } catch (error) {
     const detail = (error as Error).message.split('\n')[0].slice(0, 200);
     throw badRequest(`Invalid $filter: ${detail}`);
@@ -29,10 +31,30 @@ export function parseDeviceFilter(text: string): DeviceFilter {
   return new FilterChecker(parsed.binds).node(parsed.tree);
 }
 
+/**
+ * The parser gives `and` and `or` equal precedence (OData v2), where OData v4 binds `and`
+ * tighter; its tree for `a or b and c` is that of `(a or b) and c`. Rather than answer a
+ * different question than the client asked, mixing them at one level needs parentheses.
+ */
+function rejectUnparenthesisedAndOr(text: string): void {
+  const seen: Set<string>[] = [new Set()];
+  const words = text.replace(/'(?:[^']|'')*'/g, "''").matchAll(/\(|\)|\b(and|or)\b/gi);
+  for (const [token, word] of words) {
+    if (token === '(') seen.push(new Set());
+    else if (token === ')') seen.length > 1 && seen.pop();
+    else {
+      const level = seen[seen.length - 1];
+      level.add(word.toLowerCase());
+      if (level.size === 2) throw badRequest("Unsupported $filter: mixing 'and' and 'or' without parentheses; add parentheses to say which binds first.");
+    }
+  }
+}
+
 class FilterChecker {
   constructor(private readonly binds: Bind[]) {}
 
   node(tree: Node): DeviceFilter {
+    if (hasLambda(tree)) throw unsupported("the lambda operators 'any' and 'all'");
     if (!Array.isArray(tree)) throw unsupported(`the expression ${describe(tree)} is not a condition`);
     const [op, ...args] = tree as [string, ...Node[]];
     switch (op) {
@@ -114,6 +136,15 @@ class FilterChecker {
     const index = (node as { bind?: unknown } | null)?.bind;
     return typeof index === 'number' ? this.binds[index] : null;
   }
+}
+
+function hasLambda(node: Node): boolean {
+  let current = node as { property?: unknown; lambda?: unknown } | null;
+  while (current && typeof current === 'object' && !Array.isArray(current)) {
+    if (current.lambda) return true;
+    current = (current.property ?? null) as typeof current;
+  }
+  return false;
 }
 
 function propertyPath(node: Node): string | null {

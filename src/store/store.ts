@@ -69,8 +69,11 @@ export interface Store {
   setProgress(tenantId: string, operationId: string, percent: number | null, message: string | null, at: string): Promise<Operation | null>;
   /** Flags a running operation for cancellation; the device confirms it. */
   requestCancel(tenantId: string, operationId: string, by: IdentitySet, at: string): Promise<Operation | null>;
-  /** Operations past their start deadline (pending) or run deadline (running). */
-  overdueOperations(now: string, limit: number): Promise<Operation[]>;
+  /**
+   * Fails operations past their start deadline (pending → deviceUnreachable) or run deadline
+   * (running → timeout), each by the same conditional transition; returns those it failed.
+   */
+  expireOverdue(now: string, errors: { start: OperationError; run: OperationError }, limit: number): Promise<Operation[]>;
 
   createEnrollmentToken(token: EnrollmentToken): Promise<void>;
   findEnrollmentToken(tokenHash: string): Promise<EnrollmentToken | null>;
@@ -84,6 +87,13 @@ export interface Store {
   markSeen(devices: DeviceRef[], at: string): Promise<DeviceRef[]>;
   /** Connected devices whose agent has been silent since before `cutoff`. */
   silentDevices(cutoff: string, limit: number): Promise<Device[]>;
+
+  /** Tells every replica's long-polls that a device may have work (PostgreSQL: NOTIFY). */
+  notifyWork(deviceId: string): Promise<void>;
+  /** Subscribes to work notifications from other replicas; SQLite has none (one process). */
+  onWork(listener: (deviceId: string) => void): void;
+  /** True while this process should run the supervisor (PostgreSQL: holds an advisory lock). */
+  holdsSupervisorLease(): Promise<boolean>;
 
   addCatalogEntry(entry: CatalogEntry): Promise<'added' | 'exists'>;
   listCatalog(tenantId: string): Promise<CatalogEntry[]>;

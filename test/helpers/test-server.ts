@@ -5,13 +5,17 @@ import { devSigningKey, signDevToken, type DevTokenRequest } from '../../src/aut
 import { serveDefaults, type ServeConfig } from '../../src/config.js';
 import { seedDevices } from '../../src/seed/seed-devices.js';
 import { startServer, type RunningServer } from '../../src/server.js';
+import { createPostgresDatabase, queryDatabase, testStore } from './test-database.js';
 
 export const tenantA = '11111111-1111-4111-8111-111111111111';
 export const tenantB = '22222222-2222-4222-8222-222222222222';
 
 export interface TestServer extends RunningServer {
   dir: string;
+  /** the --db value: a SQLite file, or a postgres:// URL when TWD_TEST_STORE=postgres */
   dbPath: string;
+  /** a query on the server's database in either dialect (`?` placeholders) */
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   token(request?: Partial<DevTokenRequest>): Promise<string>;
   /** fetch against the server with a token of tenant A unless headers say otherwise */
   request(path: string, init?: RequestInit & { token?: string | null }): Promise<Response>;
@@ -21,8 +25,9 @@ export interface TestServer extends RunningServer {
 /** A real server on a real SQLite file in a fresh temporary folder, listening on a free port. */
 export async function startTestServer(options: { devicesA?: number; devicesB?: number; config?: Partial<ServeConfig> } = {}): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'twd-test-'));
-  const dbPath = join(dir, 'test.db');
-  const server = await startServer({ ...serveDefaults, port: 0, db: dbPath, logLevel: 'silent', ...options.config });
+  const postgres = testStore === 'postgres' && !options.config?.db ? await createPostgresDatabase() : null;
+  const dbPath = options.config?.db ?? postgres?.url ?? join(dir, 'test.db');
+  const server = await startServer({ ...serveDefaults, port: 0, logLevel: 'silent', ...options.config, db: dbPath });
   if (options.devicesA) await seedDevices(server.store, { tenantId: tenantA, count: options.devicesA, seed: 7 });
   if (options.devicesB) await seedDevices(server.store, { tenantId: tenantB, count: options.devicesB, seed: 8 });
   const key = await devSigningKey(server.store);
@@ -32,6 +37,7 @@ export async function startTestServer(options: { devicesA?: number; devicesB?: n
     ...server,
     dir,
     dbPath,
+    query: (sql, params) => queryDatabase(dbPath, sql, params),
     token,
     async request(path, init = {}) {
       const headers = new Headers(init.headers);
@@ -41,6 +47,7 @@ export async function startTestServer(options: { devicesA?: number; devicesB?: n
     },
     async stop() {
       await server.close();
+      await postgres?.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

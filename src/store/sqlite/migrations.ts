@@ -38,8 +38,9 @@ export const sqliteMigrations: { version: number; name: string; sql: string }[] 
         health TEXT NOT NULL DEFAULT '{}',
         activity TEXT NOT NULL DEFAULT '{}',
         configuration TEXT NOT NULL DEFAULT '{}',
-        PRIMARY KEY (tenant_id, id)
-      ) WITHOUT ROWID;
+        -- A rowid table: rows carry kilobytes of JSON documents, which WITHOUT ROWID handles badly.
+        UNIQUE (tenant_id, id)
+      );
       -- Keyset pages walk (tenant_id, <filter column>, id): one index per documented filter.
       CREATE INDEX devices_by_type ON devices (tenant_id, device_type, id);
       CREATE INDEX devices_by_unique_id ON devices (tenant_id, hw_unique_id, id);

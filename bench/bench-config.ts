@@ -1,0 +1,55 @@
+/** Every knob of `npm run bench`, read once from the environment. */
+export type BenchName = 'update' | 'seed' | 'list' | 'select';
+export const allBenches: readonly BenchName[] = ['update', 'seed', 'list', 'select'];
+
+export interface BenchConfig {
+  only: BenchName[];
+  /** updateSoftware: seconds per measured run, connections, warm-up seconds, devices seeded */
+  updateSeconds: number;
+  updateConnections: number;
+  warmupSeconds: number;
+  updateDevices: number;
+  /** list and $select: seconds per measured run, connections, warm-up seconds */
+  listSeconds: number;
+  listConnections: number;
+  listWarmupSeconds: number;
+  listSmall: number;
+  listLarge: number;
+  /** seed speed: devices seeded into a fresh file */
+  seedDevices: number;
+}
+
+function numberFromEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw.replace(/_/g, ''));
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got '${raw}'`);
+  return value;
+}
+
+function onlyFromEnv(): BenchName[] {
+  const raw = process.env.BENCH_ONLY;
+  if (!raw || raw.trim() === '') return [...allBenches];
+  const names = raw.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  for (const name of names) {
+    if (!allBenches.includes(name as BenchName)) throw new Error(`BENCH_ONLY: unknown benchmark '${name}' (use ${allBenches.join(',')})`);
+  }
+  // always in the canonical order, so the seed file can be reused by the list benchmark
+  return allBenches.filter((b) => names.includes(b));
+}
+
+export function benchConfigFromEnv(): BenchConfig {
+  return {
+    only: onlyFromEnv(),
+    updateSeconds: numberFromEnv('BENCH_SECONDS', 8),
+    updateConnections: Math.round(numberFromEnv('BENCH_CONNECTIONS', 40)),
+    warmupSeconds: numberFromEnv('BENCH_WARMUP_SECONDS', 2),
+    updateDevices: Math.round(numberFromEnv('BENCH_UPDATE_DEVICES', 60_000)),
+    listSeconds: numberFromEnv('BENCH_LIST_SECONDS', 4),
+    listConnections: Math.round(numberFromEnv('BENCH_LIST_CONNECTIONS', 10)),
+    listWarmupSeconds: numberFromEnv('BENCH_LIST_WARMUP_SECONDS', 1),
+    listSmall: Math.round(numberFromEnv('BENCH_LIST_SMALL', 10_000)),
+    listLarge: Math.round(numberFromEnv('BENCH_LIST_LARGE', 1_000_000)),
+    seedDevices: Math.round(numberFromEnv('BENCH_SEED_DEVICES', 150_000)),
+  };
+}

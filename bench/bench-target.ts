@@ -1,0 +1,59 @@
+/**
+ * A benchmark target in its own process, so the load generator (autocannon, in the parent)
+ * does not share an event loop with it:
+ *
+ *   node dist/bench/bench-target.js bare <port>            a bare Fastify app, one POST route → 202
+ *   node dist/bench/bench-target.js real <port> <dbPath>   the real service (startServer) on dbPath
+ *
+ * Port 0 picks a free port. Prints `READY <port>` on stdout once listening; SIGTERM closes it.
+ */
+import Fastify from 'fastify';
+import { serveDefaults } from '../src/config.js';
+import { startServer } from '../src/server.js';
+
+const bareRoute = '/beta/teamwork/devices/:deviceId/updateSoftware';
+
+async function start(kind: string, port: number, dbPath: string | undefined): Promise<{ port: number; close(): Promise<void> }> {
+  if (kind === 'bare') {
+    // Fastify defaults (its JSON body parser included); stores nothing, answers 202 with an empty body.
+    const app = Fastify({ logger: false });
+    app.post(bareRoute, async (_request, reply) => reply.code(202).send());
+    await app.listen({ port, host: '127.0.0.1' });
+    const address = app.server.address();
+    return { port: typeof address === 'object' && address ? address.port : port, close: () => app.close() };
+  }
+  if (kind === 'real') {
+    if (!dbPath) throw new Error('real needs a database path');
+    const server = await startServer({ ...serveDefaults, port, host: '127.0.0.1', db: dbPath, logLevel: 'silent' });
+    return { port: Number(new URL(server.url).port), close: () => server.close() };
+  }
+  throw new Error(`unknown target '${kind}' (bare|real)`);
+}
+
+async function main(): Promise<void> {
+  const [kind = '', portText = '0', dbPath] = process.argv.slice(2);
+  const target = await start(kind, Number(portText), dbPath);
+  let closing = false;
+  const stop = () => {
+    if (closing) return;
+    closing = true;
+    target.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  // the parent going away (even by SIGKILL) closes our stdin: never outlive it
+  process.stdin.on('end', stop);
+  process.stdin.resume();
+  process.stdout.write(`READY ${target.port}\n`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

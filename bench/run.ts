@@ -1,0 +1,91 @@
+/**
+ * `npm run bench`: runs the benchmarks in sequence against 127.0.0.1 and prints every figure
+ * beside a baseline measured in the same run. Knobs (environment):
+ *   BENCH_ONLY=update,seed,list,select  which to run (default all)
+ *   BENCH_SECONDS=8            updateSoftware measured seconds per server
+ *   BENCH_CONNECTIONS=40       updateSoftware connections
+ *   BENCH_WARMUP_SECONDS=2     updateSoftware warm-up seconds per server
+ *   BENCH_UPDATE_DEVICES=60000 devices seeded for updateSoftware
+ *   BENCH_LIST_SMALL=10000     devices in the list baseline file
+ *   BENCH_LIST_LARGE=1000000   devices in the large list file
+ *   BENCH_LIST_SECONDS=4       list/$select measured seconds per page
+ *   BENCH_LIST_CONNECTIONS=10  list/$select connections
+ *   BENCH_LIST_WARMUP_SECONDS=1
+ *   BENCH_SEED_DEVICES=150000  devices for the seed-speed benchmark
+ * Machine-readable results: dist/bench-results.json.
+ */
+import { cpus, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { benchConfigFromEnv, type BenchConfig, type BenchName } from './bench-config.js';
+import { BenchResults, fmt, renderTable, type BenchOutcome } from './bench-report.js';
+import { BenchWorkspace } from './bench-workspace.js';
+import { listDevicesBench } from './list-devices-bench.js';
+import { seedBench } from './seed-bench.js';
+import { selectBench } from './select-bench.js';
+import { updateSoftwareBench } from './update-software-bench.js';
+
+const benches: Record<BenchName, (config: BenchConfig, workspace: BenchWorkspace) => Promise<BenchOutcome>> = {
+  update: updateSoftwareBench,
+  seed: seedBench,
+  list: listDevicesBench,
+  select: selectBench,
+};
+
+const resultsPath = fileURLToPath(new URL('../bench-results.json', import.meta.url));
+
+async function main(): Promise<number> {
+  const config = benchConfigFromEnv();
+  const started = performance.now();
+  const meta = {
+    date: new Date().toISOString(),
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    memoryGB: Math.round(totalmem() / 1e9),
+    config,
+  };
+  console.log(`teamwork-devices benchmarks — ${meta.date}`);
+  console.log(`node ${meta.node}, ${meta.platform}, ${meta.cpus} cores (${meta.cpuModel}), ${meta.memoryGB} GB`);
+  console.log(`running: ${config.only.join(', ')}; every figure is a ratio against a baseline measured in this run`);
+
+  const workspace = new BenchWorkspace();
+  const results = new BenchResults(meta);
+  const stopBySignal = () => {
+    workspace.cleanup();
+    process.exit(130);
+  };
+  process.once('SIGINT', stopBySignal);
+  process.once('SIGTERM', stopBySignal);
+  try {
+    for (const name of config.only) {
+      const benchStarted = performance.now();
+      try {
+        const outcome = await benches[name](config, workspace);
+        const seconds = (performance.now() - benchStarted) / 1000;
+        outcome.data.wallSeconds = seconds;
+        results.add(outcome);
+        for (const table of outcome.tables) console.log(renderTable(table));
+        console.log(`  (${name}: ${fmt.seconds(seconds)} s)`);
+      } catch (error) {
+        results.fail(name, error);
+        console.error(`\n!!! benchmark '${name}' failed: ${error instanceof Error ? error.stack : String(error)}`);
+      }
+    }
+  } finally {
+    workspace.cleanup();
+  }
+  const total = (performance.now() - started) / 1000;
+  results.write(resultsPath, total);
+  console.log(`\ntotal ${fmt.seconds(total)} s; results written to ${resultsPath}`);
+  console.log('figures are from one run on this machine; compare ratios, not absolute numbers');
+  return results.failed ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

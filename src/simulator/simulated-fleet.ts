@@ -1,0 +1,138 @@
+import { generateDevices } from '../seed/device-generator.js';
+import { mulberry32, seedOf } from './sim-random.js';
+import { SimulatedDevice } from './simulated-device.js';
+
+export interface SimulatedFleetOptions {
+  /** base URL of the server */
+  url: string;
+  /** a tenant enrollment token; the devices end up in its tenant */
+  enrollmentToken: string;
+  /** how many devices */
+  devices: number;
+  /** only shapes the generated hardware (the real tenant comes from the enrollment token) */
+  tenantId: string;
+  /** how long an operation runs on a device, ± 30 % */
+  updateMs: number;
+  /** chance (0..1) that a software update fails */
+  failureRate: number;
+  /**
+   * Generator seed. The same seed gives the same hardware, so a restarted fleet re-enrolls as
+   * the same devices; two fleets against one tenant need different seeds. Default 0x51d, not
+   * the demo seed (1), so simulated hardware never collides with seeded demo devices.
+   */
+  seed?: number;
+  rebootMs?: number;
+  heartbeatMs?: number;
+  longPollSeconds?: number;
+  /** enrollments in flight at once (default 50), so 10,000 devices do not stampede the server */
+  concurrency?: number;
+  log?: (msg: string) => void;
+}
+
+export interface FleetStats {
+  devices: number;
+  enrolled: number;
+  /** operations whose result the server accepted */
+  operationsRun: number;
+  /** of those, reported as failed */
+  failures: number;
+  /** devices restarting right now */
+  rebooting: number;
+}
+
+export const defaultFleetSeed = 0x51d;
+const generateBatch = 1000;
+
+/**
+ * N simulated devices against one server. Devices enroll a few dozen at a time, then each
+ * long-polls for work and reports inventory on its own schedule.
+ */
+export class SimulatedFleet {
+  readonly devices: SimulatedDevice[] = [];
+  private stopped = false;
+  private starting: Promise<void> | null = null;
+
+  constructor(private readonly options: SimulatedFleetOptions) {
+    if (!Number.isInteger(options.devices) || options.devices < 0) throw new Error('devices must be a whole number');
+    const seed = options.seed ?? defaultFleetSeed;
+    // Templates are made in batches and dropped once the devices took what they need.
+    for (let start = 0; start < options.devices; start += generateBatch) {
+      const templates = generateDevices({
+        tenantId: options.tenantId,
+        count: Math.min(generateBatch, options.devices - start),
+        seed,
+        startIndex: start,
+      });
+      for (const template of templates) {
+        this.devices.push(new SimulatedDevice({
+          url: options.url,
+          enrollmentToken: options.enrollmentToken,
+          template,
+          updateMs: options.updateMs,
+          failureRate: options.failureRate,
+          rebootMs: options.rebootMs,
+          heartbeatMs: options.heartbeatMs,
+          longPollSeconds: options.longPollSeconds,
+          random: mulberry32(seedOf(`${seed}:${template.hardwareDetail.uniqueId}`)),
+          log: options.log,
+        }));
+      }
+    }
+  }
+
+  /**
+   * Enrolls every device (at most `concurrency` at a time) and starts them; resolves when all
+   * are running. If the server refuses an enrollment (say, a bad token), the fleet stops and
+   * this rejects with that error.
+   */
+  start(): Promise<void> {
+    if (this.starting) return this.starting;
+    this.starting = this.enrollAll();
+    return this.starting;
+  }
+
+  private async enrollAll(): Promise<void> {
+    const concurrency = Math.max(1, this.options.concurrency ?? 50);
+    let next = 0;
+    let failure: unknown = null;
+    const worker = async () => {
+      while (!this.stopped && failure === null && next < this.devices.length) {
+        const device = this.devices[next++];
+        try {
+          await device.start();
+        } catch (error) {
+          failure ??= error;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, this.devices.length) }, worker));
+    if (failure !== null) {
+      await this.stop();
+      throw failure;
+    }
+  }
+
+  /** Stops every device; running operations stay where they are, as after a power cut. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all(this.devices.map((d) => d.stop()));
+  }
+
+  /** ids of the devices enrolled so far, in fleet order */
+  deviceIds(): string[] {
+    const ids: string[] = [];
+    for (const device of this.devices) if (device.deviceId !== null) ids.push(device.deviceId);
+    return ids;
+  }
+
+  stats(): FleetStats {
+    const stats: FleetStats = { devices: this.devices.length, enrolled: 0, operationsRun: 0, failures: 0, rebooting: 0 };
+    for (const device of this.devices) {
+      if (device.deviceId !== null) stats.enrolled++;
+      stats.operationsRun += device.operationsRun;
+      stats.failures += device.failures;
+      if (device.isRebooting) stats.rebooting++;
+    }
+    return stats;
+  }
+}

@@ -1,0 +1,435 @@
+import pg from 'pg';
+import type { Device } from '../../domain/device.js';
+import type { Operation, OperationError, Transition } from '../../domain/operation.js';
+import type { CatalogEntry } from '../../domain/software-catalog.js';
+import type { DevicePageQuery, OperationPageQuery, Page } from '../device-query.js';
+import { compileFilter, type FilterDialect } from '../filter-sql.js';
+import {
+  catalogFromRow, deviceFromRow, deviceToRow, operationFromRow, type CatalogRow, type DeviceRow, type OperationRow,
+} from '../rows.js';
+import { StoreUnavailableError, isPgUnavailable } from '../store-errors.js';
+import type { DeviceRef, EnrollmentToken, SigningKey, Store, TransitionChanges } from '../store.js';
+import { transitionSql } from '../transition-sql.js';
+import { postgresMigrations } from './migrations.js';
+
+const postgresFilterDialect: FilterDialect = {
+  placeholder: (n) => `$${n}`,
+  distinctFrom: 'IS DISTINCT FROM',
+  isNotTrue: (expression) => `(${expression}) IS NOT TRUE`,
+  // Columns are COLLATE "C": the range is byte order and uses the (tenant_id, column, id) indexes.
+  startsWith: (column, param, prefix) => `(${column} >= ${param(prefix)} AND ${column} < ${param(`${prefix}\u{10FFFF}`)})`,
+};
+
+const migrationLock = 0x7477_6401;
+const supervisorLock = 0x7477_6402;
+const workChannel = 'teamwork_devices_work';
+
+/**
+ * The store for several replicas on one PostgreSQL. The same rules as SQLite hold across
+ * processes: the 409 rule and "one running operation per device" are unique partial indexes,
+ * transitions are single conditional UPDATEs, overdue work is claimed with SKIP LOCKED,
+ * long-polls on every replica are woken by NOTIFY, and one replica at a time supervises.
+ */
+export class PostgresStore implements Store {
+  readonly dialect = 'postgres' as const;
+  private readonly pool: pg.Pool;
+  private listener: pg.Client | null = null;
+  private lease: pg.Client | null = null;
+  private readonly workListeners: ((deviceId: string) => void)[] = [];
+  private closed = false;
+
+  private constructor(readonly url: string, poolSize: number) {
+    this.pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000 });
+    // An idle client losing its connection must not crash the process; the pool replaces it.
+    this.pool.on('error', () => {});
+  }
+
+  static async open(url: string, options: { poolSize?: number } = {}): Promise<PostgresStore> {
+    const store = new PostgresStore(url, options.poolSize ?? 10);
+    await store.migrate();
+    return store;
+  }
+
+  /** Applies pending migrations under an advisory lock, so replicas starting together take turns. */
+  async migrate(): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock($1)', [migrationLock]);
+      await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+        version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)`);
+      const done = new Set((await client.query('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
+      for (const migration of postgresMigrations) {
+        if (done.has(migration.version)) continue;
+        await client.query(migration.sql);
+        await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, now())', [migration.version, migration.name]);
+      }
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.listener?.end().catch(() => {});
+    await this.lease?.end().catch(() => {});
+    await this.pool.end();
+  }
+
+  private async query<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R[]> {
+    try {
+      return (await this.pool.query<R>(sql, params)).rows;
+    } catch (error) {
+      if (isPgUnavailable(error)) throw new StoreUnavailableError((error as Error).message, error);
+      throw error;
+    }
+  }
+
+  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw new StoreUnavailableError((error as Error).message, error);
+    }
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      if (isPgUnavailable(error)) throw new StoreUnavailableError((error as Error).message, error);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async devSigningKey(create: () => Promise<SigningKey>): Promise<SigningKey> {
+    const read = async () => (await this.query('SELECT * FROM signing_keys ORDER BY created_at, kid LIMIT 1'))[0];
+    let row = await read();
+    if (!row) {
+      const key = await create();
+      await this.query(
+        'INSERT INTO signing_keys (kid, alg, private_jwk, public_jwk, created_at) VALUES ($1, $2, $3, $4, now()) ON CONFLICT DO NOTHING',
+        [key.kid, key.alg, JSON.stringify(key.privateJwk), JSON.stringify(key.publicJwk)],
+      );
+      row = await read();
+    }
+    return { kid: row.kid, alg: row.alg, privateJwk: row.private_jwk, publicJwk: row.public_jwk };
+  }
+
+  async insertDevices(devices: Device[]): Promise<void> {
+    // One statement per batch: the rows travel as one JSON parameter (no 65,535-parameter limit).
+    await this.query(
+      `INSERT INTO devices SELECT * FROM jsonb_populate_recordset(NULL::devices, $1::jsonb)`,
+      [JSON.stringify(devices.map(pgDeviceRow))],
+    );
+  }
+
+  async getDevice(tenantId: string, deviceId: string): Promise<Device | null> {
+    const rows = await this.query<DeviceRow>('SELECT * FROM devices WHERE tenant_id = $1 AND id = $2', [tenantId, deviceId]);
+    return rows[0] ? deviceFromRow(rows[0]) : null;
+  }
+
+  async countDevices(tenantId: string): Promise<number> {
+    return Number((await this.query<{ n: string }>('SELECT count(*) AS n FROM devices WHERE tenant_id = $1', [tenantId]))[0].n);
+  }
+
+  async listDevices(query: DevicePageQuery): Promise<Page<Device>> {
+    const params: unknown[] = [query.tenantId];
+    const where = ['tenant_id = $1'];
+    if (query.filter) {
+      const compiled = compileFilter(query.filter, postgresFilterDialect, params.length + 1);
+      where.push(compiled.sql);
+      params.push(...compiled.params);
+    }
+    if (query.afterId !== null) {
+      params.push(query.afterId);
+      where.push(`id > $${params.length}`);
+    }
+    params.push(query.top + 1);
+    const rows = await this.query<DeviceRow>(
+      `SELECT * FROM devices WHERE ${where.join(' AND ')} ORDER BY id LIMIT $${params.length}`,
+      params,
+    );
+    const items = rows.slice(0, query.top).map(deviceFromRow);
+    return { items, next: rows.length > query.top ? items[items.length - 1].id : null };
+  }
+
+  async createOperation(op: Operation): Promise<'created' | 'conflict'> {
+    // ON CONFLICT DO NOTHING: the unique partial index decides; no row back means a pending twin exists.
+    const rows = await this.query(
+      `INSERT INTO operations (
+        id, tenant_id, device_id, operation_type, software_type, software_version, status,
+        created_at, created_by, last_action_at, last_action_by, started_at, completed_at, error_code, error_message, start_deadline
+      ) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+      ON CONFLICT DO NOTHING RETURNING id`,
+      [
+        op.id, op.tenantId, op.deviceId, op.operationType, op.softwareType, op.softwareVersion, op.status,
+        op.createdDateTime, json(op.createdBy), op.lastActionDateTime, json(op.lastActionBy),
+        op.startedDateTime, op.completedDateTime, op.error?.code ?? null, op.error?.message ?? null, op.startDeadline,
+      ],
+    );
+    return rows.length === 1 ? 'created' : 'conflict';
+  }
+
+  async getOperation(tenantId: string, deviceId: string, operationId: string): Promise<Operation | null> {
+    const rows = await this.query<OperationRow>(
+      'SELECT * FROM operations WHERE tenant_id = $1 AND device_id = $2 AND id = $3',
+      [tenantId, deviceId, operationId],
+    );
+    return rows[0] ? operationFromRow(rows[0]) : null;
+  }
+
+  async listOperations(query: OperationPageQuery): Promise<Page<Operation>> {
+    const rows = await this.query<OperationRow>(
+      'SELECT * FROM operations WHERE tenant_id = $1 AND device_id = $2 AND seq < $3 ORDER BY seq DESC LIMIT $4',
+      [query.tenantId, query.deviceId, query.beforeSeq ?? Number.MAX_SAFE_INTEGER, query.top + 1],
+    );
+    const page = rows.slice(0, query.top);
+    return { items: page.map(operationFromRow), next: rows.length > query.top ? Number(page[page.length - 1].seq) : null };
+  }
+
+  async transitionOperation(tenantId: string, operationId: string, transition: Transition, changes: TransitionChanges): Promise<Operation | null> {
+    const { sql, params } = transitionSql(transition, tenantId, operationId, changes, (n) => `$${n}`);
+    try {
+      const rows = await this.query<OperationRow>(sql, params);
+      return rows[0] ? operationFromRow(rows[0]) : null;
+    } catch (error) {
+      if ((error as { code?: string }).code === '23505') return null; // operations_one_running
+      throw error;
+    }
+  }
+
+  async nextOperation(tenantId: string, deviceId: string): Promise<Operation | null> {
+    const rows = await this.query<OperationRow>(
+      `SELECT * FROM operations WHERE tenant_id = $1 AND device_id = $2 AND status IN ('queued', 'inProgress')
+       ORDER BY status = 'inProgress' DESC, seq LIMIT 1`,
+      [tenantId, deviceId],
+    );
+    return rows[0] ? operationFromRow(rows[0]) : null;
+  }
+
+  async setProgress(tenantId: string, operationId: string, percent: number | null, message: string | null, at: string): Promise<Operation | null> {
+    const rows = await this.query<OperationRow>(
+      `UPDATE operations SET progress_percent = $1, progress_message = $2, last_action_at = $3
+       WHERE tenant_id = $4 AND id = $5 AND status = 'inProgress' RETURNING *`,
+      [percent, message, at, tenantId, operationId],
+    );
+    return rows[0] ? operationFromRow(rows[0]) : null;
+  }
+
+  async requestCancel(tenantId: string, operationId: string, by: unknown, at: string): Promise<Operation | null> {
+    const rows = await this.query<OperationRow>(
+      `UPDATE operations SET cancel_requested = true, last_action_at = $1, last_action_by = $2
+       WHERE tenant_id = $3 AND id = $4 AND status = 'inProgress' RETURNING *`,
+      [at, json(by), tenantId, operationId],
+    );
+    return rows[0] ? operationFromRow(rows[0]) : null;
+  }
+
+  async expireOverdue(now: string, errors: { start: OperationError; run: OperationError }, limit: number): Promise<Operation[]> {
+    // SKIP LOCKED: rows another transaction (a device's result, another supervisor) holds are left to it.
+    const expire = (statuses: string, deadline: string, error: OperationError) =>
+      this.query<OperationRow>(
+        `WITH overdue AS (
+           SELECT seq FROM operations WHERE status IN (${statuses}) AND ${deadline} < $1 LIMIT $4 FOR UPDATE SKIP LOCKED
+         )
+         UPDATE operations SET status = 'failed', completed_at = $1, last_action_at = $1, last_action_by = NULL,
+           error_code = $2, error_message = $3
+         FROM overdue WHERE operations.seq = overdue.seq AND operations.status IN (${statuses})
+         RETURNING operations.*`,
+        [now, error.code, error.message, limit],
+      );
+    const rows = [
+      ...(await expire("'queued', 'scheduled'", 'start_deadline', errors.start)),
+      ...(await expire("'inProgress'", 'run_deadline', errors.run)),
+    ];
+    return rows.map(operationFromRow);
+  }
+
+  async createEnrollmentToken(token: EnrollmentToken): Promise<void> {
+    await this.query(
+      'INSERT INTO enrollment_tokens (id, tenant_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)',
+      [token.id, token.tenantId, token.tokenHash, token.createdDateTime, token.expiresDateTime],
+    );
+  }
+
+  async findEnrollmentToken(tokenHash: string): Promise<EnrollmentToken | null> {
+    const row = (await this.query('SELECT * FROM enrollment_tokens WHERE token_hash = $1', [tokenHash]))[0];
+    return row
+      ? {
+          id: row.id,
+          tenantId: row.tenant_id,
+          tokenHash: row.token_hash,
+          createdDateTime: (row.created_at as Date).toISOString(),
+          expiresDateTime: (row.expires_at as Date).toISOString(),
+        }
+      : null;
+  }
+
+  async findDeviceByHardware(tenantId: string, uniqueId: string | null, serialNumber: string | null): Promise<Device | null> {
+    const rows = await this.query<DeviceRow>(
+      `SELECT * FROM devices WHERE tenant_id = $1 AND (hw_unique_id = $2 OR hw_serial_number = $3)
+       ORDER BY hw_unique_id = $2 DESC NULLS LAST LIMIT 1`,
+      [tenantId, uniqueId, serialNumber],
+    );
+    return rows[0] ? deviceFromRow(rows[0]) : null;
+  }
+
+  async saveEnrolledDevice(device: Device, credentialHash: string): Promise<void> {
+    await this.transaction(async (client) => {
+      await client.query(
+        `INSERT INTO devices SELECT * FROM jsonb_populate_record(NULL::devices, $1::jsonb)
+         ON CONFLICT (tenant_id, id) DO NOTHING`,
+        [JSON.stringify(pgDeviceRow(device))],
+      );
+      const { sql, params } = updateDeviceSql(device);
+      await client.query(sql, params);
+      await client.query('UPDATE devices SET credential_hash = $1 WHERE tenant_id = $2 AND id = $3', [credentialHash, device.tenantId, device.id]);
+    });
+  }
+
+  async deviceCredential(deviceId: string): Promise<{ tenantId: string; credentialHash: string } | null> {
+    const row = (await this.query('SELECT tenant_id, credential_hash FROM devices WHERE id = $1 AND credential_hash IS NOT NULL', [deviceId]))[0];
+    return row ? { tenantId: row.tenant_id, credentialHash: row.credential_hash } : null;
+  }
+
+  async updateDeviceState(device: Device): Promise<void> {
+    const { sql, params } = updateDeviceSql(device);
+    await this.query(sql, params);
+  }
+
+  async markSeen(devices: DeviceRef[], at: string): Promise<DeviceRef[]> {
+    const rows = await this.query<{ tenant_id: string; id: string; connection_status: string | null }>(
+      `UPDATE devices d SET last_seen_at = $1
+       FROM unnest($2::text[], $3::text[]) AS seen(tenant_id, id)
+       WHERE d.tenant_id = seen.tenant_id AND d.id = seen.id
+       RETURNING d.tenant_id, d.id, d.connection_status`,
+      [at, devices.map((d) => d.tenantId), devices.map((d) => d.deviceId)],
+    );
+    return rows.filter((r) => r.connection_status !== 'connected').map((r) => ({ tenantId: r.tenant_id, deviceId: r.id }));
+  }
+
+  async silentDevices(cutoff: string, limit: number): Promise<Device[]> {
+    const rows = await this.query<DeviceRow>(
+      "SELECT * FROM devices WHERE connection_status = 'connected' AND last_seen_at < $1 LIMIT $2",
+      [cutoff, limit],
+    );
+    return rows.map(deviceFromRow);
+  }
+
+  async notifyWork(deviceId: string): Promise<void> {
+    await this.query('SELECT pg_notify($1, $2)', [workChannel, deviceId]);
+  }
+
+  onWork(listener: (deviceId: string) => void): void {
+    this.workListeners.push(listener);
+    if (this.workListeners.length === 1) void this.listen();
+  }
+
+  /** One LISTEN connection per process; reconnects by itself when the database comes back. */
+  private async listen(): Promise<void> {
+    let delay = 250;
+    while (!this.closed) {
+      const client = new pg.Client({ connectionString: this.url });
+      try {
+        await client.connect();
+        client.on('notification', (message) => {
+          if (message.payload) for (const listener of this.workListeners) listener(message.payload);
+        });
+        await client.query(`LISTEN ${workChannel}`);
+        this.listener = client;
+        delay = 250;
+        await new Promise<void>((resolve) => {
+          client.once('error', () => resolve());
+          client.once('end', () => resolve());
+        });
+      } catch {
+        // unreachable database: retry below
+      }
+      this.listener = null;
+      await client.end().catch(() => {});
+      if (this.closed) return;
+      await new Promise((r) => setTimeout(r, delay).unref());
+      delay = Math.min(delay * 2, 5000);
+    }
+  }
+
+  async holdsSupervisorLease(): Promise<boolean> {
+    if (this.lease) return true;
+    const client = new pg.Client({ connectionString: this.url });
+    try {
+      await client.connect();
+      const [{ locked }] = (await client.query('SELECT pg_try_advisory_lock($1) AS locked', [supervisorLock])).rows;
+      if (!locked) {
+        await client.end();
+        return false;
+      }
+      // Held for the life of the connection: if this replica dies, the lock is released with it.
+      client.on('error', () => {
+        if (this.lease === client) this.lease = null;
+      });
+      client.on('end', () => {
+        if (this.lease === client) this.lease = null;
+      });
+      this.lease = client;
+      return true;
+    } catch {
+      await client.end().catch(() => {});
+      return false;
+    }
+  }
+
+  async addCatalogEntry(entry: CatalogEntry): Promise<'added' | 'exists'> {
+    const rows = await this.query(
+      `INSERT INTO catalog_entries (tenant_id, software_type, version, device_type, model, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING seq`,
+      [entry.tenantId, entry.softwareType, entry.version, entry.deviceType, entry.model, entry.createdDateTime],
+    );
+    return rows.length === 1 ? 'added' : 'exists';
+  }
+
+  async listCatalog(tenantId: string): Promise<CatalogEntry[]> {
+    return (await this.query<CatalogRow>('SELECT * FROM catalog_entries WHERE tenant_id = $1 ORDER BY seq', [tenantId])).map(catalogFromRow);
+  }
+}
+
+/** A devices row with JSON columns as JSON values, for jsonb_populate_record(set). */
+function pgDeviceRow(device: Device): Record<string, unknown> {
+  return {
+    ...deviceToRow(device),
+    hw_mac_addresses: device.hardwareDetail.macAddresses,
+    created_by: device.createdBy,
+    last_modified_by: device.lastModifiedBy,
+    health: device.health,
+    activity: device.activity,
+    configuration: device.configuration,
+    installed: device.installed,
+  };
+}
+
+function updateDeviceSql(device: Device): { sql: string; params: unknown[] } {
+  const row = deviceToRow(device);
+  const columns = [
+    'device_type', 'health_status', 'activity_state', 'hw_unique_id', 'hw_serial_number', 'hw_manufacturer', 'hw_model',
+    'hw_mac_addresses', 'current_user_id', 'current_user_display_name', 'current_user_type', 'last_modified_at',
+    'last_modified_by', 'health', 'activity', 'configuration', 'installed', 'connection_status',
+  ];
+  const params = columns.map((c) => row[c]);
+  const set = columns.map((c, i) => `${c} = $${i + 1}`);
+  params.push(row.last_seen_at);
+  set.push(`last_seen_at = coalesce($${params.length}, last_seen_at)`);
+  params.push(device.tenantId, device.id);
+  return { sql: `UPDATE devices SET ${set.join(', ')} WHERE tenant_id = $${params.length - 1} AND id = $${params.length}`, params };
+}
+
+function json(value: unknown): string | null {
+  return value === null || value === undefined ? null : JSON.stringify(value);
+}

@@ -1,0 +1,55 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+
+/** The PostgreSQL the suite uses: 127.0.0.1:5432, user postgres, trust auth (override with TWD_TEST_PG). */
+export const adminUrl = process.env.TWD_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/** Which store the end-to-end suite runs against: `npm test` runs it once per store. */
+export const testStore: 'sqlite' | 'postgres' = process.env.TWD_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite';
+
+/** A fresh, empty database for one test server; drop() removes it. Fails loudly if PostgreSQL is down. */
+export async function createPostgresDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `twd_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const client = new pg.Client({ connectionString: adminUrl });
+      await client.connect();
+      try {
+        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+/** Runs a query against the server's database in either dialect; write `?` placeholders. */
+export async function queryDatabase<T = Record<string, unknown>>(db: string, sql: string, params: unknown[] = []): Promise<T[]> {
+  if (db.startsWith('postgres')) {
+    let n = 0;
+    const client = new pg.Client({ connectionString: db });
+    await client.connect();
+    try {
+      return (await client.query(sql.replace(/\?/g, () => `$${++n}`), params)).rows as T[];
+    } finally {
+      await client.end();
+    }
+  }
+  const { default: Database } = await import('better-sqlite3');
+  const conn = new Database(db, { readonly: true });
+  try {
+    return conn.prepare(sql).all(...params) as T[];
+  } finally {
+    conn.close();
+  }
+}
