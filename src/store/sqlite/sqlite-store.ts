@@ -7,6 +7,7 @@ import type { CatalogEntry } from '../../domain/software-catalog.js';
 import type { DevicePageQuery, OperationPageQuery, Page } from '../device-query.js';
 import { compileFilter, type FilterDialect } from '../filter-sql.js';
 import type { DeviceRef, EnrollmentToken, SigningKey, Store, TransitionChanges } from '../store.js';
+import { GroupCommit } from './group-commit.js';
 import { sqliteMigrations } from './migrations.js';
 import {
   catalogFromRow, deviceFromRow, deviceToRow, operationFromRow, type CatalogRow, type DeviceRow, type OperationRow,
@@ -26,6 +27,7 @@ export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
   readonly db: Database.Database;
   private readonly statements;
+  private readonly operationInserts: GroupCommit<Operation, 'created' | 'conflict'>;
 
   constructor(readonly path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -108,6 +110,7 @@ export class SqliteStore implements Store {
         (tenant_id, software_type, version, device_type, model, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
       listCatalog: this.db.prepare('SELECT * FROM catalog_entries WHERE tenant_id = ? ORDER BY seq'),
     };
+    this.operationInserts = new GroupCommit(this.db, (op) => this.insertOperation(op));
   }
 
   async close(): Promise<void> {
@@ -168,6 +171,10 @@ export class SqliteStore implements Store {
   }
 
   async createOperation(op: Operation): Promise<'created' | 'conflict'> {
+    return this.operationInserts.submit(op);
+  }
+
+  private insertOperation(op: Operation): 'created' | 'conflict' {
     try {
       this.statements.insertOperation.run(
         op.id, op.tenantId, op.deviceId, op.operationType, op.softwareType, op.softwareVersion, op.status,
@@ -177,6 +184,7 @@ export class SqliteStore implements Store {
       );
       return 'created';
     } catch (error) {
+      // operations_one_pending: the statement is undone, the rest of the group commits.
       if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') return 'conflict';
       throw error;
     }
