@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
 import { addAgentRoutes } from './agent/agent-routes.js';
 import type { TokenVerifier } from './auth/token-verifier.js';
@@ -26,7 +26,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...(options.log ? { loggerInstance: options.log } : { logger: false }),
     // Per-request lines would drown everything else at 10,000 long-polling devices.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // Graph matches path segments case-insensitively (its permission map lower-cases actions).
     routerOptions: { caseSensitive: false, ignoreTrailingSlash: true },
     genReqId: newRequestId,

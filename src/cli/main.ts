@@ -1,6 +1,8 @@
 import { Command } from 'commander';
 import { addCatalogCommand } from './catalog-command.js';
+import { addDevicesCommand } from './devices-command.js';
 import { addEnrollmentTokenCommand } from './enrollment-token-command.js';
+import { addMigrateCommand } from './migrate-command.js';
 import { addSeedCommand } from './seed-command.js';
 import { addServeCommand } from './serve-command.js';
 import { addSimulateCommand } from './simulate-command.js';
@@ -17,6 +19,8 @@ export async function main(argv: string[]): Promise<void> {
   addEnrollmentTokenCommand(program);
   addCatalogCommand(program);
   addSimulateCommand(program);
+  addDevicesCommand(program);
+  addMigrateCommand(program);
   try {
     await program.parseAsync(argv);
   } catch (error) {

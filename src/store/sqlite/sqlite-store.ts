@@ -87,12 +87,14 @@ export class SqliteStore implements Store {
         'INSERT INTO enrollment_tokens (id, tenant_id, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)',
       ),
       findEnrollmentToken: this.db.prepare('SELECT * FROM enrollment_tokens WHERE token_hash = ?'),
-      findByHardware: this.db.prepare(`SELECT * FROM devices WHERE tenant_id = ?1
-        AND (hw_unique_id = ?2 OR hw_serial_number = ?3) ORDER BY hw_unique_id = ?2 DESC LIMIT 1`),
+      findByHardware: this.db.prepare(`SELECT * FROM devices WHERE tenant_id = ?
+        AND (hw_unique_id = ? OR hw_serial_number = ?) ORDER BY hw_unique_id IS ? DESC LIMIT 1`),
       setCredential: this.db.prepare('UPDATE devices SET credential_hash = ? WHERE tenant_id = ? AND id = ?'),
       deviceCredential: this.db.prepare('SELECT tenant_id, credential_hash FROM devices WHERE id = ? AND credential_hash IS NOT NULL'),
+      // Every column of deviceToRow appears here: better-sqlite3 refuses unused named parameters.
       updateDeviceState: this.db.prepare(`UPDATE devices SET
           device_type = @device_type, health_status = @health_status, activity_state = @activity_state,
+          company_asset_tag = @company_asset_tag, notes = @notes, created_at = @created_at, created_by = @created_by,
           hw_unique_id = @hw_unique_id, hw_serial_number = @hw_serial_number, hw_manufacturer = @hw_manufacturer,
           hw_model = @hw_model, hw_mac_addresses = @hw_mac_addresses,
           current_user_id = @current_user_id, current_user_display_name = @current_user_display_name,
@@ -264,7 +266,7 @@ export class SqliteStore implements Store {
   }
 
   async findDeviceByHardware(tenantId: string, uniqueId: string | null, serialNumber: string | null): Promise<Device | null> {
-    const row = this.statements.findByHardware.get(tenantId, uniqueId, serialNumber) as DeviceRow | undefined;
+    const row = this.statements.findByHardware.get(tenantId, uniqueId, serialNumber, uniqueId) as DeviceRow | undefined;
     return row ? deviceFromRow(row) : null;
   }
 

@@ -1,0 +1,95 @@
+import { Option, type Command } from 'commander';
+import { softwareTypes } from '../domain/enums.js';
+import { terminalStatuses, type OperationStatus } from '../domain/operation.js';
+import { integer } from './cli-options.js';
+import { GraphClient } from './graph-client.js';
+
+type Json = Record<string, unknown>;
+
+/** `devices …`: a Graph client for scripts (--json) and people (tables, --wait progress). */
+export function addDevicesCommand(program: Command): void {
+  const group = program.command('devices').description('Graph client for /teamwork/devices');
+  const common = (command: Command) =>
+    command
+      .addOption(new Option('--url <url>', 'server base URL').env('TEAMWORK_DEVICES_URL').default('http://127.0.0.1:8080'))
+      .addOption(new Option('--token <token>', 'bearer token').env('TEAMWORK_DEVICES_TOKEN').makeOptionMandatory())
+      .option('--json', 'print JSON for scripts', false);
+  const client = (options: { url: string; token: string }) => new GraphClient(options.url.replace(/\/$/, ''), options.token);
+  const print = (options: { json: boolean }, value: unknown, human: () => string) =>
+    process.stdout.write(`${options.json ? JSON.stringify(value, null, 2) : human()}\n`);
+
+  common(group.command('list').description('list devices'))
+    .option('--filter <odata>', 'OData $filter, e.g. "deviceType eq \'teamsRoom\'"')
+    .option('--top <n>', 'page size (max 50)', integer('--top'), 50)
+    .option('--all', 'follow @odata.nextLink to the end', false)
+    .action(async (options) => {
+      const graph = client(options);
+      const query = new URLSearchParams({ $top: String(options.top) });
+      if (options.filter) query.set('$filter', options.filter);
+      let next: string | undefined = `/beta/teamwork/devices?${query}`;
+      const devices: Json[] = [];
+      while (next) {
+        const page: Json = await graph.get(next);
+        devices.push(...(page.value as Json[]));
+        next = options.all ? (page['@odata.nextLink'] as string | undefined) : undefined;
+      }
+      print(options, devices, () =>
+        devices
+          .map((d) => [d.id, d.deviceType, d.healthStatus, (d.hardwareDetail as Json)?.model, (d.currentUser as Json | null)?.displayName ?? ''].join('\t'))
+          .join('\n'));
+    });
+
+  common(group.command('get <deviceId>').description('show a device with its health'))
+    .action(async (deviceId: string, options) => {
+      const graph = client(options);
+      const device = await graph.get(`/beta/teamwork/devices/${encodeURIComponent(deviceId)}`);
+      const health = await graph.get(`/beta/teamwork/devices/${encodeURIComponent(deviceId)}/health`);
+      print(options, { device, health }, () => {
+        const updates = Object.entries((health.softwareUpdateHealth as Json) ?? {})
+          .filter(([, v]) => v)
+          .map(([k, v]) => `  ${k.replace('SoftwareUpdateStatus', '').padEnd(16)} ${(v as Json).currentVersion ?? '-'} → ${(v as Json).availableVersion ?? '-'} (${(v as Json).softwareFreshness})`);
+        return [`${device.id}  ${device.deviceType}  ${device.healthStatus}`, ...updates].join('\n');
+      });
+    });
+
+  common(group.command('operations <deviceId>').description("list a device's operations, newest first"))
+    .action(async (deviceId: string, options) => {
+      const page: Json = await client(options).get(`/beta/teamwork/devices/${encodeURIComponent(deviceId)}/operations`);
+      const operations = page.value as Json[];
+      print(options, operations, () =>
+        operations.map((o) => [o.id, o.operationType, o.status, o.createdDateTime, (o.error as Json | null)?.code ?? ''].join('\t')).join('\n'));
+    });
+
+  const action = (name: string, graphAction: string, describe: string, withSoftware = false) => {
+    const command = common(group.command(`${name} <deviceId>`).description(describe)).option('--wait', 'follow the operation until it ends', false);
+    if (withSoftware) {
+      command
+        .addOption(new Option('--software-type <type>', 'software to update').choices([...softwareTypes]).makeOptionMandatory())
+        .option('--software-version <version>', 'version (default: newest in the catalog)');
+    }
+    command.action(async (deviceId: string, options) => {
+      const graph = client(options);
+      const body = withSoftware ? { softwareType: options.softwareType, ...(options.softwareVersion ? { softwareVersion: options.softwareVersion } : {}) } : undefined;
+      const location = await graph.action(`/beta/teamwork/devices/${encodeURIComponent(deviceId)}/${graphAction}`, body);
+      const operation = options.wait ? await follow(graph, location, !options.json) : await graph.get(location);
+      print(options, operation, () => `${operation.id} ${operation.status}${operation.error ? ` ${(operation.error as Json).code}: ${(operation.error as Json).message}` : ''}`);
+      if (options.wait && operation.status !== 'successful') process.exitCode = 2;
+    });
+  };
+  action('update-software', 'updateSoftware', 'ask a device to install a software version', true);
+  action('restart', 'restart', 'restart a device');
+  action('run-diagnostics', 'runDiagnostics', 'collect diagnostics on a device');
+}
+
+/** Polls the operation until it is terminal, showing each change of status and progress on stderr. */
+async function follow(graph: GraphClient, location: string, show: boolean): Promise<Json> {
+  let last = '';
+  for (;;) {
+    const operation = await graph.get(location);
+    const line = `${operation.status}`;
+    if (show && line !== last) process.stderr.write(`${new Date().toISOString()}  ${line}\n`);
+    last = line;
+    if (terminalStatuses.includes(operation.status as OperationStatus)) return operation;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
