@@ -6,6 +6,8 @@ import { badRequest } from './domain/errors.js';
 import { addDeviceRoutes } from './graph/device-routes.js';
 import { installGraphEdge, newRequestId } from './graph/graph-edge.js';
 import { addOperationRoutes } from './graph/operation-routes.js';
+import { defaultSheddingLimits, installLoadShedding, type SheddingLimits } from './graph/load-shedding.js';
+import { rateLimitRules } from './graph/rate-limits.js';
 import { installGraphAuth } from './graph/request-caller.js';
 import { RouteTable } from './graph/route-table.js';
 import type { Engine } from './engine/engine.js';
@@ -19,6 +21,9 @@ export interface AppOptions {
   log?: Logger | null;
   https?: { key: string | Buffer; cert: string | Buffer } | null;
   bodyLimitBytes?: number;
+  /** --rate-limit: N, 'graph' or null (off) */
+  rateLimit?: string | null;
+  shedding?: SheddingLimits;
 }
 
 /** Builds the whole HTTP service without listening, so tests can use it over a socket or inject(). */
@@ -38,8 +43,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   } as FastifyServerOptions);
 
   installGraphEdge(app);
+  installLoadShedding(app, options.shedding ?? defaultSheddingLimits);
   installJsonBodies(app);
-  installGraphAuth(app, options.verifyToken);
+  installGraphAuth(app, options.verifyToken, options.store, rateLimitRules(options.rateLimit ?? null));
 
   const routes = new RouteTable(app);
   addDeviceRoutes(routes, options.store);

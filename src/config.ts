@@ -28,6 +28,10 @@ export interface ServeConfig {
   simulate: number;
   simUpdateMs: number;
   simFailureRate: number;
+  /** throttling: requests per second per tenant and application, 'graph', or null (off) */
+  rateLimit: string | null;
+  /** PostgreSQL connection pool size per process */
+  poolSize: number;
 }
 
 export const demoTenant = '6d1a2c3b-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
@@ -53,6 +57,8 @@ export const serveDefaults: ServeConfig = {
   simulate: 0,
   simUpdateMs: 3000,
   simFailureRate: 0.05,
+  rateLimit: null,
+  poolSize: 10,
 };
 
 const guid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -68,6 +74,10 @@ export function validateServeConfig(config: ServeConfig): ServeConfig {
   for (const [name, ms] of [['--start-timeout', config.startTimeoutMs], ['--run-timeout', config.runTimeoutMs], ['--heartbeat-timeout', config.heartbeatTimeoutMs]] as const) {
     if (!(ms > 0)) problems.push(`${name} must be positive`);
   }
+  if (config.rateLimit !== null && config.rateLimit !== 'graph' && config.rateLimit !== 'off' && !(Number(config.rateLimit) > 0)) {
+    problems.push("--rate-limit must be a positive number, 'graph' or 'off'");
+  }
+  if (!Number.isInteger(config.poolSize) || config.poolSize < 1) problems.push('--pool-size must be at least 1');
   if ((config.tlsCert === null) !== (config.tlsKey === null)) problems.push('--tls-cert and --tls-key go together');
   const production = [config.issuer, config.audience, config.jwksUrl];
   if (production.some((v) => v !== null) && production.some((v) => v === null)) {

@@ -20,7 +20,7 @@ export interface RunningServer {
 
 /** Opens the store, builds the service and listens; the pieces `serve` and the tests share. */
 export async function startServer(config: ServeConfig): Promise<RunningServer> {
-  const store = await openStore(config.db);
+  const store = await openStore(config.db, { poolSize: config.poolSize });
   try {
     const verifyToken = await tokenVerifierFor(config, store);
     const https = config.tlsCert && config.tlsKey
@@ -39,6 +39,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
       verifyToken,
       https,
       bodyLimitBytes: config.bodyLimitBytes,
+      rateLimit: config.rateLimit,
       log: config.logLevel === 'silent' ? null : log,
     });
     await app.listen({ port: config.port, host: config.host });

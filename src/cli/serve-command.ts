@@ -34,6 +34,8 @@ export function addServeCommand(program: Command): void {
     .addOption(env('--sim-failure-rate <r>', 'SIM_FAILURE_RATE', 'share of simulated updates that fail, 0..1').argParser(Number).default(serveDefaults.simFailureRate))
     .addOption(env('--start-timeout <duration>', 'START_TIMEOUT', 'fail operations not started within this (deviceUnreachable)').default('24h'))
     .addOption(env('--run-timeout <duration>', 'RUN_TIMEOUT', 'fail operations running longer than this (timeout)').default('1h'))
+    .addOption(env('--rate-limit <n|graph|off>', 'RATE_LIMIT', "throttle: N requests/s per tenant and app, or 'graph' for Graph's documented limits").default('off'))
+    .addOption(env('--pool-size <n>', 'POOL_SIZE', 'PostgreSQL connections per process').argParser(integer('--pool-size')).default(serveDefaults.poolSize))
     .addOption(env('--heartbeat-timeout <duration>', 'HEARTBEAT_TIMEOUT', 'mark devices offline after this much silence').default('90s'))
     .action(async (options) => {
       const config = validateServeConfig({
@@ -56,6 +58,8 @@ export function addServeCommand(program: Command): void {
         startTimeoutMs: parseDurationSeconds(options.startTimeout) * 1000,
         runTimeoutMs: parseDurationSeconds(options.runTimeout) * 1000,
         heartbeatTimeoutMs: parseDurationSeconds(options.heartbeatTimeout) * 1000,
+        rateLimit: options.rateLimit === 'off' ? null : options.rateLimit,
+        poolSize: options.poolSize,
       });
       const server = await startServer(config);
       if (config.demoDevices > 0 && (await server.store.countDevices(config.tenant)) === 0) {

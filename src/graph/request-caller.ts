@@ -3,6 +3,8 @@ import { permits, type Access } from '../auth/permissions.js';
 import type { TokenVerifier } from '../auth/token-verifier.js';
 import { ServiceError } from '../domain/errors.js';
 import type { Caller } from '../domain/identity.js';
+import type { Store } from '../store/store.js';
+import { checkRateLimits, type BucketRule } from './rate-limits.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -17,7 +19,7 @@ declare module 'fastify' {
  * Authenticates Graph routes before their bodies are read, so an anonymous caller learns
  * nothing from validation errors. The route's `access` says what it needs.
  */
-export function installGraphAuth(app: FastifyInstance, verify: TokenVerifier): void {
+export function installGraphAuth(app: FastifyInstance, verify: TokenVerifier, store: Store, rateLimits: BucketRule[]): void {
   app.decorateRequest('caller', null);
   app.addHook('onRequest', async (request) => {
     const access = request.routeOptions.config?.access;
@@ -26,6 +28,14 @@ export function installGraphAuth(app: FastifyInstance, verify: TokenVerifier): v
     if (!permits(caller.permissions, access)) {
       const needed = access === 'read' ? 'TeamworkDevice.Read.All or TeamworkDevice.ReadWrite.All' : 'TeamworkDevice.ReadWrite.All';
       throw new ServiceError('accessDenied', `Missing permission: this request needs ${needed}.`);
+    }
+    if (rateLimits.length > 0) {
+      const retryAfter = await checkRateLimits(store, rateLimits, caller, access);
+      if (retryAfter !== null) {
+        throw new ServiceError('activityLimitReached', `The application has been throttled; retry after ${retryAfter} s.`, {
+          'retry-after': String(retryAfter),
+        });
+      }
     }
     request.caller = caller;
   });

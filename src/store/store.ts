@@ -95,6 +95,12 @@ export interface Store {
   /** True while this process should run the supervisor (PostgreSQL: holds an advisory lock). */
   holdsSupervisorLease(): Promise<boolean>;
 
+  /**
+   * Takes one token from a rate-limit bucket; null when taken, else the seconds until one is
+   * available. Shared by all replicas on PostgreSQL; in memory for SQLite's single process.
+   */
+  takeRateToken(key: string, capacity: number, perSecond: number): Promise<number | null>;
+
   addCatalogEntry(entry: CatalogEntry): Promise<'added' | 'exists'>;
   listCatalog(tenantId: string): Promise<CatalogEntry[]>;
 }

@@ -115,4 +115,16 @@ export const postgresMigrations: { version: number; name: string; sql: string }[
         ON catalog_entries (tenant_id, software_type, version, coalesce(device_type, ''), coalesce(model, ''));
     `,
   },
+  {
+    version: 3,
+    name: 'rate limit buckets shared by replicas',
+    sql: `
+      CREATE TABLE rate_buckets (
+        key text PRIMARY KEY,
+        tokens double precision NOT NULL,
+        updated_at timestamptz NOT NULL,
+        taken boolean NOT NULL DEFAULT true
+      );
+    `,
+  },
 ];

@@ -387,6 +387,22 @@ export class PostgresStore implements Store {
     }
   }
 
+  async takeRateToken(key: string, capacity: number, perSecond: number): Promise<number | null> {
+    // One statement refills and takes, so replicas share the bucket without a lock of their own.
+    const [row] = await this.query<{ tokens: number; taken: boolean }>(
+      `INSERT INTO rate_buckets AS b (key, tokens, updated_at) VALUES ($1, $2 - 1, clock_timestamp())
+       ON CONFLICT (key) DO UPDATE SET
+         tokens = least($2, b.tokens + extract(epoch FROM clock_timestamp() - b.updated_at) * $3)
+                  - CASE WHEN least($2, b.tokens + extract(epoch FROM clock_timestamp() - b.updated_at) * $3) >= 1 THEN 1 ELSE 0 END,
+         updated_at = clock_timestamp(),
+         taken = least($2, b.tokens + extract(epoch FROM clock_timestamp() - b.updated_at) * $3) >= 1
+       RETURNING tokens, taken`,
+      [key, capacity, perSecond],
+    );
+    if (row.taken) return null;
+    return Math.max(1, Math.ceil((1 - row.tokens) / perSecond));
+  }
+
   async addCatalogEntry(entry: CatalogEntry): Promise<'added' | 'exists'> {
     const rows = await this.query(
       `INSERT INTO catalog_entries (tenant_id, software_type, version, device_type, model, created_at)

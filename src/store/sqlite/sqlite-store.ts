@@ -7,6 +7,7 @@ import type { CatalogEntry } from '../../domain/software-catalog.js';
 import type { DevicePageQuery, OperationPageQuery, Page } from '../device-query.js';
 import { compileFilter, type FilterDialect } from '../filter-sql.js';
 import type { DeviceRef, EnrollmentToken, SigningKey, Store, TransitionChanges } from '../store.js';
+import { TokenBuckets } from '../token-buckets.js';
 import { GroupCommit } from './group-commit.js';
 import { sqliteMigrations } from './migrations.js';
 import {
@@ -28,6 +29,7 @@ export class SqliteStore implements Store {
   readonly db: Database.Database;
   private readonly statements;
   private readonly operationInserts: GroupCommit<Operation, 'created' | 'conflict'>;
+  private readonly rateBuckets = new TokenBuckets();
 
   constructor(readonly path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -250,6 +252,10 @@ export class SqliteStore implements Store {
 
   async holdsSupervisorLease(): Promise<boolean> {
     return true;
+  }
+
+  async takeRateToken(key: string, capacity: number, perSecond: number): Promise<number | null> {
+    return this.rateBuckets.take(key, capacity, perSecond, Date.now());
   }
 
   async createEnrollmentToken(token: EnrollmentToken): Promise<void> {
