@@ -5,6 +5,7 @@ import type { Store } from '../store/store.js';
 import { deviceBody, documentBody, documentProperties, selectProperties, type DocumentKind } from './graph-shapes.js';
 import { collectionBody, contextUrl, entityBody } from './odata-envelope.js';
 import { parseODataQuery } from './odata-query.js';
+import { responseSchemas } from './response-schemas.js';
 import { callerOf } from './request-caller.js';
 import type { RouteTable } from './route-table.js';
 
@@ -23,14 +24,14 @@ export function addDeviceRoutes(routes: RouteTable, store: Store): void {
     });
     const value = page.items.map((d) => selectProperties(deviceBody(d), query.select));
     return sendJson(reply, collectionBody(request, 'teamwork/devices', query, value, page.next));
-  });
+  }, responseSchemas.deviceList);
 
   routes.add('GET', ['/teamwork/devices/:deviceId'], 'read', async (request, reply) => {
     const device = await findDevice(store, request);
     const query = parseODataQuery(request.query as Record<string, unknown>, ['select'], deviceProperties);
     const body = selectProperties(deviceBody(device), query.select);
     return sendJson(reply, entityBody(contextUrl(request, 'teamwork/devices', query.select, '/$entity'), body));
-  });
+  }, responseSchemas.device);
 
   for (const kind of ['health', 'activity', 'configuration'] as DocumentKind[]) {
     routes.add('GET', [`/teamwork/devices/:deviceId/${kind}`], 'read', async (request, reply) => {

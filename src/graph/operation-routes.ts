@@ -7,6 +7,7 @@ import { findDevice, sendJson } from './device-routes.js';
 import { operationBody, selectProperties } from './graph-shapes.js';
 import { collectionBody, contextUrl, entityBody } from './odata-envelope.js';
 import { parseODataQuery } from './odata-query.js';
+import { responseSchemas } from './response-schemas.js';
 import { callerOf } from './request-caller.js';
 import type { RouteTable } from './route-table.js';
 
@@ -25,7 +26,7 @@ export function addOperationRoutes(routes: RouteTable, store: Store, engine: Eng
     });
     const value = page.items.map((op) => selectProperties(operationBody(op), query.select));
     return sendJson(reply, collectionBody(request, `teamwork/devices('${device.id}')/operations`, query, value, page.next));
-  });
+  }, responseSchemas.operationList);
 
   routes.add('GET', ['/teamwork/devices/:deviceId/operations/:operationId'], 'read', async (request, reply) => {
     const { deviceId, operationId } = request.params as Params;
@@ -34,7 +35,7 @@ export function addOperationRoutes(routes: RouteTable, store: Store, engine: Eng
     if (!operation) throw notFound(`The operation '${operationId.slice(0, 64)}' does not exist on device '${deviceId.slice(0, 64)}'.`);
     const context = contextUrl(request, `teamwork/devices('${operation.deviceId}')/operations`, query.select, '/$entity');
     return sendJson(reply, entityBody(context, selectProperties(operationBody(operation), query.select)));
-  });
+  }, responseSchemas.operation);
 
   // Beyond Graph: cancel a pending operation at once, a running one once its device confirms.
   routes.add('POST', ['/teamwork/devices/:deviceId/operations/:operationId/cancel'], 'write', async (request, reply) => {

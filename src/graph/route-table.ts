@@ -20,11 +20,17 @@ export class RouteTable {
     private readonly prefixes: string[] = versionPrefixes,
   ) {}
 
-  add(method: Method, urls: string[], access: Access | 'none' | 'device', handler: RouteHandlerMethod): void {
+  add(
+    method: Method,
+    urls: string[],
+    access: Access | 'none' | 'device',
+    handler: RouteHandlerMethod,
+    response?: Record<number, object>,
+  ): void {
     for (const prefix of this.prefixes) {
       for (const url of urls) {
         const full = prefix + url;
-        this.app.route({ method, url: full, handler, config: { access } });
+        this.app.route({ method, url: full, handler, config: { access }, ...(response ? { schema: { response } } : {}) });
         const known = this.byUrl.get(full) ?? new Set<Method>();
         known.add(method);
         this.byUrl.set(full, known);
