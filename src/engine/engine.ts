@@ -48,7 +48,7 @@ export class Engine {
   constructor(
     readonly store: Store,
     readonly timings: EngineTimings,
-    private readonly log: Logger,
+    log: Logger,
   ) {
     this.reports = new DeviceReports(store);
     this.presence = new Presence(store, this.reports, timings.presenceFlushMs, log);
