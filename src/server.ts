@@ -32,6 +32,8 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
       startTimeoutMs: config.startTimeoutMs,
       runTimeoutMs: config.runTimeoutMs,
       heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+      // Presence must reach the store well within the heartbeat timeout, or live devices look silent.
+      presenceFlushMs: Math.min(defaultTimings.presenceFlushMs, Math.max(100, Math.floor(config.heartbeatTimeoutMs / 3))),
     }, log);
     const app = await buildApp({
       store,

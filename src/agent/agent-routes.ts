@@ -65,10 +65,9 @@ export function addAgentRoutes(app: FastifyInstance, routes: RouteTable, engine:
   routes.add('POST', ['/agent/v1/inventory'], 'device', async (request, reply) => {
     const { tenantId, deviceId } = deviceOf(request);
     const report = parseInventoryReport(request.body);
-    const device = await engine.store.getDevice(tenantId, deviceId);
-    if (!device) throw notFound('The device no longer exists.');
     engine.presence.seen(tenantId, deviceId);
-    const updated = await engine.reports.applyInventory(device, report, new Date().toISOString());
+    const updated = await engine.reports.applyInventory(tenantId, deviceId, report, new Date().toISOString());
+    if (!updated) throw notFound('The device no longer exists.');
     return reply.send({ healthStatus: updated.healthStatus });
   });
 

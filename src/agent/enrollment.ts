@@ -70,8 +70,13 @@ export async function enrollDevice(
     lastSeenDateTime: now,
   };
   const secret = newSecret();
-  await store.saveEnrolledDevice(device, hashSecret(secret));
-  credentials.forget(deviceId);
-  await reports.applyInventory(device, { installed: request.installed }, now);
-  return { tenantId: token.tenantId, deviceId, credential: deviceCredential(deviceId, secret), reenrolled: existing !== null };
+  const savedId = await store.saveEnrolledDevice(device, hashSecret(secret));
+  credentials.forget(savedId);
+  await reports.applyInventory(token.tenantId, savedId, { installed: request.installed }, now);
+  return {
+    tenantId: token.tenantId,
+    deviceId: savedId,
+    credential: deviceCredential(savedId, secret),
+    reenrolled: existing !== null || savedId !== deviceId,
+  };
 }

@@ -1,6 +1,6 @@
 import type { Device } from './device.js';
 import { softwareTypes, type ConnectionStatus, type HealthStatus, type SoftwareType } from './enums.js';
-import { newestVersion, type CatalogEntry } from './software-catalog.js';
+import { compareVersions, newestVersion, type CatalogEntry } from './software-catalog.js';
 
 export type InstalledVersions = Partial<Record<SoftwareType, string>>;
 
@@ -26,7 +26,9 @@ export function softwareUpdateHealth(device: Device, installed: InstalledVersion
         : {
             currentVersion: current,
             availableVersion: available,
-            softwareFreshness: current === null || available === null ? 'unknown' : current === available ? 'latest' : 'updateAvailable',
+            // A device ahead of the catalog (a pilot build) is not behind: latest.
+            softwareFreshness:
+              current === null || available === null ? 'unknown' : compareVersions(current, available) >= 0 ? 'latest' : 'updateAvailable',
           };
   }
   return health;

@@ -4,6 +4,7 @@ import {
 } from '../domain/device-health.js';
 import type { ActivityState, ConnectionStatus } from '../domain/enums.js';
 import { deviceIdentitySet } from '../domain/identity.js';
+import type { CatalogEntry } from '../domain/software-catalog.js';
 import type { Store } from '../store/store.js';
 
 /** What an agent reports about itself (the inventory/heartbeat message). */
@@ -20,57 +21,75 @@ export interface InventoryReport {
 /**
  * Turns what devices report into the Graph documents: health (with softwareUpdateHealth
  * computed against the catalog), activity, configuration.softwareVersions, healthStatus.
+ * Each change is applied to the current row inside one store transaction, so changes from
+ * different sources (a result, a heartbeat, the supervisor) never overwrite each other.
  */
 export class DeviceReports {
   constructor(private readonly store: Store) {}
 
-  async applyInventory(device: Device, report: InventoryReport, now: string): Promise<Device> {
-    let health: Record<string, unknown> = { ...device.health };
-    for (const part of ['peripheralsHealth', 'hardwareHealth', 'loginStatus'] as const) {
-      if (report[part] !== undefined) health[part] = report[part];
-    }
-    health = withConnection(health, 'connected', now);
-    const activity = report.activePeripherals === undefined
-      ? device.activity
-      : { ...device.activity, activePeripherals: report.activePeripherals, lastModifiedDateTime: now };
-    return this.save(
-      { ...device, health, activity, activityState: report.activityState ?? device.activityState, lastSeenDateTime: now },
-      report.installed ?? device.installed,
-      now,
-    );
+  async applyInventory(tenantId: string, deviceId: string, report: InventoryReport, now: string): Promise<Device | null> {
+    return this.change(tenantId, deviceId, now, (device) => {
+      let health: Record<string, unknown> = { ...device.health };
+      for (const part of ['peripheralsHealth', 'hardwareHealth', 'loginStatus'] as const) {
+        if (report[part] !== undefined) health[part] = report[part];
+      }
+      health = withConnection(health, 'connected', now);
+      const activity = report.activePeripherals === undefined
+        ? device.activity
+        : { ...device.activity, activePeripherals: report.activePeripherals, lastModifiedDateTime: now };
+      return {
+        device: { ...device, health, activity, activityState: report.activityState ?? device.activityState, lastSeenDateTime: now },
+        installed: report.installed ?? device.installed,
+      };
+    });
   }
 
-  async setConnection(device: Device, status: ConnectionStatus, now: string): Promise<Device> {
-    const activityState = status === 'disconnected' ? 'unavailable' : device.activityState === 'unavailable' ? 'idle' : device.activityState;
-    return this.save({ ...device, health: withConnection(device.health, status, now), activityState }, device.installed, now);
+  async setConnection(tenantId: string, deviceId: string, status: ConnectionStatus, now: string): Promise<Device | null> {
+    return this.change(tenantId, deviceId, now, (device) => {
+      const activityState =
+        status === 'disconnected' ? 'unavailable' : device.activityState === 'unavailable' ? 'idle' : device.activityState;
+      return { device: { ...device, health: withConnection(device.health, status, now), activityState }, installed: device.installed };
+    });
   }
 
-  async applyInstalled(device: Device, installed: InstalledVersions, now: string): Promise<Device> {
-    return this.save(device, { ...device.installed, ...installed }, now);
+  async applyInstalled(tenantId: string, deviceId: string, installed: InstalledVersions, now: string): Promise<Device | null> {
+    return this.change(tenantId, deviceId, now, (device) => ({ device, installed: { ...device.installed, ...installed } }));
   }
 
-  private async save(device: Device, installed: InstalledVersions, now: string): Promise<Device> {
-    const catalog = await this.store.listCatalog(device.tenantId);
-    const health = {
-      ...device.health,
-      softwareUpdateHealth: softwareUpdateHealth(device, installed, catalog),
-      lastModifiedDateTime: now,
-    };
-    const configuration = {
-      ...device.configuration,
-      softwareVersions: { ...(device.configuration.softwareVersions as object | undefined), ...softwareVersionsOf(installed) },
-      lastModifiedDateTime: now,
-    };
-    const updated: Device = {
-      ...device,
-      installed,
-      health,
-      configuration,
-      healthStatus: healthStatusOf(health),
-      lastModifiedDateTime: now,
-      lastModifiedBy: deviceIdentitySet(device.id, device.currentUser?.displayName ?? null),
-    };
-    await this.store.updateDeviceState(updated);
-    return updated;
+  private async change(
+    tenantId: string,
+    deviceId: string,
+    now: string,
+    apply: (device: Device) => { device: Device; installed: InstalledVersions },
+  ): Promise<Device | null> {
+    // The catalog is read first: the store's change function runs inside its transaction.
+    const catalog = await this.store.listCatalog(tenantId);
+    return this.store.updateDevice(tenantId, deviceId, (current) => {
+      const { device, installed } = apply(current);
+      return derive(device, installed, catalog, now);
+    });
   }
+}
+
+/** The derived parts of a device: software health, software versions, healthStatus, audit fields. */
+function derive(device: Device, installed: InstalledVersions, catalog: CatalogEntry[], now: string): Device {
+  const health = {
+    ...device.health,
+    softwareUpdateHealth: softwareUpdateHealth(device, installed, catalog),
+    lastModifiedDateTime: now,
+  };
+  const configuration = {
+    ...device.configuration,
+    softwareVersions: { ...(device.configuration.softwareVersions as object | undefined), ...softwareVersionsOf(installed) },
+    lastModifiedDateTime: now,
+  };
+  return {
+    ...device,
+    installed,
+    health,
+    configuration,
+    healthStatus: healthStatusOf(health),
+    lastModifiedDateTime: now,
+    lastModifiedBy: deviceIdentitySet(device.id, device.currentUser?.displayName ?? null),
+  };
 }

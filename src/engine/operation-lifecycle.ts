@@ -73,10 +73,7 @@ export class OperationLifecycle {
       result,
     });
     if (!finished) throw await this.wrongState(tenantId, deviceId, operationId, 'finished');
-    if (report.installed) {
-      const device = await this.store.getDevice(tenantId, deviceId);
-      if (device) await this.reports.applyInstalled(device, report.installed, now);
-    }
+    if (report.installed) await this.reports.applyInstalled(tenantId, deviceId, report.installed, now);
     // The device may have more work queued behind this one.
     this.signal.wake(deviceId);
     return finished;

@@ -40,9 +40,6 @@ export class Presence {
     this.pending = new Map();
     const now = new Date().toISOString();
     const returning = await this.store.markSeen(batch, now);
-    for (const ref of returning) {
-      const device = await this.store.getDevice(ref.tenantId, ref.deviceId);
-      if (device) await this.reports.setConnection(device, 'connected', now);
-    }
+    for (const ref of returning) await this.reports.setConnection(ref.tenantId, ref.deviceId, 'connected', now);
   }
 }

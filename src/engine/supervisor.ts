@@ -45,7 +45,7 @@ export class Supervisor {
     }
     const cutoff = new Date(Date.now() - this.timings.heartbeatTimeoutMs).toISOString();
     for (const device of await this.store.silentDevices(cutoff, batch)) {
-      await this.reports.setConnection(device, 'disconnected', now);
+      await this.reports.setConnection(device.tenantId, device.id, 'disconnected', now);
       this.log.info({ deviceId: device.id }, 'device went silent: disconnected');
     }
   }

@@ -16,11 +16,12 @@ export class WorkSignal {
     return {
       wait: (ms: number, abort?: AbortSignal) =>
         new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, ms);
           const done = () => {
             clearTimeout(timer);
+            abort?.removeEventListener('abort', done);
             resolve();
           };
+          const timer = setTimeout(done, ms);
           woken.then(done);
           abort?.addEventListener('abort', done, { once: true });
         }),

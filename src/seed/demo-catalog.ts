@@ -1,6 +1,6 @@
 import { deviceTypes, softwareTypes, type DeviceType } from '../domain/enums.js';
 import type { Store } from '../store/store.js';
-import { demoSoftwareVersions, deviceFamily } from './device-generator.js';
+import { demoSoftwareVersions, deviceFamily, softwareTypesOf } from './device-generator.js';
 
 const realDeviceTypes = deviceTypes.filter((t): t is DeviceType => t !== 'unknown' && t !== 'unknownFutureValue');
 
@@ -13,6 +13,7 @@ export async function seedDemoCatalog(store: Store, tenantId: string): Promise<n
   const createdDateTime = new Date().toISOString();
   for (const softwareType of softwareTypes) {
     for (const deviceType of realDeviceTypes) {
+      if (!softwareTypesOf(deviceType).includes(softwareType)) continue;
       for (const version of demoSoftwareVersions[softwareType][deviceFamily(deviceType)]) {
         const result = await store.addCatalogEntry({ tenantId, softwareType, version, deviceType, model: null, createdDateTime });
         if (result === 'added') added++;

@@ -204,6 +204,11 @@ const WINDOWS_SOFTWARE: readonly SoftwareType[] = ['adminAgent', 'operatingSyste
 const ANDROID_SOFTWARE: readonly SoftwareType[] = [...WINDOWS_SOFTWARE, 'firmware', 'partnerAgent', 'companyPortal'];
 const SIP_SOFTWARE: readonly SoftwareType[] = ['operatingSystem'];
 
+/** The software types a device of this type runs (and can be updated). */
+export function softwareTypesOf(deviceType: DeviceType): readonly SoftwareType[] {
+  return deviceFamily(deviceType) === 'windows' ? WINDOWS_SOFTWARE : deviceType === 'sip' ? SIP_SOFTWARE : ANDROID_SOFTWARE;
+}
+
 const CONTENT_CAMERA_CONFIGS = [false, true].map((enhanced) =>
   frozen({ isContentCameraInverted: false, isContentCameraOptional: true, isContentEnhancementEnabled: enhanced }));
 const FEATURES = Array.from({ length: 16 }, (_, b) => frozen({
@@ -306,7 +311,7 @@ export function generateDevices(options: GenerateOptions): Device[] {
     const docModified = iso(Math.max(modifiedMs, nowMs - int(DAY)));
     const since = iso(createdMs + rnd() * (nowMs - createdMs));
 
-    const applicable = family === 'windows' ? WINDOWS_SOFTWARE : deviceType === 'sip' ? SIP_SOFTWARE : ANDROID_SOFTWARE;
+    const applicable = softwareTypesOf(deviceType);
     const laggard: SoftwareType = deviceType === 'sip' ? 'operatingSystem' : 'teamsClient';
     const sw: Record<SoftwareType, UpdateStatus | null> = {
       adminAgent: null, operatingSystem: null, teamsClient: null, firmware: null, partnerAgent: null, companyPortal: null,

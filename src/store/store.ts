@@ -78,11 +78,20 @@ export interface Store {
   createEnrollmentToken(token: EnrollmentToken): Promise<void>;
   findEnrollmentToken(tokenHash: string): Promise<EnrollmentToken | null>;
   findDeviceByHardware(tenantId: string, uniqueId: string | null, serialNumber: string | null): Promise<Device | null>;
-  /** Inserts or replaces an enrolled device together with its credential hash. */
-  saveEnrolledDevice(device: Device, credentialHash: string): Promise<void>;
+  /**
+   * Saves an enrolling device with its credential hash; returns the id it was saved under.
+   * The hardware lookup is repeated under a lock, so the same hardware enrolling twice at
+   * once becomes one device (the second updates the first).
+   */
+  saveEnrolledDevice(device: Device, credentialHash: string): Promise<string>;
   deviceCredential(deviceId: string): Promise<{ tenantId: string; credentialHash: string } | null>;
   /** Writes the device's reported and derived state (documents, statuses, installed versions). */
   updateDeviceState(device: Device): Promise<void>;
+  /**
+   * Read-modify-write of one device as a unit (a transaction with the row locked), so a
+   * presence change and a new installed version cannot overwrite each other.
+   */
+  updateDevice(tenantId: string, deviceId: string, change: (device: Device) => Device): Promise<Device | null>;
   /** Records that agents were heard from; returns those the store did not consider connected. */
   markSeen(devices: DeviceRef[], at: string): Promise<DeviceRef[]>;
   /** Connected devices whose agent has been silent since before `cutoff`. */

@@ -283,8 +283,17 @@ export class PostgresStore implements Store {
     return rows[0] ? deviceFromRow(rows[0]) : null;
   }
 
-  async saveEnrolledDevice(device: Device, credentialHash: string): Promise<void> {
-    await this.transaction(async (client) => {
+  async saveEnrolledDevice(device: Device, credentialHash: string): Promise<string> {
+    return this.transaction(async (client) => {
+      // Serialises enrollments of the same hardware across replicas; the lookup is redone under the lock.
+      const { uniqueId, serialNumber } = device.hardwareDetail;
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${device.tenantId}/${uniqueId ?? serialNumber}`]);
+      const found = await client.query<{ id: string }>(
+        `SELECT id FROM devices WHERE tenant_id = $1 AND (hw_unique_id = $2 OR hw_serial_number = $3)
+         ORDER BY hw_unique_id = $2 DESC NULLS LAST LIMIT 1`,
+        [device.tenantId, uniqueId, serialNumber],
+      );
+      device = { ...device, id: found.rows[0]?.id ?? device.id };
       await client.query(
         `INSERT INTO devices SELECT * FROM jsonb_populate_record(NULL::devices, $1::jsonb)
          ON CONFLICT (tenant_id, id) DO NOTHING`,
@@ -293,6 +302,18 @@ export class PostgresStore implements Store {
       const { sql, params } = updateDeviceSql(device);
       await client.query(sql, params);
       await client.query('UPDATE devices SET credential_hash = $1 WHERE tenant_id = $2 AND id = $3', [credentialHash, device.tenantId, device.id]);
+      return device.id;
+    });
+  }
+
+  async updateDevice(tenantId: string, deviceId: string, change: (device: Device) => Device): Promise<Device | null> {
+    return this.transaction(async (client) => {
+      const { rows } = await client.query<DeviceRow>('SELECT * FROM devices WHERE tenant_id = $1 AND id = $2 FOR UPDATE', [tenantId, deviceId]);
+      if (!rows[0]) return null;
+      const updated = change(deviceFromRow(rows[0]));
+      const { sql, params } = updateDeviceSql(updated);
+      await client.query(sql, params);
+      return updated;
     });
   }
 

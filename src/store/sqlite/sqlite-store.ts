@@ -276,13 +276,26 @@ export class SqliteStore implements Store {
     return row ? deviceFromRow(row) : null;
   }
 
-  async saveEnrolledDevice(device: Device, credentialHash: string): Promise<void> {
-    this.db.transaction(() => {
-      const row = deviceToRow(device);
-      if (this.statements.getDevice.get(device.tenantId, device.id)) this.statements.updateDeviceState.run(row);
+  async saveEnrolledDevice(device: Device, credentialHash: string): Promise<string> {
+    return this.db.transaction(() => {
+      const { uniqueId, serialNumber } = device.hardwareDetail;
+      const existing = this.statements.findByHardware.get(device.tenantId, uniqueId, serialNumber, uniqueId) as DeviceRow | undefined;
+      const row = deviceToRow({ ...device, id: existing?.id ?? device.id });
+      if (existing || this.statements.getDevice.get(device.tenantId, device.id)) this.statements.updateDeviceState.run(row);
       else this.statements.insertDevice.run(row);
-      this.statements.setCredential.run(credentialHash, device.tenantId, device.id);
-    })();
+      this.statements.setCredential.run(credentialHash, device.tenantId, row.id);
+      return row.id as string;
+    }).immediate();
+  }
+
+  async updateDevice(tenantId: string, deviceId: string, change: (device: Device) => Device): Promise<Device | null> {
+    return this.db.transaction(() => {
+      const row = this.statements.getDevice.get(tenantId, deviceId) as DeviceRow | undefined;
+      if (!row) return null;
+      const updated = change(deviceFromRow(row));
+      this.statements.updateDeviceState.run(deviceToRow(updated));
+      return updated;
+    }).immediate();
   }
 
   async deviceCredential(deviceId: string): Promise<{ tenantId: string; credentialHash: string } | null> {
