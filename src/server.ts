@@ -9,6 +9,9 @@ import { openStore } from './store/open-store.js';
 import pino from 'pino';
 import type { Store } from './store/store.js';
 
+/** How long in-flight requests get to finish on shutdown. */
+const shutdownGraceMs = 5000;
+
 export interface RunningServer {
   app: FastifyInstance;
   store: Store;
@@ -58,7 +61,12 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
       async close() {
         // Long-polls are released first, so closing the server does not wait 30 s for them.
         await engine.stop();
-        await app.close();
+        // In-flight requests finish; a connection that never completes a request (a client that
+        // opened a socket and went quiet) would hold close() forever, so it is cut after a grace period.
+        const closing = app.close();
+        const grace = setTimeout(() => app.server.closeAllConnections(), shutdownGraceMs);
+        await closing;
+        clearTimeout(grace);
         await store.close();
       },
     };

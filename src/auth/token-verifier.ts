@@ -15,6 +15,9 @@ export interface VerifierOptions {
 
 export type TokenVerifier = (authorization: string | undefined) => Promise<Caller>;
 
+const maxCachedTokens = 10_000;
+const cacheMs = 5 * 60_000;
+
 /** Verifies `Authorization: Bearer` JWTs and turns their claims into a Caller. */
 export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
   const getKey: JWTVerifyGetKey =
@@ -22,9 +25,14 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
       ? createRemoteJWKSet(new URL(options.keys.jwksUrl))
       : createLocalJWKSet(options.keys.jwks as Parameters<typeof createLocalJWKSet>[0]);
 
+  // Clients send the same token for up to an hour; verifying its signature once is enough.
+  const verified = new Map<string, { caller: Caller; until: number }>();
+
   return async (authorization) => {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
     if (!match) throw unauthenticated('Access token is missing.', false);
+    const cached = verified.get(match[1]);
+    if (cached && cached.until > Date.now()) return cached.caller;
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(match[1], getKey, {
@@ -41,7 +49,11 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
       }
       throw unauthenticated(describeJoseError(error), true);
     }
-    return callerFromClaims(payload);
+    const caller = callerFromClaims(payload);
+    if (verified.size >= maxCachedTokens) verified.delete(verified.keys().next().value!);
+    // Until the token expires, and at most a few minutes, so a revoked signing key stops working soon.
+    verified.set(match[1], { caller, until: Math.min((payload.exp ?? 0) * 1000, Date.now() + cacheMs) });
+    return caller;
   };
 }
 

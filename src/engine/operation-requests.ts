@@ -19,14 +19,14 @@ export async function requestOperation(
   request: ActionRequest,
   startTimeoutMs: number,
 ): Promise<Operation> {
-  const device = await store.getDevice(caller.tenantId, deviceId);
+  const device = await store.getDeviceModel(caller.tenantId, deviceId);
   if (!device) throw notFound(`The device '${deviceId.slice(0, 64)}' does not exist.`);
   let softwareVersion = request.softwareVersion;
   if (request.softwareType && softwareVersion === null) {
     // No version named: the newest the catalog offers for this device's type and model.
-    softwareVersion = newestVersion(await store.listCatalog(caller.tenantId), request.softwareType, device.deviceType, device.hardwareDetail.model);
+    softwareVersion = newestVersion(await store.listCatalog(caller.tenantId), request.softwareType, device.deviceType, device.model);
     if (softwareVersion === null) {
-      throw badRequest(`No 'softwareVersion' was given and the catalog has no ${request.softwareType} version for this device (${device.deviceType}, ${device.hardwareDetail.model ?? 'unknown model'}).`);
+      throw badRequest(`No 'softwareVersion' was given and the catalog has no ${request.softwareType} version for this device (${device.deviceType}, ${device.model ?? 'unknown model'}).`);
     }
   }
   const created = Date.now();

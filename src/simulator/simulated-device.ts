@@ -321,8 +321,10 @@ export class SimulatedDevice {
     if (reply.status === 200) return (reply.body as { operation: WorkItem }).operation;
     if (reply.status === 204) {
       // A poll answered far sooner than asked with nothing is a server going down or a bug;
-      // never spin on it.
-      if (this.longPollSeconds >= 2 && Date.now() - asked < (this.longPollSeconds * 1000) / 2) {
+      // never spin on it. Without long-polling (waitSeconds=0) the device polls every second.
+      if (this.longPollSeconds < 2) {
+        await this.sleep(jitter(1000, 0.5, this.random));
+      } else if (Date.now() - asked < (this.longPollSeconds * 1000) / 2) {
         this._earlyEmptyPolls++;
         await this.sleep(jitter(1000, 0.5, this.random));
       }
@@ -628,8 +630,11 @@ export class SimulatedDevice {
         parsed = text;
       }
     }
+    // Retry-After is stretched by up to half, so that thousands of devices told "1 s" at once
+    // do not all come back in the same millisecond.
     const retryAfter = Number(response.headers.get('retry-after'));
-    return { status: response.status, body: parsed, retryAfterMs: retryAfter > 0 ? Math.min(60, retryAfter) * 1000 : null };
+    const retryAfterMs = retryAfter > 0 ? Math.min(60, retryAfter) * 1000 * (1 + this.random() / 2) : null;
+    return { status: response.status, body: parsed, retryAfterMs };
   }
 
   /** Waits, or less when the device is stopped. */

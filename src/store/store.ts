@@ -1,4 +1,5 @@
 import type { Device } from '../domain/device.js';
+import type { DeviceType } from '../domain/enums.js';
 import type { Operation, OperationError, Transition } from '../domain/operation.js';
 import type { IdentitySet } from '../domain/identity.js';
 import type { CatalogEntry } from '../domain/software-catalog.js';
@@ -19,6 +20,12 @@ export interface TransitionChanges {
   error?: OperationError | null;
   runDeadline?: string;
   result?: Record<string, unknown> | null;
+}
+
+export interface DeviceModel {
+  id: string;
+  deviceType: DeviceType;
+  model: string | null;
 }
 
 export interface DeviceRef {
@@ -47,6 +54,8 @@ export interface Store {
 
   insertDevices(devices: Device[]): Promise<void>;
   getDevice(tenantId: string, deviceId: string): Promise<Device | null>;
+  /** What an action needs to know of a device, without reading its documents (the hot path of updateSoftware). */
+  getDeviceModel(tenantId: string, deviceId: string): Promise<DeviceModel | null>;
   listDevices(query: DevicePageQuery): Promise<Page<Device>>;
   countDevices(tenantId: string): Promise<number>;
 

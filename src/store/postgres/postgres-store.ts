@@ -8,7 +8,8 @@ import {
   catalogFromRow, deviceFromRow, deviceToRow, operationFromRow, type CatalogRow, type DeviceRow, type OperationRow,
 } from '../rows.js';
 import { StoreUnavailableError, isPgUnavailable } from '../store-errors.js';
-import type { DeviceRef, EnrollmentToken, SigningKey, Store, TransitionChanges } from '../store.js';
+import type { DeviceType } from '../../domain/enums.js';
+import type { DeviceModel, DeviceRef, EnrollmentToken, SigningKey, Store, TransitionChanges } from '../store.js';
 import { transitionSql } from '../transition-sql.js';
 import { postgresMigrations } from './migrations.js';
 
@@ -135,6 +136,14 @@ export class PostgresStore implements Store {
   async getDevice(tenantId: string, deviceId: string): Promise<Device | null> {
     const rows = await this.query<DeviceRow>('SELECT * FROM devices WHERE tenant_id = $1 AND id = $2', [tenantId, deviceId]);
     return rows[0] ? deviceFromRow(rows[0]) : null;
+  }
+
+  async getDeviceModel(tenantId: string, deviceId: string): Promise<DeviceModel | null> {
+    const [row] = await this.query<{ id: string; device_type: string; hw_model: string | null }>(
+      'SELECT id, device_type, hw_model FROM devices WHERE tenant_id = $1 AND id = $2',
+      [tenantId, deviceId],
+    );
+    return row ? { id: row.id, deviceType: row.device_type as DeviceType, model: row.hw_model } : null;
   }
 
   async countDevices(tenantId: string): Promise<number> {

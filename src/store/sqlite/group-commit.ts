@@ -1,60 +1,85 @@
-import type Database from 'better-sqlite3';
+import { Worker } from 'node:worker_threads';
+import type { Operation } from '../../domain/operation.js';
+import type { OperationInsertOutcome } from './operation-insert.js';
 
-interface Pending<T, R> {
-  item: T;
-  resolve(result: R): void;
+interface Pending {
+  operation: Operation;
+  resolve(result: 'created' | 'conflict'): void;
   reject(error: unknown): void;
 }
 
 /**
- * Group commit: writes that arrive in the same turn of the event loop share one transaction,
- * so one fsync covers many accepted requests. Each caller is answered only after the commit
- * that holds its write, so a 202 still means "on disk". `write` runs inside the transaction;
- * an error it throws for one item fails that item alone.
+ * Group commit of accepted operations. Requests that arrive while a batch is being written
+ * wait together for the next one, so one fsync covers many 202s; each caller is answered
+ * only after the commit that holds its row, so a 202 still means "on disk". The writing
+ * (and its fsync) happens on a worker thread, so the event loop keeps serving meanwhile.
  */
-export class GroupCommit<T, R> {
-  private queue: Pending<T, R>[] = [];
-  private scheduled = false;
+export class GroupCommit {
+  private queue: Pending[] = [];
+  private inFlight: Pending[] | null = null;
+  private nextId = 1;
+  private readonly worker: Worker;
+  private closed = false;
 
-  constructor(
-    private readonly db: Database.Database,
-    private readonly write: (item: T) => R,
-  ) {}
+  constructor(path: string) {
+    this.worker = new Worker(new URL('./operation-writer.js', import.meta.url), { workerData: { path } });
+    this.worker.unref();
+    this.worker.on('message', (message: { outcomes?: OperationInsertOutcome[]; failure?: { error: string; code: string | null } }) =>
+      this.settle(message));
+    this.worker.on('error', (error) => this.failAll(error));
+  }
 
-  submit(item: T): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
+  submit(operation: Operation): Promise<'created' | 'conflict'> {
+    if (this.closed) return Promise.reject(storeError({ error: 'the store is closed', code: 'SQLITE_MISUSE' }));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ operation, resolve, reject });
+      if (!this.inFlight) this.send();
     });
   }
 
-  private flush(): void {
-    const batch = this.queue;
+  async close(): Promise<void> {
+    this.closed = true;
+    this.worker.ref();
+    while (this.inFlight || this.queue.length) await new Promise((r) => setTimeout(r, 5));
+    // Referenced while closing: an unreferenced worker would let the process end mid-close.
+    this.worker.ref();
+    this.worker.postMessage('close');
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 2000);
+      this.worker.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private send(): void {
+    if (this.queue.length === 0) return;
+    this.inFlight = this.queue;
     this.queue = [];
-    this.scheduled = false;
-    const outcomes: ({ ok: true; value: R } | { ok: false; error: unknown })[] = [];
-    try {
-      this.db.transaction(() => {
-        for (const pending of batch) {
-          try {
-            outcomes.push({ ok: true, value: this.write(pending.item) });
-          } catch (error) {
-            outcomes.push({ ok: false, error });
-          }
-        }
-      })();
-    } catch (error) {
-      // The commit itself failed (disk full, I/O error): nothing in the batch was accepted.
-      for (const pending of batch) pending.reject(error);
-      return;
-    }
-    batch.forEach((pending, i) => {
-      const outcome = outcomes[i];
-      if (outcome.ok) pending.resolve(outcome.value);
-      else pending.reject(outcome.error);
-    });
+    this.worker.postMessage({ id: this.nextId++, operations: this.inFlight.map((p) => p.operation) });
   }
+
+  private settle(message: { outcomes?: OperationInsertOutcome[]; failure?: { error: string; code: string | null } }): void {
+    const batch = this.inFlight ?? [];
+    this.inFlight = null;
+    batch.forEach((pending, i) => {
+      const outcome = message.failure ?? message.outcomes![i];
+      if (outcome === 'created' || outcome === 'conflict') pending.resolve(outcome);
+      else pending.reject(storeError(outcome));
+    });
+    this.send();
+  }
+
+  private failAll(error: unknown): void {
+    const batch = [...(this.inFlight ?? []), ...this.queue];
+    this.inFlight = null;
+    this.queue = [];
+    for (const pending of batch) pending.reject(error);
+  }
+}
+
+/** An error shaped like better-sqlite3's, so SQLITE_BUSY / SQLITE_FULL still map to 503. */
+function storeError(failure: { error: string; code: string | null }): Error {
+  return Object.assign(new Error(failure.error), { code: failure.code ?? undefined });
 }

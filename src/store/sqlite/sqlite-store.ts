@@ -6,7 +6,8 @@ import type { Operation, OperationError, Transition } from '../../domain/operati
 import type { CatalogEntry } from '../../domain/software-catalog.js';
 import type { DevicePageQuery, OperationPageQuery, Page } from '../device-query.js';
 import { compileFilter, type FilterDialect } from '../filter-sql.js';
-import type { DeviceRef, EnrollmentToken, SigningKey, Store, TransitionChanges } from '../store.js';
+import type { DeviceType } from '../../domain/enums.js';
+import type { DeviceModel, DeviceRef, EnrollmentToken, SigningKey, Store, TransitionChanges } from '../store.js';
 import { TokenBuckets } from '../token-buckets.js';
 import { GroupCommit } from './group-commit.js';
 import { sqliteMigrations } from './migrations.js';
@@ -28,15 +29,19 @@ export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
   readonly db: Database.Database;
   private readonly statements;
-  private readonly operationInserts: GroupCommit<Operation, 'created' | 'conflict'>;
+  private readonly operationInserts: GroupCommit;
   private readonly rateBuckets = new TokenBuckets();
 
   constructor(readonly path: string) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    // A file, not ':memory:': the group commit's writer thread opens it too.
+    mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     // FULL: a 202 is only sent for an operation that survives power loss, not just a crash.
-    this.db.pragma('synchronous = FULL');
+    // Accepted operations are committed with FULL by the group commit's writer thread. Device
+    // reports, transitions and presence commit here with NORMAL: durable across a crash of the
+    // process, and made durable on disk by the next FULL commit of the shared WAL.
+    this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('cache_size = -65536');
@@ -47,6 +52,7 @@ export class SqliteStore implements Store {
         'INSERT OR IGNORE INTO signing_keys (kid, alg, private_jwk, public_jwk, created_at) VALUES (?, ?, ?, ?, ?)',
       ),
       getDevice: this.db.prepare('SELECT * FROM devices WHERE tenant_id = ? AND id = ?'),
+      getDeviceModel: this.db.prepare('SELECT id, device_type, hw_model FROM devices WHERE tenant_id = ? AND id = ?'),
       countDevices: this.db.prepare('SELECT count(*) AS n FROM devices WHERE tenant_id = ?'),
       insertDevice: this.db.prepare(`INSERT INTO devices (
           tenant_id, id, device_type, health_status, activity_state, company_asset_tag, notes,
@@ -61,11 +67,6 @@ export class SqliteStore implements Store {
           @created_at, @created_by, @last_modified_at, @last_modified_by, @health, @activity, @configuration,
           @installed, @connection_status, @last_seen_at
         )`),
-      insertOperation: this.db.prepare(`INSERT INTO operations (
-          id, tenant_id, device_id, operation_type, software_type, software_version, status,
-          created_at, created_by, last_action_at, last_action_by, started_at, completed_at, error_code, error_message,
-          start_deadline
-        ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       getOperation: this.db.prepare('SELECT * FROM operations WHERE tenant_id = ? AND device_id = ? AND id = ?'),
       listOperations: this.db.prepare(
         'SELECT * FROM operations WHERE tenant_id = ? AND device_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
@@ -89,8 +90,11 @@ export class SqliteStore implements Store {
         'INSERT INTO enrollment_tokens (id, tenant_id, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)',
       ),
       findEnrollmentToken: this.db.prepare('SELECT * FROM enrollment_tokens WHERE token_hash = ?'),
-      findByHardware: this.db.prepare(`SELECT * FROM devices WHERE tenant_id = ?
-        AND (hw_unique_id = ? OR hw_serial_number = ?) ORDER BY hw_unique_id IS ? DESC LIMIT 1`),
+      // Two indexed lookups: the unique id wins over the serial number.
+      findByHardware: this.db.prepare(`SELECT * FROM (
+          SELECT *, 0 AS rank FROM devices WHERE tenant_id = ? AND hw_unique_id = ?
+          UNION ALL SELECT *, 1 AS rank FROM devices WHERE tenant_id = ? AND hw_serial_number = ?
+        ) ORDER BY rank LIMIT 1`),
       setCredential: this.db.prepare('UPDATE devices SET credential_hash = ? WHERE tenant_id = ? AND id = ?'),
       deviceCredential: this.db.prepare('SELECT tenant_id, credential_hash FROM devices WHERE id = ? AND credential_hash IS NOT NULL'),
       // Every column of deviceToRow appears here: better-sqlite3 refuses unused named parameters.
@@ -114,10 +118,11 @@ export class SqliteStore implements Store {
         (tenant_id, software_type, version, device_type, model, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
       listCatalog: this.db.prepare('SELECT * FROM catalog_entries WHERE tenant_id = ? ORDER BY seq'),
     };
-    this.operationInserts = new GroupCommit(this.db, (op) => this.insertOperation(op));
+    this.operationInserts = new GroupCommit(path);
   }
 
   async close(): Promise<void> {
+    await this.operationInserts.close();
     if (this.db.open) this.db.close();
   }
 
@@ -142,13 +147,18 @@ export class SqliteStore implements Store {
         for (const device of devices) insert.run(deviceToRow(device));
       })();
     } finally {
-      this.db.pragma('synchronous = FULL');
+      this.db.pragma('synchronous = NORMAL');
     }
   }
 
   async getDevice(tenantId: string, deviceId: string): Promise<Device | null> {
     const row = this.statements.getDevice.get(tenantId, deviceId) as DeviceRow | undefined;
     return row ? deviceFromRow(row) : null;
+  }
+
+  async getDeviceModel(tenantId: string, deviceId: string): Promise<DeviceModel | null> {
+    const row = this.statements.getDeviceModel.get(tenantId, deviceId) as { id: string; device_type: string; hw_model: string | null } | undefined;
+    return row ? { id: row.id, deviceType: row.device_type as DeviceType, model: row.hw_model } : null;
   }
 
   async countDevices(tenantId: string): Promise<number> {
@@ -176,22 +186,6 @@ export class SqliteStore implements Store {
 
   async createOperation(op: Operation): Promise<'created' | 'conflict'> {
     return this.operationInserts.submit(op);
-  }
-
-  private insertOperation(op: Operation): 'created' | 'conflict' {
-    try {
-      this.statements.insertOperation.run(
-        op.id, op.tenantId, op.deviceId, op.operationType, op.softwareType, op.softwareVersion, op.status,
-        op.createdDateTime, json(op.createdBy), op.lastActionDateTime, json(op.lastActionBy),
-        op.startedDateTime, op.completedDateTime, op.error?.code ?? null, op.error?.message ?? null,
-        op.startDeadline,
-      );
-      return 'created';
-    } catch (error) {
-      // operations_one_pending: the statement is undone, the rest of the group commits.
-      if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') return 'conflict';
-      throw error;
-    }
   }
 
   async getOperation(tenantId: string, deviceId: string, operationId: string): Promise<Operation | null> {
@@ -272,14 +266,14 @@ export class SqliteStore implements Store {
   }
 
   async findDeviceByHardware(tenantId: string, uniqueId: string | null, serialNumber: string | null): Promise<Device | null> {
-    const row = this.statements.findByHardware.get(tenantId, uniqueId, serialNumber, uniqueId) as DeviceRow | undefined;
+    const row = this.statements.findByHardware.get(tenantId, uniqueId, tenantId, serialNumber) as DeviceRow | undefined;
     return row ? deviceFromRow(row) : null;
   }
 
   async saveEnrolledDevice(device: Device, credentialHash: string): Promise<string> {
     return this.db.transaction(() => {
       const { uniqueId, serialNumber } = device.hardwareDetail;
-      const existing = this.statements.findByHardware.get(device.tenantId, uniqueId, serialNumber, uniqueId) as DeviceRow | undefined;
+      const existing = this.statements.findByHardware.get(device.tenantId, uniqueId, device.tenantId, serialNumber) as DeviceRow | undefined;
       const row = deviceToRow({ ...device, id: existing?.id ?? device.id });
       if (existing || this.statements.getDevice.get(device.tenantId, device.id)) this.statements.updateDeviceState.run(row);
       else this.statements.insertDevice.run(row);

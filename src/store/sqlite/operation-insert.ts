@@ -1,0 +1,23 @@
+import type { Operation } from '../../domain/operation.js';
+
+/** The INSERT of a new operation, shared by the writer thread and the in-thread fallback. */
+export const operationInsertSql = `INSERT INTO operations (
+    id, tenant_id, device_id, operation_type, software_type, software_version, status,
+    created_at, created_by, last_action_at, last_action_by, started_at, completed_at, error_code, error_message,
+    start_deadline
+  ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
+export function operationInsertValues(op: Operation): unknown[] {
+  return [
+    op.id, op.tenantId, op.deviceId, op.operationType, op.softwareType, op.softwareVersion, op.status,
+    op.createdDateTime, json(op.createdBy), op.lastActionDateTime, json(op.lastActionBy),
+    op.startedDateTime, op.completedDateTime, op.error?.code ?? null, op.error?.message ?? null, op.startDeadline,
+  ];
+}
+
+/** 'created', 'conflict' (a pending twin exists), or the error that stopped this one insert. */
+export type OperationInsertOutcome = 'created' | 'conflict' | { error: string; code: string | null };
+
+function json(value: unknown): string | null {
+  return value === null || value === undefined ? null : JSON.stringify(value);
+}

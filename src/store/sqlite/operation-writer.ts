@@ -1,0 +1,43 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import { operationInsertSql, operationInsertValues, type OperationInsertOutcome } from './operation-insert.js';
+import type { Operation } from '../../domain/operation.js';
+
+/**
+ * The writer thread of the group commit: inserts each batch of accepted operations in one
+ * transaction on its own connection. Its fsync blocks this thread, not the event loop that
+ * serves requests.
+ */
+const db = new Database((workerData as { path: string }).path);
+db.pragma('journal_mode = WAL');
+db.pragma('synchronous = FULL');
+db.pragma('foreign_keys = ON');
+db.pragma('busy_timeout = 5000');
+const insert = db.prepare(operationInsertSql);
+
+const writeBatch = db.transaction((operations: Operation[]) =>
+  operations.map((op): OperationInsertOutcome => {
+    try {
+      insert.run(...operationInsertValues(op));
+      return 'created';
+    } catch (error) {
+      // operations_one_pending: the statement is undone, the rest of the batch commits.
+      if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') return 'conflict';
+      return { error: (error as Error).message, code: (error as { code?: string }).code ?? null };
+    }
+  }),
+);
+
+parentPort!.on('message', (message: { id: number; operations: Operation[] } | 'close') => {
+  if (message === 'close') {
+    db.close();
+    parentPort!.close();
+    return;
+  }
+  try {
+    parentPort!.postMessage({ id: message.id, outcomes: writeBatch.immediate(message.operations) });
+  } catch (error) {
+    // The commit failed (disk full, I/O error, lock timeout): nothing of the batch was accepted.
+    parentPort!.postMessage({ id: message.id, failure: { error: (error as Error).message, code: (error as { code?: string }).code ?? null } });
+  }
+});
