@@ -62,6 +62,17 @@ const parsed = <T>(value: unknown): T => (typeof value === 'string' ? JSON.parse
 const iso = (value: string | Date): string => (value instanceof Date ? value.toISOString() : value);
 const isoOrNull = (value: string | Date | null): string | null => (value === null ? null : iso(value));
 
+/**
+ * Columns a device list page needs: everything but the three documents, which a
+ * teamworkDevice body does not show and which are most of a row's bytes.
+ */
+export const deviceListColumns = [
+  'tenant_id', 'id', 'device_type', 'health_status', 'activity_state', 'company_asset_tag', 'notes',
+  'hw_unique_id', 'hw_serial_number', 'hw_manufacturer', 'hw_model', 'hw_mac_addresses',
+  'current_user_id', 'current_user_display_name', 'current_user_type',
+  'created_at', 'created_by', 'last_modified_at', 'last_modified_by', 'installed', 'last_seen_at',
+].join(', ');
+
 export function deviceToRow(device: Device): Record<string, unknown> {
   return {
     tenant_id: device.tenantId,
@@ -116,9 +127,10 @@ export function deviceFromRow(row: DeviceRow): Device {
     createdBy: row.created_by === null ? null : parsed(row.created_by),
     lastModifiedDateTime: iso(row.last_modified_at),
     lastModifiedBy: row.last_modified_by === null ? null : parsed(row.last_modified_by),
-    health: parsed(row.health),
-    activity: parsed(row.activity),
-    configuration: parsed(row.configuration),
+    // Absent when the row was read with deviceListColumns.
+    health: row.health === undefined ? {} : parsed(row.health),
+    activity: row.activity === undefined ? {} : parsed(row.activity),
+    configuration: row.configuration === undefined ? {} : parsed(row.configuration),
     installed: parsed(row.installed),
     lastSeenDateTime: isoOrNull(row.last_seen_at),
   };

@@ -56,6 +56,7 @@ export interface Store {
   getDevice(tenantId: string, deviceId: string): Promise<Device | null>;
   /** What an action needs to know of a device, without reading its documents (the hot path of updateSoftware). */
   getDeviceModel(tenantId: string, deviceId: string): Promise<DeviceModel | null>;
+  /** A page of devices without their documents (health, activity, configuration are empty). */
   listDevices(query: DevicePageQuery): Promise<Page<Device>>;
   countDevices(tenantId: string): Promise<number>;
 

@@ -5,7 +5,7 @@ import type { CatalogEntry } from '../../domain/software-catalog.js';
 import type { DevicePageQuery, OperationPageQuery, Page } from '../device-query.js';
 import { compileFilter, type FilterDialect } from '../filter-sql.js';
 import {
-  catalogFromRow, deviceFromRow, deviceToRow, operationFromRow, type CatalogRow, type DeviceRow, type OperationRow,
+  catalogFromRow, deviceFromRow, deviceListColumns, deviceToRow, operationFromRow, type CatalogRow, type DeviceRow, type OperationRow,
 } from '../rows.js';
 import { StoreUnavailableError, isPgUnavailable } from '../store-errors.js';
 import type { DeviceType } from '../../domain/enums.js';
@@ -164,7 +164,7 @@ export class PostgresStore implements Store {
     }
     params.push(query.top + 1);
     const rows = await this.query<DeviceRow>(
-      `SELECT * FROM devices WHERE ${where.join(' AND ')} ORDER BY id LIMIT $${params.length}`,
+      `SELECT ${deviceListColumns} FROM devices WHERE ${where.join(' AND ')} ORDER BY id LIMIT $${params.length}`,
       params,
     );
     const items = rows.slice(0, query.top).map(deviceFromRow);

@@ -12,7 +12,7 @@ import { TokenBuckets } from '../token-buckets.js';
 import { GroupCommit } from './group-commit.js';
 import { sqliteMigrations } from './migrations.js';
 import {
-  catalogFromRow, deviceFromRow, deviceToRow, operationFromRow, type CatalogRow, type DeviceRow, type OperationRow,
+  catalogFromRow, deviceFromRow, deviceListColumns, deviceToRow, operationFromRow, type CatalogRow, type DeviceRow, type OperationRow,
 } from '../rows.js';
 import { transitionSql } from '../transition-sql.js';
 
@@ -178,7 +178,7 @@ export class SqliteStore implements Store {
       params.push(query.afterId);
     }
     params.push(query.top + 1);
-    const sql = `SELECT * FROM devices WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`;
+    const sql = `SELECT ${deviceListColumns} FROM devices WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`;
     const rows = this.db.prepare(sql).all(...params) as DeviceRow[];
     const items = rows.slice(0, query.top).map(deviceFromRow);
     return { items, next: rows.length > query.top ? items[items.length - 1].id : null };
