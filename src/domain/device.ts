@@ -39,6 +39,17 @@ export interface Device {
   installed: InstalledVersions;
   /** last time the device's agent was heard from; null for devices without an agent */
   lastSeenDateTime: string | null;
+  /**
+   * Set on devices fresh from the demo generator: the store keeps this instead of their three
+   * documents and regenerates them on read. Any change writes the documents out for good.
+   */
+  generatedFrom?: GeneratedFrom;
+}
+
+export interface GeneratedFrom {
+  seed: number;
+  index: number;
+  now: string;
 }
 
 /**

@@ -254,6 +254,7 @@ function identity(adminIds: string[]): IdentitySet | null {
 export function generateDevices(options: GenerateOptions): Device[] {
   const start = options.startIndex ?? 0;
   const nowMs = (options.now ?? new Date()).getTime();
+  const nowIso = new Date(nowMs).toISOString();
   const salt = fmix32(fnv1a(options.tenantId) ^ fmix32((options.seed ?? 1) >>> 0));
   const serialSalt = fmix32(salt ^ 0x9e3779b9);
   rngState = salt;
@@ -455,6 +456,7 @@ export function generateDevices(options: GenerateOptions): Device[] {
       health, activity, configuration, installed,
       // Seeded devices have no agent; a timestamp here would let the liveness sweep mark them offline.
       lastSeenDateTime: null,
+      generatedFrom: { seed: options.seed ?? 1, index, now: nowIso },
     };
   }
   return out;

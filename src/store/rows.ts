@@ -1,4 +1,6 @@
-import type { Device } from '../domain/device.js';
+import type { Device, GeneratedFrom } from '../domain/device.js';
+// Seeded devices' documents are regenerated from their descriptor (see Device.generatedFrom).
+import { generateDevices } from '../seed/device-generator.js';
 import type { ActivityState, DeviceType, HealthStatus, OperationType, SoftwareType } from '../domain/enums.js';
 import type { Operation, OperationStatus } from '../domain/operation.js';
 import type { CatalogEntry } from '../domain/software-catalog.js';
@@ -27,6 +29,7 @@ export interface DeviceRow {
   health: unknown;
   activity: unknown;
   configuration: unknown;
+  documents_seed?: unknown;
   installed: unknown;
   credential_hash: string | null;
   connection_status: string | null;
@@ -94,9 +97,10 @@ export function deviceToRow(device: Device): Record<string, unknown> {
     created_by: device.createdBy ? JSON.stringify(device.createdBy) : null,
     last_modified_at: device.lastModifiedDateTime,
     last_modified_by: device.lastModifiedBy ? JSON.stringify(device.lastModifiedBy) : null,
-    health: JSON.stringify(device.health),
-    activity: JSON.stringify(device.activity),
-    configuration: JSON.stringify(device.configuration),
+    health: device.generatedFrom ? null : JSON.stringify(device.health),
+    activity: device.generatedFrom ? null : JSON.stringify(device.activity),
+    configuration: device.generatedFrom ? null : JSON.stringify(device.configuration),
+    documents_seed: device.generatedFrom ? JSON.stringify(device.generatedFrom) : null,
     installed: JSON.stringify(device.installed),
     connection_status: (device.health.connection as { connectionStatus?: string } | undefined)?.connectionStatus ?? null,
     last_seen_at: device.lastSeenDateTime,
@@ -127,13 +131,24 @@ export function deviceFromRow(row: DeviceRow): Device {
     createdBy: row.created_by === null ? null : parsed(row.created_by),
     lastModifiedDateTime: iso(row.last_modified_at),
     lastModifiedBy: row.last_modified_by === null ? null : parsed(row.last_modified_by),
-    // Absent when the row was read with deviceListColumns.
-    health: row.health === undefined ? {} : parsed(row.health),
-    activity: row.activity === undefined ? {} : parsed(row.activity),
-    configuration: row.configuration === undefined ? {} : parsed(row.configuration),
+    ...documentsOf(row),
     installed: parsed(row.installed),
     lastSeenDateTime: isoOrNull(row.last_seen_at),
   };
+}
+
+/**
+ * The three documents of a row: absent when it was read with deviceListColumns, regenerated
+ * when the row holds a generator descriptor instead (seeded demo devices), else as stored.
+ */
+function documentsOf(row: DeviceRow): Pick<Device, 'health' | 'activity' | 'configuration'> {
+  if (row.health === undefined) return { health: {}, activity: {}, configuration: {} };
+  if (row.health === null && row.documents_seed) {
+    const from = parsed<GeneratedFrom>(row.documents_seed);
+    const [generated] = generateDevices({ tenantId: row.tenant_id, count: 1, seed: from.seed, startIndex: from.index, now: new Date(from.now) });
+    return { health: generated.health, activity: generated.activity, configuration: generated.configuration };
+  }
+  return { health: parsed(row.health), activity: parsed(row.activity), configuration: parsed(row.configuration) };
 }
 
 export function operationFromRow(row: OperationRow): Operation {

@@ -36,15 +36,15 @@ export const postgresMigrations: { version: number; name: string; sql: string }[
         created_by jsonb,
         last_modified_at timestamptz NOT NULL,
         last_modified_by jsonb,
-        health jsonb NOT NULL DEFAULT '{}',
-        activity jsonb NOT NULL DEFAULT '{}',
-        configuration jsonb NOT NULL DEFAULT '{}',
+        health jsonb,
+        activity jsonb,
+        configuration jsonb,
+        documents_seed jsonb,
         PRIMARY KEY (tenant_id, id)
       );
       CREATE INDEX devices_by_type ON devices (tenant_id, device_type, id);
       CREATE INDEX devices_by_unique_id ON devices (tenant_id, hw_unique_id, id);
       CREATE INDEX devices_by_current_user ON devices (tenant_id, current_user_id, id);
-      CREATE INDEX devices_by_health ON devices (tenant_id, health_status, id);
 
       CREATE TABLE operations (
         seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -79,9 +79,10 @@ export const postgresMigrations: { version: number; name: string; sql: string }[
       ALTER TABLE devices ADD COLUMN credential_hash text;
       ALTER TABLE devices ADD COLUMN connection_status text;
       ALTER TABLE devices ADD COLUMN last_seen_at timestamptz;
-      CREATE INDEX devices_by_id ON devices (id);
+      CREATE INDEX devices_by_id ON devices (id) WHERE credential_hash IS NOT NULL;
       CREATE INDEX devices_by_serial ON devices (tenant_id, hw_serial_number);
-      CREATE INDEX devices_connected_by_last_seen ON devices (last_seen_at) WHERE connection_status = 'connected';
+      CREATE INDEX devices_connected_by_last_seen ON devices (last_seen_at)
+        WHERE connection_status = 'connected' AND last_seen_at IS NOT NULL;
 
       ALTER TABLE operations ADD COLUMN start_deadline timestamptz;
       ALTER TABLE operations ADD COLUMN run_deadline timestamptz;

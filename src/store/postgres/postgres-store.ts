@@ -454,10 +454,11 @@ function pgDeviceRow(device: Device): Record<string, unknown> {
     hw_mac_addresses: device.hardwareDetail.macAddresses,
     created_by: device.createdBy,
     last_modified_by: device.lastModifiedBy,
-    health: device.health,
-    activity: device.activity,
-    configuration: device.configuration,
+    health: device.generatedFrom ? null : device.health,
+    activity: device.generatedFrom ? null : device.activity,
+    configuration: device.generatedFrom ? null : device.configuration,
     installed: device.installed,
+    documents_seed: device.generatedFrom ?? null,
   };
 }
 
@@ -466,7 +467,7 @@ function updateDeviceSql(device: Device): { sql: string; params: unknown[] } {
   const columns = [
     'device_type', 'health_status', 'activity_state', 'hw_unique_id', 'hw_serial_number', 'hw_manufacturer', 'hw_model',
     'hw_mac_addresses', 'current_user_id', 'current_user_display_name', 'current_user_type', 'last_modified_at',
-    'last_modified_by', 'health', 'activity', 'configuration', 'installed', 'connection_status',
+    'last_modified_by', 'health', 'activity', 'configuration', 'installed', 'connection_status', 'documents_seed',
   ];
   const params = columns.map((c) => row[c]);
   const set = columns.map((c, i) => `${c} = $${i + 1}`);

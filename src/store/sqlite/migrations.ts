@@ -35,9 +35,11 @@ export const sqliteMigrations: { version: number; name: string; sql: string }[] 
         created_by TEXT,
         last_modified_at TEXT NOT NULL,
         last_modified_by TEXT,
-        health TEXT NOT NULL DEFAULT '{}',
-        activity TEXT NOT NULL DEFAULT '{}',
-        configuration TEXT NOT NULL DEFAULT '{}',
+        health TEXT,
+        activity TEXT,
+        configuration TEXT,
+        -- generator descriptor of a seeded device whose documents are not stored (Device.generatedFrom)
+        documents_seed TEXT,
         -- A rowid table: rows carry kilobytes of JSON documents, which WITHOUT ROWID handles badly.
         UNIQUE (tenant_id, id)
       );
@@ -45,7 +47,6 @@ export const sqliteMigrations: { version: number; name: string; sql: string }[] 
       CREATE INDEX devices_by_type ON devices (tenant_id, device_type, id);
       CREATE INDEX devices_by_unique_id ON devices (tenant_id, hw_unique_id, id);
       CREATE INDEX devices_by_current_user ON devices (tenant_id, current_user_id, id);
-      CREATE INDEX devices_by_health ON devices (tenant_id, health_status, id);
 
       CREATE TABLE operations (
         seq INTEGER PRIMARY KEY,
@@ -81,9 +82,11 @@ export const sqliteMigrations: { version: number; name: string; sql: string }[] 
       ALTER TABLE devices ADD COLUMN credential_hash TEXT;
       ALTER TABLE devices ADD COLUMN connection_status TEXT;
       ALTER TABLE devices ADD COLUMN last_seen_at TEXT;
-      CREATE INDEX devices_by_id ON devices (id);
+      -- Device credentials name the device id alone; only enrolled devices have one.
+      CREATE INDEX devices_by_id ON devices (id) WHERE credential_hash IS NOT NULL;
       CREATE INDEX devices_by_serial ON devices (tenant_id, hw_serial_number);
-      CREATE INDEX devices_connected_by_last_seen ON devices (last_seen_at) WHERE connection_status = 'connected';
+      CREATE INDEX devices_connected_by_last_seen ON devices (last_seen_at)
+        WHERE connection_status = 'connected' AND last_seen_at IS NOT NULL;
 
       ALTER TABLE operations ADD COLUMN start_deadline TEXT;
       ALTER TABLE operations ADD COLUMN run_deadline TEXT;

@@ -59,13 +59,13 @@ export class SqliteStore implements Store {
           hw_unique_id, hw_serial_number, hw_manufacturer, hw_model, hw_mac_addresses,
           current_user_id, current_user_display_name, current_user_type,
           created_at, created_by, last_modified_at, last_modified_by, health, activity, configuration,
-          installed, connection_status, last_seen_at
+          installed, connection_status, last_seen_at, documents_seed
         ) VALUES (
           @tenant_id, @id, @device_type, @health_status, @activity_state, @company_asset_tag, @notes,
           @hw_unique_id, @hw_serial_number, @hw_manufacturer, @hw_model, @hw_mac_addresses,
           @current_user_id, @current_user_display_name, @current_user_type,
           @created_at, @created_by, @last_modified_at, @last_modified_by, @health, @activity, @configuration,
-          @installed, @connection_status, @last_seen_at
+          @installed, @connection_status, @last_seen_at, @documents_seed
         )`),
       getOperation: this.db.prepare('SELECT * FROM operations WHERE tenant_id = ? AND device_id = ? AND id = ?'),
       listOperations: this.db.prepare(
@@ -106,7 +106,8 @@ export class SqliteStore implements Store {
           current_user_id = @current_user_id, current_user_display_name = @current_user_display_name,
           current_user_type = @current_user_type, last_modified_at = @last_modified_at, last_modified_by = @last_modified_by,
           health = @health, activity = @activity, configuration = @configuration, installed = @installed,
-          connection_status = @connection_status, last_seen_at = coalesce(@last_seen_at, last_seen_at)
+          connection_status = @connection_status, last_seen_at = coalesce(@last_seen_at, last_seen_at),
+          documents_seed = @documents_seed
         WHERE tenant_id = @tenant_id AND id = @id`),
       markSeen: this.db.prepare(
         'UPDATE devices SET last_seen_at = ? WHERE tenant_id = ? AND id = ? RETURNING connection_status',
