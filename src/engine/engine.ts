@@ -48,18 +48,30 @@ export class Engine {
   constructor(
     readonly store: Store,
     readonly timings: EngineTimings,
-    log: Logger,
+    private readonly log: Logger,
   ) {
     this.reports = new DeviceReports(store);
     this.presence = new Presence(store, this.reports, timings.presenceFlushMs, log);
     this.supervisor = new Supervisor(store, this.reports, timings, log);
-    this.lifecycle = new OperationLifecycle(store, this.reports, this.signal, timings);
+    this.lifecycle = new OperationLifecycle(store, this.reports, this.signal, timings, (deviceId) => this.notifyReplicas(deviceId));
     store.onWork((deviceId) => this.signal.wake(deviceId));
   }
 
   start(): void {
     this.presence.start();
     this.supervisor.start();
+  }
+
+  /**
+   * Tells other replicas' long-polls. The operation is already committed: a failure here must
+   * not turn its 202 into an error; the device still finds it at its next poll.
+   */
+  async notifyReplicas(deviceId: string): Promise<void> {
+    try {
+      await this.store.notifyWork(deviceId);
+    } catch (error) {
+      this.log.warn({ err: error, deviceId }, 'could not notify other replicas; the device gets its work at its next poll');
+    }
   }
 
   async stop(): Promise<void> {
@@ -73,7 +85,7 @@ export class Engine {
   async request(caller: Caller, deviceId: string, action: ActionName, body: ActionRequest): Promise<Operation> {
     const operation = await requestOperation(this.store, caller, deviceId, action, body, this.timings.startTimeoutMs);
     this.signal.wake(operation.deviceId);
-    await this.store.notifyWork(operation.deviceId);
+    await this.notifyReplicas(operation.deviceId);
     return operation;
   }
 }

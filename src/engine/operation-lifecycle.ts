@@ -18,6 +18,7 @@ export class OperationLifecycle {
     private readonly reports: DeviceReports,
     private readonly signal: WorkSignal,
     private readonly timings: EngineTimings,
+    private readonly notifyReplicas: (deviceId: string) => Promise<void>,
   ) {}
 
   /** Cancel (an extension beyond Graph): pending → cancelled now; running → when the device confirms. */
@@ -33,7 +34,7 @@ export class OperationLifecycle {
     const flagged = await this.store.requestCancel(caller.tenantId, operationId, by, now);
     if (flagged) {
       this.signal.wake(deviceId);
-      await this.store.notifyWork(deviceId);
+      await this.notifyReplicas(deviceId);
       return flagged;
     }
     const current = (await this.store.getOperation(caller.tenantId, deviceId, operationId))!;

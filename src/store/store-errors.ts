@@ -12,6 +12,7 @@ const pgUnavailableCodes = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND',
   '57P01', '57P02', '57P03', // admin shutdown, crash shutdown, cannot connect now
   '53300', // too many connections
+  '55000', // database not accepting connections (ALLOW_CONNECTIONS false)
   '08000', '08001', '08003', '08004', '08006', // connection exceptions
 ]);
 

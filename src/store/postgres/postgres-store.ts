@@ -36,6 +36,7 @@ export class PostgresStore implements Store {
   private readonly pool: pg.Pool;
   private listener: pg.Client | null = null;
   private lease: pg.Client | null = null;
+  private leaseHeld = false;
   private readonly workListeners: ((deviceId: string) => void)[] = [];
   private closed = false;
 
@@ -378,7 +379,8 @@ export class PostgresStore implements Store {
         this.listener = client;
         delay = 250;
         await new Promise<void>((resolve) => {
-          client.once('error', () => resolve());
+          // on, not once: a second error event without a listener would crash the process.
+          client.on('error', () => resolve());
           client.once('end', () => resolve());
         });
       } catch {
@@ -393,28 +395,31 @@ export class PostgresStore implements Store {
   }
 
   async holdsSupervisorLease(): Promise<boolean> {
-    if (this.lease) return true;
-    const client = new pg.Client({ connectionString: this.url });
+    if (this.leaseHeld) return true;
+    // One dedicated connection per process: the lock lives and dies with it, so a replica
+    // that goes away releases it, and the others take it at their next try.
     try {
-      await client.connect();
-      const [{ locked }] = (await client.query('SELECT pg_try_advisory_lock($1) AS locked', [supervisorLock])).rows;
-      if (!locked) {
-        await client.end();
-        return false;
+      if (!this.lease) {
+        const client = new pg.Client({ connectionString: this.url, keepAlive: true });
+        client.on('error', () => this.dropLease(client));
+        client.on('end', () => this.dropLease(client));
+        await client.connect();
+        this.lease = client;
       }
-      // Held for the life of the connection: if this replica dies, the lock is released with it.
-      client.on('error', () => {
-        if (this.lease === client) this.lease = null;
-      });
-      client.on('end', () => {
-        if (this.lease === client) this.lease = null;
-      });
-      this.lease = client;
-      return true;
+      const { rows } = await this.lease.query('SELECT pg_try_advisory_lock($1) AS locked', [supervisorLock]);
+      this.leaseHeld = rows[0].locked === true;
+      return this.leaseHeld;
     } catch {
-      await client.end().catch(() => {});
+      if (this.lease) this.dropLease(this.lease);
       return false;
     }
+  }
+
+  private dropLease(client: pg.Client): void {
+    if (this.lease !== client) return;
+    this.lease = null;
+    this.leaseHeld = false;
+    client.end().catch(() => {});
   }
 
   async takeRateToken(key: string, capacity: number, perSecond: number): Promise<number | null> {
@@ -465,7 +470,7 @@ function pgDeviceRow(device: Device): Record<string, unknown> {
 function updateDeviceSql(device: Device): { sql: string; params: unknown[] } {
   const row = deviceToRow(device);
   const columns = [
-    'device_type', 'health_status', 'activity_state', 'hw_unique_id', 'hw_serial_number', 'hw_manufacturer', 'hw_model',
+    'device_type', 'health_status', 'activity_state', 'company_asset_tag', 'notes', 'hw_unique_id', 'hw_serial_number', 'hw_manufacturer', 'hw_model',
     'hw_mac_addresses', 'current_user_id', 'current_user_display_name', 'current_user_type', 'last_modified_at',
     'last_modified_by', 'health', 'activity', 'configuration', 'installed', 'connection_status', 'documents_seed',
   ];

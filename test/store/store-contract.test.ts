@@ -1,0 +1,773 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { describe, test } from 'node:test';
+import type { Device } from '../../src/domain/device.js';
+import { operationStatuses, transitions, type Operation, type OperationStatus, type Transition } from '../../src/domain/operation.js';
+import type { CatalogEntry } from '../../src/domain/software-catalog.js';
+import type { DeviceFilter } from '../../src/store/device-query.js';
+import { openStore } from '../../src/store/open-store.js';
+import type { Store, TransitionChanges } from '../../src/store/store.js';
+import { createPostgresDatabase, queryDatabase } from '../helpers/test-database.js';
+import {
+  adminBy, byId, contractTenant as tenant, type FreshStore, isoAt, makeDevice, makeOperation, matchesFilter, otherTenant, storeKinds, withStore,
+} from '../helpers/store-fixtures.js';
+
+/**
+ * The Store contract, one suite run against every implementation (as kysely runs its suite
+ * per dialect): the engine and the routes see only this interface, so both stores must
+ * behave identically. Every test gets a fresh store: a new SQLite file, a new PostgreSQL database.
+ */
+
+const deviceBy = (deviceId: string) => ({ application: null, device: { id: deviceId, displayName: null }, user: null });
+
+async function allPages(store: Store, tenantId: string, filter: DeviceFilter | null, top: number): Promise<Device[]> {
+  const seen: Device[] = [];
+  let afterId: string | null = null;
+  for (let pages = 0; pages < 1000; pages++) {
+    const page = await store.listDevices({ tenantId, filter, top, afterId });
+    assert.ok(page.items.length <= top, `a page holds at most ${top}`);
+    seen.push(...page.items);
+    if (page.next === null) return seen;
+    assert.equal(page.items.length, top, 'only the last page may be short');
+    assert.equal(page.next, page.items[page.items.length - 1].id, 'the keyset position is the last id of the page');
+    afterId = page.next as string;
+  }
+  throw new Error('paging did not end');
+}
+
+/** Brings a fresh operation (its own device) to `status` by legal transitions only. */
+async function operationIn(store: Store, status: OperationStatus, deviceOverrides: Partial<Device> = {}): Promise<Operation> {
+  const device = makeDevice(deviceOverrides);
+  await store.insertDevices([device]);
+  const op = makeOperation(device);
+  assert.equal(await store.createOperation(op), 'created');
+  const at = isoAt(Date.now());
+  const step = async (transition: Transition, changes: Partial<TransitionChanges> = {}) => {
+    const moved = await store.transitionOperation(tenant, op.id, transition, { at, by: adminBy, ...changes });
+    assert.ok(moved, `setting up ${status}: ${transition} failed`);
+    return moved;
+  };
+  switch (status) {
+    case 'queued': return (await store.getOperation(tenant, device.id, op.id))!;
+    case 'scheduled': return step('schedule');
+    case 'inProgress': return step('start', { runDeadline: isoAt(Date.now() + 3600_000) });
+    case 'successful':
+      await step('start', { runDeadline: isoAt(Date.now() + 3600_000) });
+      return step('succeed');
+    case 'failed': return step('fail', { error: { code: 'deviceError', message: 'broken' } });
+    case 'cancelled': return step('cancel');
+  }
+}
+
+for (const kind of storeKinds) {
+  describe(`Store contract: ${kind}`, { concurrency: kind === 'postgres' ? 4 : 1 }, () => {
+    const it = (name: string, work: (store: Store, fresh: FreshStore) => Promise<void>) =>
+      test(name, () => withStore(kind, (fresh) => work(fresh.store, fresh)));
+
+    it('reports its dialect', async (store) => {
+      assert.equal(store.dialect, kind);
+    });
+
+    // --- devices ------------------------------------------------------------------------
+
+    it('insertDevices/getDevice/countDevices round-trip every field', async (store) => {
+      const full = makeDevice();
+      const sparse = makeDevice({
+        deviceType: 'ipPhone',
+        healthStatus: null,
+        activityState: null,
+        companyAssetTag: null,
+        notes: null,
+        currentUser: null,
+        createdBy: null,
+        lastModifiedBy: null,
+        hardwareDetail: { uniqueId: null, serialNumber: 'SN-ONLY', manufacturer: null, model: null, macAddresses: [] },
+        health: {},
+        activity: {},
+        configuration: {},
+        installed: {},
+        lastSeenDateTime: null,
+      });
+      const other = makeDevice({ tenantId: otherTenant });
+      await store.insertDevices([full, sparse, other]);
+      assert.deepEqual(await store.getDevice(tenant, full.id), full);
+      assert.deepEqual(await store.getDevice(tenant, sparse.id), sparse);
+      assert.deepEqual(await store.getDevice(otherTenant, other.id), other);
+      assert.equal(await store.getDevice(tenant, other.id), null, "another tenant's device does not exist");
+      assert.equal(await store.getDevice(tenant, randomUUID()), null);
+      assert.equal(await store.countDevices(tenant), 2);
+      assert.equal(await store.countDevices(otherTenant), 1);
+      assert.equal(await store.countDevices(randomUUID()), 0);
+      const many = Array.from({ length: 1200 }, () => makeDevice());
+      await store.insertDevices(many);
+      assert.equal(await store.countDevices(tenant), 1202);
+      assert.deepEqual(await store.getDevice(tenant, many[777].id), many[777]);
+    });
+
+    it('getDeviceModel: id, type and model without the documents', async (store) => {
+      const device = makeDevice({ deviceType: 'teamsPanel', hardwareDetail: { uniqueId: 'u', serialNumber: 's', manufacturer: 'crestron', model: 'TSS-770', macAddresses: [] } });
+      const noModel = makeDevice({ hardwareDetail: { uniqueId: null, serialNumber: 's2', manufacturer: null, model: null, macAddresses: [] } });
+      await store.insertDevices([device, noModel]);
+      assert.deepEqual(await store.getDeviceModel(tenant, device.id), { id: device.id, deviceType: 'teamsPanel', model: 'TSS-770' });
+      assert.deepEqual(await store.getDeviceModel(tenant, noModel.id), { id: noModel.id, deviceType: 'teamsRoom', model: null });
+      assert.equal(await store.getDeviceModel(otherTenant, device.id), null);
+      assert.equal(await store.getDeviceModel(tenant, randomUUID()), null);
+    });
+
+    it('listDevices pages by keyset: every device exactly once, ordered by id, tenants kept apart', async (store) => {
+      const mine = Array.from({ length: 53 }, () => makeDevice());
+      const theirs = Array.from({ length: 9 }, () => makeDevice({ tenantId: otherTenant }));
+      await store.insertDevices([...mine.slice(0, 20), ...theirs, ...mine.slice(20)]);
+      const expected = [...mine].sort(byId).map((d) => d.id);
+      for (const top of [1, 7, 50, 53, 100]) {
+        const listed = await allPages(store, tenant, null, top);
+        assert.deepEqual(listed.map((d) => d.id), expected, `top ${top}`);
+      }
+      const first = await store.listDevices({ tenantId: tenant, filter: null, top: 5, afterId: null });
+      assert.deepEqual(first.items[0], { ...[...mine].sort(byId)[0], health: {}, activity: {}, configuration: {} },
+        'listed devices carry every field but the three documents');
+      assert.deepEqual((await allPages(store, otherTenant, null, 4)).map((d) => d.id), [...theirs].sort(byId).map((d) => d.id));
+      assert.deepEqual(await store.listDevices({ tenantId: randomUUID(), filter: null, top: 10, afterId: null }), { items: [], next: null });
+      const afterLast = await store.listDevices({ tenantId: tenant, filter: null, top: 10, afterId: expected[expected.length - 1] });
+      assert.deepEqual(afterLast, { items: [], next: null });
+    });
+
+    it('listDevices filters: eq, ne (null-safe), in, not, startswith with % and _, and/or nesting', async (store) => {
+      const notes = ['a%b1', 'a%bc', 'axb', 'a_b', 'aab', 'A%b', '%', '_x', null, 'a', ''];
+      const types = ['teamsRoom', 'ipPhone', 'teamsPanel'] as const;
+      const health = ['healthy', 'critical', null] as const;
+      const tags = ['x', 'y', null] as const;
+      const devices: Device[] = [];
+      for (let i = 0; i < 66; i++) {
+        devices.push(makeDevice({
+          deviceType: types[i % 3],
+          healthStatus: health[Math.floor(i / 3) % 3],
+          companyAssetTag: tags[Math.floor(i / 9) % 3],
+          notes: notes[i % notes.length],
+          currentUser: i % 5 === 0 ? null : { id: `user-${i % 4}`, displayName: i % 2 ? 'Conf Room 1' : 'Conf_Room%2', userIdentityType: 'aadUser' },
+        }));
+      }
+      // The same shapes in another tenant must never show up.
+      await store.insertDevices([...devices, ...devices.slice(0, 12).map((d) => ({ ...d, id: randomUUID(), tenantId: otherTenant }))]);
+      const eq = (property: any, value: string | null): DeviceFilter => ({ op: 'eq', property, value });
+      const ne = (property: any, value: string | null): DeviceFilter => ({ op: 'ne', property, value });
+      const filters: [string, DeviceFilter, number?][] = [
+        ["deviceType eq 'teamsRoom'", eq('deviceType', 'teamsRoom'), 22],
+        ['healthStatus eq null', eq('healthStatus', null)],
+        ["companyAssetTag ne 'x' (includes nulls)", ne('companyAssetTag', 'x')],
+        ['companyAssetTag ne null', ne('companyAssetTag', null)],
+        ["notes ne 'axb'", ne('notes', 'axb')],
+        ["healthStatus in ('healthy', 'critical')", { op: 'in', property: 'healthStatus', values: ['healthy', 'critical'] }],
+        ["deviceType in ('ipPhone')", { op: 'in', property: 'deviceType', values: ['ipPhone'] }],
+        ["not (companyAssetTag eq 'x') (true where null)", { op: 'not', operand: eq('companyAssetTag', 'x') }],
+        ["not (companyAssetTag ne 'x')", { op: 'not', operand: ne('companyAssetTag', 'x') }],
+        ["not (healthStatus in ('healthy'))", { op: 'not', operand: { op: 'in', property: 'healthStatus', values: ['healthy'] } }],
+        ["not (startswith(notes, 'a'))", { op: 'not', operand: { op: 'startswith', property: 'notes', value: 'a' } }],
+        ["startswith(notes, 'a%')", { op: 'startswith', property: 'notes', value: 'a%' }],
+        ["startswith(notes, 'a_')", { op: 'startswith', property: 'notes', value: 'a_' }],
+        ["startswith(notes, '%')", { op: 'startswith', property: 'notes', value: '%' }],
+        ["startswith(notes, '_')", { op: 'startswith', property: 'notes', value: '_' }],
+        ["startswith(notes, 'a')", { op: 'startswith', property: 'notes', value: 'a' }],
+        ["startswith(displayName, 'Conf_Room%')", { op: 'startswith', property: 'displayName', value: 'Conf_Room%' }],
+        ["startswith(notes, '')", { op: 'startswith', property: 'notes', value: '' }],
+        ["currentUser/id eq 'user-1'", eq('currentUser/id', 'user-1')],
+        ["deviceType eq 'teamsRoom' and (healthStatus eq 'healthy' or companyAssetTag eq null)", {
+          op: 'and', operands: [eq('deviceType', 'teamsRoom'), { op: 'or', operands: [eq('healthStatus', 'healthy'), eq('companyAssetTag', null)] }],
+        }],
+        ["(deviceType eq 'ipPhone' and healthStatus eq 'critical') or not (companyAssetTag eq 'y' or healthStatus eq 'healthy')", {
+          op: 'or',
+          operands: [
+            { op: 'and', operands: [eq('deviceType', 'ipPhone'), eq('healthStatus', 'critical')] },
+            { op: 'not', operand: { op: 'or', operands: [eq('companyAssetTag', 'y'), eq('healthStatus', 'healthy')] } },
+          ],
+        }],
+        ["not (not (healthStatus eq 'critical') and companyAssetTag ne 'y')", {
+          op: 'not', operand: { op: 'and', operands: [{ op: 'not', operand: eq('healthStatus', 'critical') }, ne('companyAssetTag', 'y')] },
+        }],
+      ];
+      for (const [name, filter, count] of filters) {
+        const expected = devices.filter((d) => matchesFilter(d, filter)).sort(byId).map((d) => d.id);
+        if (count !== undefined) assert.equal(expected.length, count, `reference count for ${name}`);
+        const listed = (await allPages(store, tenant, filter, 4)).map((d) => d.id);
+        assert.deepEqual(listed, expected, `${name}: ${listed.length} listed, ${expected.length} expected`);
+      }
+      // The checks above are only as good as the reference: pin a few counts by hand.
+      const count = async (filter: DeviceFilter) => (await allPages(store, tenant, filter, 50)).length;
+      assert.equal(await count(ne('companyAssetTag', 'x')), devices.filter((d) => d.companyAssetTag !== 'x').length);
+      assert.ok(devices.some((d) => d.companyAssetTag === null));
+      assert.deepEqual(
+        (await allPages(store, tenant, { op: 'startswith', property: 'notes', value: 'a%' }, 50)).map((d) => d.notes).sort(),
+        devices.filter((d) => d.notes === 'a%b1' || d.notes === 'a%bc').map((d) => d.notes).sort(),
+      );
+      assert.deepEqual(
+        [...new Set((await allPages(store, tenant, { op: 'startswith', property: 'notes', value: 'a_' }, 50)).map((d) => d.notes))],
+        ['a_b'],
+      );
+      assert.equal(await count({ op: 'not', operand: eq('companyAssetTag', 'x') }), devices.filter((d) => d.companyAssetTag !== 'x').length);
+    });
+
+    // --- operations ---------------------------------------------------------------------
+
+    it('createOperation: created, conflict for the same pending key, created for another softwareType, created again once started', async (store) => {
+      const device = makeDevice();
+      await store.insertDevices([device]);
+      const first = makeOperation(device, { softwareType: 'teamsClient' });
+      assert.equal(await store.createOperation(first), 'created');
+      assert.deepEqual(await store.getOperation(tenant, device.id, first.id), first, 'the operation round-trips');
+      assert.equal(await store.createOperation(makeOperation(device, { softwareType: 'teamsClient' })), 'conflict');
+      assert.equal(await store.createOperation(makeOperation(device, { softwareType: 'firmware' })), 'created');
+      assert.equal(await store.createOperation(makeOperation(device, { operationType: 'deviceRestart' })), 'created');
+      assert.equal(await store.createOperation(makeOperation(device, { operationType: 'deviceRestart' })), 'conflict', 'softwareType null is one key');
+      // scheduled is pending too
+      assert.ok(await store.transitionOperation(tenant, first.id, 'schedule', { at: isoAt(Date.now()), by: adminBy }));
+      assert.equal(await store.createOperation(makeOperation(device, { softwareType: 'teamsClient' })), 'conflict', 'scheduled counts as pending');
+      const started = await store.transitionOperation(tenant, first.id, 'start', { at: isoAt(Date.now()), by: deviceBy(device.id), runDeadline: isoAt(Date.now() + 60_000) });
+      assert.equal(started?.status, 'inProgress');
+      const again = makeOperation(device, { softwareType: 'teamsClient' });
+      assert.equal(await store.createOperation(again), 'created', 'a running operation does not block a new pending one');
+      assert.equal(await store.createOperation(makeOperation(device, { softwareType: 'teamsClient' })), 'conflict');
+      // the same key on another device, or another tenant's device, is independent
+      const second = makeDevice();
+      const foreign = makeDevice({ tenantId: otherTenant, id: device.id });
+      await store.insertDevices([second, foreign]);
+      assert.equal(await store.createOperation(makeOperation(second, { softwareType: 'teamsClient' })), 'created');
+      assert.equal(await store.createOperation(makeOperation(foreign, { softwareType: 'teamsClient' })), 'created');
+      const page = await store.listOperations({ tenantId: tenant, deviceId: device.id, top: 10, beforeSeq: null });
+      assert.deepEqual(page.items.map((o) => o.status), ['queued', 'queued', 'queued', 'inProgress'], 'newest first');
+      assert.equal(page.next, null);
+    });
+
+    it('50 concurrent createOperation calls for one key: exactly one created', async (store) => {
+      const device = makeDevice();
+      await store.insertDevices([device]);
+      const attempts = Array.from({ length: 50 }, () => makeOperation(device, { softwareType: 'teamsClient' }));
+      const outcomes = await Promise.all(attempts.map((op) => store.createOperation(op)));
+      assert.equal(outcomes.filter((o) => o === 'created').length, 1, JSON.stringify(outcomes));
+      assert.equal(outcomes.filter((o) => o === 'conflict').length, 49);
+      const winner = attempts[outcomes.indexOf('created')];
+      const page = await store.listOperations({ tenantId: tenant, deviceId: device.id, top: 50, beforeSeq: null });
+      assert.deepEqual(page.items.map((o) => o.id), [winner.id]);
+    });
+
+    it('listOperations pages newest first by keyset', async (store) => {
+      const device = makeDevice();
+      await store.insertDevices([device]);
+      const ids: string[] = [];
+      for (const softwareType of ['adminAgent', 'operatingSystem', 'teamsClient', 'firmware', 'partnerAgent', 'companyPortal'] as const) {
+        const op = makeOperation(device, { softwareType });
+        assert.equal(await store.createOperation(op), 'created');
+        ids.push(op.id);
+      }
+      const seen: string[] = [];
+      let beforeSeq: number | null = null;
+      for (;;) {
+        const page = await store.listOperations({ tenantId: tenant, deviceId: device.id, top: 4, beforeSeq });
+        seen.push(...page.items.map((o) => o.id));
+        if (page.next === null) break;
+        assert.equal(typeof page.next, 'number');
+        beforeSeq = page.next as number;
+      }
+      assert.deepEqual(seen, ids.reverse());
+      assert.deepEqual((await store.listOperations({ tenantId: otherTenant, deviceId: device.id, top: 4, beforeSeq: null })).items, []);
+    });
+
+    for (const [transition, rule] of Object.entries(transitions) as [Transition, (typeof transitions)[Transition]][]) {
+      it(`transitionOperation ${transition}: ${rule.from.join('|')} → ${rule.to} once; refused from every other state`, async (store) => {
+        for (const from of operationStatuses) {
+          const op = await operationIn(store, from);
+          const at = isoAt(Date.now() + 1000);
+          const changes: TransitionChanges = {
+            at,
+            by: deviceBy(op.deviceId),
+            ...(transition === 'fail' ? { error: { code: 'deviceError', message: 'it broke' } } : {}),
+            ...(transition === 'start' ? { runDeadline: isoAt(Date.now() + 3600_000) } : {}),
+            ...(transition === 'succeed' ? { result: { installed: { teamsClient: '5.1.24.0' } } } : {}),
+          };
+          const legal = (rule.from as readonly OperationStatus[]).includes(from);
+          const moved = await store.transitionOperation(tenant, op.id, transition, changes);
+          if (!legal) {
+            assert.equal(moved, null, `${transition} from ${from} must be refused`);
+            assert.deepEqual(await store.getOperation(tenant, op.deviceId, op.id), op, `${transition} from ${from} changed nothing`);
+            continue;
+          }
+          assert.ok(moved, `${transition} from ${from} must succeed`);
+          assert.equal(moved.id, op.id);
+          assert.equal(moved.status, rule.to);
+          assert.equal(moved.lastActionDateTime, at);
+          assert.deepEqual(moved.lastActionBy, deviceBy(op.deviceId));
+          assert.equal(moved.createdDateTime, op.createdDateTime);
+          assert.deepEqual(moved.createdBy, op.createdBy);
+          if (rule.to === 'inProgress') {
+            assert.equal(moved.startedDateTime, at);
+            assert.equal(moved.runDeadline, changes.runDeadline);
+          }
+          if (['successful', 'failed', 'cancelled'].includes(rule.to)) assert.equal(moved.completedDateTime, at);
+          else assert.equal(moved.completedDateTime, null);
+          if (transition === 'fail') assert.deepEqual(moved.error, { code: 'deviceError', message: 'it broke' });
+          if (transition === 'succeed') assert.deepEqual(moved.result, { installed: { teamsClient: '5.1.24.0' } });
+          assert.deepEqual(await store.getOperation(tenant, op.deviceId, op.id), moved, 'what it returns is what it stored');
+          assert.equal(await store.transitionOperation(tenant, op.id, transition, { ...changes, at: isoAt(Date.now() + 2000) }), null,
+            `a second ${transition} from ${from} must be refused`);
+          assert.deepEqual(await store.getOperation(tenant, op.deviceId, op.id), moved, 'the refused second call changed nothing');
+          assert.equal(await store.transitionOperation(otherTenant, op.id, transition, changes), null, 'another tenant cannot move it');
+        }
+      });
+    }
+
+    it('concurrent identical transitions: exactly one wins', async (store) => {
+      const op = await operationIn(store, 'inProgress');
+      const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) =>
+        store.transitionOperation(tenant, op.id, i % 2 ? 'succeed' : 'fail', { at: isoAt(Date.now()), by: adminBy })));
+      assert.equal(outcomes.filter(Boolean).length, 1);
+    });
+
+    it("start is refused while another operation of the device runs or an older one is queued", async (store) => {
+      const device = makeDevice();
+      await store.insertDevices([device]);
+      const changes = () => ({ at: isoAt(Date.now()), by: deviceBy(device.id), runDeadline: isoAt(Date.now() + 60_000) });
+      const older = makeOperation(device, { softwareType: 'teamsClient' });
+      const newer = makeOperation(device, { softwareType: 'firmware' });
+      const newest = makeOperation(device, { operationType: 'deviceRestart' });
+      for (const op of [older, newer, newest]) assert.equal(await store.createOperation(op), 'created');
+      assert.equal(await store.transitionOperation(tenant, newer.id, 'start', changes()), null, 'an older one is queued');
+      assert.equal((await store.getOperation(tenant, device.id, newer.id))?.status, 'queued');
+      assert.equal((await store.transitionOperation(tenant, older.id, 'start', changes()))?.status, 'inProgress');
+      assert.equal(await store.transitionOperation(tenant, newer.id, 'start', changes()), null, 'another one runs');
+      assert.equal((await store.getOperation(tenant, device.id, newer.id))?.status, 'queued');
+      assert.ok(await store.transitionOperation(tenant, older.id, 'succeed', changes()));
+      assert.equal((await store.transitionOperation(tenant, newer.id, 'start', changes()))?.status, 'inProgress', 'free again');
+      assert.equal(await store.transitionOperation(tenant, newest.id, 'start', changes()), null);
+      // A scheduled older operation waits for its window and does not block a queued one... but a running one still does.
+      const other = makeDevice();
+      await store.insertDevices([other]);
+      const waiting = makeOperation(other, { softwareType: 'teamsClient' });
+      const next = makeOperation(other, { softwareType: 'firmware' });
+      for (const op of [waiting, next]) assert.equal(await store.createOperation(op), 'created');
+      assert.ok(await store.transitionOperation(tenant, waiting.id, 'schedule', changes()));
+      assert.equal((await store.transitionOperation(tenant, next.id, 'start', changes()))?.status, 'inProgress');
+      assert.equal(await store.transitionOperation(tenant, waiting.id, 'start', changes()), null, 'one at a time');
+      // Two devices run at once: the rule is per device.
+      assert.equal((await store.getOperation(tenant, device.id, newer.id))?.status, 'inProgress');
+    });
+
+    it('concurrent starts of two operations of one device: at most one runs', async (store) => {
+      const device = makeDevice();
+      await store.insertDevices([device]);
+      const a = makeOperation(device, { softwareType: 'teamsClient' });
+      const b = makeOperation(device, { softwareType: 'firmware' });
+      for (const op of [a, b]) assert.equal(await store.createOperation(op), 'created');
+      assert.ok(await store.transitionOperation(tenant, a.id, 'schedule', { at: isoAt(Date.now()), by: adminBy }));
+      const outcomes = await Promise.all([a, b, a, b, a, b].map((op) =>
+        store.transitionOperation(tenant, op.id, 'start', { at: isoAt(Date.now()), by: adminBy, runDeadline: isoAt(Date.now() + 60_000) })));
+      assert.equal(outcomes.filter(Boolean).length, 1, JSON.stringify(outcomes.map((o) => o?.id ?? null)));
+    });
+
+    it('expireOverdue fails past-deadline operations with the given errors, once', async (store) => {
+      const now = Date.now();
+      const devices = Array.from({ length: 5 }, () => makeDevice());
+      await store.insertDevices(devices);
+      const lateQueued = makeOperation(devices[0], { startDeadline: isoAt(now - 1000) });
+      const lateScheduled = makeOperation(devices[1], { startDeadline: isoAt(now - 1) });
+      const onTime = makeOperation(devices[2], { startDeadline: isoAt(now + 60_000) });
+      const running = makeOperation(devices[3], { startDeadline: isoAt(now - 5000) });
+      const runningOnTime = makeOperation(devices[4], { startDeadline: isoAt(now - 5000) });
+      for (const op of [lateQueued, lateScheduled, onTime, running, runningOnTime]) assert.equal(await store.createOperation(op), 'created');
+      assert.ok(await store.transitionOperation(tenant, lateScheduled.id, 'schedule', { at: isoAt(now - 500), by: adminBy }));
+      assert.ok(await store.transitionOperation(tenant, running.id, 'start', { at: isoAt(now - 4000), by: adminBy, runDeadline: isoAt(now - 10) }));
+      assert.ok(await store.transitionOperation(tenant, runningOnTime.id, 'start', { at: isoAt(now - 4000), by: adminBy, runDeadline: isoAt(now + 60_000) }));
+      const errors = {
+        start: { code: 'deviceUnreachable', message: 'not started in time' },
+        run: { code: 'timeout', message: 'not finished in time' },
+      };
+      const at = isoAt(now);
+      const expired = await store.expireOverdue(at, errors, 100);
+      assert.deepEqual(expired.map((o) => o.id).sort(), [lateQueued.id, lateScheduled.id, running.id].sort());
+      for (const op of expired) {
+        assert.equal(op.status, 'failed');
+        assert.equal(op.completedDateTime, at);
+        assert.equal(op.lastActionDateTime, at);
+        assert.equal(op.lastActionBy, null);
+        assert.deepEqual(op.error, op.id === running.id ? errors.run : errors.start);
+        assert.deepEqual(await store.getOperation(tenant, op.deviceId, op.id), op);
+      }
+      assert.equal((await store.getOperation(tenant, devices[2].id, onTime.id))?.status, 'queued');
+      assert.equal((await store.getOperation(tenant, devices[4].id, runningOnTime.id))?.status, 'inProgress');
+      assert.deepEqual(await store.expireOverdue(isoAt(now + 1), errors, 100), [], 'each is failed once');
+      assert.deepEqual(await store.getOperation(tenant, devices[0].id, lateQueued.id), expired.find((o) => o.id === lateQueued.id));
+    });
+
+    it('expireOverdue respects the limit and concurrent callers fail each operation once', async (store) => {
+      const now = Date.now();
+      const devices = Array.from({ length: 30 }, () => makeDevice());
+      await store.insertDevices(devices);
+      for (const d of devices) assert.equal(await store.createOperation(makeOperation(d, { startDeadline: isoAt(now - 1000) })), 'created');
+      const errors = { start: { code: 'deviceUnreachable', message: 'x' }, run: { code: 'timeout', message: 'y' } };
+      assert.equal((await store.expireOverdue(isoAt(now), errors, 4)).length, 4);
+      const batches = await Promise.all(Array.from({ length: 6 }, () => store.expireOverdue(isoAt(now), errors, 100)));
+      const ids = batches.flat().map((o) => o.id);
+      assert.equal(ids.length, 26, 'the other 26, each once');
+      assert.equal(new Set(ids).size, 26);
+    });
+
+    it('nextOperation: the running operation first, else the oldest queued', async (store) => {
+      const device = makeDevice();
+      await store.insertDevices([device]);
+      assert.equal(await store.nextOperation(tenant, device.id), null);
+      const a = makeOperation(device, { softwareType: 'teamsClient' });
+      const b = makeOperation(device, { softwareType: 'firmware' });
+      assert.equal(await store.createOperation(a), 'created');
+      assert.equal(await store.createOperation(b), 'created');
+      assert.equal((await store.nextOperation(tenant, device.id))?.id, a.id, 'oldest queued');
+      assert.equal(await store.nextOperation(otherTenant, device.id), null);
+      assert.ok(await store.transitionOperation(tenant, a.id, 'schedule', { at: isoAt(Date.now()), by: adminBy }));
+      assert.equal((await store.nextOperation(tenant, device.id))?.id, b.id, 'scheduled ones wait for their window');
+      assert.ok(await store.transitionOperation(tenant, b.id, 'start', { at: isoAt(Date.now()), by: adminBy, runDeadline: isoAt(Date.now() + 60_000) }));
+      const c = makeOperation(device, { operationType: 'deviceRestart' });
+      assert.equal(await store.createOperation(c), 'created');
+      assert.equal((await store.nextOperation(tenant, device.id))?.id, b.id, 'running');
+      assert.ok(await store.transitionOperation(tenant, b.id, 'succeed', { at: isoAt(Date.now()), by: adminBy }));
+      assert.equal((await store.nextOperation(tenant, device.id))?.id, c.id);
+      // A running operation is preferred even over an older queued one.
+      const other = makeDevice();
+      await store.insertDevices([other]);
+      const olderQueued = makeOperation(other, { softwareType: 'teamsClient' });
+      const newerRunning = makeOperation(other, { operationType: 'deviceRestart', status: 'inProgress', startedDateTime: isoAt(Date.now()) });
+      assert.equal(await store.createOperation(olderQueued), 'created');
+      assert.equal(await store.createOperation(newerRunning), 'created');
+      assert.equal((await store.nextOperation(tenant, other.id))?.id, newerRunning.id);
+    });
+
+    it('setProgress and requestCancel only on an inProgress operation', async (store) => {
+      for (const status of operationStatuses) {
+        const op = await operationIn(store, status);
+        const at = isoAt(Date.now() + 500);
+        const progressed = await store.setProgress(tenant, op.id, 40, 'downloading', at);
+        const flagged = await store.requestCancel(tenant, op.id, adminBy, at);
+        if (status !== 'inProgress') {
+          assert.equal(progressed, null, `setProgress on ${status}`);
+          assert.equal(flagged, null, `requestCancel on ${status}`);
+          assert.deepEqual(await store.getOperation(tenant, op.deviceId, op.id), op);
+          continue;
+        }
+        assert.equal(progressed?.progressPercent, 40);
+        assert.equal(progressed?.progressMessage, 'downloading');
+        assert.equal(progressed?.lastActionDateTime, at);
+        assert.equal(progressed?.status, 'inProgress');
+        assert.equal(flagged?.cancelRequested, true);
+        assert.deepEqual(flagged?.lastActionBy, adminBy);
+        assert.equal(flagged?.progressPercent, 40);
+        assert.equal(flagged?.status, 'inProgress', 'the device confirms the cancel');
+        assert.deepEqual(await store.getOperation(tenant, op.deviceId, op.id), flagged);
+        assert.equal(await store.setProgress(otherTenant, op.id, 50, null, at), null);
+        assert.equal(await store.requestCancel(otherTenant, op.id, adminBy, at), null);
+        const cleared = await store.setProgress(tenant, op.id, null, null, at);
+        assert.equal(cleared?.progressPercent, null);
+        assert.equal(cleared?.cancelRequested, true);
+      }
+    });
+
+    // --- agents -------------------------------------------------------------------------
+
+    it('enrollment tokens are found by hash', async (store) => {
+      const token = {
+        id: randomUUID(),
+        tenantId: tenant,
+        tokenHash: 'hash-' + randomUUID(),
+        createdDateTime: isoAt(Date.UTC(2025, 4, 1, 12, 0, 0, 1)),
+        expiresDateTime: isoAt(Date.UTC(2025, 4, 8, 12, 0, 0, 999)),
+      };
+      await store.createEnrollmentToken(token);
+      assert.deepEqual(await store.findEnrollmentToken(token.tokenHash), token);
+      assert.equal(await store.findEnrollmentToken('hash-unknown'), null);
+      await assert.rejects(store.createEnrollmentToken({ ...token, id: randomUUID() }), 'token hashes are unique');
+    });
+
+    it('findDeviceByHardware: by uniqueId first, then by serial number, within the tenant', async (store) => {
+      // x sorts after y by id, so only ordering by the uniqueId match can pick x
+      const x = makeDevice({ id: `f${randomUUID().slice(1)}`, hardwareDetail: { uniqueId: 'U1', serialNumber: 'S1', manufacturer: 'm', model: 'a', macAddresses: [] } });
+      const y = makeDevice({ id: `0${randomUUID().slice(1)}`, hardwareDetail: { uniqueId: 'U2', serialNumber: 'S2', manufacturer: 'm', model: 'a', macAddresses: [] } });
+      const z = makeDevice({ hardwareDetail: { uniqueId: null, serialNumber: 'S3', manufacturer: 'm', model: 'a', macAddresses: [] } });
+      const foreign = makeDevice({ tenantId: otherTenant, hardwareDetail: { uniqueId: 'U9', serialNumber: 'S9', manufacturer: 'm', model: 'a', macAddresses: [] } });
+      // insertion order puts the serial match first, so ordering by uniqueId is what decides
+      await store.insertDevices([y, z, x, foreign]);
+      assert.equal((await store.findDeviceByHardware(tenant, 'U1', 'S2'))?.id, x.id, 'uniqueId beats serial');
+      assert.equal((await store.findDeviceByHardware(tenant, 'U1', null))?.id, x.id);
+      assert.equal((await store.findDeviceByHardware(tenant, 'nope', 'S2'))?.id, y.id, 'serial when uniqueId is unknown');
+      assert.equal((await store.findDeviceByHardware(tenant, null, 'S3'))?.id, z.id);
+      assert.equal((await store.findDeviceByHardware(tenant, null, 'S1'))?.id, x.id);
+      assert.equal(await store.findDeviceByHardware(tenant, 'nope', 'nope'), null);
+      assert.equal(await store.findDeviceByHardware(tenant, null, null), null);
+      assert.equal(await store.findDeviceByHardware(tenant, 'U9', 'S9'), null, "another tenant's hardware");
+      assert.deepEqual(await store.findDeviceByHardware(otherTenant, 'U9', null), foreign);
+    });
+
+    it('saveEnrolledDevice inserts, then updates keeping the id; deviceCredential', async (store) => {
+      const seeded = makeDevice();
+      await store.insertDevices([seeded]);
+      assert.equal(await store.deviceCredential(seeded.id), null, 'seeded devices have no credential');
+      const device = makeDevice({ lastSeenDateTime: isoAt(Date.now()) });
+      assert.equal(await store.saveEnrolledDevice(device, 'hash-1'), device.id, 'saved under its own id');
+      assert.deepEqual(await store.getDevice(tenant, device.id), device);
+      assert.deepEqual(await store.deviceCredential(device.id), { tenantId: tenant, credentialHash: 'hash-1' });
+      const count = await store.countDevices(tenant);
+      const reenrolled: Device = {
+        ...device,
+        deviceType: 'collaborationBar',
+        hardwareDetail: { ...device.hardwareDetail, model: 'a30', macAddresses: ['00:15:65:00:00:01'] },
+        healthStatus: 'unknown',
+        activityState: 'busy',
+        currentUser: { id: null, displayName: 'Conf Room Baker', userIdentityType: 'aadUser' },
+        lastModifiedDateTime: isoAt(Date.now() + 1000),
+        lastModifiedBy: deviceBy(device.id),
+        health: { connection: { connectionStatus: 'connected' } },
+        configuration: { softwareVersions: { teamsClientSoftwareVersion: '1.0.96.1' } },
+        installed: { teamsClient: '1.0.96.1' },
+        lastSeenDateTime: isoAt(Date.now() + 1000),
+      };
+      assert.equal(await store.saveEnrolledDevice(reenrolled, 'hash-2'), device.id);
+      assert.equal(await store.countDevices(tenant), count, 'no second row');
+      assert.deepEqual(await store.getDevice(tenant, device.id), reenrolled);
+      assert.deepEqual(await store.deviceCredential(device.id), { tenantId: tenant, credentialHash: 'hash-2' });
+      assert.equal(await store.deviceCredential(randomUUID()), null);
+    });
+
+    it('saveEnrolledDevice: known hardware under a new id becomes the existing device', async (store) => {
+      const first = makeDevice();
+      assert.equal(await store.saveEnrolledDevice(first, 'hash-1'), first.id);
+      const count = await store.countDevices(tenant);
+      const again = makeDevice({ hardwareDetail: { ...first.hardwareDetail, serialNumber: 'SN-CHANGED' }, installed: { teamsClient: '1.0.96.1' } });
+      assert.equal(await store.saveEnrolledDevice(again, 'hash-2'), first.id, 'same uniqueId: the existing id');
+      assert.equal(await store.countDevices(tenant), count);
+      assert.deepEqual(await store.deviceCredential(first.id), { tenantId: tenant, credentialHash: 'hash-2' });
+      assert.equal(await store.deviceCredential(again.id), null);
+      assert.deepEqual((await store.getDevice(tenant, first.id))?.installed, { teamsClient: '1.0.96.1' });
+      // by serial number when there is no uniqueId
+      const serialOnly = makeDevice({ hardwareDetail: { uniqueId: null, serialNumber: 'SN-SERIAL-ONLY', manufacturer: 'poly', model: 'ccx', macAddresses: [] } });
+      assert.equal(await store.saveEnrolledDevice(serialOnly, 'hash-3'), serialOnly.id);
+      assert.equal(await store.saveEnrolledDevice({ ...serialOnly, id: randomUUID() }, 'hash-4'), serialOnly.id);
+      // the same hardware in another tenant is another device
+      const elsewhere = { ...makeDevice({ tenantId: otherTenant }), hardwareDetail: first.hardwareDetail };
+      assert.equal(await store.saveEnrolledDevice(elsewhere, 'hash-5'), elsewhere.id);
+    });
+
+    it('saveEnrolledDevice: the same new hardware enrolling 10 times at once becomes one device', async (store) => {
+      const hardware = makeDevice().hardwareDetail;
+      const attempts = Array.from({ length: 10 }, (_, i) => makeDevice({ hardwareDetail: hardware, notes: `attempt ${i}` }));
+      const ids = await Promise.all(attempts.map((d, i) => store.saveEnrolledDevice(d, `hash-${i}`)));
+      assert.equal(new Set(ids).size, 1, JSON.stringify(ids));
+      assert.equal(await store.countDevices(tenant), 1);
+      assert.ok(await store.deviceCredential(ids[0]));
+    });
+
+    it('updateDevice is a read-modify-write unit: concurrent changes are not lost', async (store) => {
+      const device = makeDevice({ health: { counter: 0 } });
+      await store.insertDevices([device]);
+      assert.equal(await store.updateDevice(tenant, randomUUID(), (d) => d), null);
+      const results = await Promise.all(Array.from({ length: 20 }, () =>
+        store.updateDevice(tenant, device.id, (d) => ({ ...d, health: { ...d.health, counter: (d.health.counter as number) + 1 } }))));
+      assert.ok(results.every(Boolean));
+      const stored = await store.getDevice(tenant, device.id);
+      assert.equal(stored?.health.counter, 20);
+      assert.deepEqual(stored, results.find((r) => r!.health.counter === 20));
+      assert.equal(await store.updateDevice(otherTenant, device.id, (d) => d), null, "another tenant's device");
+    });
+
+    it('updateDeviceState writes reported and derived state; lastSeen is kept when not given', async (store) => {
+      const device = makeDevice();
+      await store.insertDevices([device]);
+      const updated: Device = {
+        ...device,
+        healthStatus: 'critical',
+        activityState: 'busy',
+        health: { connection: { connectionStatus: 'disconnected' }, hardwareHealth: { x: 1 } },
+        activity: { activePeripherals: null },
+        configuration: { softwareVersions: { teamsClientSoftwareVersion: '5.1.24.0' } },
+        installed: { teamsClient: '5.1.24.0' },
+        lastModifiedDateTime: isoAt(Date.now()),
+        lastModifiedBy: deviceBy(device.id),
+        lastSeenDateTime: null,
+      };
+      await store.updateDeviceState(updated);
+      assert.deepEqual(await store.getDevice(tenant, device.id), { ...updated, lastSeenDateTime: device.lastSeenDateTime });
+      // connection_status follows health.connection: the device is no longer "connected" for silentDevices
+      assert.deepEqual(await store.silentDevices(isoAt(Date.now() + 3600_000), 10), []);
+    });
+
+    it('markSeen records the time and returns the devices not connected', async (store) => {
+      const connected = makeDevice();
+      const disconnected = makeDevice({ health: { connection: { connectionStatus: 'disconnected' } } });
+      const unknown = makeDevice({ health: {} });
+      const foreign = makeDevice({ tenantId: otherTenant });
+      await store.insertDevices([connected, disconnected, unknown, foreign]);
+      const at = isoAt(Date.now());
+      const returned = await store.markSeen([
+        { tenantId: tenant, deviceId: connected.id },
+        { tenantId: tenant, deviceId: disconnected.id },
+        { tenantId: tenant, deviceId: unknown.id },
+        { tenantId: tenant, deviceId: randomUUID() },
+        { tenantId: tenant, deviceId: foreign.id },
+      ], at);
+      const key = (r: { tenantId: string; deviceId: string }) => `${r.tenantId}/${r.deviceId}`;
+      assert.deepEqual(returned.map(key).sort(), [disconnected, unknown].map((d) => `${tenant}/${d.id}`).sort());
+      for (const d of [connected, disconnected, unknown]) assert.equal((await store.getDevice(tenant, d.id))?.lastSeenDateTime, at);
+      assert.equal((await store.getDevice(otherTenant, foreign.id))?.lastSeenDateTime, foreign.lastSeenDateTime, 'tenant and id must both match');
+      assert.deepEqual(await store.markSeen([], at), []);
+    });
+
+    it('silentDevices: connected devices not heard from since the cutoff', async (store) => {
+      const now = Date.now();
+      const silent = makeDevice({ lastSeenDateTime: isoAt(now - 120_000) });
+      const recent = makeDevice({ lastSeenDateTime: isoAt(now - 1000) });
+      const disconnected = makeDevice({ lastSeenDateTime: isoAt(now - 120_000), health: { connection: { connectionStatus: 'disconnected' } } });
+      const neverSeen = makeDevice({ lastSeenDateTime: null });
+      const silentElsewhere = makeDevice({ tenantId: otherTenant, lastSeenDateTime: isoAt(now - 200_000) });
+      await store.insertDevices([silent, recent, disconnected, neverSeen, silentElsewhere]);
+      const cutoff = isoAt(now - 90_000);
+      assert.deepEqual((await store.silentDevices(cutoff, 10)).map((d) => d.id).sort(), [silent.id, silentElsewhere.id].sort());
+      assert.equal((await store.silentDevices(cutoff, 1)).length, 1);
+      assert.deepEqual((await store.silentDevices(cutoff, 10)).find((d) => d.id === silent.id), silent);
+      await store.markSeen([{ tenantId: tenant, deviceId: silent.id }], isoAt(now));
+      assert.deepEqual((await store.silentDevices(cutoff, 10)).map((d) => d.id), [silentElsewhere.id]);
+    });
+
+    it('takeRateToken: a bucket of capacity N gives N tokens, then the seconds to wait; shared by every store on the database', async (store, fresh) => {
+      const key = `tenant/app/${randomUUID()}`;
+      const outcomes = await Promise.all(Array.from({ length: 12 }, () => store.takeRateToken(key, 5, 0.01)));
+      assert.equal(outcomes.filter((o) => o === null).length, 5, JSON.stringify(outcomes));
+      for (const wait of outcomes.filter((o) => o !== null)) assert.ok(typeof wait === 'number' && wait >= 1, `wait ${wait}`);
+      assert.equal(await store.takeRateToken(`${key}/other`, 1, 0.01), null, 'buckets are per key');
+      if (kind === 'postgres') {
+        const other = await fresh.another();
+        assert.notEqual(await other.takeRateToken(key, 5, 0.01), null, 'another replica sees the emptied bucket');
+      }
+      // refill: 50 tokens a second brings one back within 100 ms
+      const fast = `fast/${randomUUID()}`;
+      assert.equal(await store.takeRateToken(fast, 1, 50), null);
+      assert.notEqual(await store.takeRateToken(fast, 1, 50), null);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(await store.takeRateToken(fast, 1, 50), null);
+    });
+
+    // --- catalog, signing key -----------------------------------------------------------
+
+    it('catalog: add (a duplicate exists) and list in order, per tenant', async (store) => {
+      const entry = (overrides: Partial<CatalogEntry>): CatalogEntry => ({
+        tenantId: tenant, softwareType: 'teamsClient', version: '5.1.24.0', deviceType: null, model: null,
+        createdDateTime: isoAt(Date.UTC(2025, 2, 3, 4, 5, 6, 789)), ...overrides,
+      });
+      const a = entry({});
+      const b = entry({ deviceType: 'teamsRoom' });
+      const c = entry({ deviceType: 'teamsRoom', model: 'ThinkSmart Hub' });
+      const d = entry({ softwareType: 'firmware', version: '122.15.0.61', deviceType: 'ipPhone' });
+      for (const e of [a, b, c, d]) assert.equal(await store.addCatalogEntry(e), 'added');
+      assert.equal(await store.addCatalogEntry(a), 'exists', 'null deviceType/model are one key');
+      assert.equal(await store.addCatalogEntry({ ...c, createdDateTime: isoAt(Date.now()) }), 'exists');
+      assert.equal(await store.addCatalogEntry({ ...a, tenantId: otherTenant }), 'added');
+      assert.deepEqual(await store.listCatalog(tenant), [a, b, c, d]);
+      assert.deepEqual(await store.listCatalog(otherTenant), [{ ...a, tenantId: otherTenant }]);
+      assert.deepEqual(await store.listCatalog(randomUUID()), []);
+    });
+
+    it('devSigningKey is created once and kept', async (store, fresh) => {
+      let created = 0;
+      const make = async () => {
+        created++;
+        return { kid: `kid-${created}`, alg: 'ES256', privateJwk: { kty: 'EC', d: 'secret' }, publicJwk: { kty: 'EC', x: 'x', y: 'y' } };
+      };
+      const first = await store.devSigningKey(make);
+      assert.deepEqual(first, { kid: 'kid-1', alg: 'ES256', privateJwk: { kty: 'EC', d: 'secret' }, publicJwk: { kty: 'EC', x: 'x', y: 'y' } });
+      assert.deepEqual(await store.devSigningKey(make), first);
+      assert.equal(created, 1);
+      const second = await fresh.another();
+      assert.deepEqual(await second.devSigningKey(make), first, 'another process sees the same key');
+    });
+
+    // --- work notifications and the supervisor lease --------------------------------------
+
+    it('notifyWork/onWork', async (store, fresh) => {
+      if (kind === 'sqlite') {
+        assert.doesNotThrow(() => store.onWork(() => {}));
+        await store.notifyWork(randomUUID());
+        return;
+      }
+      const other = await fresh.another();
+      const received: string[] = [];
+      other.onWork((deviceId) => received.push(deviceId));
+      // The LISTEN connection comes up asynchronously: probe until it hears, then measure one.
+      const probe = `probe-${randomUUID()}`;
+      const deadline = Date.now() + 5000;
+      while (!received.includes(probe)) {
+        assert.ok(Date.now() < deadline, 'the second store never heard a notification');
+        await store.notifyWork(probe);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const deviceId = randomUUID();
+      const sent = Date.now();
+      await store.notifyWork(deviceId);
+      while (!received.includes(deviceId)) {
+        assert.ok(Date.now() - sent < 2000, 'the notification did not arrive within 2 s');
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      // the sender hears its own notifications only when it listens too
+      const own: string[] = [];
+      store.onWork((id) => own.push(id));
+      const again = randomUUID();
+      const until = Date.now() + 5000;
+      while (!own.includes(again)) {
+        assert.ok(Date.now() < until, 'a listening sender hears it too');
+        await store.notifyWork(again);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(received.includes(again));
+    });
+
+    it('holdsSupervisorLease: one holder at a time, handed over when it closes', async (store, fresh) => {
+      if (kind === 'sqlite') {
+        assert.equal(await store.holdsSupervisorLease(), true, 'one process: always');
+        return;
+      }
+      const other = await fresh.another();
+      const first = await Promise.all([store.holdsSupervisorLease(), other.holdsSupervisorLease()]);
+      assert.equal(first.filter(Boolean).length, 1, JSON.stringify(first));
+      const [holder, waiting] = first[0] ? [store, other] : [other, store];
+      for (let i = 0; i < 3; i++) {
+        assert.equal(await holder.holdsSupervisorLease(), true, 'the holder keeps it');
+        assert.equal(await waiting.holdsSupervisorLease(), false, 'the other does not get it');
+      }
+      await holder.close();
+      const deadline = Date.now() + 5000;
+      while (!(await waiting.holdsSupervisorLease())) {
+        assert.ok(Date.now() < deadline, 'the lease was not handed over within 5 s');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const third = await fresh.another();
+      assert.equal(await third.holdsSupervisorLease(), false);
+    });
+  });
+}
+
+describe('PostgreSQL migrations', () => {
+  test('stores opened at the same time on a fresh database all succeed and apply each version once', async () => {
+    const database = await createPostgresDatabase();
+    const stores: Store[] = [];
+    try {
+      const opened = await Promise.allSettled(Array.from({ length: 4 }, () => openStore(database.url)));
+      for (const o of opened) if (o.status === 'fulfilled') stores.push(o.value);
+      assert.deepEqual(opened.map((o) => o.status), ['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled'],
+        opened.map((o) => (o.status === 'rejected' ? String(o.reason) : 'ok')).join('; '));
+      const rows = await queryDatabase<{ version: number; n: string }>(database.url,
+        'SELECT version, count(*) AS n FROM schema_migrations GROUP BY version ORDER BY version');
+      assert.ok(rows.length >= 2, JSON.stringify(rows));
+      for (const row of rows) assert.equal(Number(row.n), 1, `version ${row.version} applied once`);
+      assert.deepEqual(rows.map((r) => r.version), rows.map((_, i) => i + 1), 'versions 1..n');
+      // and reopening later applies nothing new
+      const again = await openStore(database.url);
+      stores.push(again);
+      const after = await queryDatabase<{ n: string }>(database.url, 'SELECT count(*) AS n FROM schema_migrations');
+      assert.equal(Number(after[0].n), rows.length);
+    } finally {
+      for (const s of stores) await s.close().catch(() => {});
+      await database.drop();
+    }
+  });
+});
