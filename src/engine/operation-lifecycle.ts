@@ -75,6 +75,10 @@ export class OperationLifecycle {
     });
     if (!finished) throw await this.wrongState(tenantId, deviceId, operationId, 'finished');
     if (report.installed) await this.reports.applyInstalled(tenantId, deviceId, report.installed, now);
+    // A restart that succeeded is a device now rebooting: offline until its agent is heard again.
+    if (finished.operationType === 'deviceRestart' && finished.status === 'successful') {
+      await this.reports.setConnection(tenantId, deviceId, 'disconnected', now);
+    }
     // The device may have more work queued behind this one.
     this.signal.wake(deviceId);
     return finished;

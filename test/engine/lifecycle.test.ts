@@ -123,6 +123,16 @@ describe('the full life of each operation type', () => {
     assert.ok(isIsoDate(done.startedDateTime));
     assert.ok(isIsoDate(done.completedDateTime));
     assert.equal(done.error, null);
+
+    // The device is rebooting now: offline until its agent is heard from again.
+    const rebooting = await graphDevice<{ connection: { connectionStatus: string } }>(server, deviceId, 'health');
+    assert.equal(rebooting.connection.connectionStatus, 'disconnected');
+    assert.equal((await graphDevice<{ healthStatus: string }>(server, deviceId)).healthStatus, 'offline');
+    await agent.nextWork(0);
+    await waitFor('the device to be connected again after its reboot', async () => {
+      const health = await graphDevice<{ connection: { connectionStatus: string } }>(server, deviceId, 'health');
+      return health.connection.connectionStatus === 'connected' ? health : undefined;
+    }, { timeoutMs: 8000 });
   });
 
   test('runDiagnostics: successful, with the diagnostics readable at …/operations/{opId}/result', async () => {
