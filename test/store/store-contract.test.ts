@@ -640,12 +640,13 @@ for (const kind of storeKinds) {
         const other = await fresh.another();
         assert.notEqual(await other.takeRateToken(key, 5, 0.01), null, 'another replica sees the emptied bucket');
       }
-      // refill: 50 tokens a second brings one back within 100 ms
+      // refill: 4 tokens a second brings one back within 250 ms (slow enough for a loaded machine
+      // not to refill between the first two takes)
       const fast = `fast/${randomUUID()}`;
-      assert.equal(await store.takeRateToken(fast, 1, 50), null);
-      assert.notEqual(await store.takeRateToken(fast, 1, 50), null);
-      await new Promise((r) => setTimeout(r, 100));
-      assert.equal(await store.takeRateToken(fast, 1, 50), null);
+      assert.equal(await store.takeRateToken(fast, 1, 4), null);
+      assert.notEqual(await store.takeRateToken(fast, 1, 4), null);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(await store.takeRateToken(fast, 1, 4), null);
     });
 
     // --- catalog, signing key -----------------------------------------------------------
