@@ -1,6 +1,6 @@
 /** Every knob of `npm run bench`, read once from the environment. */
-export type BenchName = 'update' | 'seed' | 'list' | 'select';
-export const allBenches: readonly BenchName[] = ['update', 'seed', 'list', 'select'];
+export type BenchName = 'update' | 'seed' | 'list' | 'select' | 'dispatch';
+export const allBenches: readonly BenchName[] = ['update', 'seed', 'list', 'select', 'dispatch'];
 
 export interface BenchConfig {
   only: BenchName[];
@@ -17,6 +17,13 @@ export interface BenchConfig {
   listLarge: number;
   /** seed speed: devices seeded into a fresh file */
   seedDevices: number;
+  /** dispatch: long-polling devices (measured) and the small fleet of the baseline */
+  dispatchDevices: number;
+  dispatchSmall: number;
+  /** dispatch: updateSoftware requests per fleet, their steady rate (per second) and concurrency cap */
+  dispatchOperations: number;
+  dispatchRate: number;
+  dispatchConcurrency: number;
 }
 
 function numberFromEnv(name: string, fallback: number): number {
@@ -51,5 +58,10 @@ export function benchConfigFromEnv(): BenchConfig {
     listSmall: Math.round(numberFromEnv('BENCH_LIST_SMALL', 10_000)),
     listLarge: Math.round(numberFromEnv('BENCH_LIST_LARGE', 1_000_000)),
     seedDevices: Math.round(numberFromEnv('BENCH_SEED_DEVICES', 150_000)),
+    dispatchDevices: Math.round(numberFromEnv('BENCH_DISPATCH_DEVICES', 10_000)),
+    dispatchSmall: Math.round(numberFromEnv('BENCH_DISPATCH_SMALL', 100)),
+    dispatchOperations: Math.round(numberFromEnv('BENCH_DISPATCH_OPERATIONS', 1_000)),
+    dispatchRate: numberFromEnv('BENCH_DISPATCH_RATE', 100),
+    dispatchConcurrency: Math.round(numberFromEnv('BENCH_DISPATCH_CONCURRENCY', 20)),
   };
 }

@@ -6,7 +6,12 @@
  *   node dist/bench/bench-target.js real <port> <dbPath>   the real service (startServer) on dbPath
  *
  * Port 0 picks a free port. Prints `READY <port>` on stdout once listening; SIGTERM closes it.
+ * A `MEMORY` line on stdin is answered with `MEMORY <process.memoryUsage() as JSON>` on stdout,
+ * taken after a full garbage collection when node runs with --expose-gc. A `LOOP` line is
+ * answered with `LOOP {"p50","p99","max"}`: the event loop's delay in ms since the previous
+ * `LOOP` (the first one starts measuring and reads 0), after which the histogram starts again.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import Fastify from 'fastify';
 import { serveDefaults } from '../src/config.js';
 import { startServer } from '../src/server.js';
@@ -30,9 +35,23 @@ async function start(kind: string, port: number, dbPath: string | undefined): Pr
   throw new Error(`unknown target '${kind}' (bare|real)`);
 }
 
+const loopResolutionMs = 10;
+
+/** process.memoryUsage(), after a full garbage collection when gc is exposed (--expose-gc). */
+function memoryAfterGc(): NodeJS.MemoryUsage & { gc: boolean } {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) {
+    gc();
+    gc();
+  }
+  return { ...process.memoryUsage(), gc: gc !== undefined };
+}
+
 async function main(): Promise<void> {
   const [kind = '', portText = '0', dbPath] = process.argv.slice(2);
   const target = await start(kind, Number(portText), dbPath);
+  // enabled by the first LOOP, so the other benchmarks' targets carry no extra timer
+  const loopDelay = monitorEventLoopDelay({ resolution: loopResolutionMs });
   let closing = false;
   const stop = () => {
     if (closing) return;
@@ -49,6 +68,24 @@ async function main(): Promise<void> {
   process.on('SIGINT', stop);
   // the parent going away (even by SIGKILL) closes our stdin: never outlive it
   process.stdin.on('end', stop);
+  let commands = '';
+  process.stdin.setEncoding('utf8');
+  process.stdin.on('data', (chunk: string) => {
+    commands += chunk;
+    let newline: number;
+    while ((newline = commands.indexOf('\n')) >= 0) {
+      const command = commands.slice(0, newline).trim();
+      commands = commands.slice(newline + 1);
+      if (command === 'MEMORY') process.stdout.write(`MEMORY ${JSON.stringify(memoryAfterGc())}\n`);
+      if (command === 'LOOP') {
+        loopDelay.enable();
+        // the histogram holds whole intervals: the sampling resolution is no delay (an empty one reads as NaN → 0)
+        const ms = (ns: number) => Math.max(0, ns / 1e6 - loopResolutionMs) || 0;
+        process.stdout.write(`LOOP ${JSON.stringify({ p50: ms(loopDelay.percentile(50)), p99: ms(loopDelay.percentile(99)), max: ms(loopDelay.max) })}\n`);
+        loopDelay.reset();
+      }
+    }
+  });
   process.stdin.resume();
   process.stdout.write(`READY ${target.port}\n`);
 }

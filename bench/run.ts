@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: runs the benchmarks in sequence against 127.0.0.1 and prints every figure
  * beside a baseline measured in the same run. Knobs (environment):
- *   BENCH_ONLY=update,seed,list,select  which to run (default all)
+ *   BENCH_ONLY=update,seed,list,select,dispatch  which to run (default all)
  *   BENCH_SECONDS=8            updateSoftware measured seconds per server
  *   BENCH_CONNECTIONS=40       updateSoftware connections
  *   BENCH_WARMUP_SECONDS=2     updateSoftware warm-up seconds per server
@@ -12,6 +12,11 @@
  *   BENCH_LIST_CONNECTIONS=10  list/$select connections
  *   BENCH_LIST_WARMUP_SECONDS=1
  *   BENCH_SEED_DEVICES=150000  devices for the seed-speed benchmark
+ *   BENCH_DISPATCH_DEVICES=10000   long-polling devices for the dispatch benchmark
+ *   BENCH_DISPATCH_SMALL=100       devices of the dispatch baseline fleet
+ *   BENCH_DISPATCH_OPERATIONS=1000 updateSoftware requests dispatched per fleet
+ *   BENCH_DISPATCH_RATE=100        their rate per second
+ *   BENCH_DISPATCH_CONCURRENCY=20  their concurrency cap
  * Machine-readable results: dist/bench-results.json.
  */
 import { cpus, totalmem } from 'node:os';
@@ -19,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { benchConfigFromEnv, type BenchConfig, type BenchName } from './bench-config.js';
 import { BenchResults, fmt, renderTable, type BenchOutcome } from './bench-report.js';
 import { BenchWorkspace } from './bench-workspace.js';
+import { dispatchBench } from './dispatch-bench.js';
 import { listDevicesBench } from './list-devices-bench.js';
 import { seedBench } from './seed-bench.js';
 import { selectBench } from './select-bench.js';
@@ -29,6 +35,7 @@ const benches: Record<BenchName, (config: BenchConfig, workspace: BenchWorkspace
   seed: seedBench,
   list: listDevicesBench,
   select: selectBench,
+  dispatch: dispatchBench,
 };
 
 const resultsPath = fileURLToPath(new URL('../bench-results.json', import.meta.url));

@@ -12,8 +12,8 @@ export function seedFileName(config: BenchConfig): string {
 /**
  * Seed speed: the project's seedDevices (generation of realistic devices, serialisation,
  * batched inserts into the real schema) into a fresh SQLite file, against the floor of
- * inserting as many minimal rows (tenant, id) with one prepared statement in one transaction,
- * same pragmas (WAL, synchronous = FULL), measured in the same run.
+ * inserting as many minimal rows (tenant, id) with one prepared statement in one transaction
+ * (WAL, synchronous = FULL: one fsync for the one commit), measured in the same run.
  */
 export async function seedBench(config: BenchConfig, workspace: BenchWorkspace): Promise<BenchOutcome> {
   const name = seedFileName(config);

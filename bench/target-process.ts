@@ -9,16 +9,32 @@ process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
+export interface TargetMemory extends NodeJS.MemoryUsage {
+  /** whether a full garbage collection ran first (the target was started with --expose-gc) */
+  gc: boolean;
+}
+
+/** event loop delay in ms (percentiles and max) over an interval */
+export interface LoopDelay {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
 export interface TargetProcess {
   kind: 'bare' | 'real';
   url: string;
   pid: number;
+  /** the target's process.memoryUsage(), after a full GC when started with nodeArgs ['--expose-gc'] */
+  memory(): Promise<TargetMemory>;
+  /** the target's event loop delay since the previous call (the first call starts measuring); starts a new interval */
+  loopDelay(): Promise<LoopDelay>;
   stop(): Promise<void>;
 }
 
 /** Starts bench-target.js in a child process and waits for its `READY <port>` line. */
-export function startTarget(kind: 'bare' | 'real', dbPath?: string, timeoutMs = 120_000): Promise<TargetProcess> {
-  const args = [targetScript, kind, '0', ...(dbPath ? [dbPath] : [])];
+export function startTarget(kind: 'bare' | 'real', dbPath?: string, timeoutMs = 120_000, nodeArgs: string[] = []): Promise<TargetProcess> {
+  const args = [...nodeArgs, targetScript, kind, '0', ...(dbPath ? [dbPath] : [])];
   const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   running.add(child);
   return new Promise<TargetProcess>((resolve, reject) => {
@@ -41,11 +57,36 @@ export function startTarget(kind: 'bare' | 'real', dbPath?: string, timeoutMs = 
       clearTimeout(timer);
       child.off('exit', onExit);
       child.stdout!.removeAllListeners('data');
-      child.stdout!.resume();
+      // After READY, stdout carries only answers to MEMORY and LOOP requests (anything else is dropped).
+      const memoryWaiters: ((memory: TargetMemory) => void)[] = [];
+      const loopWaiters: ((delay: LoopDelay) => void)[] = [];
+      let lines = buffered.slice(match.index + match[0].length);
+      child.stdout!.on('data', (more: string) => {
+        lines += more;
+        let newline: number;
+        while ((newline = lines.indexOf('\n')) >= 0) {
+          const line = lines.slice(0, newline);
+          lines = lines.slice(newline + 1);
+          if (line.startsWith('MEMORY ')) memoryWaiters.shift()?.(JSON.parse(line.slice('MEMORY '.length)) as TargetMemory);
+          if (line.startsWith('LOOP ')) loopWaiters.shift()?.(JSON.parse(line.slice('LOOP '.length)) as LoopDelay);
+        }
+      });
       resolve({
         kind,
         url: `http://127.0.0.1:${match[1]}`,
         pid: child.pid!,
+        memory: () =>
+          new Promise<TargetMemory>((resolveMemory, rejectMemory) => {
+            if (child.exitCode !== null || child.signalCode !== null) return rejectMemory(new Error(`bench target '${kind}' has exited`));
+            memoryWaiters.push(resolveMemory);
+            child.stdin!.write('MEMORY\n');
+          }),
+        loopDelay: () =>
+          new Promise<LoopDelay>((resolveDelay, rejectDelay) => {
+            if (child.exitCode !== null || child.signalCode !== null) return rejectDelay(new Error(`bench target '${kind}' has exited`));
+            loopWaiters.push(resolveDelay);
+            child.stdin!.write('LOOP\n');
+          }),
         stop: () => stopChild(child),
       });
     });

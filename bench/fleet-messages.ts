@@ -1,0 +1,48 @@
+/** What long-poll-fleet.js (a child process) and its parent (fleet-process.ts) say to each other. */
+
+export type FleetDeviceType = 'teamsRoom' | 'collaborationBar';
+
+export interface FleetDevice {
+  deviceId: string;
+  deviceType: FleetDeviceType;
+}
+
+export interface FleetStats {
+  /** work polls answered 200 / 204 */
+  polls200: number;
+  polls204: number;
+  acks: number;
+  results: number;
+  /** operations whose result was not a 200 */
+  resultFailures: number;
+  /** non-2xx answers, by "METHOD route status" */
+  httpErrors: Record<string, number>;
+  /** socket-level failures (reset, refused, timeout), by message */
+  networkErrors: Record<string, number>;
+  /** polls currently sent and not yet answered */
+  pollsInFlight: number;
+  rssBytes: number;
+  /** the fleet's event loop delay in ms since the last stats request with reset (or the start) */
+  loopDelay: { p50: number; p99: number; max: number };
+}
+
+/** Messages from the fleet to its parent. */
+export type FleetMessage =
+  | { type: 'progress'; enrolled: number }
+  | { type: 'ready'; devices: FleetDevice[]; enrollSeconds: number; stats: FleetStats }
+  /** receivedAt: monotonicMs() when the poll's 200 body was complete */
+  | { type: 'received'; operationId: string; deviceId: string; receivedAt: number }
+  | { type: 'stats'; stats: FleetStats }
+  | { type: 'fatal'; message: string };
+
+/** Messages from the parent. */
+export type FleetCommand = { type: 'stats'; resetLoopDelay?: boolean } | { type: 'stop' };
+
+/**
+ * CLOCK_MONOTONIC in milliseconds, fractional (process.hrtime is libuv's uv_hrtime). Every
+ * process on the machine reads the same clock, so a time taken in the fleet process and one
+ * taken in the parent can be subtracted; Date.now() would give whole milliseconds only.
+ */
+export function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
