@@ -4,7 +4,7 @@ import { addAgentRoutes } from './agent/agent-routes.js';
 import type { TokenVerifier } from './auth/token-verifier.js';
 import { badRequest } from './domain/errors.js';
 import { addDeviceRoutes } from './graph/device-routes.js';
-import { installGraphEdge, newRequestId } from './graph/graph-edge.js';
+import { clientError, frameworkError, installGraphEdge, newRequestId } from './graph/graph-edge.js';
 import { addOperationRoutes } from './graph/operation-routes.js';
 import { defaultSheddingLimits, installLoadShedding, type SheddingLimits } from './graph/load-shedding.js';
 import { rateLimitRules } from './graph/rate-limits.js';
@@ -39,6 +39,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     bodyLimit: options.bodyLimitBytes ?? 64 * 1024,
     // OData's key syntax devices('{id}') is the same resource as devices/{id}.
     rewriteUrl: (request) => (request.url ?? '/').replace(/\/devices\('([^'/?]*)'\)/i, '/devices/$1'),
+    frameworkErrors: frameworkError,
+    clientErrorHandler: clientError,
+    // Closing is answered by our own onRequest hook with a Graph 503 and Retry-After.
+    return503OnClosing: false,
     ...(options.https ? { https: options.https } : {}),
   } as FastifyServerOptions);
 

@@ -11,10 +11,23 @@ const storeRetryAfterSeconds = 2;
  * failure (ours, Fastify's, unexpected ones) onto the error registry.
  */
 export function installGraphEdge(app: FastifyInstance): void {
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('request-id', request.id);
     const clientRequestId = clientRequestIdOf(request);
     if (clientRequestId) reply.header('client-request-id', clientRequestId);
+    if (closing) {
+      // Shutting down: tell the client to come back (to another replica) and close the connection.
+      reply.header('connection', 'close');
+      throw new ServiceError('serviceNotAvailable', 'The server is shutting down; retry.', { 'retry-after': '1' });
+    }
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    // Keep-alive connections would otherwise hold the server open after their last response.
+    if (closing) reply.header('connection', 'close');
   });
 
   app.setErrorHandler((error: FastifyError | ServiceError, request, reply) => {
@@ -70,6 +83,37 @@ export function sendGraphError(
 
 export function newRequestId(): string {
   return randomUUID();
+}
+
+/** Fastify's own early rejections (a malformed URL, an over-long path segment), as Graph errors. */
+export function frameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  reply.header('request-id', request.id);
+  const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+  return sendGraphError(request, reply, tooLong ? 404 : 400, tooLong ? errorRegistry.itemNotFound.code : errorRegistry.invalidRequest.code,
+    tooLong ? 'Resource not found: a path segment is too long.' : 'The request URL is malformed.');
+}
+
+/**
+ * Requests Node's HTTP parser refuses before Fastify sees them (bad header characters,
+ * oversized headers): a raw 400 that still carries the Graph error body and a request id.
+ */
+export function clientError(error: Error & { code?: string }, socket: import('node:net').Socket): void {
+  if (!socket.writable) return;
+  const requestId = randomUUID();
+  const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+  const status = tooLarge ? 431 : 400;
+  const body = JSON.stringify({
+    error: {
+      code: errorRegistry.invalidRequest.code,
+      message: tooLarge ? 'The request headers are too large.' : 'The HTTP request is malformed.',
+      innerError: { date: new Date().toISOString(), 'request-id': requestId, 'client-request-id': requestId },
+    },
+  });
+  socket.end(
+    `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+      `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+      `request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }
 
 function clientRequestIdOf(request: FastifyRequest): string | null {

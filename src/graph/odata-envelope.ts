@@ -38,7 +38,9 @@ export function collectionBody(
 }
 
 function nextLink(request: FastifyRequest, skipToken: string): string {
-  const [path, search = ''] = request.url.split('?', 2);
+  const mark = request.url.indexOf('?');
+  const path = mark === -1 ? request.url : request.url.slice(0, mark);
+  const search = mark === -1 ? '' : request.url.slice(mark + 1);
   const params = new URLSearchParams(search);
   for (const name of [...params.keys()]) {
     if (/^\$?skiptoken$/i.test(name)) params.delete(name);

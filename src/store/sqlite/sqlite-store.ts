@@ -43,7 +43,9 @@ export class SqliteStore implements Store {
     // process, and made durable on disk by the next FULL commit of the shared WAL.
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
-    this.db.pragma('busy_timeout = 5000');
+    // Short: a wait for the lock blocks the event loop (better-sqlite3 is synchronous). A write
+    // that cannot get it in time fails with SQLITE_BUSY, which the edge answers with a 503.
+    this.db.pragma('busy_timeout = 200');
     this.db.pragma('cache_size = -65536');
     migrate(this.db);
     this.statements = {
