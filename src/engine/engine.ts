@@ -85,7 +85,7 @@ export class Engine {
   async request(caller: Caller, deviceId: string, action: ActionName, body: ActionRequest): Promise<Operation> {
     const operation = await requestOperation(this.store, caller, deviceId, action, body, this.timings.startTimeoutMs);
     this.signal.wake(operation.deviceId);
-    await this.notifyReplicas(operation.deviceId);
+    if (!this.store.notifiesOnCreate) await this.notifyReplicas(operation.deviceId);
     return operation;
   }
 }

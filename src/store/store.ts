@@ -47,6 +47,8 @@ export interface SigningKey {
  */
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
+  /** Dialect capability: createOperation itself tells other replicas (no notifyWork needed after it). */
+  readonly notifiesOnCreate: boolean;
   close(): Promise<void>;
 
   /** The dev issuer's signing key, created on first use and kept with the data. */

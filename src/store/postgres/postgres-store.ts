@@ -39,6 +39,10 @@ export class PostgresStore implements Store {
   private leaseHeld = false;
   private readonly workListeners: ((deviceId: string) => void)[] = [];
   private closed = false;
+  private pendingInserts: { op: Operation; resolve(result: 'created' | 'conflict'): void; reject(error: unknown): void }[] = [];
+  private insertInFlight = false;
+  /** createOperation NOTIFYs other replicas itself, in the statement that inserts. */
+  readonly notifiesOnCreate = true;
 
   private constructor(readonly url: string, poolSize: number) {
     this.pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000 });
@@ -173,20 +177,52 @@ export class PostgresStore implements Store {
   }
 
   async createOperation(op: Operation): Promise<'created' | 'conflict'> {
-    // ON CONFLICT DO NOTHING: the unique partial index decides; no row back means a pending twin exists.
-    const rows = await this.query(
-      `INSERT INTO operations (
-        id, tenant_id, device_id, operation_type, software_type, software_version, status,
-        created_at, created_by, last_action_at, last_action_by, started_at, completed_at, error_code, error_message, start_deadline
-      ) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-      ON CONFLICT DO NOTHING RETURNING id`,
-      [
-        op.id, op.tenantId, op.deviceId, op.operationType, op.softwareType, op.softwareVersion, op.status,
-        op.createdDateTime, json(op.createdBy), op.lastActionDateTime, json(op.lastActionBy),
-        op.startedDateTime, op.completedDateTime, op.error?.code ?? null, op.error?.message ?? null, op.startDeadline,
-      ],
-    );
-    return rows.length === 1 ? 'created' : 'conflict';
+    return new Promise((resolve, reject) => {
+      this.pendingInserts.push({ op, resolve, reject });
+      if (!this.insertInFlight) void this.flushInserts();
+    });
+  }
+
+  /**
+   * Group commit: the operations accepted while one batch commits go together in the next,
+   * as one INSERT … ON CONFLICT DO NOTHING that also NOTIFYs the replicas of each new row.
+   * Each caller is answered after the commit that holds its row; rows the unique partial
+   * index turned away come back absent, which is the 409.
+   */
+  private async flushInserts(): Promise<void> {
+    this.insertInFlight = true;
+    while (this.pendingInserts.length > 0) {
+      const batch = this.pendingInserts;
+      this.pendingInserts = [];
+      try {
+        const rows = await this.query<{ id: string }>(
+          `WITH incoming AS (
+             SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(
+               id text, tenant_id text, device_id text, operation_type text, software_type text, software_version text,
+               status text, created_at timestamptz, created_by jsonb, last_action_at timestamptz, last_action_by jsonb,
+               start_deadline timestamptz)
+           ), inserted AS (
+             INSERT INTO operations (id, tenant_id, device_id, operation_type, software_type, software_version, status,
+               created_at, created_by, last_action_at, last_action_by, start_deadline)
+             SELECT id, tenant_id, device_id, operation_type, software_type, software_version, status,
+               created_at, created_by, last_action_at, last_action_by, start_deadline FROM incoming
+             ON CONFLICT DO NOTHING RETURNING id, device_id
+           )
+           SELECT id, pg_notify($2, device_id) FROM inserted`,
+          [JSON.stringify(batch.map(({ op }) => ({
+            id: op.id, tenant_id: op.tenantId, device_id: op.deviceId, operation_type: op.operationType,
+            software_type: op.softwareType, software_version: op.softwareVersion, status: op.status,
+            created_at: op.createdDateTime, created_by: op.createdBy, last_action_at: op.lastActionDateTime,
+            last_action_by: op.lastActionBy, start_deadline: op.startDeadline,
+          }))), workChannel],
+        );
+        const created = new Set(rows.map((r) => r.id));
+        for (const { op, resolve } of batch) resolve(created.has(op.id) ? 'created' : 'conflict');
+      } catch (error) {
+        for (const { reject } of batch) reject(error);
+      }
+    }
+    this.insertInFlight = false;
   }
 
   async getOperation(tenantId: string, deviceId: string, operationId: string): Promise<Operation | null> {

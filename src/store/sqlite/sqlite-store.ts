@@ -27,6 +27,7 @@ const sqliteFilterDialect: FilterDialect = {
 /** The embedded store: one SQLite file, WAL journal, every commit synced before it returns. */
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
+  readonly notifiesOnCreate = false;
   readonly db: Database.Database;
   private readonly statements;
   private readonly operationInserts: GroupCommit;
