@@ -1,9 +1,16 @@
 /** Every knob of `npm run bench`, read once from the environment. */
 export type BenchName = 'update' | 'seed' | 'list' | 'select' | 'dispatch';
 export const allBenches: readonly BenchName[] = ['update', 'seed', 'list', 'select', 'dispatch'];
+/** The stores `update` and `list` run on (the other benchmarks use SQLite only). */
+export type StoreName = 'sqlite' | 'postgres';
+export const allStores: readonly StoreName[] = ['sqlite', 'postgres'];
 
 export interface BenchConfig {
   only: BenchName[];
+  /** update and list: the stores to run on, SQLite first */
+  stores: StoreName[];
+  /** PostgreSQL server (any database on it) where the benchmark creates and drops its databases */
+  pgAdminUrl: string;
   /** updateSoftware: seconds per measured run, connections, warm-up seconds, devices seeded */
   updateSeconds: number;
   updateConnections: number;
@@ -45,9 +52,22 @@ function onlyFromEnv(): BenchName[] {
   return allBenches.filter((b) => names.includes(b));
 }
 
+function storesFromEnv(): StoreName[] {
+  const raw = process.env.BENCH_STORES;
+  if (!raw || raw.trim() === '') return [...allStores];
+  const names = raw.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  for (const name of names) {
+    if (!allStores.includes(name as StoreName)) throw new Error(`BENCH_STORES: unknown store '${name}' (use ${allStores.join(',')})`);
+  }
+  if (names.length === 0) throw new Error('BENCH_STORES: name at least one store');
+  return allStores.filter((s) => names.includes(s));
+}
+
 export function benchConfigFromEnv(): BenchConfig {
   return {
     only: onlyFromEnv(),
+    stores: storesFromEnv(),
+    pgAdminUrl: process.env.BENCH_PG?.trim() || 'postgres://postgres@127.0.0.1:5432/postgres',
     updateSeconds: numberFromEnv('BENCH_SECONDS', 8),
     updateConnections: Math.round(numberFromEnv('BENCH_CONNECTIONS', 40)),
     warmupSeconds: numberFromEnv('BENCH_WARMUP_SECONDS', 2),

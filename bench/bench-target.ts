@@ -3,7 +3,7 @@
  * does not share an event loop with it:
  *
  *   node dist/bench/bench-target.js bare <port>            a bare Fastify app, one POST route → 202
- *   node dist/bench/bench-target.js real <port> <dbPath>   the real service (startServer) on dbPath
+ *   node dist/bench/bench-target.js real <port> <db>       the real service (startServer) on db: a SQLite path or postgres:// URL
  *
  * Port 0 picks a free port. Prints `READY <port>` on stdout once listening; SIGTERM closes it.
  * A `MEMORY` line on stdin is answered with `MEMORY <process.memoryUsage() as JSON>` on stdout,

@@ -1,26 +1,36 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { devSigningKey, signDevToken } from '../src/auth/dev-issuer.js';
 import { seedDevices } from '../src/seed/seed-devices.js';
 import { openStore } from '../src/store/open-store.js';
+import type { StoreName } from './bench-config.js';
 
 /** The tenant every benchmark database belongs to. */
 export const benchTenant = '5e7c1a2b-3d4e-4f50-8a61-b2c3d4e5f607';
+
+/** How a store is named in the printed tables. */
+export const storeLabel: Record<StoreName, string> = { sqlite: 'SQLite', postgres: 'PostgreSQL' };
 
 export interface SeedTiming {
   /** devices added by this call */
   devices: number;
   seconds: number;
   devicesPerSecond: number;
+  /** PostgreSQL: seconds of the `ANALYZE devices` that followed (not part of `seconds`) */
+  analyzeSeconds?: number;
 }
 
 export interface SeededFile {
-  path: string;
-  /** devices of benchTenant in the file */
+  store: StoreName;
+  /** the server's `--db` value: a SQLite file path or a postgres:// URL */
+  db: string;
+  /** devices of benchTenant in the database */
   devices: number;
-  /** every seeding step that built the file, in order */
+  /** every seeding step that built the database, in order */
   timings: SeedTiming[];
 }
 
@@ -30,69 +40,115 @@ export interface DeviceKey {
 }
 
 /**
- * A temporary folder holding the benchmark's SQLite files, removed by cleanup(). Seeded files
- * are named, so one benchmark can reuse (and top up) a file another one built.
+ * The benchmark's databases, removed by cleanup(): SQLite files in a temporary folder, and
+ * PostgreSQL databases (`twd_bench_<random>_<name>`) created on the server `pgAdminUrl` names
+ * and dropped at the end. Seeded databases are named per store, so one benchmark can reuse
+ * (and top up) one another built.
  */
 export class BenchWorkspace {
   readonly dir = mkdtempSync(join(tmpdir(), 'twd-bench-'));
   private readonly files = new Map<string, SeededFile>();
+  private readonly pgPrefix = `twd_bench_${randomBytes(4).toString('hex')}_`;
+  /** PostgreSQL databases created by this workspace (names), to drop at the end */
+  private readonly pgDatabases = new Set<string>();
 
+  constructor(private readonly pgAdminUrl = 'postgres://postgres@127.0.0.1:5432/postgres') {}
+
+  /** The SQLite file of `name`. */
   path(name: string): string {
     return join(this.dir, `${name}.db`);
   }
 
-  existing(name: string): SeededFile | undefined {
-    return this.files.get(name);
+  existing(name: string, store: StoreName = 'sqlite'): SeededFile | undefined {
+    return this.files.get(`${store}:${name}`);
+  }
+
+  /** The `--db` value of `name` on `store`; for PostgreSQL, creates the (empty) database on first use. */
+  async database(name: string, store: StoreName = 'sqlite'): Promise<SeededFile> {
+    const key = `${store}:${name}`;
+    let file = this.files.get(key);
+    if (file) return file;
+    if (store === 'sqlite') {
+      file = { store, db: this.path(name), devices: 0, timings: [] };
+    } else {
+      const database = this.pgPrefix + name.toLowerCase().replace(/[^a-z0-9_]/g, '_');
+      await this.admin((client) => client.query(`CREATE DATABASE ${database}`));
+      this.pgDatabases.add(database);
+      const url = new URL(this.pgAdminUrl);
+      url.pathname = `/${database}`;
+      file = { store, db: url.toString(), devices: 0, timings: [] };
+    }
+    this.files.set(key, file);
+    return file;
   }
 
   /**
-   * Makes the named file hold at least `count` devices, seeding only the missing ones with
-   * the project's seedDevices. The timing covers seedDevices alone (the store is opened first).
+   * Makes the named database hold at least `count` devices, seeding only the missing ones with
+   * the project's seedDevices. The timing covers seedDevices alone (the store is opened, and
+   * migrated, first). On PostgreSQL, `ANALYZE devices` follows (timed on its own; autovacuum
+   * may be off, and the planner needs statistics), then a CHECKPOINT, so the writes of the
+   * seeding are not flushed during the measurements.
    */
-  async seed(name: string, count: number): Promise<{ file: SeededFile; added: SeedTiming | null }> {
-    const file = this.files.get(name) ?? { path: this.path(name), devices: 0, timings: [] };
-    this.files.set(name, file);
+  async seed(name: string, count: number, store: StoreName = 'sqlite'): Promise<{ file: SeededFile; added: SeedTiming | null }> {
+    const file = await this.database(name, store);
     if (file.devices >= count) return { file, added: null };
-    const store = await openStore(file.path);
+    const opened = await openStore(file.db);
+    let added: SeedTiming;
     try {
       const missing = count - file.devices;
       const started = performance.now();
-      file.devices = await seedDevices(store, { tenantId: benchTenant, count: missing, seed: 1 });
+      file.devices = await seedDevices(opened, { tenantId: benchTenant, count: missing, seed: 1 });
       const seconds = (performance.now() - started) / 1000;
-      const added = { devices: missing, seconds, devicesPerSecond: missing / seconds };
-      file.timings.push(added);
-      return { file, added };
+      added = { devices: missing, seconds, devicesPerSecond: missing / seconds };
     } finally {
-      await store.close();
+      await opened.close();
     }
+    if (store === 'postgres') {
+      await this.withDatabase(file.db, async (client) => {
+        const started = performance.now();
+        await client.query('ANALYZE devices');
+        added.analyzeSeconds = (performance.now() - started) / 1000;
+        await client.query('CHECKPOINT');
+      });
+    }
+    file.timings.push(added);
+    return { file, added };
   }
 
-  /** A dev token (TeamworkDevice.ReadWrite.All, delegated) the file's own dev issuer accepts. */
-  async token(name: string): Promise<string> {
-    const store = await openStore(this.path(name));
+  /** A dev token (TeamworkDevice.ReadWrite.All, delegated) the database's own dev issuer accepts. */
+  async token(name: string, store: StoreName = 'sqlite'): Promise<string> {
+    const opened = await openStore((await this.database(name, store)).db);
     try {
-      const key = await devSigningKey(store);
+      const key = await devSigningKey(opened);
       return await signDevToken(key, { tenantId: benchTenant, ttlSeconds: 3600 });
     } finally {
-      await store.close();
+      await opened.close();
     }
   }
 
-  /** Device ids and types of the file, read directly (the server is not running yet). */
-  deviceKeys(name: string): DeviceKey[] {
-    const db = new Database(this.path(name), { readonly: true });
+  /** Device ids and types of the database in id order, read directly (the server is not running yet). */
+  async deviceKeys(name: string, store: StoreName = 'sqlite'): Promise<DeviceKey[]> {
+    const file = await this.database(name, store);
+    const sql = 'SELECT id, device_type AS "deviceType" FROM devices WHERE tenant_id = $1 ORDER BY id';
+    if (store === 'postgres') return this.withDatabase(file.db, async (client) => (await client.query<DeviceKey>(sql, [benchTenant])).rows);
+    const db = new Database(file.db, { readonly: true });
     try {
-      return db.prepare('SELECT id, device_type AS deviceType FROM devices WHERE tenant_id = ?').all(benchTenant) as DeviceKey[];
+      return db.prepare(sql.replace('$1', '?')).all(benchTenant) as DeviceKey[];
     } finally {
       db.close();
     }
   }
 
-  sizeBytes(name: string): number {
+  /** SQLite: the file with its WAL and shared-memory files; PostgreSQL: pg_database_size. */
+  async sizeBytes(name: string, store: StoreName = 'sqlite'): Promise<number> {
+    const file = await this.database(name, store);
+    if (store === 'postgres') {
+      return this.withDatabase(file.db, async (client) => Number((await client.query('SELECT pg_database_size(current_database()) AS size')).rows[0].size));
+    }
     let total = 0;
     for (const suffix of ['', '-wal', '-shm']) {
       try {
-        total += statSync(this.path(name) + suffix).size;
+        total += statSync(file.db + suffix).size;
       } catch {
         // no such file
       }
@@ -100,7 +156,33 @@ export class BenchWorkspace {
     return total;
   }
 
-  cleanup(): void {
+  /** Removes the SQLite folder and drops every PostgreSQL database this workspace created (connections forced off). */
+  async cleanup(): Promise<void> {
     rmSync(this.dir, { recursive: true, force: true });
+    if (this.pgDatabases.size === 0) return;
+    try {
+      await this.admin(async (client) => {
+        for (const database of [...this.pgDatabases]) {
+          await client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+          this.pgDatabases.delete(database);
+        }
+      });
+    } catch (error) {
+      console.error(`!!! could not drop the benchmark databases ${[...this.pgDatabases].join(', ')}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  private admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
+    return this.withDatabase(this.pgAdminUrl, work);
+  }
+
+  private async withDatabase<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      return await work(client);
+    } finally {
+      await client.end();
+    }
   }
 }

@@ -1,6 +1,6 @@
-import type { BenchConfig } from './bench-config.js';
+import type { BenchConfig, StoreName } from './bench-config.js';
 import { fmt, goalText, progress, ratioOf, type BenchOutcome, type ReportRow } from './bench-report.js';
-import type { BenchWorkspace, SeededFile } from './bench-workspace.js';
+import { storeLabel, type BenchWorkspace, type SeededFile } from './bench-workspace.js';
 import { loadSummary, measureGet, type GetMeasurement } from './load.js';
 import { deepPagePath, listPath } from './page-walk.js';
 import { startTarget } from './target-process.js';
@@ -8,94 +8,148 @@ import { startTarget } from './target-process.js';
 const filter = "deviceType eq 'teamsRoom'";
 const pagesDeep = 10;
 
+interface PageRuns {
+  first: GetMeasurement;
+  deep: GetMeasurement;
+  deepPage: number;
+}
+
+interface StoreResult {
+  store: StoreName;
+  small: SeededFile;
+  large: SeededFile;
+  smallRuns: PageRuns;
+  largeRuns: PageRuns;
+  smallBytes: number;
+  largeBytes: number;
+}
+
 /**
  * Cost of one filtered page over a small and a large fleet: the same `$top=50` page with
  * `$filter=deviceType eq 'teamsRoom'` (first page, and a page reached through `$skiptoken`)
  * from the real server over 10,000 devices (the baseline) and over 1,000,000 devices, each in
- * its own SQLite file. Keyset paging should make the two cost the same.
+ * its own database, on every store of BENCH_STORES (SQLite files, PostgreSQL databases). Keyset
+ * paging should make the two cost the same. Each store is seeded and then measured before the
+ * next one is seeded.
  */
 export async function listDevicesBench(config: BenchConfig, workspace: BenchWorkspace): Promise<BenchOutcome> {
-  progress(`list: seeding small file, ${fmt.int(config.listSmall)} devices`);
-  const small = (await workspace.seed('small', config.listSmall)).file;
-  progress(`list: seeding large file, ${fmt.int(config.listLarge)} devices` + (workspace.existing('large') ? ` (topping up the seed benchmark's ${fmt.int(workspace.existing('large')!.devices)})` : ''));
-  const large = (await workspace.seed('large', config.listLarge)).file;
-
-  const smallRuns = await measureFile('small', small, config, workspace);
-  const largeRuns = await measureFile('large', large, config, workspace);
+  const results: StoreResult[] = [];
+  for (const store of config.stores) {
+    const label = storeLabel[store];
+    progress(`list: ${label}: seeding small database, ${fmt.int(config.listSmall)} devices`);
+    const small = (await workspace.seed('small', config.listSmall, store)).file;
+    const before = workspace.existing('large', store);
+    progress(`list: ${label}: seeding large database, ${fmt.int(config.listLarge)} devices` + (before ? ` (topping up the seed benchmark's ${fmt.int(before.devices)})` : ''));
+    const large = (await workspace.seed('large', config.listLarge, store)).file;
+    progress(`list: ${label}: seeded, large in ${fmt.seconds(seedingOf(large).seconds)} s (${fmt.int(seedingOf(large).devicesPerSecond)} devices/s)`);
+    const smallRuns = await measureDatabase('small', small, config, workspace);
+    const largeRuns = await measureDatabase('large', large, config, workspace);
+    results.push({
+      store, small, large, smallRuns, largeRuns,
+      smallBytes: await workspace.sizeBytes('small', store),
+      largeBytes: await workspace.sizeBytes('large', store),
+    });
+  }
 
   const rows: ReportRow[] = [];
-  const ratios: Record<string, { costRatio: number; p99Ratio: number }> = {};
-  for (const key of ['first', 'deep'] as const) {
-    const s = smallRuns[key].measured;
-    const l = largeRuns[key].measured;
-    const costRatio = ratioOf(s.rps, l.rps); // rps_small / rps_large
-    const p99Ratio = ratioOf(l.p99, s.p99);
-    ratios[key] = { costRatio, p99Ratio };
-    const label = key === 'first' ? 'first page' : `page ${largeRuns.deepPage} ($skiptoken)`;
-    rows.push(
-      { figure: `${label} requests/s`, measured: fmt.rps(l.rps), baseline: fmt.rps(s.rps), ratio: fmt.ratio(costRatio), goal: goalText(costRatio <= 1.25, '<= 1.25') },
-      { figure: `${label} p99 (ms)`, measured: fmt.ms(l.p99), baseline: fmt.ms(s.p99), ratio: fmt.ratio(p99Ratio) },
-    );
-  }
-
+  const seedRows: ReportRow[] = [];
+  const seedNotes: string[] = [];
   const notes = [
-    `GET /beta/teamwork/devices?$top=50&$filter=${filter}; the deep page follows @odata.nextLink ${pagesDeep} times (page ${smallRuns.deepPage} small, page ${largeRuns.deepPage} large)`,
-    `real server in a child process per file, autocannon here: ${config.listConnections} connections, ${config.listSeconds} s measured after ${config.listWarmupSeconds} s warm-up`,
+    `GET /beta/teamwork/devices?$top=50&$filter=${filter}; the deep page follows @odata.nextLink ${pagesDeep} times (${results
+      .map((r) => `${storeLabel[r.store]}: page ${r.smallRuns.deepPage} small, page ${r.largeRuns.deepPage} large`)
+      .join('; ')})`,
+    `real server in a child process per database, autocannon here: ${config.listConnections} connections, ${config.listSeconds} s measured after ${config.listWarmupSeconds} s warm-up`,
     `ratio = cost large/small: requests/s small ÷ large; p99 large ÷ small`,
   ];
-  for (const [name, runs] of [['small', smallRuns], ['large', largeRuns]] as const) {
-    for (const m of [runs.first, runs.deep]) {
-      if (m.unexpected.count) notes.push(`!!! ${name}: ${m.unexpected.count} responses were not 200 (${m.unexpected.text}) on ${m.path} !!!`);
+  const data: Record<string, unknown> = {};
+  for (const r of results) {
+    const label = storeLabel[r.store];
+    const ratios: Record<string, { costRatio: number; p99Ratio: number }> = {};
+    for (const key of ['first', 'deep'] as const) {
+      const s = r.smallRuns[key].measured;
+      const l = r.largeRuns[key].measured;
+      const costRatio = ratioOf(s.rps, l.rps); // rps_small / rps_large
+      const p99Ratio = ratioOf(l.p99, s.p99);
+      ratios[key] = { costRatio, p99Ratio };
+      const page = key === 'first' ? 'first page' : `page ${r.largeRuns.deepPage} ($skiptoken)`;
+      rows.push(
+        { figure: `${label} ${page} requests/s`, measured: fmt.rps(l.rps), baseline: fmt.rps(s.rps), ratio: fmt.ratio(costRatio), goal: goalText(costRatio <= 1.25, '<= 1.25') },
+        { figure: `${label} ${page} p99 (ms)`, measured: fmt.ms(l.p99), baseline: fmt.ms(s.p99), ratio: fmt.ratio(p99Ratio) },
+      );
     }
+    for (const [name, runs] of [['small', r.smallRuns], ['large', r.largeRuns]] as const) {
+      for (const m of [runs.first, runs.deep]) {
+        if (m.unexpected.count) notes.push(`!!! ${label} ${name}: ${m.unexpected.count} responses were not 200 (${m.unexpected.text}) on ${m.path} !!!`);
+      }
+    }
+
+    const smallSeed = seedingOf(r.small);
+    const largeSeed = seedingOf(r.large);
+    const sizeLabel = r.store === 'sqlite' ? 'file size (MB)' : 'database size (MB)';
+    seedRows.push(
+      { figure: `${label} seeding devices/s`, measured: fmt.int(largeSeed.devicesPerSecond), baseline: fmt.int(smallSeed.devicesPerSecond), ratio: fmt.ratio(ratioOf(largeSeed.devicesPerSecond, smallSeed.devicesPerSecond)) },
+      { figure: `${label} seeding seconds`, measured: fmt.seconds(largeSeed.seconds), baseline: fmt.seconds(smallSeed.seconds), ratio: fmt.ratio(ratioOf(largeSeed.seconds, smallSeed.seconds)) },
+      { figure: `${label} ${sizeLabel}`, measured: fmt.int(r.largeBytes / 1e6), baseline: fmt.int(r.smallBytes / 1e6), ratio: fmt.ratio(ratioOf(r.largeBytes, r.smallBytes)) },
+    );
+    if (r.store === 'sqlite') {
+      seedNotes.push(`SQLite: one file per size (WAL, database + WAL + shm)`);
+      if (r.large.timings.length > 1) {
+        seedNotes.push(`SQLite large file built in ${r.large.timings.length} steps: ${r.large.timings.map((t) => `${fmt.int(t.devices)} at ${fmt.int(t.devicesPerSecond)}/s`).join(', then ')} (the first is the seed benchmark's file)`);
+      }
+    } else {
+      const analyze = (f: SeededFile) => f.timings.reduce((sum, t) => sum + (t.analyzeSeconds ?? 0), 0);
+      seedNotes.push(
+        `PostgreSQL: one fresh database per size (pg_database_size); seedDevices = one INSERT … jsonb_populate_recordset per 5,000 devices; ` +
+          `then ANALYZE devices (${fmt.seconds(analyze(r.large))} s large, ${fmt.seconds(analyze(r.small))} s small, not in the seeding figures) and a CHECKPOINT`,
+      );
+    }
+    data[r.store] = {
+      small: { devices: r.small.devices, bytes: r.smallBytes, seeding: r.small.timings, first: loadSummary(r.smallRuns.first.measured), deep: { page: r.smallRuns.deepPage, ...loadSummary(r.smallRuns.deep.measured) } },
+      large: { devices: r.large.devices, bytes: r.largeBytes, seeding: r.large.timings, first: loadSummary(r.largeRuns.first.measured), deep: { page: r.largeRuns.deepPage, ...loadSummary(r.largeRuns.deep.measured) } },
+      ratios,
+    };
   }
 
-  const smallSeed = seedingOf(small);
-  const largeSeed = seedingOf(large);
+  const largeCount = results[0].large.devices;
+  const smallCount = results[0].small.devices;
+  for (const r of results) {
+    if (r.large.devices !== largeCount || r.small.devices !== smallCount) {
+      notes.push(`!!! ${storeLabel[r.store]} holds ${fmt.int(r.large.devices)} and ${fmt.int(r.small.devices)} devices, not ${fmt.int(largeCount)} and ${fmt.int(smallCount)} !!!`);
+    }
+  }
+  const storesText = results.map((r) => storeLabel[r.store]).join(' and ');
   return {
     name: 'listDevices',
     tables: [
       {
-        title: `list devices: one filtered page over ${fmt.int(large.devices)} vs ${fmt.int(small.devices)} devices`,
-        columns: { measured: `${fmt.int(large.devices)} devices`, baseline: `${fmt.int(small.devices)} devices`, ratio: 'cost large/small' },
+        title: `list devices: one filtered page over ${fmt.int(largeCount)} vs ${fmt.int(smallCount)} devices (${storesText})`,
+        columns: { measured: `${fmt.int(largeCount)} devices`, baseline: `${fmt.int(smallCount)} devices`, ratio: 'cost large/small' },
         rows,
         notes,
       },
       {
-        title: 'list devices: seeding the two files with seedDevices',
-        columns: { measured: `${fmt.int(large.devices)} devices`, baseline: `${fmt.int(small.devices)} devices`, ratio: 'large/small' },
-        rows: [
-          { figure: 'seeding devices/s', measured: fmt.int(largeSeed.devicesPerSecond), baseline: fmt.int(smallSeed.devicesPerSecond), ratio: fmt.ratio(ratioOf(largeSeed.devicesPerSecond, smallSeed.devicesPerSecond)) },
-          { figure: 'seeding seconds', measured: fmt.seconds(largeSeed.seconds), baseline: fmt.seconds(smallSeed.seconds), ratio: fmt.ratio(ratioOf(largeSeed.seconds, smallSeed.seconds)) },
-          { figure: 'file size (MB)', measured: fmt.int(workspace.sizeBytes('large') / 1e6), baseline: fmt.int(workspace.sizeBytes('small') / 1e6), ratio: fmt.ratio(ratioOf(workspace.sizeBytes('large'), workspace.sizeBytes('small'))) },
-        ],
-        notes: large.timings.length > 1
-          ? [`large file built in ${large.timings.length} steps: ${large.timings.map((t) => `${fmt.int(t.devices)} at ${fmt.int(t.devicesPerSecond)}/s`).join(', then ')} (the first is the seed benchmark's file)`]
-          : [],
+        title: `list devices: seeding the databases with seedDevices (${storesText})`,
+        columns: { measured: `${fmt.int(largeCount)} devices`, baseline: `${fmt.int(smallCount)} devices`, ratio: 'large/small' },
+        rows: seedRows,
+        notes: seedNotes,
       },
     ],
-    data: {
-      filter,
-      top: 50,
-      connections: config.listConnections,
-      seconds: config.listSeconds,
-      small: { devices: small.devices, seeding: small.timings, first: loadSummary(smallRuns.first.measured), deep: { page: smallRuns.deepPage, ...loadSummary(smallRuns.deep.measured) } },
-      large: { devices: large.devices, seeding: large.timings, first: loadSummary(largeRuns.first.measured), deep: { page: largeRuns.deepPage, ...loadSummary(largeRuns.deep.measured) } },
-      ratios,
-    },
+    data: { filter, top: 50, connections: config.listConnections, seconds: config.listSeconds, stores: data },
   };
 }
 
-async function measureFile(name: string, file: SeededFile, config: BenchConfig, workspace: BenchWorkspace) {
-  const headers = { authorization: `Bearer ${await workspace.token(name)}` };
-  const target = await startTarget('real', file.path);
+async function measureDatabase(name: string, file: SeededFile, config: BenchConfig, workspace: BenchWorkspace): Promise<PageRuns> {
+  const label = storeLabel[file.store];
+  const headers = { authorization: `Bearer ${await workspace.token(name, file.store)}` };
+  const target = await startTarget('real', file.db);
   try {
     const firstPath = listPath({ $top: '50', $filter: filter });
     const deep = await deepPagePath(target.url, firstPath, headers, pagesDeep);
     const options = { connections: config.listConnections, seconds: config.listSeconds, warmupSeconds: config.listWarmupSeconds };
-    progress(`list: ${name} (${fmt.int(file.devices)} devices) first page`);
-    const first: GetMeasurement = await measureGet(target.url, firstPath, headers, options);
-    progress(`list: ${name} page ${deep.page} via $skiptoken`);
-    const deepRun: GetMeasurement = await measureGet(target.url, deep.path, headers, options);
+    progress(`list: ${label} ${name} (${fmt.int(file.devices)} devices) first page`);
+    const first = await measureGet(target.url, firstPath, headers, options);
+    progress(`list: ${label} ${name} page ${deep.page} via $skiptoken`);
+    const deepRun = await measureGet(target.url, deep.path, headers, options);
     return { first, deep: deepRun, deepPage: deep.page };
   } finally {
     await target.stop();

@@ -2,6 +2,8 @@
  * `npm run bench`: runs the benchmarks in sequence against 127.0.0.1 and prints every figure
  * beside a baseline measured in the same run. Knobs (environment):
  *   BENCH_ONLY=update,seed,list,select,dispatch  which to run (default all)
+ *   BENCH_STORES=sqlite,postgres  stores for update and list (default both; the others use SQLite)
+ *   BENCH_PG=postgres://postgres@127.0.0.1:5432/postgres  where the PostgreSQL databases are created and dropped
  *   BENCH_SECONDS=8            updateSoftware measured seconds per server
  *   BENCH_CONNECTIONS=40       updateSoftware connections
  *   BENCH_WARMUP_SECONDS=2     updateSoftware warm-up seconds per server
@@ -19,7 +21,7 @@
  *   BENCH_DISPATCH_CONCURRENCY=20  their concurrency cap
  * Machine-readable results: dist/bench-results.json.
  */
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { benchConfigFromEnv, type BenchConfig, type BenchName } from './bench-config.js';
 import { BenchResults, fmt, renderTable, type BenchOutcome } from './bench-report.js';
@@ -54,13 +56,14 @@ async function main(): Promise<number> {
   };
   console.log(`teamwork-devices benchmarks — ${meta.date}`);
   console.log(`node ${meta.node}, ${meta.platform}, ${meta.cpus} cores (${meta.cpuModel}), ${meta.memoryGB} GB`);
-  console.log(`running: ${config.only.join(', ')}; every figure is a ratio against a baseline measured in this run`);
+  console.log(`running: ${config.only.join(', ')} (update and list on ${config.stores.join(', ')}); every figure is a ratio against a baseline measured in this run`);
+  console.log(`load average (1, 5, 15 min) at the start: ${loadAverage()}`);
 
-  const workspace = new BenchWorkspace();
+  const workspace = new BenchWorkspace(config.pgAdminUrl);
   const results = new BenchResults(meta);
   const stopBySignal = () => {
-    workspace.cleanup();
-    process.exit(130);
+    // the targets are killed on exit; DROP DATABASE … WITH (FORCE) does not wait for them
+    workspace.cleanup().finally(() => process.exit(130));
   };
   process.once('SIGINT', stopBySignal);
   process.once('SIGTERM', stopBySignal);
@@ -80,13 +83,18 @@ async function main(): Promise<number> {
       }
     }
   } finally {
-    workspace.cleanup();
+    await workspace.cleanup();
   }
   const total = (performance.now() - started) / 1000;
+  console.log(`\nload average (1, 5, 15 min) at the end: ${loadAverage()}`);
   results.write(resultsPath, total);
   console.log(`\ntotal ${fmt.seconds(total)} s; results written to ${resultsPath}`);
   console.log('figures are from one run on this machine; compare ratios, not absolute numbers');
   return results.failed ? 1 : 0;
+}
+
+function loadAverage(): string {
+  return loadavg().map((n) => n.toFixed(2)).join(', ') + ` (${cpus().length} cores)`;
 }
 
 main().then(

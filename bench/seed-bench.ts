@@ -6,7 +6,7 @@ import { benchTenant, type BenchWorkspace } from './bench-workspace.js';
 
 /** The file the seed benchmark builds; the list benchmark tops it up when it needs at least as many. */
 export function seedFileName(config: BenchConfig): string {
-  return config.only.includes('list') && config.listLarge >= config.seedDevices ? 'large' : 'seed';
+  return config.only.includes('list') && config.stores.includes('sqlite') && config.listLarge >= config.seedDevices ? 'large' : 'seed';
 }
 
 /**
@@ -26,7 +26,7 @@ export async function seedBench(config: BenchConfig, workspace: BenchWorkspace):
   progress(`seed: seedDevices, ${fmt.int(count)} devices into a fresh file`);
   const { added } = await workspace.seed(name, count);
   const seeded = added!;
-  const bytesPerDevice = workspace.sizeBytes(name) / count;
+  const bytesPerDevice = (await workspace.sizeBytes(name)) / count;
 
   const rateRatio = ratioOf(seeded.devicesPerSecond, baseline.devicesPerSecond);
   return {

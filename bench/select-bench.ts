@@ -15,7 +15,7 @@ export async function selectBench(config: BenchConfig, workspace: BenchWorkspace
   const headers = { authorization: `Bearer ${await workspace.token('small')}` };
   const fullPath = listPath({ $top: '50' });
   const selectPath = listPath({ $top: '50', $select: 'id,deviceType' });
-  const target = await startTarget('real', file.path);
+  const target = await startTarget('real', file.db);
   const options = { connections: config.listConnections, seconds: config.listSeconds, warmupSeconds: config.listWarmupSeconds };
   let full, selected, fullPage, selectedPage;
   try {

@@ -1,34 +1,53 @@
-import type { BenchConfig } from './bench-config.js';
-import { fmt, goalText, progress, ratioOf, type BenchOutcome } from './bench-report.js';
-import type { BenchWorkspace } from './bench-workspace.js';
-import { loadSummary, runLoad, unexpectedStatuses, type LoadRequest } from './load.js';
+import type { BenchConfig, StoreName } from './bench-config.js';
+import { fmt, goalText, progress, ratioOf, type BenchOutcome, type ReportRow } from './bench-report.js';
+import { storeLabel, type BenchWorkspace, type SeededFile, type SeedTiming } from './bench-workspace.js';
+import { loadSummary, runLoad, unexpectedStatuses, type LoadRequest, type LoadResult } from './load.js';
 import { startTarget } from './target-process.js';
 import { RequestCursor, updateRequests } from './update-targets.js';
 
+interface PreparedStore {
+  store: StoreName;
+  file: SeededFile;
+  added: SeedTiming | null;
+  headers: Record<string, string>;
+  requests: LoadRequest[];
+}
+
+interface StoreRun extends PreparedStore {
+  cursor: RequestCursor;
+  warmup: LoadResult;
+  measured: LoadResult;
+}
+
 /**
- * updateSoftware throughput: the real route (auth, validation, 409 rule, committed to disk
- * before the 202) against a bare Fastify route that answers 202 and stores nothing. Both run
- * in a child process of their own; autocannon runs here. Every request of the real server
- * goes to a (device, softwareType) pair no earlier request used, so none may get a 409.
+ * updateSoftware throughput: the real route (auth, validation, 409 rule, committed before the
+ * 202) on each store (BENCH_STORES: a fresh SQLite file, a fresh PostgreSQL database, seeded
+ * alike) against a bare Fastify route that answers 202 and stores nothing, measured once in
+ * the same run. Every server runs in a child process of its own; autocannon runs here. Every
+ * request to a real server goes to a (device, softwareType) pair no earlier request used, so
+ * none may get a 409.
  */
 export async function updateSoftwareBench(config: BenchConfig, workspace: BenchWorkspace): Promise<BenchOutcome> {
-  progress(`updateSoftware: seeding ${fmt.int(config.updateDevices)} devices`);
-  const { file, added } = await workspace.seed('update', config.updateDevices);
-  const token = await workspace.token('update');
-  const requests = updateRequests(workspace.deviceKeys('update'));
-  progress(`updateSoftware: ${fmt.int(requests.length)} distinct (device, softwareType) requests available`);
-  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+  const prepared: PreparedStore[] = [];
+  for (const store of config.stores) {
+    progress(`updateSoftware: seeding ${fmt.int(config.updateDevices)} devices into a fresh ${storeLabel[store]} database`);
+    const { file, added } = await workspace.seed('update', config.updateDevices, store);
+    const token = await workspace.token('update', store);
+    const requests = updateRequests(await workspace.deviceKeys('update', store));
+    progress(`updateSoftware: ${storeLabel[store]}: ${fmt.int(requests.length)} distinct (device, softwareType) requests available`);
+    prepared.push({ store, file, added, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, requests });
+  }
 
-  const measure = async (kind: 'bare' | 'real', cursor: RequestCursor) => {
-    const target = await startTarget(kind, kind === 'real' ? file.path : undefined);
+  const measure = async (label: string, kind: 'bare' | 'real', db: string | undefined, headers: Record<string, string>, cursor: RequestCursor) => {
+    const target = await startTarget(kind, db);
     try {
       const first = await post(target.url, cursor.next(), headers);
-      if (first.status !== 202) throw new Error(`${kind}: first updateSoftware answered ${first.status}: ${first.text.slice(0, 300)}`);
+      if (first.status !== 202) throw new Error(`${label}: first updateSoftware answered ${first.status}: ${first.text.slice(0, 300)}`);
       const load = (seconds: number) =>
         runLoad({ url: target.url, connections: config.updateConnections, seconds, method: 'POST', headers, next: cursor.next });
-      progress(`updateSoftware: ${kind} warm-up ${config.warmupSeconds} s`);
+      progress(`updateSoftware: ${label} warm-up ${config.warmupSeconds} s`);
       const warmup = await load(config.warmupSeconds);
-      progress(`updateSoftware: ${kind} measured run ${config.updateSeconds} s, ${config.updateConnections} connections`);
+      progress(`updateSoftware: ${label} measured run ${config.updateSeconds} s, ${config.updateConnections} connections`);
       const measured = await load(config.updateSeconds);
       return { warmup, measured };
     } finally {
@@ -36,40 +55,65 @@ export async function updateSoftwareBench(config: BenchConfig, workspace: BenchW
     }
   };
 
-  const bare = await measure('bare', new RequestCursor(requests));
-  const realCursor = new RequestCursor(requests);
-  const real = await measure('real', realCursor);
+  // The bare handler stores nothing: it gets the first store's requests and headers.
+  const bare = await measure('bare', 'bare', undefined, prepared[0].headers, new RequestCursor(prepared[0].requests));
+  const runs: StoreRun[] = [];
+  for (const p of prepared) {
+    const cursor = new RequestCursor(p.requests);
+    runs.push({ ...p, cursor, ...(await measure(`real (${storeLabel[p.store]})`, 'real', p.file.db, p.headers, cursor)) });
+  }
 
-  const rpsRatio = ratioOf(real.measured.rps, bare.measured.rps);
-  const p50Ratio = ratioOf(real.measured.p50, bare.measured.p50);
-  const p99Ratio = ratioOf(real.measured.p99, bare.measured.p99);
-  const wrong = unexpectedStatuses(real.measured, 202);
-  const wrongWarmup = unexpectedStatuses(real.warmup, 202);
-  const bareWrong = unexpectedStatuses(bare.measured, 202);
+  const rows: ReportRow[] = [];
+  const perStore: Record<string, unknown> = {};
   const notes = [
-    `layout: bare and real server each in its own child process (node dist/bench/bench-target.js), autocannon in the parent; 127.0.0.1`,
-    `${config.updateConnections} connections, ${config.updateSeconds} s measured after ${config.warmupSeconds} s warm-up, one after the other (bare first)`,
-    `real server: fresh SQLite file, ${fmt.int(file.devices)} devices seeded` +
-      (added ? ` (${fmt.int(added.devicesPerSecond)} devices/s)` : '') +
-      `, ${fmt.int(requests.length)} distinct (device, softwareType) requests, ${fmt.int(realCursor.used)} used` +
-      (realCursor.wraps ? ` — RAN OUT and wrapped ${realCursor.wraps}×, later requests may be 409` : ''),
-    `responses counted: real ${fmt.int(real.measured.responses)}, bare ${fmt.int(bare.measured.responses)}`,
-    wrong.count === 0
-      ? `non-202 responses from the real server (measured run): 0` + (wrongWarmup.count ? `; during warm-up: ${wrongWarmup.count} (${wrongWarmup.text})` : ' (warm-up: 0)')
-      : `!!! NON-202 RESPONSES FROM THE REAL SERVER: ${fmt.int(wrong.count)} (${wrong.text}) — the figures above are NOT valid !!!`,
-    ...(bareWrong.count ? [`!!! bare server gave ${bareWrong.count} non-202 (${bareWrong.text}) !!!`] : []),
+    `layout: bare and real servers each in its own child process (node dist/bench/bench-target.js), autocannon in the parent; 127.0.0.1`,
+    `${config.updateConnections} connections, ${config.updateSeconds} s measured after ${config.warmupSeconds} s warm-up, one after the other (${['bare', ...runs.map((r) => storeLabel[r.store])].join(', then ')})`,
   ];
+  const bareWrong = unexpectedStatuses(bare.measured, 202);
+  for (const run of runs) {
+    const label = storeLabel[run.store];
+    const rpsRatio = ratioOf(run.measured.rps, bare.measured.rps);
+    const p50Ratio = ratioOf(run.measured.p50, bare.measured.p50);
+    const p99Ratio = ratioOf(run.measured.p99, bare.measured.p99);
+    rows.push(
+      { figure: `${label} requests/s`, measured: fmt.rps(run.measured.rps), baseline: fmt.rps(bare.measured.rps), ratio: fmt.ratio(rpsRatio), goal: goalText(rpsRatio >= 0.8, '>= 0.80') },
+      { figure: `${label} p50 latency (ms)`, measured: fmt.ms(run.measured.p50), baseline: fmt.ms(bare.measured.p50), ratio: fmt.ratio(p50Ratio) },
+      { figure: `${label} p99 latency (ms)`, measured: fmt.ms(run.measured.p99), baseline: fmt.ms(bare.measured.p99), ratio: fmt.ratio(p99Ratio), goal: goalText(p99Ratio <= 2, '<= 2.00') },
+    );
+    const wrong = unexpectedStatuses(run.measured, 202);
+    const wrongWarmup = unexpectedStatuses(run.warmup, 202);
+    const where = run.store === 'sqlite' ? 'fresh SQLite file' : 'fresh PostgreSQL database (ANALYZE after seeding; pool of 10, the --pool-size default)';
+    notes.push(
+      `${label}: ${where}, ${fmt.int(run.file.devices)} devices seeded` +
+        (run.added ? ` (${fmt.int(run.added.devicesPerSecond)} devices/s)` : '') +
+        `, ${fmt.int(run.requests.length)} distinct (device, softwareType) requests, ${fmt.int(run.cursor.used)} used` +
+        (run.cursor.wraps ? ` — RAN OUT and wrapped ${run.cursor.wraps}×, later requests may be 409` : ''),
+      wrong.count === 0
+        ? `${label}: responses counted ${fmt.int(run.measured.responses)}; non-202 (measured run): 0` +
+            (wrongWarmup.count ? `; during warm-up: ${wrongWarmup.count} (${wrongWarmup.text})` : ' (warm-up: 0)')
+        : `!!! ${label}: NON-202 RESPONSES FROM THE REAL SERVER: ${fmt.int(wrong.count)} (${wrong.text}) — its figures above are NOT valid !!!`,
+    );
+    perStore[run.store] = {
+      devices: run.file.devices,
+      seeding: run.added,
+      distinctRequests: run.requests.length,
+      requestsUsed: run.cursor.used,
+      wrapped: run.cursor.wraps,
+      real: loadSummary(run.measured),
+      warmupStatusCounts: run.warmup.statusCounts,
+      ratios: { rps: rpsRatio, p50: p50Ratio, p99: p99Ratio },
+      non202: wrong.count,
+    };
+  }
+  notes.push(`bare: responses counted ${fmt.int(bare.measured.responses)}`);
+  if (bareWrong.count) notes.push(`!!! bare server gave ${bareWrong.count} non-202 (${bareWrong.text}) !!!`);
   return {
     name: 'updateSoftware',
     tables: [
       {
         title: 'updateSoftware throughput: real route vs bare Fastify 202 handler',
         columns: { measured: 'real server', baseline: 'bare Fastify', ratio: 'real/bare' },
-        rows: [
-          { figure: 'requests/s', measured: fmt.rps(real.measured.rps), baseline: fmt.rps(bare.measured.rps), ratio: fmt.ratio(rpsRatio), goal: goalText(rpsRatio >= 0.8, '>= 0.80') },
-          { figure: 'p50 latency (ms)', measured: fmt.ms(real.measured.p50), baseline: fmt.ms(bare.measured.p50), ratio: fmt.ratio(p50Ratio) },
-          { figure: 'p99 latency (ms)', measured: fmt.ms(real.measured.p99), baseline: fmt.ms(bare.measured.p99), ratio: fmt.ratio(p99Ratio), goal: goalText(p99Ratio <= 2, '<= 2.00') },
-        ],
+        rows,
         notes,
       },
     ],
@@ -77,16 +121,8 @@ export async function updateSoftwareBench(config: BenchConfig, workspace: BenchW
       connections: config.updateConnections,
       seconds: config.updateSeconds,
       warmupSeconds: config.warmupSeconds,
-      devices: file.devices,
-      seeding: added,
-      distinctRequests: requests.length,
-      realRequestsUsed: realCursor.used,
-      realWrapped: realCursor.wraps,
       bare: loadSummary(bare.measured),
-      real: loadSummary(real.measured),
-      realWarmupStatusCounts: real.warmup.statusCounts,
-      ratios: { rps: rpsRatio, p50: p50Ratio, p99: p99Ratio },
-      realNon202: wrong.count,
+      stores: perStore,
     },
   };
 }
