@@ -21,7 +21,13 @@ export function isPgUnavailable(error: unknown): boolean {
   const e = error as { code?: string; message?: string } | null;
   if (!e) return false;
   if (e.code && pgUnavailableCodes.has(e.code)) return true;
-  return /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(e.message ?? '');
+  return /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect|Query read timeout/i.test(e.message ?? '');
+}
+
+/** PostgreSQL refusing a value the client sent (a NUL character in text, say): the request is bad, not the server. */
+export function isPgBadInput(error: unknown): boolean {
+  const code = (error as { code?: string } | null)?.code;
+  return code === '22021' || code === '22P05';
 }
 
 const sqliteUnavailableCodes = new Set(['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_CANTOPEN']);

@@ -45,7 +45,9 @@ export class PostgresStore implements Store {
   readonly notifiesOnCreate = true;
 
   private constructor(readonly url: string, poolSize: number) {
-    this.pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000 });
+    // query_timeout: a connection that went silent (a network partition) fails the request with a
+    // 503 after a few seconds instead of holding it forever; keepAlive notices dead peers.
+    this.pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000, query_timeout: 5000, keepAlive: true });
     // An idle client losing its connection must not crash the process; the pool replaces it.
     this.pool.on('error', () => {});
   }
@@ -405,7 +407,12 @@ export class PostgresStore implements Store {
   private async listen(): Promise<void> {
     let delay = 250;
     while (!this.closed) {
-      const client = new pg.Client({ connectionString: this.url });
+      const client = new pg.Client({ connectionString: this.url, keepAlive: true });
+      // Listened for before connecting: an error while LISTEN is being set up must not go unhandled.
+      const lost = new Promise<void>((resolve) => {
+        client.on('error', () => resolve());
+        client.once('end', () => resolve());
+      });
       try {
         await client.connect();
         client.on('notification', (message) => {
@@ -414,11 +421,7 @@ export class PostgresStore implements Store {
         await client.query(`LISTEN ${workChannel}`);
         this.listener = client;
         delay = 250;
-        await new Promise<void>((resolve) => {
-          // on, not once: a second error event without a listener would crash the process.
-          client.on('error', () => resolve());
-          client.once('end', () => resolve());
-        });
+        await lost;
       } catch {
         // unreachable database: retry below
       }
