@@ -40,7 +40,7 @@ export async function seedBench(config: BenchConfig, workspace: BenchWorkspace):
           { figure: 'seconds', measured: fmt.seconds(seeded.seconds), baseline: fmt.seconds(baseline.seconds), ratio: fmt.ratio(ratioOf(seeded.seconds, baseline.seconds)) },
         ],
         notes: [
-          `seedDevices: realistic devices (health, activity, configuration documents) in batches of 5,000, one transaction each`,
+          `seedDevices: realistic devices (their documents kept as a generator descriptor, regenerated on read) in batches of 5,000, one transaction each`,
           `minimal rows: INSERT (tenant_id, id) with a prepared statement, all rows in one transaction, random UUID ids`,
           `file size after seedDevices: ${fmt.int(bytesPerDevice)} bytes per device (database + WAL)`,
         ],
