@@ -21,15 +21,19 @@ export function installLoadShedding(app: FastifyInstance, limits: SheddingLimits
   const delay = monitorEventLoopDelay({ resolution: 20 });
   delay.enable();
   let overloaded: string | null = null;
+  let previous: string | null = null;
   const timer = setInterval(() => {
     const p99 = delay.percentile(99) / 1e6;
     delay.reset();
     const heap = getHeapStatistics();
     const heapFraction = heap.used_heap_size / heap.heap_size_limit;
-    overloaded =
+    const now =
       p99 > limits.maxEventLoopDelayMs ? `event loop delay ${Math.round(p99)} ms`
       : heapFraction > limits.maxHeapFraction ? `heap ${Math.round(heapFraction * 100)} % of its limit`
       : null;
+    // Two checks in a row: one stall (a big synchronous batch, a GC) is not overload.
+    overloaded = now !== null && previous !== null ? now : null;
+    previous = now;
   }, 500);
   timer.unref();
   app.addHook('onClose', async () => {

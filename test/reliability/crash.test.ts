@@ -312,55 +312,55 @@ describe('SIGTERM: graceful shutdown', () => {
   });
 
   test('with keep-alive clients (as Graph SDKs and agents use) the process still exits within a few seconds', { timeout: 60_000 }, async () => {
-      const server = await ServeProcess.start(database.db);
-      servers.push(server);
-      const agent = new http.Agent({ keepAlive: true });
-      try {
-        const credential = await enroll(server, `u-ka-${Date.now()}`);
-        const poll = plainRequest(`${server.url}/agent/v1/work?waitSeconds=30`, { headers: { authorization: `Bearer ${credential}` }, agent });
-        const inFlight = startInFlight(server, deviceIds.slice(10, 14), agent);
-        await new Promise((resolve) => setTimeout(resolve, 500));
-        const signalled = Date.now();
-        server.kill('SIGTERM');
-        await new Promise((resolve) => setTimeout(resolve, 300));
-        for (const request of inFlight) request.finish();
-        for (const response of await Promise.all(inFlight.map((r) => r.response))) assert.equal(response.status, 202, response.text);
-        assert.equal((await poll).status, 204);
-        const exit = await server.exitWithin(8000);
-        assert.ok(exit, 'serve exited within 8 s of SIGTERM although clients keep their idle connections open');
-        assert.equal(exit.code, 0);
-        // Nothing is left to do once the in-flight requests are answered: idle connections need no grace.
-        assert.ok(exit.at - signalled < 3000, `serve exited ${exit.at - signalled} ms after SIGTERM`);
-      } finally {
-        agent.destroy();
-        await server.stop(0);
-      }
-    });
+    const server = await ServeProcess.start(database.db);
+    servers.push(server);
+    const agent = new http.Agent({ keepAlive: true });
+    try {
+      const credential = await enroll(server, `u-ka-${Date.now()}`);
+      const poll = plainRequest(`${server.url}/agent/v1/work?waitSeconds=30`, { headers: { authorization: `Bearer ${credential}` }, agent });
+      const inFlight = startInFlight(server, deviceIds.slice(10, 14), agent);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const signalled = Date.now();
+      server.kill('SIGTERM');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      for (const request of inFlight) request.finish();
+      for (const response of await Promise.all(inFlight.map((r) => r.response))) assert.equal(response.status, 202, response.text);
+      assert.equal((await poll).status, 204);
+      const exit = await server.exitWithin(8000);
+      assert.ok(exit, 'serve exited within 8 s of SIGTERM although clients keep their idle connections open');
+      assert.equal(exit.code, 0);
+      // Nothing is left to do once the in-flight requests are answered: idle connections need no grace.
+      assert.ok(exit.at - signalled < 3000, `serve exited ${exit.at - signalled} ms after SIGTERM`);
+    } finally {
+      agent.destroy();
+      await server.stop(0);
+    }
+  });
 
   test('a request arriving on a kept-alive connection while the server drains gets a Graph 503 with Retry-After, or a closed connection', { timeout: 60_000 }, async () => {
-      const server = await ServeProcess.start(database.db);
-      servers.push(server);
-      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-      try {
-        // One connection: it carries an in-flight request at SIGTERM, then the late request.
-        const [inFlight] = startInFlight(server, deviceIds.slice(20, 21), agent);
-        await new Promise((resolve) => setTimeout(resolve, 300));
-        server.kill('SIGTERM');
-        await new Promise((resolve) => setTimeout(resolve, 300));
-        inFlight.finish();
-        assert.equal((await inFlight.response).status, 202);
-        const late = await plainRequest(`${server.url}/beta/teamwork/devices`, { headers: { authorization: `Bearer ${token}` }, agent }).catch(() => null);
-        if (late) {
-          assert.equal(late.status, 503, late.text);
-          assert.match(String(late.headers['content-type']), /^application\/json/);
-          const body = JSON.parse(late.text) as { error?: { code?: string; innerError?: Record<string, string> } };
-          assert.equal(body.error?.code, 'serviceNotAvailable', late.text);
-          assert.ok(body.error?.innerError?.['request-id'], late.text);
-          assert.match(String(late.headers['retry-after']), /^\d+$/);
-        }
-      } finally {
-        agent.destroy();
-        await server.stop(0);
+    const server = await ServeProcess.start(database.db);
+    servers.push(server);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      // One connection: it carries an in-flight request at SIGTERM, then the late request.
+      const [inFlight] = startInFlight(server, deviceIds.slice(20, 21), agent);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      server.kill('SIGTERM');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      inFlight.finish();
+      assert.equal((await inFlight.response).status, 202);
+      const late = await plainRequest(`${server.url}/beta/teamwork/devices`, { headers: { authorization: `Bearer ${token}` }, agent }).catch(() => null);
+      if (late) {
+        assert.equal(late.status, 503, late.text);
+        assert.match(String(late.headers['content-type']), /^application\/json/);
+        const body = JSON.parse(late.text) as { error?: { code?: string; innerError?: Record<string, string> } };
+        assert.equal(body.error?.code, 'serviceNotAvailable', late.text);
+        assert.ok(body.error?.innerError?.['request-id'], late.text);
+        assert.match(String(late.headers['retry-after']), /^\d+$/);
       }
-    });
+    } finally {
+      agent.destroy();
+      await server.stop(0);
+    }
+  });
 });

@@ -113,42 +113,42 @@ describe('SQLite: the database file is locked or full', { skip: testStore !== 's
   });
 
   test('reads are still served while another connection holds the write lock', { timeout: 60_000 }, async () => {
-      // The server in its own process, so this test's client keeps running while the server waits.
-      const database = await freshDatabase();
-      let serve: ServeProcess | null = null;
+    // The server in its own process, so this test's client keeps running while the server waits.
+    const database = await freshDatabase();
+    let serve: ServeProcess | null = null;
+    try {
+      await runCli(['seed', '--db', database.db, '--tenant', tenantA, '--devices', '3']);
+      const token = (await runCli(['token', '--db', database.db, '--tenant', tenantA])).stdout.trim();
+      const [first, second] = (await queryDatabase<{ id: string }>(database.db, 'SELECT id FROM devices ORDER BY id')).map((r) => r.id);
+      serve = await ServeProcess.start(database.db);
+      const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+      const lock = new Database(database.db);
+      lock.exec('BEGIN EXCLUSIVE');
+      const slow: string[] = [];
       try {
-        await runCli(['seed', '--db', database.db, '--tenant', tenantA, '--devices', '3']);
-        const token = (await runCli(['token', '--db', database.db, '--tenant', tenantA])).stdout.trim();
-        const [first, second] = (await queryDatabase<{ id: string }>(database.db, 'SELECT id FROM devices ORDER BY id')).map((r) => r.id);
-        serve = await ServeProcess.start(database.db);
-        const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-        const lock = new Database(database.db);
-        lock.exec('BEGIN EXCLUSIVE');
-        const slow: string[] = [];
-        try {
-          const posted = fetch(`${serve.url}/beta/teamwork/devices/${first}/updateSoftware`, { method: 'POST', headers, body: JSON.stringify(update('3.1')) });
-          // Reads for 3 s (three supervisor ticks) while the lock is held.
-          const until = Date.now() + 3000;
-          while (Date.now() < until && slow.length === 0) {
-            const started = Date.now();
-            const read = await fetch(`${serve.url}/beta/teamwork/devices/${second}`, { headers, signal: AbortSignal.timeout(2000) })
-              .then(async (response) => `${response.status} ${(await response.text()).slice(0, 60)}`, (error: Error) => error.name);
-            const latency = Date.now() - started;
-            if (latency >= 2000 || !read.startsWith('200')) slow.push(`${latency} ms: ${read}`);
-            await new Promise((resolve) => setTimeout(resolve, 100));
-          }
-          lock.exec('COMMIT');
-          await (await posted).text();
-        } finally {
-          if (lock.inTransaction) lock.exec('COMMIT');
-          lock.close();
+        const posted = fetch(`${serve.url}/beta/teamwork/devices/${first}/updateSoftware`, { method: 'POST', headers, body: JSON.stringify(update('3.1')) });
+        // Reads for 3 s (three supervisor ticks) while the lock is held.
+        const until = Date.now() + 3000;
+        while (Date.now() < until && slow.length === 0) {
+          const started = Date.now();
+          const read = await fetch(`${serve.url}/beta/teamwork/devices/${second}`, { headers, signal: AbortSignal.timeout(2000) })
+            .then(async (response) => `${response.status} ${(await response.text()).slice(0, 60)}`, (error: Error) => error.name);
+          const latency = Date.now() - started;
+          if (latency >= 2000 || !read.startsWith('200')) slow.push(`${latency} ms: ${read}`);
+          await new Promise((resolve) => setTimeout(resolve, 100));
         }
-        assert.deepEqual(slow, [], 'reads while another connection held the write lock');
+        lock.exec('COMMIT');
+        await (await posted).text();
       } finally {
-        await serve?.stop(1000);
-        await database.drop();
+        if (lock.inTransaction) lock.exec('COMMIT');
+        lock.close();
       }
-    });
+      assert.deepEqual(slow, [], 'reads while another connection held the write lock');
+    } finally {
+      await serve?.stop(1000);
+      await database.drop();
+    }
+  });
 
   test('the disk is full (file size limit): 503 + Retry-After, every 202 kept, no refused request leaves an operation; raising the limit recovers without a restart',
     { timeout: 60_000, skip: !canLimitFileSize() && 'needs Linux, bash and prlimit' },

@@ -64,9 +64,8 @@ export class GroupCommit {
     const batch = this.inFlight ?? [];
     this.inFlight = null;
     batch.forEach((pending, i) => {
-      const outcome = message.failure ?? message.outcomes![i];
-      if (outcome === 'created' || outcome === 'conflict') pending.resolve(outcome);
-      else pending.reject(storeError(outcome));
+      if (message.failure) pending.reject(storeError(message.failure));
+      else pending.resolve(message.outcomes![i]);
     });
     this.send();
   }

@@ -15,8 +15,8 @@ export function operationInsertValues(op: Operation): unknown[] {
   ];
 }
 
-/** 'created', 'conflict' (a pending twin exists), or the error that stopped this one insert. */
-export type OperationInsertOutcome = 'created' | 'conflict' | { error: string; code: string | null };
+/** 'created', or 'conflict' when a pending twin exists. */
+export type OperationInsertOutcome = 'created' | 'conflict';
 
 function json(value: unknown): string | null {
   return value === null || value === undefined ? null : JSON.stringify(value);

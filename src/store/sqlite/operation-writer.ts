@@ -23,7 +23,9 @@ const writeBatch = db.transaction((operations: Operation[]) =>
     } catch (error) {
       // operations_one_pending: the statement is undone, the rest of the batch commits.
       if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') return 'conflict';
-      return { error: (error as Error).message, code: (error as { code?: string }).code ?? null };
+      // Anything else (disk full, I/O) may have rolled the transaction back already: fail the
+      // whole batch as one, so no row is written for a request that gets an error.
+      throw error;
     }
   }),
 );
