@@ -1,7 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { operationInsertSql, operationInsertValues, type OperationInsertOutcome } from './operation-insert.js';
-import type { Operation } from '../../domain/operation.js';
+import { operationInsertSql, type OperationInsertOutcome } from './operation-insert.js';
 
 /**
  * The writer thread of the group commit: inserts each batch of accepted operations in one
@@ -15,10 +14,10 @@ db.pragma('foreign_keys = ON');
 db.pragma('busy_timeout = 5000');
 const insert = db.prepare(operationInsertSql);
 
-const writeBatch = db.transaction((operations: Operation[]) =>
-  operations.map((op): OperationInsertOutcome => {
+const writeBatch = db.transaction((rows: unknown[][]) =>
+  rows.map((values): OperationInsertOutcome => {
     try {
-      insert.run(...operationInsertValues(op));
+      insert.run(...values);
       return 'created';
     } catch (error) {
       // operations_one_pending: the statement is undone, the rest of the batch commits.
@@ -30,14 +29,14 @@ const writeBatch = db.transaction((operations: Operation[]) =>
   }),
 );
 
-parentPort!.on('message', (message: { id: number; operations: Operation[] } | 'close') => {
+parentPort!.on('message', (message: { id: number; rows: unknown[][] } | 'close') => {
   if (message === 'close') {
     db.close();
     parentPort!.close();
     return;
   }
   try {
-    parentPort!.postMessage({ id: message.id, outcomes: writeBatch.immediate(message.operations) });
+    parentPort!.postMessage({ id: message.id, outcomes: writeBatch.immediate(message.rows) });
   } catch (error) {
     // The commit failed (disk full, I/O error, lock timeout): nothing of the batch was accepted.
     parentPort!.postMessage({ id: message.id, failure: { error: (error as Error).message, code: (error as { code?: string }).code ?? null } });
