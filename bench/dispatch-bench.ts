@@ -10,6 +10,7 @@ import { benchTenant, type BenchWorkspace } from './bench-workspace.js';
 import { startFleet, type FleetProcess } from './fleet-process.js';
 import { monotonicMs, type FleetDevice, type FleetStats } from './fleet-messages.js';
 import { startTarget, type LoopDelay, type TargetMemory, type TargetProcess } from './target-process.js';
+import { mulberry32 } from '../src/simulator/sim-random.js';
 
 /** How long a fresh server idles before its memory is read. */
 const idleSettleMs = 2000;
@@ -423,17 +424,6 @@ function readStatusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function mulberry32(seed: number): () => number {
-  let state = seed | 0;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function shuffle<T>(items: T[], random: () => number): T[] {
