@@ -65,6 +65,11 @@ const parsed = <T>(value: unknown): T => (typeof value === 'string' ? JSON.parse
 const iso = (value: string | Date): string => (value instanceof Date ? value.toISOString() : value);
 const isoOrNull = (value: string | Date | null): string | null => (value === null ? null : iso(value));
 
+/** A JSON column value as text; null stays SQL NULL. */
+export function jsonText(value: unknown): string | null {
+  return value === null || value === undefined ? null : JSON.stringify(value);
+}
+
 /**
  * Columns a device list page needs: everything but the three documents, which a
  * teamworkDevice body does not show and which are most of a row's bytes.
@@ -94,9 +99,9 @@ export function deviceToRow(device: Device): Record<string, unknown> {
     current_user_display_name: device.currentUser?.displayName ?? null,
     current_user_type: device.currentUser?.userIdentityType ?? null,
     created_at: device.createdDateTime,
-    created_by: device.createdBy ? JSON.stringify(device.createdBy) : null,
+    created_by: jsonText(device.createdBy),
     last_modified_at: device.lastModifiedDateTime,
-    last_modified_by: device.lastModifiedBy ? JSON.stringify(device.lastModifiedBy) : null,
+    last_modified_by: jsonText(device.lastModifiedBy),
     health: device.generatedFrom ? null : JSON.stringify(device.health),
     activity: device.generatedFrom ? null : JSON.stringify(device.activity),
     configuration: device.generatedFrom ? null : JSON.stringify(device.configuration),

@@ -1,5 +1,6 @@
 import { transitions, type Transition } from '../domain/operation.js';
 import type { TransitionChanges } from './store.js';
+import { jsonText } from './rows.js';
 
 /**
  * The one conditional UPDATE that performs a transition, in either dialect. The allowed
@@ -18,14 +19,14 @@ export function transitionSql(
     params.push(value);
     return placeholder(params.length);
   };
-  const set = [`status = ${p(to)}`, `last_action_at = ${p(changes.at)}`, `last_action_by = ${p(json(changes.by))}`];
+  const set = [`status = ${p(to)}`, `last_action_at = ${p(changes.at)}`, `last_action_by = ${p(jsonText(changes.by))}`];
   if (to === 'inProgress') set.push(`started_at = ${p(changes.at)}`);
   if (to === 'successful' || to === 'failed' || to === 'cancelled') set.push(`completed_at = ${p(changes.at)}`);
   if (changes.error !== undefined) {
     set.push(`error_code = ${p(changes.error?.code ?? null)}`, `error_message = ${p(changes.error?.message ?? null)}`);
   }
   if (changes.runDeadline !== undefined) set.push(`run_deadline = ${p(changes.runDeadline)}`);
-  if (changes.result !== undefined) set.push(`result = ${p(json(changes.result))}`);
+  if (changes.result !== undefined) set.push(`result = ${p(jsonText(changes.result))}`);
   const where = [
     `tenant_id = ${p(tenantId)}`,
     `id = ${p(operationId)}`,
@@ -37,8 +38,4 @@ export function transitionSql(
       AND older.device_id = operations.device_id AND older.status = 'queued' AND older.seq < operations.seq)`);
   }
   return { sql: `UPDATE operations SET ${set.join(', ')} WHERE ${where.join(' AND ')} RETURNING *`, params };
-}
-
-function json(value: unknown): string | null {
-  return value === null || value === undefined ? null : JSON.stringify(value);
 }

@@ -5,7 +5,7 @@ import type { CatalogEntry } from '../../domain/software-catalog.js';
 import type { DevicePageQuery, OperationPageQuery, Page } from '../device-query.js';
 import { compileFilter, type FilterDialect } from '../filter-sql.js';
 import {
-  catalogFromRow, deviceFromRow, deviceListColumns, deviceToRow, operationFromRow, type CatalogRow, type DeviceRow, type OperationRow,
+  catalogFromRow, deviceFromRow, deviceListColumns, deviceToRow, jsonText, operationFromRow, type CatalogRow, type DeviceRow, type OperationRow,
 } from '../rows.js';
 import { StoreUnavailableError, isPgUnavailable } from '../store-errors.js';
 import type { DeviceType } from '../../domain/enums.js';
@@ -277,7 +277,7 @@ export class PostgresStore implements Store {
     const rows = await this.query<OperationRow>(
       `UPDATE operations SET cancel_requested = true, last_action_at = $1, last_action_by = $2
        WHERE tenant_id = $3 AND id = $4 AND status = 'inProgress' RETURNING *`,
-      [at, json(by), tenantId, operationId],
+      [at, jsonText(by), tenantId, operationId],
     );
     return rows[0] ? operationFromRow(rows[0]) : null;
   }
@@ -519,8 +519,4 @@ function updateDeviceSql(device: Device): { sql: string; params: unknown[] } {
   set.push(`last_seen_at = coalesce($${params.length}, last_seen_at)`);
   params.push(device.tenantId, device.id);
   return { sql: `UPDATE devices SET ${set.join(', ')} WHERE tenant_id = $${params.length - 1} AND id = $${params.length}`, params };
-}
-
-function json(value: unknown): string | null {
-  return value === null || value === undefined ? null : JSON.stringify(value);
 }

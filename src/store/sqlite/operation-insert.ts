@@ -1,4 +1,5 @@
 import type { Operation } from '../../domain/operation.js';
+import { jsonText } from '../rows.js';
 
 /** The INSERT of a new operation, shared by the writer thread and the in-thread fallback. */
 export const operationInsertSql = `INSERT INTO operations (
@@ -10,14 +11,10 @@ export const operationInsertSql = `INSERT INTO operations (
 export function operationInsertValues(op: Operation): unknown[] {
   return [
     op.id, op.tenantId, op.deviceId, op.operationType, op.softwareType, op.softwareVersion, op.status,
-    op.createdDateTime, json(op.createdBy), op.lastActionDateTime, json(op.lastActionBy),
+    op.createdDateTime, jsonText(op.createdBy), op.lastActionDateTime, jsonText(op.lastActionBy),
     op.startedDateTime, op.completedDateTime, op.error?.code ?? null, op.error?.message ?? null, op.startDeadline,
   ];
 }
 
 /** 'created', or 'conflict' when a pending twin exists. */
 export type OperationInsertOutcome = 'created' | 'conflict';
-
-function json(value: unknown): string | null {
-  return value === null || value === undefined ? null : JSON.stringify(value);
-}

@@ -12,7 +12,7 @@ import { TokenBuckets } from '../token-buckets.js';
 import { GroupCommit } from './group-commit.js';
 import { sqliteMigrations } from './migrations.js';
 import {
-  catalogFromRow, deviceFromRow, deviceListColumns, deviceToRow, operationFromRow, type CatalogRow, type DeviceRow, type OperationRow,
+  catalogFromRow, deviceFromRow, deviceListColumns, deviceToRow, jsonText, operationFromRow, type CatalogRow, type DeviceRow, type OperationRow,
 } from '../rows.js';
 import { transitionSql } from '../transition-sql.js';
 
@@ -230,7 +230,7 @@ export class SqliteStore implements Store {
   }
 
   async requestCancel(tenantId: string, operationId: string, by: unknown, at: string): Promise<Operation | null> {
-    const row = this.statements.requestCancel.get(at, json(by), tenantId, operationId) as OperationRow | undefined;
+    const row = this.statements.requestCancel.get(at, jsonText(by), tenantId, operationId) as OperationRow | undefined;
     return row ? operationFromRow(row) : null;
   }
 
@@ -337,10 +337,6 @@ interface KeyRow {
   alg: string;
   private_jwk: string;
   public_jwk: string;
-}
-
-function json(value: unknown): string | null {
-  return value === null || value === undefined ? null : JSON.stringify(value);
 }
 
 function migrate(db: Database.Database): void {
