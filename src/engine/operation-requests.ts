@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type { ActionRequest } from '../domain/action-body.js';
 import { ServiceError, badRequest, notFound } from '../domain/errors.js';
 import { newestVersion } from '../domain/software-catalog.js';
 import { identitySetOf, type Caller } from '../domain/identity.js';
 import { actions, type ActionName, type Operation } from '../domain/operation.js';
+import { newOperationId } from '../domain/operation-id.js';
 import type { Store } from '../store/store.js';
 
 /**
@@ -35,7 +35,7 @@ export async function requestOperation(
   const operation: Operation = {
     tenantId: caller.tenantId,
     deviceId: device.id,
-    id: randomUUID(),
+    id: newOperationId(created),
     operationType: actions[action],
     softwareType: request.softwareType,
     softwareVersion,

@@ -1,4 +1,4 @@
-import { transitions, type Transition } from '../domain/operation.js';
+import { pendingStatuses, transitions, type Transition } from '../domain/operation.js';
 import type { TransitionChanges } from './store.js';
 import { jsonText } from './rows.js';
 
@@ -34,8 +34,29 @@ export function transitionSql(
   ];
   if (transition === 'start') {
     // Oldest first: an operation starts only when no older one of its device is still queued.
+    // The status IN term is operations_one_pending's own condition, so that partial index serves
+    // it; the unary + keeps SQLite from walking the device's whole history in operations_by_device.
     where.push(`NOT EXISTS (SELECT 1 FROM operations older WHERE older.tenant_id = operations.tenant_id
-      AND older.device_id = operations.device_id AND older.status = 'queued' AND older.seq < operations.seq)`);
+      AND older.device_id = operations.device_id AND older.status IN (${pendingStatusList}) AND older.status = 'queued'
+      AND +older.seq < operations.seq)`);
   }
   return { sql: `UPDATE operations SET ${set.join(', ')} WHERE ${where.join(' AND ')} RETURNING *`, params };
+}
+
+/** The status list of the partial index operations_one_pending's condition, as the migrations write it. */
+const pendingStatusList = pendingStatuses.map((status) => `'${status}'`).join(', ');
+
+/**
+ * The operation a device should work on next: the one it runs, else its oldest queued one.
+ * Each branch repeats a partial index's own condition (operations_one_running,
+ * operations_one_pending), so both stores answer it from those small indexes; no index over
+ * every open operation has to be written on each 202. Placeholders name the tenant and device.
+ */
+export function nextOperationSql(tenant: string, device: string): string {
+  return `SELECT * FROM (
+      SELECT * FROM operations WHERE tenant_id = ${tenant} AND device_id = ${device} AND status = 'inProgress'
+      UNION ALL
+      SELECT * FROM operations WHERE tenant_id = ${tenant} AND device_id = ${device}
+        AND status IN (${pendingStatusList}) AND status = 'queued'
+    ) AS open_operations ORDER BY status = 'inProgress' DESC, seq LIMIT 1`;
 }

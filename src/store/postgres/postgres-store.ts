@@ -10,7 +10,7 @@ import {
 import { StoreUnavailableError, isPgUnavailable } from '../store-errors.js';
 import type { DeviceType } from '../../domain/enums.js';
 import type { DeviceModel, DeviceRef, EnrollmentToken, SigningKey, Store, TransitionChanges } from '../store.js';
-import { transitionSql } from '../transition-sql.js';
+import { nextOperationSql, transitionSql } from '../transition-sql.js';
 import { postgresMigrations } from './migrations.js';
 
 const postgresFilterDialect: FilterDialect = {
@@ -257,8 +257,7 @@ export class PostgresStore implements Store {
 
   async nextOperation(tenantId: string, deviceId: string): Promise<Operation | null> {
     const rows = await this.query<OperationRow>(
-      `SELECT * FROM operations WHERE tenant_id = $1 AND device_id = $2 AND status IN ('queued', 'inProgress')
-       ORDER BY status = 'inProgress' DESC, seq LIMIT 1`,
+nextOperationSql('$1', '$2'),
       [tenantId, deviceId],
     );
     return rows[0] ? operationFromRow(rows[0]) : null;

@@ -14,7 +14,7 @@ import { sqliteMigrations } from './migrations.js';
 import {
   catalogFromRow, deviceFromRow, deviceListColumns, deviceToRow, jsonText, operationFromRow, type CatalogRow, type DeviceRow, type OperationRow,
 } from '../rows.js';
-import { transitionSql } from '../transition-sql.js';
+import { nextOperationSql, transitionSql } from '../transition-sql.js';
 
 const sqliteFilterDialect: FilterDialect = {
   placeholder: () => '?',
@@ -74,9 +74,7 @@ export class SqliteStore implements Store {
       listOperations: this.db.prepare(
         'SELECT * FROM operations WHERE tenant_id = ? AND device_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
       ),
-      nextOperation: this.db.prepare(`SELECT * FROM operations
-        WHERE tenant_id = ? AND device_id = ? AND status IN ('queued', 'inProgress')
-        ORDER BY status = 'inProgress' DESC, seq LIMIT 1`),
+      nextOperation: this.db.prepare(nextOperationSql('@tenant', '@device')),
       setProgress: this.db.prepare(`UPDATE operations SET progress_percent = ?, progress_message = ?, last_action_at = ?
         WHERE tenant_id = ? AND id = ? AND status = 'inProgress' RETURNING *`),
       requestCancel: this.db.prepare(`UPDATE operations SET cancel_requested = 1, last_action_at = ?, last_action_by = ?
@@ -220,7 +218,7 @@ export class SqliteStore implements Store {
   }
 
   async nextOperation(tenantId: string, deviceId: string): Promise<Operation | null> {
-    const row = this.statements.nextOperation.get(tenantId, deviceId) as OperationRow | undefined;
+    const row = this.statements.nextOperation.get({ tenant: tenantId, device: deviceId }) as OperationRow | undefined;
     return row ? operationFromRow(row) : null;
   }
 
