@@ -32,6 +32,7 @@ export const fmt = {
   ms: (n: number): string => (Number.isInteger(n) ? String(n) : n >= 100 ? n.toFixed(0) : n.toFixed(1)),
   ratio: (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : 'n/a'),
   seconds: (n: number): string => (n >= 10 ? n.toFixed(1) : n.toFixed(2)),
+  micros: (n: number | null): string => (n === null || !Number.isFinite(n) ? 'n/a' : n.toFixed(1)),
 };
 
 /** measured / baseline, or NaN when the baseline is zero */

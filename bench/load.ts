@@ -28,11 +28,14 @@ export interface LoadResult {
   statusCounts: Record<string, number>;
   errors: number;
   timeouts: number;
+  /** CPU seconds this process (autocannon) used during the run */
+  loadCpuSeconds: number;
 }
 
 /** One autocannon run from this process against a target in another process. */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const next = options.next;
+  const cpuBefore = process.cpuUsage();
   const result = await autocannon({
     url: options.url,
     connections: options.connections,
@@ -53,6 +56,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         : { method: options.method, path: options.path ?? '/' },
     ],
   });
+  const cpu = process.cpuUsage(cpuBefore);
   const statusCounts: Record<string, number> = {};
   let responses = 0;
   for (const [code, { count }] of Object.entries(result.statusCodeStats ?? {})) {
@@ -68,6 +72,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     statusCounts,
     errors: result.errors,
     timeouts: result.timeouts,
+    loadCpuSeconds: (cpu.user + cpu.system) / 1e6,
   };
 }
 
@@ -91,6 +96,7 @@ export function loadSummary(result: LoadResult): Record<string, unknown> {
     statusCounts: result.statusCounts,
     errors: result.errors,
     timeouts: result.timeouts,
+    loadCpuSeconds: result.loadCpuSeconds,
   };
 }
 

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const targetScript = fileURLToPath(new URL('./bench-target.js', import.meta.url));
@@ -29,6 +30,8 @@ export interface TargetProcess {
   memory(): Promise<TargetMemory>;
   /** the target's event loop delay since the previous call (the first call starts measuring); starts a new interval */
   loopDelay(): Promise<LoopDelay>;
+  /** CPU seconds the target has used so far, all its threads (user + system); null where /proc is missing */
+  cpuSeconds(): number | null;
   stop(): Promise<void>;
 }
 
@@ -87,6 +90,7 @@ export function startTarget(kind: 'bare' | 'real', dbPath?: string, timeoutMs = 
             loopWaiters.push(resolveDelay);
             child.stdin!.write('LOOP\n');
           }),
+        cpuSeconds: () => processCpuSeconds(child.pid!),
         stop: () => stopChild(child),
       });
     });
@@ -107,4 +111,19 @@ function stopChild(child: ChildProcess): Promise<void> {
     });
     child.kill('SIGTERM');
   });
+}
+
+/** Linux's USER_HZ: the unit of the CPU times in /proc/<pid>/stat (100 on every Linux build that matters here). */
+const clockTicksPerSecond = 100;
+
+/** utime + stime of a process (every thread) from /proc/<pid>/stat, in seconds. */
+function processCpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / clockTicksPerSecond;
+  } catch {
+    return null;
+  }
 }

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { BenchConfig, StoreName } from './bench-config.js';
 import { fmt, goalText, progress, ratioOf, type BenchOutcome, type ReportRow } from './bench-report.js';
 import { storeLabel, type BenchWorkspace, type SeededFile, type SeedTiming } from './bench-workspace.js';
@@ -13,10 +14,15 @@ interface PreparedStore {
   requests: LoadRequest[];
 }
 
-interface StoreRun extends PreparedStore {
-  cursor: RequestCursor;
+interface Measurement {
   warmup: LoadResult;
   measured: LoadResult;
+  /** CPU seconds the server process (all its threads) used during the measured run; null without /proc */
+  serverCpuSeconds: number | null;
+}
+
+interface StoreRun extends PreparedStore, Measurement {
+  cursor: RequestCursor;
 }
 
 /**
@@ -38,7 +44,7 @@ export async function updateSoftwareBench(config: BenchConfig, workspace: BenchW
     prepared.push({ store, file, added, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, requests });
   }
 
-  const measure = async (label: string, kind: 'bare' | 'real', db: string | undefined, headers: Record<string, string>, cursor: RequestCursor) => {
+  const measure = async (label: string, kind: 'bare' | 'real', db: string | undefined, headers: Record<string, string>, cursor: RequestCursor): Promise<Measurement> => {
     const target = await startTarget(kind, db);
     try {
       const first = await post(target.url, cursor.next(), headers);
@@ -48,8 +54,10 @@ export async function updateSoftwareBench(config: BenchConfig, workspace: BenchW
       progress(`updateSoftware: ${label} warm-up ${config.warmupSeconds} s`);
       const warmup = await load(config.warmupSeconds);
       progress(`updateSoftware: ${label} measured run ${config.updateSeconds} s, ${config.updateConnections} connections`);
+      const cpuBefore = target.cpuSeconds();
       const measured = await load(config.updateSeconds);
-      return { warmup, measured };
+      const cpuAfter = target.cpuSeconds();
+      return { warmup, measured, serverCpuSeconds: cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore };
     } finally {
       await target.stop();
     }
@@ -75,10 +83,16 @@ export async function updateSoftwareBench(config: BenchConfig, workspace: BenchW
     const rpsRatio = ratioOf(run.measured.rps, bare.measured.rps);
     const p50Ratio = ratioOf(run.measured.p50, bare.measured.p50);
     const p99Ratio = ratioOf(run.measured.p99, bare.measured.p99);
+    const serverCpu = cpuPerRequest(run.serverCpuSeconds, run.measured);
+    const bareServerCpu = cpuPerRequest(bare.serverCpuSeconds, bare.measured);
+    const loadCpu = cpuPerRequest(run.measured.loadCpuSeconds, run.measured);
+    const bareLoadCpu = cpuPerRequest(bare.measured.loadCpuSeconds, bare.measured);
     rows.push(
       { figure: `${label} requests/s`, measured: fmt.rps(run.measured.rps), baseline: fmt.rps(bare.measured.rps), ratio: fmt.ratio(rpsRatio), goal: goalText(rpsRatio >= 0.8, '>= 0.80') },
       { figure: `${label} p50 latency (ms)`, measured: fmt.ms(run.measured.p50), baseline: fmt.ms(bare.measured.p50), ratio: fmt.ratio(p50Ratio) },
       { figure: `${label} p99 latency (ms)`, measured: fmt.ms(run.measured.p99), baseline: fmt.ms(bare.measured.p99), ratio: fmt.ratio(p99Ratio), goal: goalText(p99Ratio <= 2, '<= 2.00') },
+      { figure: `${label} server CPU per request (µs)`, measured: fmt.micros(serverCpu), baseline: fmt.micros(bareServerCpu), ratio: fmt.ratio(ratioOf(serverCpu ?? NaN, bareServerCpu ?? NaN)) },
+      { figure: `${label} autocannon CPU per request (µs)`, measured: fmt.micros(loadCpu), baseline: fmt.micros(bareLoadCpu), ratio: fmt.ratio(ratioOf(loadCpu ?? NaN, bareLoadCpu ?? NaN)) },
     );
     const wrong = unexpectedStatuses(run.measured, 202);
     const wrongWarmup = unexpectedStatuses(run.warmup, 202);
@@ -102,10 +116,16 @@ export async function updateSoftwareBench(config: BenchConfig, workspace: BenchW
       real: loadSummary(run.measured),
       warmupStatusCounts: run.warmup.statusCounts,
       ratios: { rps: rpsRatio, p50: p50Ratio, p99: p99Ratio },
+      serverCpuSeconds: run.serverCpuSeconds,
+      serverCpuMicrosPerRequest: serverCpu,
       non202: wrong.count,
     };
   }
-  notes.push(`bare: responses counted ${fmt.int(bare.measured.responses)}`);
+  notes.push(
+    `bare: responses counted ${fmt.int(bare.measured.responses)}`,
+    `CPU per request: the server process's user + system time over the measured run (every thread: event loop, SQLite writer, libuv), from /proc/<pid>/stat at 10 ms resolution; autocannon's is this process's own (process.cpuUsage), divided by the responses counted`,
+    `the machine has ${availableParallelism()} cores for server and autocannon together: a route whose server and autocannon CPU per request add up to C µs cannot exceed ${availableParallelism()} × 1,000,000 / C requests/s here`,
+  );
   if (bareWrong.count) notes.push(`!!! bare server gave ${bareWrong.count} non-202 (${bareWrong.text}) !!!`);
   return {
     name: 'updateSoftware',
@@ -121,7 +141,7 @@ export async function updateSoftwareBench(config: BenchConfig, workspace: BenchW
       connections: config.updateConnections,
       seconds: config.updateSeconds,
       warmupSeconds: config.warmupSeconds,
-      bare: loadSummary(bare.measured),
+      bare: { ...loadSummary(bare.measured), serverCpuSeconds: bare.serverCpuSeconds, serverCpuMicrosPerRequest: cpuPerRequest(bare.serverCpuSeconds, bare.measured) },
       stores: perStore,
     },
   };
@@ -130,4 +150,9 @@ export async function updateSoftwareBench(config: BenchConfig, workspace: BenchW
 async function post(url: string, request: LoadRequest, headers: Record<string, string>): Promise<{ status: number; text: string }> {
   const response = await fetch(url + request.path, { method: 'POST', headers, body: request.body });
   return { status: response.status, text: await response.text() };
+}
+
+/** Microseconds of CPU per response of a measured run. */
+function cpuPerRequest(seconds: number | null, result: LoadResult): number | null {
+  return seconds === null || result.responses === 0 ? null : (seconds * 1e6) / result.responses;
 }

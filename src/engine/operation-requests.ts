@@ -19,11 +19,13 @@ export async function requestOperation(
   request: ActionRequest,
   startTimeoutMs: number,
 ): Promise<Operation> {
-  const device = await store.getDeviceModel(caller.tenantId, deviceId);
-  if (!device) throw notFound(`The device '${deviceId.slice(0, 64)}' does not exist.`);
+  const noDevice = () => notFound(`The device '${deviceId.slice(0, 64)}' does not exist.`);
   let softwareVersion = request.softwareVersion;
   if (request.softwareType && softwareVersion === null) {
-    // No version named: the newest the catalog offers for this device's type and model.
+    // No version named: the newest the catalog offers for this device's type and model. Only
+    // this case reads the device first; otherwise the insert itself finds out whether it exists.
+    const device = await store.getDeviceModel(caller.tenantId, deviceId);
+    if (!device) throw noDevice();
     softwareVersion = newestVersion(await store.listCatalog(caller.tenantId), request.softwareType, device.deviceType, device.model);
     if (softwareVersion === null) {
       throw badRequest(`No 'softwareVersion' was given and the catalog has no ${request.softwareType} version for this device (${device.deviceType}, ${device.model ?? 'unknown model'}).`);
@@ -34,7 +36,7 @@ export async function requestOperation(
   const by = identitySetOf(caller);
   const operation: Operation = {
     tenantId: caller.tenantId,
-    deviceId: device.id,
+    deviceId,
     id: newOperationId(created),
     operationType: actions[action],
     softwareType: request.softwareType,
@@ -54,9 +56,11 @@ export async function requestOperation(
     cancelRequested: false,
     result: null,
   };
-  if ((await store.createOperation(operation)) === 'conflict') {
+  const outcome = await store.createOperation(operation);
+  if (outcome === 'noDevice') throw noDevice();
+  if (outcome === 'conflict') {
     const what = request.softwareType ? `${actions[action]} of ${request.softwareType}` : actions[action];
-    throw new ServiceError('conflict', `A ${what} operation is already queued for the device '${device.id}'.`);
+    throw new ServiceError('conflict', `A ${what} operation is already queued for the device '${deviceId}'.`);
   }
   return operation;
 }

@@ -63,10 +63,11 @@ export interface Store {
   countDevices(tenantId: string): Promise<number>;
 
   /**
-   * Inserts an operation unless a pending one of the same (device, type, softwareType)
-   * exists; the unique partial index decides, never a read before the write.
+   * Inserts an operation unless its device does not exist in its tenant ('noDevice') or a
+   * pending one of the same (device, type, softwareType) exists ('conflict'). One statement
+   * decides both (the unique partial index the second), never a read before the write.
    */
-  createOperation(operation: Operation): Promise<'created' | 'conflict'>;
+  createOperation(operation: Operation): Promise<OperationInsertOutcome>;
   getOperation(tenantId: string, deviceId: string, operationId: string): Promise<Operation | null>;
   listOperations(query: OperationPageQuery): Promise<Page<Operation>>;
 
@@ -125,3 +126,6 @@ export interface Store {
   addCatalogEntry(entry: CatalogEntry): Promise<'added' | 'exists'>;
   listCatalog(tenantId: string): Promise<CatalogEntry[]>;
 }
+
+/** What createOperation did: the 202, the 409, or the 404. */
+export type OperationInsertOutcome = 'created' | 'conflict' | 'noDevice';

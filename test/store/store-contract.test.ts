@@ -237,6 +237,24 @@ for (const kind of storeKinds) {
       assert.equal(page.next, null);
     });
 
+    it('createOperation: noDevice for a device missing from the tenant, in a batch with others, and nothing is written', async (store) => {
+      const device = makeDevice();
+      const foreign = makeDevice({ tenantId: otherTenant });
+      await store.insertDevices([device, foreign]);
+      const missing = makeOperation(makeDevice(), { softwareType: 'teamsClient' });
+      const otherTenants = { ...makeOperation(foreign, { softwareType: 'teamsClient' }), tenantId: tenant };
+      const good = makeOperation(device, { softwareType: 'teamsClient' });
+      // submitted together, so the group commit writes them in one batch
+      assert.deepEqual(
+        await Promise.all([missing, good, otherTenants].map((op) => store.createOperation(op))),
+        ['noDevice', 'created', 'noDevice'],
+      );
+      assert.equal(await store.getOperation(tenant, missing.deviceId, missing.id), null);
+      assert.equal(await store.getOperation(tenant, foreign.id, otherTenants.id), null);
+      assert.equal(await store.getOperation(otherTenant, foreign.id, otherTenants.id), null);
+      assert.deepEqual(await store.getOperation(tenant, device.id, good.id), good);
+    });
+
     it('50 concurrent createOperation calls for one key: exactly one created', async (store) => {
       const device = makeDevice();
       await store.insertDevices([device]);

@@ -9,7 +9,7 @@ import {
 } from '../rows.js';
 import { StoreUnavailableError, isPgUnavailable } from '../store-errors.js';
 import type { DeviceType } from '../../domain/enums.js';
-import type { DeviceModel, DeviceRef, EnrollmentToken, SigningKey, Store, TransitionChanges } from '../store.js';
+import type { DeviceModel, DeviceRef, EnrollmentToken, OperationInsertOutcome, SigningKey, Store, TransitionChanges } from '../store.js';
 import { nextOperationSql, transitionSql } from '../transition-sql.js';
 import { postgresMigrations } from './migrations.js';
 
@@ -39,7 +39,7 @@ export class PostgresStore implements Store {
   private leaseHeld = false;
   private readonly workListeners: ((deviceId: string) => void)[] = [];
   private closed = false;
-  private pendingInserts: { op: Operation; resolve(result: 'created' | 'conflict'): void; reject(error: unknown): void }[] = [];
+  private pendingInserts: { op: Operation; resolve(result: OperationInsertOutcome): void; reject(error: unknown): void }[] = [];
   private insertInFlight = false;
   /** createOperation NOTIFYs other replicas itself, in the statement that inserts. */
   readonly notifiesOnCreate = true;
@@ -178,7 +178,7 @@ export class PostgresStore implements Store {
     return { items, next: rows.length > query.top ? items[items.length - 1].id : null };
   }
 
-  async createOperation(op: Operation): Promise<'created' | 'conflict'> {
+  async createOperation(op: Operation): Promise<OperationInsertOutcome> {
     return new Promise((resolve, reject) => {
       this.pendingInserts.push({ op, resolve, reject });
       if (!this.insertInFlight) void this.flushInserts();
@@ -188,8 +188,9 @@ export class PostgresStore implements Store {
   /**
    * Group commit: the operations accepted while one batch commits go together in the next,
    * as one INSERT … ON CONFLICT DO NOTHING that also NOTIFYs the replicas of each new row.
-   * Each caller is answered after the commit that holds its row; rows the unique partial
-   * index turned away come back absent, which is the 409.
+   * Each caller is answered after the commit that holds its row. Rows whose device is not in
+   * its tenant are never inserted (the 404); rows the unique partial index turned away come
+   * back with created = false (the 409).
    */
   private async flushInserts(): Promise<void> {
     this.insertInFlight = true;
@@ -197,20 +198,23 @@ export class PostgresStore implements Store {
       const batch = this.pendingInserts;
       this.pendingInserts = [];
       try {
-        const rows = await this.query<{ id: string }>(
+        const rows = await this.query<{ id: string; created: boolean }>(
           `WITH incoming AS (
-             SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(
+             SELECT r.* FROM jsonb_to_recordset($1::jsonb) AS r(
                id text, tenant_id text, device_id text, operation_type text, software_type text, software_version text,
                status text, created_at timestamptz, created_by jsonb, last_action_at timestamptz, last_action_by jsonb,
                start_deadline timestamptz)
+             WHERE EXISTS (SELECT 1 FROM devices d WHERE d.tenant_id = r.tenant_id AND d.id = r.device_id)
            ), inserted AS (
              INSERT INTO operations (id, tenant_id, device_id, operation_type, software_type, software_version, status,
                created_at, created_by, last_action_at, last_action_by, start_deadline)
              SELECT id, tenant_id, device_id, operation_type, software_type, software_version, status,
                created_at, created_by, last_action_at, last_action_by, start_deadline FROM incoming
              ON CONFLICT DO NOTHING RETURNING id, device_id
+           ), notified AS (
+             SELECT id, pg_notify($2, device_id) FROM inserted
            )
-           SELECT id, pg_notify($2, device_id) FROM inserted`,
+           SELECT incoming.id, notified.id IS NOT NULL AS created FROM incoming LEFT JOIN notified USING (id)`,
           [JSON.stringify(batch.map(({ op }) => ({
             id: op.id, tenant_id: op.tenantId, device_id: op.deviceId, operation_type: op.operationType,
             software_type: op.softwareType, software_version: op.softwareVersion, status: op.status,
@@ -218,8 +222,8 @@ export class PostgresStore implements Store {
             last_action_by: op.lastActionBy, start_deadline: op.startDeadline,
           }))), workChannel],
         );
-        const created = new Set(rows.map((r) => r.id));
-        for (const { op, resolve } of batch) resolve(created.has(op.id) ? 'created' : 'conflict');
+        const outcomes = new Map<string, OperationInsertOutcome>(rows.map((r) => [r.id, r.created ? 'created' : 'conflict']));
+        for (const { op, resolve } of batch) resolve(outcomes.get(op.id) ?? 'noDevice');
       } catch (error) {
         for (const { reject } of batch) reject(error);
       }

@@ -1,10 +1,11 @@
 import { Worker } from 'node:worker_threads';
 import type { Operation } from '../../domain/operation.js';
-import { operationInsertValues, type OperationInsertOutcome } from './operation-insert.js';
+import type { OperationInsertOutcome } from '../store.js';
+import { operationInsertValues } from './operation-insert.js';
 
 interface Pending {
   operation: Operation;
-  resolve(result: 'created' | 'conflict'): void;
+  resolve(result: OperationInsertOutcome): void;
   reject(error: unknown): void;
 }
 
@@ -29,7 +30,7 @@ export class GroupCommit {
     this.worker.on('error', (error) => this.failAll(error));
   }
 
-  submit(operation: Operation): Promise<'created' | 'conflict'> {
+  submit(operation: Operation): Promise<OperationInsertOutcome> {
     if (this.closed) return Promise.reject(storeError({ error: 'the store is closed', code: 'SQLITE_MISUSE' }));
     return new Promise((resolve, reject) => {
       this.queue.push({ operation, resolve, reject });

@@ -1,6 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { operationInsertSql, type OperationInsertOutcome } from './operation-insert.js';
+import type { OperationInsertOutcome } from '../store.js';
+import { operationInsertSql } from './operation-insert.js';
 
 /**
  * The writer thread of the group commit: inserts each batch of accepted operations in one
@@ -17,8 +18,7 @@ const insert = db.prepare(operationInsertSql);
 const writeBatch = db.transaction((rows: unknown[][]) =>
   rows.map((values): OperationInsertOutcome => {
     try {
-      insert.run(...values);
-      return 'created';
+      return insert.run(...values).changes === 1 ? 'created' : 'noDevice';
     } catch (error) {
       // operations_one_pending: the statement is undone, the rest of the batch commits.
       if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') return 'conflict';

@@ -7,7 +7,7 @@ import type { CatalogEntry } from '../../domain/software-catalog.js';
 import type { DevicePageQuery, OperationPageQuery, Page } from '../device-query.js';
 import { compileFilter, type FilterDialect } from '../filter-sql.js';
 import type { DeviceType } from '../../domain/enums.js';
-import type { DeviceModel, DeviceRef, EnrollmentToken, SigningKey, Store, TransitionChanges } from '../store.js';
+import type { DeviceModel, DeviceRef, EnrollmentToken, OperationInsertOutcome, SigningKey, Store, TransitionChanges } from '../store.js';
 import { TokenBuckets } from '../token-buckets.js';
 import { GroupCommit } from './group-commit.js';
 import { sqliteMigrations } from './migrations.js';
@@ -186,7 +186,7 @@ export class SqliteStore implements Store {
     return { items, next: rows.length > query.top ? items[items.length - 1].id : null };
   }
 
-  async createOperation(op: Operation): Promise<'created' | 'conflict'> {
+  async createOperation(op: Operation): Promise<OperationInsertOutcome> {
     return this.operationInserts.submit(op);
   }
 
