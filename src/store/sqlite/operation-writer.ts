@@ -13,6 +13,8 @@ db.pragma('journal_mode = WAL');
 db.pragma('synchronous = FULL');
 db.pragma('foreign_keys = ON');
 db.pragma('busy_timeout = 5000');
+// The device check of every insert reads the devices index: keep it cached, as the main connection does.
+db.pragma('cache_size = -65536');
 const insert = db.prepare(operationInsertSql);
 
 const writeBatch = db.transaction((rows: unknown[][]) =>
