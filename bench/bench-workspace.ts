@@ -172,6 +172,13 @@ export class BenchWorkspace {
     }
   }
 
+  /** Process ids of the PostgreSQL backends connected to a benchmark database (its server's pool). */
+  async backendPids(db: string): Promise<number[]> {
+    const database = new URL(db).pathname.slice(1);
+    return this.admin(async (client) =>
+      (await client.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [database])).rows.map((r) => r.pid));
+  }
+
   private admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
     return this.withDatabase(this.pgAdminUrl, work);
   }

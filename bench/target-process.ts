@@ -117,7 +117,7 @@ function stopChild(child: ChildProcess): Promise<void> {
 const clockTicksPerSecond = 100;
 
 /** utime + stime of a process (every thread) from /proc/<pid>/stat, in seconds. */
-function processCpuSeconds(pid: number): number | null {
+export function processCpuSeconds(pid: number): number | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name, which is in parentheses and may hold spaces.

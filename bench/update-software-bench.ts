@@ -3,7 +3,7 @@ import type { BenchConfig, StoreName } from './bench-config.js';
 import { fmt, goalText, progress, ratioOf, type BenchOutcome, type ReportRow } from './bench-report.js';
 import { storeLabel, type BenchWorkspace, type SeededFile, type SeedTiming } from './bench-workspace.js';
 import { loadSummary, runLoad, unexpectedStatuses, type LoadRequest, type LoadResult } from './load.js';
-import { startTarget } from './target-process.js';
+import { processCpuSeconds, startTarget } from './target-process.js';
 import { RequestCursor, updateRequests } from './update-targets.js';
 
 interface PreparedStore {
@@ -19,6 +19,8 @@ interface Measurement {
   measured: LoadResult;
   /** CPU seconds the server process (all its threads) used during the measured run; null without /proc */
   serverCpuSeconds: number | null;
+  /** PostgreSQL: CPU seconds its backends serving this server used during the measured run */
+  databaseCpuSeconds: number | null;
 }
 
 interface StoreRun extends PreparedStore, Measurement {
@@ -54,10 +56,20 @@ export async function updateSoftwareBench(config: BenchConfig, workspace: BenchW
       progress(`updateSoftware: ${label} warm-up ${config.warmupSeconds} s`);
       const warmup = await load(config.warmupSeconds);
       progress(`updateSoftware: ${label} measured run ${config.updateSeconds} s, ${config.updateConnections} connections`);
+      // The pool's connections are open after the warm-up; PostgreSQL runs a process per connection.
+      const backends = db?.startsWith('postgres') ? await workspace.backendPids(db) : [];
+      const databaseCpu = () => sumCpu(backends.map(processCpuSeconds));
       const cpuBefore = target.cpuSeconds();
+      const databaseBefore = databaseCpu();
       const measured = await load(config.updateSeconds);
       const cpuAfter = target.cpuSeconds();
-      return { warmup, measured, serverCpuSeconds: cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore };
+      const databaseAfter = databaseCpu();
+      return {
+        warmup,
+        measured,
+        serverCpuSeconds: cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore,
+        databaseCpuSeconds: backends.length === 0 || databaseBefore === null || databaseAfter === null ? null : databaseAfter - databaseBefore,
+      };
     } finally {
       await target.stop();
     }
@@ -92,6 +104,9 @@ export async function updateSoftwareBench(config: BenchConfig, workspace: BenchW
       { figure: `${label} p50 latency (ms)`, measured: fmt.ms(run.measured.p50), baseline: fmt.ms(bare.measured.p50), ratio: fmt.ratio(p50Ratio) },
       { figure: `${label} p99 latency (ms)`, measured: fmt.ms(run.measured.p99), baseline: fmt.ms(bare.measured.p99), ratio: fmt.ratio(p99Ratio), goal: goalText(p99Ratio <= 2, '<= 2.00') },
       { figure: `${label} server CPU per request (µs)`, measured: fmt.micros(serverCpu), baseline: fmt.micros(bareServerCpu), ratio: fmt.ratio(ratioOf(serverCpu ?? NaN, bareServerCpu ?? NaN)) },
+      ...(run.databaseCpuSeconds === null
+        ? []
+        : [{ figure: `${label} database CPU per request (µs)`, measured: fmt.micros(cpuPerRequest(run.databaseCpuSeconds, run.measured)), baseline: fmt.micros(0), ratio: 'n/a' }]),
       { figure: `${label} autocannon CPU per request (µs)`, measured: fmt.micros(loadCpu), baseline: fmt.micros(bareLoadCpu), ratio: fmt.ratio(ratioOf(loadCpu ?? NaN, bareLoadCpu ?? NaN)) },
     );
     const wrong = unexpectedStatuses(run.measured, 202);
@@ -118,13 +133,14 @@ export async function updateSoftwareBench(config: BenchConfig, workspace: BenchW
       ratios: { rps: rpsRatio, p50: p50Ratio, p99: p99Ratio },
       serverCpuSeconds: run.serverCpuSeconds,
       serverCpuMicrosPerRequest: serverCpu,
+      databaseCpuSeconds: run.databaseCpuSeconds,
       non202: wrong.count,
     };
   }
   notes.push(
     `bare: responses counted ${fmt.int(bare.measured.responses)}`,
-    `CPU per request: the server process's user + system time over the measured run (every thread: event loop, SQLite writer, libuv), from /proc/<pid>/stat at 10 ms resolution; autocannon's is this process's own (process.cpuUsage), divided by the responses counted`,
-    `the machine has ${availableParallelism()} cores for server and autocannon together: a route whose server and autocannon CPU per request add up to C µs cannot exceed ${availableParallelism()} × 1,000,000 / C requests/s here`,
+    `CPU per request: the server process's user + system time over the measured run (every thread: event loop, SQLite writer, libuv), from /proc/<pid>/stat at 10 ms resolution; PostgreSQL's is that of the backends connected to the server's database (pg_stat_activity), read the same way; autocannon's is this process's own (process.cpuUsage); each divided by the responses counted`,
+    `the machine has ${availableParallelism()} cores for server, autocannon and PostgreSQL together: a route whose CPU per request (server, database and autocannon) adds up to C µs cannot exceed ${availableParallelism()} × 1,000,000 / C requests/s here`,
   );
   if (bareWrong.count) notes.push(`!!! bare server gave ${bareWrong.count} non-202 (${bareWrong.text}) !!!`);
   return {
@@ -155,4 +171,9 @@ async function post(url: string, request: LoadRequest, headers: Record<string, s
 /** Microseconds of CPU per response of a measured run. */
 function cpuPerRequest(seconds: number | null, result: LoadResult): number | null {
   return seconds === null || result.responses === 0 ? null : (seconds * 1e6) / result.responses;
+}
+
+/** The sum of CPU readings, or null when any is missing (a process gone, or no /proc). */
+function sumCpu(readings: (number | null)[]): number | null {
+  return readings.some((r) => r === null) ? null : readings.reduce<number>((sum, r) => sum + (r ?? 0), 0);
 }
