@@ -20,8 +20,8 @@ const freshDevice = () => {
 };
 
 before(async () => {
-  server = await startTestServer({ devicesA: 80, devicesB: 3 });
-  devices = await deviceIds(server, 80);
+  server = await startTestServer({ devicesA: 84, devicesB: 3 });
+  devices = await deviceIds(server, 84);
 });
 
 after(async () => {
@@ -190,6 +190,24 @@ describe('actions accept with 202 and a Location to a queued operation', () => {
     const other = await expectAccepted(await postAction(deviceId, 'runDiagnostics', { token: bob }));
     const second = (await (await server.request(server.url + other)).json()) as OperationJson;
     assert.notEqual((second.createdBy as { user: { id: string } }).user.id, user.id);
+  });
+
+  test('operation ids are version-7 GUIDs that carry their creation time and sort in creation order', async () => {
+    const created: { id: string; before: number; after: number }[] = [];
+    for (let i = 0; i < 3; i++) {
+      const before = Date.now();
+      const id = operationIdOf(await expectAccepted(await postAction(freshDevice(), 'updateSoftware')));
+      created.push({ id, before, after: Date.now() });
+      await new Promise((resolve) => setTimeout(resolve, 3)); // the next one in a later millisecond
+    }
+    for (const { id, before, after } of created) {
+      assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, id);
+      const millis = Number.parseInt(id.replace(/-/g, '').slice(0, 12), 16);
+      assert.ok(millis >= before && millis <= after, `${id}: ${millis} not within [${before}, ${after}]`);
+    }
+    const ids = created.map((c) => c.id);
+    assert.deepEqual([...ids].sort(), ids);
+    assert.equal(new Set(ids).size, ids.length);
   });
 
   test('an unknown operation id, or an operation read through another device, is a 404', async () => {
