@@ -261,7 +261,7 @@ export class PostgresStore implements Store {
 
   async nextOperation(tenantId: string, deviceId: string): Promise<Operation | null> {
     const rows = await this.query<OperationRow>(
-nextOperationSql('$1', '$2'),
+      nextOperationSql('$1', '$2'),
       [tenantId, deviceId],
     );
     return rows[0] ? operationFromRow(rows[0]) : null;
