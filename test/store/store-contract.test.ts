@@ -740,6 +740,34 @@ for (const kind of storeKinds) {
       assert.ok(received.includes(again));
     });
 
+    it('createOperation tells listening replicas of every new operation\'s device, also when one batch holds hundreds', async (store, fresh) => {
+      if (!store.notifiesOnCreate) return; // SQLite: one process, the engine wakes its own polls
+      const other = await fresh.another();
+      const received = new Set<string>();
+      other.onWork((deviceId) => received.add(deviceId));
+      const probe = `probe-${randomUUID()}`;
+      const deadline = Date.now() + 5000;
+      while (!received.has(probe)) {
+        assert.ok(Date.now() < deadline, 'the second store never heard a notification');
+        await store.notifyWork(probe);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      // 400 device ids are about 15,000 bytes: more than one notification's 8,000-byte payload
+      const devices = Array.from({ length: 400 }, () => makeDevice());
+      await store.insertDevices(devices);
+      const outcomes = await Promise.all(devices.map((d) => store.createOperation(makeOperation(d, { softwareType: 'teamsClient' }))));
+      assert.ok(outcomes.every((o) => o === 'created'), JSON.stringify(outcomes.filter((o) => o !== 'created')));
+      const until = Date.now() + 5000;
+      while (devices.some((d) => !received.has(d.id))) {
+        assert.ok(Date.now() < until, `heard ${devices.filter((d) => received.has(d.id)).length} of 400 devices`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const missing = makeDevice(); // never inserted: its operation is refused, and nobody is told
+      assert.equal(await store.createOperation(makeOperation(missing)), 'noDevice');
+      await new Promise((r) => setTimeout(r, 200));
+      assert.ok(!received.has(missing.id));
+    });
+
     it('holdsSupervisorLease: one holder at a time, handed over when it closes', async (store, fresh) => {
       if (kind === 'sqlite') {
         assert.equal(await store.holdsSupervisorLease(), true, 'one process: always');

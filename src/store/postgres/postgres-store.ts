@@ -24,6 +24,8 @@ const postgresFilterDialect: FilterDialect = {
 const migrationLock = 0x7477_6401;
 const supervisorLock = 0x7477_6402;
 const workChannel = 'teamwork_devices_work';
+/** Between the device ids of one work notification; device ids are GUIDs, which hold no comma. */
+const deviceIdSeparator = ',';
 
 /**
  * The store for several replicas on one PostgreSQL. The same rules as SQLite hold across
@@ -88,9 +90,10 @@ export class PostgresStore implements Store {
     await this.pool.end();
   }
 
-  private async query<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R[]> {
+  /** `name`: a statement run often enough to keep prepared (each pooled connection plans it once). */
+  private async query<R extends pg.QueryResultRow>(sql: string, params: unknown[] = [], name?: string): Promise<R[]> {
     try {
-      return (await this.pool.query<R>(sql, params)).rows;
+      return (await this.pool.query<R>({ text: sql, values: params, name })).rows;
     } catch (error) {
       if (isPgUnavailable(error)) throw new StoreUnavailableError((error as Error).message, error);
       throw error;
@@ -187,7 +190,8 @@ export class PostgresStore implements Store {
 
   /**
    * Group commit: the operations accepted while one batch commits go together in the next,
-   * as one INSERT … ON CONFLICT DO NOTHING that also NOTIFYs the replicas of each new row.
+   * as one INSERT … ON CONFLICT DO NOTHING that also NOTIFYs the replicas of the new rows'
+   * devices (a list of device ids per notification, under PostgreSQL's 8,000-byte payload).
    * Each caller is answered after the commit that holds its row. Rows whose device is not in
    * its tenant are never inserted (the 404); rows the unique partial index turned away come
    * back with created = false (the 409).
@@ -212,15 +216,20 @@ export class PostgresStore implements Store {
                created_at, created_by, last_action_at, last_action_by, start_deadline FROM incoming
              ON CONFLICT DO NOTHING RETURNING id, device_id
            ), notified AS (
-             SELECT id, pg_notify($2, device_id) FROM inserted
+             SELECT pg_notify($2, string_agg(device_id, '${deviceIdSeparator}')) FROM (
+               SELECT device_id, sum(octet_length(device_id) + 1) OVER (ORDER BY id) / 7000 AS payload FROM inserted
+             ) AS ids GROUP BY payload
            )
-           SELECT incoming.id, notified.id IS NOT NULL AS created FROM incoming LEFT JOIN notified USING (id)`,
+           -- counting the notifications makes them happen: an unreferenced CTE is never run
+           SELECT incoming.id, inserted.id IS NOT NULL AS created
+           FROM incoming LEFT JOIN inserted USING (id) CROSS JOIN (SELECT count(*) FROM notified) AS sent`,
           [JSON.stringify(batch.map(({ op }) => ({
             id: op.id, tenant_id: op.tenantId, device_id: op.deviceId, operation_type: op.operationType,
             software_type: op.softwareType, software_version: op.softwareVersion, status: op.status,
             created_at: op.createdDateTime, created_by: op.createdBy, last_action_at: op.lastActionDateTime,
             last_action_by: op.lastActionBy, start_deadline: op.startDeadline,
           }))), workChannel],
+          'insert-operations',
         );
         const outcomes = new Map<string, OperationInsertOutcome>(rows.map((r) => [r.id, r.created ? 'created' : 'conflict']));
         for (const { op, resolve } of batch) resolve(outcomes.get(op.id) ?? 'noDevice');
@@ -419,7 +428,9 @@ export class PostgresStore implements Store {
       try {
         await client.connect();
         client.on('notification', (message) => {
-          if (message.payload) for (const listener of this.workListeners) listener(message.payload);
+          for (const deviceId of message.payload?.split(deviceIdSeparator) ?? []) {
+            if (deviceId) for (const listener of this.workListeners) listener(deviceId);
+          }
         });
         await client.query(`LISTEN ${workChannel}`);
         this.listener = client;
