@@ -35,6 +35,20 @@ async function allPages(store: Store, tenantId: string, filter: DeviceFilter | n
   throw new Error('paging did not end');
 }
 
+/**
+ * A store's LISTEN connection comes up asynchronously: notifies probes from `sender` until
+ * `heard` says one arrived (at most 5 s).
+ */
+async function untilListening(sender: Store, heard: (probe: string) => boolean): Promise<void> {
+  const probe = `probe-${randomUUID()}`;
+  const deadline = Date.now() + 5000;
+  while (!heard(probe)) {
+    assert.ok(Date.now() < deadline, 'the second store never heard a notification');
+    await sender.notifyWork(probe);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** Brings a fresh operation (its own device) to `status` by legal transitions only. */
 async function operationIn(store: Store, status: OperationStatus, deviceOverrides: Partial<Device> = {}): Promise<Operation> {
   const device = makeDevice(deviceOverrides);
@@ -712,14 +726,7 @@ for (const kind of storeKinds) {
       const other = await fresh.another();
       const received: string[] = [];
       other.onWork((deviceId) => received.push(deviceId));
-      // The LISTEN connection comes up asynchronously: probe until it hears, then measure one.
-      const probe = `probe-${randomUUID()}`;
-      const deadline = Date.now() + 5000;
-      while (!received.includes(probe)) {
-        assert.ok(Date.now() < deadline, 'the second store never heard a notification');
-        await store.notifyWork(probe);
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await untilListening(store, (probe) => received.includes(probe));
       const deviceId = randomUUID();
       const sent = Date.now();
       await store.notifyWork(deviceId);
@@ -745,13 +752,7 @@ for (const kind of storeKinds) {
       const other = await fresh.another();
       const received = new Set<string>();
       other.onWork((deviceId) => received.add(deviceId));
-      const probe = `probe-${randomUUID()}`;
-      const deadline = Date.now() + 5000;
-      while (!received.has(probe)) {
-        assert.ok(Date.now() < deadline, 'the second store never heard a notification');
-        await store.notifyWork(probe);
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await untilListening(store, (probe) => received.has(probe));
       // 400 device ids are about 15,000 bytes: more than one notification's 8,000-byte payload
       const devices = Array.from({ length: 400 }, () => makeDevice());
       await store.insertDevices(devices);
