@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { DeviceType, SoftwareType } from '../../src/domain/enums.js';
-import { deviceOperationRows, graphDevice, graphOperation, postAction, requestOperation } from '../helpers/graph-operations.js';
+import { deviceOperationRows, graphDevice, graphOperation, postAction, requestOperation, softwareUpdateHealth } from '../helpers/graph-operations.js';
 import { expectGraphError } from '../helpers/http-assertions.js';
 import { enrollAgent, uniqueHardware, type TestAgent } from '../helpers/test-agent.js';
 import { startTestServer, tenantA, tenantB, type TestServer } from '../helpers/test-server.js';
@@ -36,16 +36,7 @@ after(async () => {
   await server?.stop();
 });
 
-interface SoftwareUpdateStatus {
-  currentVersion: string | null;
-  availableVersion: string | null;
-  softwareFreshness: string;
-}
-
-async function updateHealth(deviceId: string): Promise<Record<string, SoftwareUpdateStatus | null>> {
-  const health = await graphDevice<{ softwareUpdateHealth: Record<string, SoftwareUpdateStatus | null> }>(server, deviceId, 'health');
-  return health.softwareUpdateHealth;
-}
+const updateHealth = (deviceId: string) => softwareUpdateHealth(server, deviceId);
 
 async function healthStatus(deviceId: string): Promise<string> {
   return (await graphDevice<{ healthStatus: string }>(server, deviceId)).healthStatus;

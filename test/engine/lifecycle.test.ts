@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  cancelOperation, deviceOperationRows, graphDevice, graphOperation, operationRow, postAction, requestOperation,
+  cancelOperation, deviceOperationRows, graphDevice, graphOperation, operationRow, postAction, requestOperation, softwareUpdateHealth,
 } from '../helpers/graph-operations.js';
 import { expectGraphError, isIsoDate } from '../helpers/http-assertions.js';
 import { enrollAgent } from '../helpers/test-agent.js';
@@ -22,12 +22,6 @@ before(async () => {
 after(async () => {
   await server?.stop();
 });
-
-interface SoftwareUpdateStatus {
-  currentVersion: string | null;
-  availableVersion: string | null;
-  softwareFreshness: string;
-}
 
 describe('the full life of each operation type', () => {
   test('updateSoftware: 202, the waiting poll gets it at once, ack, progress, result → successful; health and configuration show the version', async () => {
@@ -86,10 +80,10 @@ describe('the full life of each operation type', () => {
     assert.ok(Date.parse(done.completedDateTime!) >= Date.parse(done.startedDateTime!));
     assert.equal(done.lastActionBy?.device?.id, deviceId, 'the device is the last actor');
 
-    const health = await graphDevice<{ softwareUpdateHealth: Record<string, SoftwareUpdateStatus> }>(server, deviceId, 'health');
-    assert.equal(health.softwareUpdateHealth.teamsClientSoftwareUpdateStatus.currentVersion, '1.0.96.22');
+    const health = await softwareUpdateHealth(server, deviceId);
+    assert.equal(health.teamsClientSoftwareUpdateStatus?.currentVersion, '1.0.96.22');
     // Other software is untouched.
-    assert.equal(health.softwareUpdateHealth.firmwareSoftwareUpdateStatus.currentVersion, '122.15.0.40');
+    assert.equal(health.firmwareSoftwareUpdateStatus?.currentVersion, '122.15.0.40');
     const configuration = await graphDevice<{ softwareVersions: Record<string, string | null> }>(server, deviceId, 'configuration');
     assert.equal(configuration.softwareVersions.teamsClientSoftwareVersion, '1.0.96.22');
     assert.equal(configuration.softwareVersions.firmwareSoftwareVersion, '122.15.0.40');
@@ -254,8 +248,7 @@ describe('truthful results', () => {
     assert.match(operation.error?.message ?? '', /1\.9\.9\.3/);
     assert.match(operation.error?.message ?? '', /2\.0\.0\.7/);
     // Health shows what the device really runs, not what was asked.
-    const health = await graphDevice<{ softwareUpdateHealth: Record<string, SoftwareUpdateStatus> }>(server, deviceId, 'health');
-    assert.equal(health.softwareUpdateHealth.teamsClientSoftwareUpdateStatus.currentVersion, '1.9.9.3');
+    assert.equal((await softwareUpdateHealth(server, deviceId)).teamsClientSoftwareUpdateStatus?.currentVersion, '1.9.9.3');
   });
 
   test('successful without the software in installed → failed, versionMismatch', async () => {

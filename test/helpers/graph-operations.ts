@@ -50,6 +50,17 @@ export async function graphDevice<T = Record<string, unknown>>(server: TestServe
   return JSON.parse(text) as T;
 }
 
+export interface SoftwareUpdateStatus {
+  currentVersion: string | null;
+  availableVersion: string | null;
+  softwareFreshness: string;
+}
+
+/** A device's health.softwareUpdateHealth: one status (or null) per `<type>SoftwareUpdateStatus`. */
+export async function softwareUpdateHealth(server: TestServer, deviceId: string): Promise<Record<string, SoftwareUpdateStatus | null>> {
+  return (await graphDevice<{ softwareUpdateHealth: Record<string, SoftwareUpdateStatus | null> }>(server, deviceId, 'health')).softwareUpdateHealth;
+}
+
 /** POST …/operations/{opId}/cancel (an extension beyond Graph). */
 export function cancelOperation(server: TestServer, deviceId: string, operationId: string): Promise<Response> {
   return server.request(`/beta/teamwork/devices/${deviceId}/operations/${operationId}/cancel`, { method: 'POST' });
