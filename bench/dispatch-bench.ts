@@ -2,14 +2,14 @@ import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { createEnrollmentToken } from '../src/agent/enrollment.js';
-import { demoSoftwareVersions } from '../src/seed/device-generator.js';
+import { demoSoftwareVersions, deviceFamily } from '../src/seed/device-generator.js';
 import { openStore } from '../src/store/open-store.js';
 import type { BenchConfig } from './bench-config.js';
 import { fmt, progress, ratioOf, type BenchOutcome, type ReportRow } from './bench-report.js';
 import { benchTenant, type BenchWorkspace } from './bench-workspace.js';
 import { startFleet, type FleetProcess } from './fleet-process.js';
 import { monotonicMs, type FleetDevice, type FleetStats } from './fleet-messages.js';
-import { startTarget, type LoopDelay, type TargetMemory, type TargetProcess } from './target-process.js';
+import { processCpuSeconds, startTarget, type LoopDelay, type TargetMemory, type TargetProcess } from './target-process.js';
 import { mulberry32 } from '../src/simulator/sim-random.js';
 
 /** How long a fresh server idles before its memory is read. */
@@ -288,7 +288,7 @@ function planOperations(devices: FleetDevice[], count: number): Planned[] {
   const plan: Planned[] = [];
   for (let k = 0; k < count; k++) {
     const device = order[k % order.length];
-    const versions = demoSoftwareVersions.teamsClient[device.deviceType === 'teamsRoom' ? 'windows' : 'android'];
+    const versions = demoSoftwareVersions.teamsClient[deviceFamily(device.deviceType)];
     const round = Math.floor(k / order.length);
     const version = versions[versions.length - 1 - (round % 2)];
     plan.push({ deviceId: device.deviceId, body: JSON.stringify({ softwareType: 'teamsClient', softwareVersion: version }) });
@@ -405,15 +405,10 @@ async function sampleRss(pid: number): Promise<number> {
   return readings.sort((a, b) => a - b)[2];
 }
 
-/** user + system CPU seconds of a process, from /proc/<pid>/stat (clock ticks of 1/100 s) */
+/** user + system CPU seconds of a process (NaN without /proc, which the report prints as n/a) */
 function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // the fields after "(command)": state is field 3, utime and stime are fields 14 and 15
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / clockTicksPerSecond;
+  return processCpuSeconds(pid) ?? Number.NaN;
 }
-
-const clockTicksPerSecond = 100;
 
 function readStatusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');

@@ -1,3 +1,5 @@
+import type { LoopDelay } from './target-process.js';
+
 /** What long-poll-fleet.js (a child process) and its parent (fleet-process.ts) say to each other. */
 
 export type FleetDeviceType = 'teamsRoom' | 'collaborationBar';
@@ -23,7 +25,7 @@ export interface FleetStats {
   pollsInFlight: number;
   rssBytes: number;
   /** the fleet's event loop delay in ms since the last stats request with reset (or the start) */
-  loopDelay: { p50: number; p99: number; max: number };
+  loopDelay: LoopDelay;
 }
 
 /** Messages from the fleet to its parent. */

@@ -1,5 +1,5 @@
 import type { DeviceType, SoftwareType } from '../src/domain/enums.js';
-import { demoSoftwareVersions, deviceFamily } from '../src/seed/device-generator.js';
+import { demoSoftwareVersions, deviceFamily, softwareTypesOf } from '../src/seed/device-generator.js';
 import type { DeviceKey } from './bench-workspace.js';
 import type { LoadRequest } from './load.js';
 
@@ -14,7 +14,8 @@ const typeOrder: SoftwareType[] = ['teamsClient', 'operatingSystem', 'adminAgent
 export function updateRequests(keys: DeviceKey[], pathPrefix = '/beta/teamwork/devices'): LoadRequest[] {
   const perDevice = keys.map((key) => {
     const family = deviceFamily(key.deviceType as DeviceType);
-    const types = typeOrder.filter((t) => (key.deviceType === 'sip' ? t === 'operatingSystem' : demoSoftwareVersions[t][family].length > 0));
+    const runs = softwareTypesOf(key.deviceType as DeviceType);
+    const types = typeOrder.filter((t) => runs.includes(t));
     return types.map((t) => {
       const versions = demoSoftwareVersions[t][family];
       return {

@@ -1,3 +1,5 @@
+import { rateLimitRules } from './graph/rate-limits.js';
+
 /**
  * Configuration of `serve`: one validated object, resolved once at start-up.
  * Precedence: command-line flag → environment variable → default (see README "Configuration").
@@ -61,21 +63,23 @@ export const serveDefaults: ServeConfig = {
   poolSize: 10,
 };
 
-const guid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const isGuid = (value: string): boolean => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
 
 /** Checks a resolved configuration; throws one message listing every problem. */
 export function validateServeConfig(config: ServeConfig): ServeConfig {
   const problems: string[] = [];
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) problems.push('--port must be 0..65535');
-  if (!guid.test(config.tenant)) problems.push('--tenant must be a GUID');
+  if (!isGuid(config.tenant)) problems.push('--tenant must be a GUID');
   if (!Number.isInteger(config.demoDevices) || config.demoDevices < 0) problems.push('--demo-devices must be a whole number');
   if (!Number.isInteger(config.simulate) || config.simulate < 0) problems.push('--simulate must be a whole number');
   if (!(config.simFailureRate >= 0 && config.simFailureRate <= 1)) problems.push('--sim-failure-rate must be between 0 and 1');
   for (const [name, ms] of [['--start-timeout', config.startTimeoutMs], ['--run-timeout', config.runTimeoutMs], ['--heartbeat-timeout', config.heartbeatTimeoutMs]] as const) {
     if (!(ms > 0)) problems.push(`${name} must be positive`);
   }
-  if (config.rateLimit !== null && config.rateLimit !== 'graph' && config.rateLimit !== 'off' && !(Number(config.rateLimit) > 0)) {
-    problems.push("--rate-limit must be a positive number, 'graph' or 'off'");
+  try {
+    rateLimitRules(config.rateLimit);
+  } catch (error) {
+    problems.push((error as Error).message);
   }
   if (!Number.isInteger(config.poolSize) || config.poolSize < 1) problems.push('--pool-size must be at least 1');
   if ((config.tlsCert === null) !== (config.tlsKey === null)) problems.push('--tls-cert and --tls-key go together');

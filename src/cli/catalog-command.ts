@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { deviceTypes, softwareTypes } from '../domain/enums.js';
-import { compareVersions } from '../domain/software-catalog.js';
+import { compareVersions, versionTextPattern } from '../domain/software-catalog.js';
 import { seedDemoCatalog } from '../seed/demo-catalog.js';
 import { openStore } from '../store/open-store.js';
 import { dbOption, tenantOption } from './cli-options.js';
@@ -18,7 +18,7 @@ export function addCatalogCommand(program: Command): void {
     .addOption(new Option('--device-type <type>', 'only for this device type').choices([...deviceTypes]))
     .option('--model <model>', 'only for this hardware model')
     .action(async (options) => {
-      if (!/^[A-Za-z0-9.\-+_]{1,64}$/.test(options.version)) throw new Error('--version must be 1-64 characters of letters, digits and . - + _');
+      if (!versionTextPattern.test(options.version)) throw new Error('--version must be 1-64 characters of letters, digits and . - + _');
       const store = await openStore(options.db);
       try {
         const result = await store.addCatalogEntry({

@@ -1,5 +1,5 @@
 import { Option } from 'commander';
-import { defaultDbPath, demoTenant } from '../config.js';
+import { defaultDbPath, demoTenant, isGuid } from '../config.js';
 
 /** Options several commands share, with the same flag, environment variable and default. */
 export const dbOption = () =>
@@ -10,7 +10,7 @@ export const tenantOption = () =>
     .env('TEAMWORK_DEVICES_TENANT')
     .default(demoTenant)
     .argParser((value: string) => {
-      if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)) throw new Error('--tenant must be a GUID');
+      if (!isGuid(value)) throw new Error('--tenant must be a GUID');
       return value;
     });
 

@@ -1,8 +1,7 @@
 import { Option, type Command } from 'commander';
 import { devSigningKey, signDevToken } from '../auth/dev-issuer.js';
-import { serveDefaults, validateServeConfig, type ServeConfig } from '../config.js';
+import { parseDurationSeconds, serveDefaults, validateServeConfig, type ServeConfig } from '../config.js';
 import { createEnrollmentToken } from '../agent/enrollment.js';
-import { parseDurationSeconds } from '../config.js';
 import { compareVersions } from '../domain/software-catalog.js';
 import { seedDemoCatalog } from '../seed/demo-catalog.js';
 import { seedDevices } from '../seed/seed-devices.js';
@@ -21,7 +20,7 @@ export function addServeCommand(program: Command): void {
     .addOption(env('--host <address>', 'HOST', 'address to listen on').default(serveDefaults.host))
     .addOption(dbOption())
     .addOption(tenantOption())
-    .addOption(env('--demo-devices <n>', 'DEMO_DEVICES', 'seed N demo devices when the tenant has none').argParser(integer('--demo-devices')).default(0))
+    .addOption(env('--demo-devices <n>', 'DEMO_DEVICES', 'seed N demo devices when the tenant has none').argParser(integer('--demo-devices')).default(serveDefaults.demoDevices))
     .addOption(env('--tls', 'TLS', 'serve https with a self-signed certificate for localhost kept with the data'))
     .addOption(env('--tls-cert <file>', 'TLS_CERT', 'PEM certificate for https'))
     .addOption(env('--tls-key <file>', 'TLS_KEY', 'PEM private key for https'))
@@ -29,7 +28,7 @@ export function addServeCommand(program: Command): void {
     .addOption(env('--audience <uri>', 'AUDIENCE', 'token audience expected in production'))
     .addOption(env('--jwks-url <url>', 'JWKS_URL', 'JWKS URL of the production identity provider'))
     .addOption(env('--log-level <level>', 'LOG_LEVEL', 'pino log level or silent').default(serveDefaults.logLevel))
-    .addOption(env('--simulate <n>', 'SIMULATE', 'also run N simulated devices enrolled in --tenant').argParser(integer('--simulate')).default(0))
+    .addOption(env('--simulate <n>', 'SIMULATE', 'also run N simulated devices enrolled in --tenant').argParser(integer('--simulate')).default(serveDefaults.simulate))
     .addOption(env('--sim-update-ms <ms>', 'SIM_UPDATE_MS', 'how long a simulated update takes (±30 %)').argParser(integer('--sim-update-ms')).default(serveDefaults.simUpdateMs))
     .addOption(env('--sim-failure-rate <r>', 'SIM_FAILURE_RATE', 'share of simulated updates that fail, 0..1').argParser(Number).default(serveDefaults.simFailureRate))
     .addOption(env('--start-timeout <duration>', 'START_TIMEOUT', 'fail operations not started within this (deviceUnreachable)').default('24h'))
@@ -98,9 +97,10 @@ async function printWelcome(server: RunningServer, config: ServeConfig, fleet: S
   if (!config.issuer) {
     const token = await signDevToken(await devSigningKey(server.store), { tenantId: config.tenant, ttlSeconds: 8 * 3600 });
     const simulated = fleet?.deviceIds()[0];
-    const page = await server.store.listDevices({ tenantId: config.tenant, filter: null, top: 1, afterId: null });
-    const deviceId = simulated ?? page.items[0]?.id ?? '{deviceId}';
-    const device = await server.store.getDevice(config.tenant, deviceId);
+    const device = simulated
+      ? await server.store.getDevice(config.tenant, simulated)
+      : (await server.store.listDevices({ tenantId: config.tenant, filter: null, top: 1, afterId: null })).items[0];
+    const deviceId = device?.id ?? '{deviceId}';
     const offered = (await server.store.listCatalog(config.tenant))
       .filter((e) => e.softwareType === 'teamsClient' && (e.deviceType === null || e.deviceType === device?.deviceType))
       .map((e) => e.version)

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { demoTenant } from '../config.js';
+import { demoTenant, serveDefaults } from '../config.js';
 import { SimulatedFleet } from '../simulator/simulated-fleet.js';
 import { integer } from './cli-options.js';
 
@@ -11,12 +11,12 @@ export function addSimulateCommand(program: Command): void {
     .requiredOption('--url <url>', 'server base URL, e.g. http://127.0.0.1:8080')
     .requiredOption('--enrollment-token <token>', 'tenant enrollment token (teamwork-devices enrollment-token create)')
     .requiredOption('--devices <n>', 'how many devices', integer('--devices'))
-    .option('--sim-update-ms <ms>', 'how long an update takes (±30 %)', integer('--sim-update-ms'), 3000)
-    .option('--sim-failure-rate <r>', 'share of updates that fail, 0..1', Number, 0.05)
+    .option('--sim-update-ms <ms>', 'how long an update takes (±30 %)', integer('--sim-update-ms'), serveDefaults.simUpdateMs)
+    .option('--sim-failure-rate <r>', 'share of updates that fail, 0..1', failureRate, serveDefaults.simFailureRate)
     .option('--random-seed <n>', 'seed of the hardware generator', integer('--random-seed'), 42)
     .action(async (options) => {
       const fleet = new SimulatedFleet({
-        url: options.url.replace(/\/$/, ''),
+        url: options.url,
         enrollmentToken: options.enrollmentToken,
         devices: options.devices,
         tenantId: demoTenant,
@@ -35,4 +35,10 @@ export function addSimulateCommand(program: Command): void {
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });
+}
+
+function failureRate(value: string): number {
+  const rate = Number(value);
+  if (!(rate >= 0 && rate <= 1)) throw new Error(`--sim-failure-rate must be between 0 and 1, got '${value}'`);
+  return rate;
 }

@@ -1,13 +1,13 @@
 import { badRequest } from './errors.js';
 import { softwareTypes, type SoftwareType } from './enums.js';
 import type { ActionName } from './operation.js';
+import { versionTextPattern } from './software-catalog.js';
 
 export interface ActionRequest {
   softwareType: SoftwareType | null;
   softwareVersion: string | null;
 }
 
-const versionPattern = /^[A-Za-z0-9.\-+_]{1,64}$/;
 
 /**
  * Validates an action body strictly. `undefined` means no body was sent. Unknown properties
@@ -34,7 +34,7 @@ export function parseActionBody(action: ActionName, body: unknown): ActionReques
   const rawVersion = object.softwareVersion;
   if (rawVersion === undefined || rawVersion === null) return { softwareType, softwareVersion: null };
   if (typeof rawVersion !== 'string') throw badRequest("The parameter 'softwareVersion' must be a string.");
-  if (!versionPattern.test(rawVersion)) {
+  if (!versionTextPattern.test(rawVersion)) {
     throw badRequest("The parameter 'softwareVersion' must be 1 to 64 characters of letters, digits and '.', '-', '+', '_'.");
   }
   return { softwareType, softwareVersion: rawVersion };

@@ -2,6 +2,7 @@ import { badRequest } from './errors.js';
 import { softwareTypes } from './enums.js';
 import type { InstalledVersions } from './device-health.js';
 import type { Operation, OperationError, Transition } from './operation.js';
+import { versionTextPattern } from './software-catalog.js';
 
 /** What a device reports when it has finished (or given up on) an operation. */
 export interface ResultReport {
@@ -47,8 +48,6 @@ export function decideResult(operation: Operation, report: ResultReport, cancelR
   return { transition: 'succeed', error: null };
 }
 
-const versionText = /^[A-Za-z0-9.\-+_]{1,64}$/;
-
 /** Reads an `installed` map: software type → version, both strictly checked. */
 export function parseInstalled(raw: unknown): InstalledVersions {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw badRequest("'installed' must be an object of softwareType → version.");
@@ -56,7 +55,7 @@ export function parseInstalled(raw: unknown): InstalledVersions {
   for (const [type, version] of Object.entries(raw as Record<string, unknown>)) {
     const known = softwareTypes.find((t) => t === type);
     if (!known) throw badRequest(`'installed' names an unknown software type '${type.slice(0, 64)}'.`);
-    if (typeof version !== 'string' || !versionText.test(version)) throw badRequest(`'installed.${known}' must be a version string.`);
+    if (typeof version !== 'string' || !versionTextPattern.test(version)) throw badRequest(`'installed.${known}' must be a version string.`);
     installed[known] = version;
   }
   return installed;

@@ -22,7 +22,11 @@ export const transitions = {
   start: { from: ['queued', 'scheduled'], to: 'inProgress' },
   succeed: { from: ['inProgress'], to: 'successful' },
   fail: { from: ['queued', 'scheduled', 'inProgress'], to: 'failed' },
-  cancel: { from: ['queued', 'scheduled', 'inProgress'], to: 'cancelled' },
+  // An admin withdraws a pending operation at once; a running one ends 'cancelled' only by
+  // the device's confirmation. Two transitions, so a withdrawal racing the device's ack can
+  // never cancel an operation that has just started.
+  withdraw: { from: ['queued', 'scheduled'], to: 'cancelled' },
+  cancel: { from: ['inProgress'], to: 'cancelled' },
 } as const satisfies Record<string, { from: readonly OperationStatus[]; to: OperationStatus }>;
 
 export type Transition = keyof typeof transitions;

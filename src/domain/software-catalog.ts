@@ -1,5 +1,8 @@
 import type { DeviceType, SoftwareType } from './enums.js';
 
+/** What a version string may be, wherever one is accepted: 1-64 letters, digits and . - + _ */
+export const versionTextPattern = /^[A-Za-z0-9.\-+_]{1,64}$/;
+
 /** One installable version. deviceType/model narrow it; null means "any". */
 export interface CatalogEntry {
   tenantId: string;

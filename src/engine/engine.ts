@@ -81,11 +81,10 @@ export class Engine {
     await this.presence.stop();
   }
 
-  /** Accepts an action (202) or refuses it (409/400/404), and wakes the device's long-poll. */
+  /** Accepts an action (202) or refuses it (409/400/404), and wakes the device's long-poll (the store tells other replicas). */
   async request(caller: Caller, deviceId: string, action: ActionName, body: ActionRequest): Promise<Operation> {
     const operation = await requestOperation(this.store, caller, deviceId, action, body, this.timings.startTimeoutMs);
     this.signal.wake(operation.deviceId);
-    if (!this.store.notifiesOnCreate) await this.notifyReplicas(operation.deviceId);
     return operation;
   }
 }

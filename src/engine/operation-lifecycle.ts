@@ -28,8 +28,8 @@ export class OperationLifecycle {
     const now = new Date().toISOString();
     const by = identitySetOf(caller);
     if (pendingStatuses.includes(operation.status)) {
-      const cancelled = await this.store.transitionOperation(caller.tenantId, operationId, 'cancel', { at: now, by });
-      if (cancelled) return cancelled;
+      const withdrawn = await this.store.transitionOperation(caller.tenantId, operationId, 'withdraw', { at: now, by });
+      if (withdrawn) return withdrawn;
     }
     const flagged = await this.store.requestCancel(caller.tenantId, operationId, by, now);
     if (flagged) {

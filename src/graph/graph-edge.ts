@@ -126,13 +126,7 @@ function clientRequestIdOf(request: FastifyRequest): string | null {
 }
 
 function fastifyErrorName(error: FastifyError): ErrorName | null {
-  switch (error.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return 'requestTooLarge';
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'unsupportedMediaType' : 'invalidRequest';
-  }
+  // Fastify's own errors carry their status (body too large 413, media type 415, bad length 400).
   if (error.statusCode === 413) return 'requestTooLarge';
   if (error.statusCode === 415) return 'unsupportedMediaType';
   if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) return 'invalidRequest';

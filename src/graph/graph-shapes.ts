@@ -70,7 +70,6 @@ export const documentProperties: Record<DocumentKind, readonly string[]> = {
   configuration: configurationProperties,
 };
 
-export const entityProperties = { device: deviceProperties, operation: operationProperties };
 
 /** Applies $select: only the chosen properties (and the type annotation) remain. */
 export function selectProperties(body: Json, select: string[] | null): Json {

@@ -1,4 +1,5 @@
 import type { Device, HardwareDetail, UserIdentity } from '../domain/device.js';
+import { seedOf } from '../simulator/sim-random.js';
 import type { InstalledVersions } from '../domain/device-health.js';
 import type { ActivityState, DeviceType, HealthStatus, SoftwareType } from '../domain/enums.js';
 import type { IdentitySet } from '../domain/identity.js';
@@ -48,11 +49,6 @@ const pick = <T>(a: readonly T[]): T => a[int(a.length)];
 // (ids, serials, uniqueIds) no matter which batch (startIndex) produced them.
 function fmix32(h: number): number {
   h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b); h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35); h ^= h >>> 16;
-  return h >>> 0;
-}
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
   return h >>> 0;
 }
 
@@ -255,7 +251,7 @@ export function generateDevices(options: GenerateOptions): Device[] {
   const start = options.startIndex ?? 0;
   const nowMs = (options.now ?? new Date()).getTime();
   const nowIso = new Date(nowMs).toISOString();
-  const salt = fmix32(fnv1a(options.tenantId) ^ fmix32((options.seed ?? 1) >>> 0));
+  const salt = fmix32(seedOf(options.tenantId) ^ fmix32((options.seed ?? 1) >>> 0));
   const serialSalt = fmix32(salt ^ 0x9e3779b9);
   rngState = salt;
   const adminIds = ADMINS.map(() => uuid());

@@ -193,10 +193,6 @@ export class SimulatedDevice {
     return this._deviceId;
   }
 
-  get credential(): string | null {
-    return this._credential;
-  }
-
   /** what the device runs now, per software type */
   get installed(): InstalledVersions {
     return { ...this._installed };
@@ -219,10 +215,6 @@ export class SimulatedDevice {
 
   get isRebooting(): boolean {
     return this.rebooting;
-  }
-
-  get name(): string {
-    return `${this.hardwareDetail.manufacturer ?? ''} ${this.hardwareDetail.model ?? this.deviceType} ${this.hardwareDetail.serialNumber ?? this.hardwareDetail.uniqueId}`.trim();
   }
 
   /**

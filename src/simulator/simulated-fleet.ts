@@ -38,6 +38,8 @@ export interface FleetStats {
   failures: number;
   /** devices restarting right now */
   rebooting: number;
+  /** work polls answered with nothing far sooner than asked (a server going down, or a bug): should stay 0 */
+  earlyEmptyPolls: number;
 }
 
 export const defaultFleetSeed = 0x51d;
@@ -126,12 +128,13 @@ export class SimulatedFleet {
   }
 
   stats(): FleetStats {
-    const stats: FleetStats = { devices: this.devices.length, enrolled: 0, operationsRun: 0, failures: 0, rebooting: 0 };
+    const stats: FleetStats = { devices: this.devices.length, enrolled: 0, operationsRun: 0, failures: 0, rebooting: 0, earlyEmptyPolls: 0 };
     for (const device of this.devices) {
       if (device.deviceId !== null) stats.enrolled++;
       stats.operationsRun += device.operationsRun;
       stats.failures += device.failures;
       if (device.isRebooting) stats.rebooting++;
+      stats.earlyEmptyPolls += device.earlyEmptyPolls;
     }
     return stats;
   }

@@ -47,8 +47,6 @@ export interface SigningKey {
  */
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
-  /** Dialect capability: createOperation itself tells other replicas (no notifyWork needed after it). */
-  readonly notifiesOnCreate: boolean;
   close(): Promise<void>;
 
   /** The dev issuer's signing key, created on first use and kept with the data. */
@@ -66,6 +64,7 @@ export interface Store {
    * Inserts an operation unless its device does not exist in its tenant ('noDevice') or a
    * pending one of the same (device, type, softwareType) exists ('conflict'). One statement
    * decides both (the unique partial index the second), never a read before the write.
+   * Where replicas share the store, the same statement tells them (no notifyWork after it).
    */
   createOperation(operation: Operation): Promise<OperationInsertOutcome>;
   getOperation(tenantId: string, deviceId: string, operationId: string): Promise<Operation | null>;

@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
+import { freePort } from '../helpers/cli-process.js';
 
 /**
  * The `teamwork-devices` command as scripts use it: the built bin, run from the repository
@@ -162,15 +163,6 @@ describe('token', () => {
     assert.match(failure.stderr, /forever/);
   });
 });
-
-/** A port that was free a moment ago. */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolvePort) => probe.listen(0, '127.0.0.1', resolvePort));
-  const { port } = probe.address() as { port: number };
-  await new Promise<void>((done) => probe.close(() => done()));
-  return port;
-}
 
 function waitForOutput(child: ChildProcess, output: () => string, pattern: RegExp, timeoutMs: number): Promise<void> {
   return new Promise((resolveWait, reject) => {

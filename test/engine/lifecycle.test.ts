@@ -220,7 +220,7 @@ describe('409 and the queue', () => {
     assert.equal(await agent.nextWork(0), null);
   });
 
-  test('a result wakes a waiting poll for the next queued operation', async () => {
+  test('after a result, the next poll gets the next queued operation at once', async () => {
     const agent = await enrollAgent(server);
     const deviceId = agent.deviceId!;
     const first = await requestOperation(server, deviceId, 'restart');

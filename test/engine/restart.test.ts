@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { freePort } from '../helpers/cli-process.js';
 import { expectGraphError } from '../helpers/http-assertions.js';
 import { TestAgent, enrollBody } from '../helpers/test-agent.js';
 import { createPostgresDatabase, queryDatabase, testStore } from '../helpers/test-database.js';
@@ -53,14 +53,6 @@ after(async () => {
 async function cli(...args: string[]): Promise<string> {
   const { stdout } = await run(process.execPath, [bin, ...args], { cwd: root, timeout: 20_000 });
   return stdout.trim();
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
-  const { port } = probe.address() as { port: number };
-  await new Promise<void>((done) => probe.close(() => done()));
-  return port;
 }
 
 /** Starts `serve` and resolves once it listens; output is kept for failure messages. */

@@ -310,19 +310,11 @@ describe('$filter', () => {
     );
   });
 
-  it('and binds tighter than or (OData precedence), or mixing them without parentheses is refused', async () => {
+  it('mixing and/or without parentheses is refused (the OData parser would not give and its precedence)', async () => {
     const filter = "deviceType eq 'teamsPanel' or deviceType eq 'ipPhone' and activityState eq 'busy'";
-    const expected = idsOf(allA.filter((d) => d.deviceType === 'teamsPanel' || (d.deviceType === 'ipPhone' && d.activityState === 'busy')));
-    const wrong = idsOf(allA.filter((d) => (d.deviceType === 'teamsPanel' || d.deviceType === 'ipPhone') && d.activityState === 'busy'));
-    assert.notDeepEqual(expected, wrong, 'test data cannot tell the two readings apart');
-    const { res, body } = await getJson<Collection<DeviceBody> & GraphErrorBody>(`/beta/teamwork/devices?$filter=${q(filter)}&$top=50`);
-    if (res.status === 400) {
-      assert.match(body.error.message, /parenthes/i, 'a 400 must say to use parentheses');
-      return;
-    }
-    assert.equal(res.status, 200);
-    assert.ok(!body['@odata.nextLink'], 'more than 50 results; widen the test');
-    assert.deepEqual(idsOf(body.value), expected, `${filter} was read as (a or b) and c`);
+    const { res, body } = await getJson<GraphErrorBody>(`/beta/teamwork/devices?$filter=${q(filter)}&$top=50`);
+    assert.equal(res.status, 400);
+    assert.match(body.error.message, /parenthes/i, 'a 400 must say to use parentheses');
   });
 
   it('eq null, ne null, and displayName (the current user’s display name)', async () => {

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './cli-process.js';
 
 /**
  * The real `teamwork-devices` command as separate processes (bin/ loads dist/), for tests
@@ -27,18 +27,6 @@ export function runCli(args: string[], timeoutMs = 60_000): Promise<string> {
   });
 }
 
-/** A port nobody listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Every replica started and not yet known to have exited, so an after() hook can always kill them. */
 const live = new Set<Replica>();

@@ -346,11 +346,13 @@ describe('PostgreSQL: the database goes away and comes back', { skip: testStore 
       // (as a failover or an administrator would, at that moment).
       const target = new URL(database.url);
       const sockets = new Set<net.Socket>();
+      let cuts = 0;
       const cutter = net.createServer((client) => {
         const upstream = net.connect(Number(target.port || 5432), target.hostname);
         sockets.add(client).add(upstream);
         client.on('data', (chunk: Buffer) => {
           if (chunk.includes('LISTEN')) {
+            cuts++;
             client.destroy();
             upstream.destroy();
           } else upstream.write(chunk);
@@ -368,6 +370,7 @@ describe('PostgreSQL: the database goes away and comes back', { skip: testStore 
         serve = await ServeProcess.start(viaCutter.toString());
         // The LISTEN connection is retried every 250 ms (doubling): give it a few attempts.
         await new Promise((resolve) => setTimeout(resolve, 1500));
+        assert.ok(cuts > 0, 'no LISTEN went through the proxy: nothing was cut');
         assert.ok(serve.running, `serve died:\n${serve.log().slice(-1500)}`);
         const response = await fetch(`${serve.url}/beta/teamwork/devices?$top=1`, { headers: { authorization: `Bearer ${token}` } });
         assert.equal(response.status, 200, await response.text());

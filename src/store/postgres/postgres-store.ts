@@ -43,8 +43,6 @@ export class PostgresStore implements Store {
   private closed = false;
   private pendingInserts: { op: Operation; resolve(result: OperationInsertOutcome): void; reject(error: unknown): void }[] = [];
   private insertInFlight = false;
-  /** createOperation NOTIFYs other replicas itself, in the statement that inserts. */
-  readonly notifiesOnCreate = true;
 
   private constructor(readonly url: string, poolSize: number) {
     // query_timeout: a connection that went silent (a network partition) fails the request with a

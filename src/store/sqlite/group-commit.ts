@@ -18,7 +18,6 @@ interface Pending {
 export class GroupCommit {
   private queue: Pending[] = [];
   private inFlight: Pending[] | null = null;
-  private nextId = 1;
   private readonly worker: Worker;
   private closed = false;
 
@@ -40,7 +39,6 @@ export class GroupCommit {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.worker.ref();
     while (this.inFlight || this.queue.length) await new Promise((r) => setTimeout(r, 5));
     // Referenced while closing: an unreferenced worker would let the process end mid-close.
     this.worker.ref();
@@ -59,7 +57,7 @@ export class GroupCommit {
     this.inFlight = this.queue;
     this.queue = [];
     // Rows as plain value arrays: cheaper to copy to the thread than operation objects.
-    this.worker.postMessage({ id: this.nextId++, rows: this.inFlight.map((p) => operationInsertValues(p.operation)) });
+    this.worker.postMessage({ rows: this.inFlight.map((p) => operationInsertValues(p.operation)) });
   }
 
   private settle(message: { outcomes?: OperationInsertOutcome[]; failure?: { error: string; code: string | null } }): void {

@@ -31,16 +31,17 @@ const writeBatch = db.transaction((rows: unknown[][]) =>
   }),
 );
 
-parentPort!.on('message', (message: { id: number; rows: unknown[][] } | 'close') => {
+// One batch at a time is in flight, so answers need no id: the next answer is the batch's.
+parentPort!.on('message', (message: { rows: unknown[][] } | 'close') => {
   if (message === 'close') {
     db.close();
     parentPort!.close();
     return;
   }
   try {
-    parentPort!.postMessage({ id: message.id, outcomes: writeBatch.immediate(message.rows) });
+    parentPort!.postMessage({ outcomes: writeBatch.immediate(message.rows) });
   } catch (error) {
     // The commit failed (disk full, I/O error, lock timeout): nothing of the batch was accepted.
-    parentPort!.postMessage({ id: message.id, failure: { error: (error as Error).message, code: (error as { code?: string }).code ?? null } });
+    parentPort!.postMessage({ failure: { error: (error as Error).message, code: (error as { code?: string }).code ?? null } });
   }
 });

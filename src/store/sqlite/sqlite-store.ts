@@ -27,9 +27,10 @@ const sqliteFilterDialect: FilterDialect = {
 /** The embedded store: one SQLite file, WAL journal, every commit synced before it returns. */
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
-  readonly notifiesOnCreate = false;
   readonly db: Database.Database;
   private readonly statements;
+  /** transitionSql gives a few dozen distinct statements; preparing one costs far more than running it. */
+  private readonly transitionStatements = new Map<string, Database.Statement>();
   private readonly operationInserts: GroupCommit;
   private readonly rateBuckets = new TokenBuckets();
 
@@ -208,13 +209,19 @@ export class SqliteStore implements Store {
   ): Promise<Operation | null> {
     const { sql, params } = transitionSql(transition, tenantId, operationId, changes, () => '?');
     try {
-      const row = this.db.prepare(sql).get(...params) as OperationRow | undefined;
+      const row = this.transitionStatement(sql).get(...params) as OperationRow | undefined;
       return row ? operationFromRow(row) : null;
     } catch (error) {
       // operations_one_running: the device already runs another operation.
       if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') return null;
       throw error;
     }
+  }
+
+  private transitionStatement(sql: string): Database.Statement {
+    let statement = this.transitionStatements.get(sql);
+    if (!statement) this.transitionStatements.set(sql, (statement = this.db.prepare(sql)));
+    return statement;
   }
 
   async nextOperation(tenantId: string, deviceId: string): Promise<Operation | null> {
