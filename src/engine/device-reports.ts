@@ -45,11 +45,17 @@ export class DeviceReports {
   }
 
   async setConnection(tenantId: string, deviceId: string, status: ConnectionStatus, now: string): Promise<Device | null> {
-    return this.change(tenantId, deviceId, now, (device) => {
-      const activityState =
-        status === 'disconnected' ? 'unavailable' : device.activityState === 'unavailable' ? 'idle' : device.activityState;
-      return { device: { ...device, health: withConnection(device.health, status, now), activityState }, installed: device.installed };
-    });
+    return this.change(tenantId, deviceId, now, (device) => connectionChange(device, status, now));
+  }
+
+  /** setConnection for many devices (presence, the supervisor): one catalog read per tenant, not per device. */
+  async setConnections(devices: { tenantId: string; deviceId: string }[], status: ConnectionStatus, now: string): Promise<void> {
+    const catalogs = new Map<string, CatalogEntry[]>();
+    for (const { tenantId, deviceId } of devices) {
+      let catalog = catalogs.get(tenantId);
+      if (!catalog) catalogs.set(tenantId, (catalog = await this.store.listCatalog(tenantId)));
+      await this.change(tenantId, deviceId, now, (device) => connectionChange(device, status, now), catalog);
+    }
   }
 
   async applyInstalled(tenantId: string, deviceId: string, installed: InstalledVersions, now: string): Promise<Device | null> {
@@ -61,14 +67,20 @@ export class DeviceReports {
     deviceId: string,
     now: string,
     apply: (device: Device) => { device: Device; installed: InstalledVersions },
+    // Read before the store's transaction, inside which the change function runs.
+    catalog?: CatalogEntry[],
   ): Promise<Device | null> {
-    // The catalog is read first: the store's change function runs inside its transaction.
-    const catalog = await this.store.listCatalog(tenantId);
+    catalog ??= await this.store.listCatalog(tenantId);
     return this.store.updateDevice(tenantId, deviceId, (current) => {
       const { device, installed } = apply(current);
       return derive(device, installed, catalog, now);
     });
   }
+}
+
+function connectionChange(device: Device, status: ConnectionStatus, now: string): { device: Device; installed: InstalledVersions } {
+  const activityState = status === 'disconnected' ? 'unavailable' : device.activityState === 'unavailable' ? 'idle' : device.activityState;
+  return { device: { ...device, health: withConnection(device.health, status, now), activityState }, installed: device.installed };
 }
 
 /** The derived parts of a device: software health, software versions, healthStatus, audit fields. */

@@ -40,6 +40,6 @@ export class Presence {
     this.pending = new Map();
     const now = new Date().toISOString();
     const returning = await this.store.markSeen(batch, now);
-    for (const ref of returning) await this.reports.setConnection(ref.tenantId, ref.deviceId, 'connected', now);
+    await this.reports.setConnections(returning, 'connected', now);
   }
 }

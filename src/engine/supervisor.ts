@@ -44,9 +44,8 @@ export class Supervisor {
       this.log.info({ operationId: op.id, deviceId: op.deviceId, code: op.error?.code }, 'operation expired');
     }
     const cutoff = new Date(Date.now() - this.timings.heartbeatTimeoutMs).toISOString();
-    for (const device of await this.store.silentDevices(cutoff, batch)) {
-      await this.reports.setConnection(device.tenantId, device.id, 'disconnected', now);
-      this.log.info({ deviceId: device.id }, 'device went silent: disconnected');
-    }
+    const silent = await this.store.silentDevices(cutoff, batch);
+    await this.reports.setConnections(silent.map((d) => ({ tenantId: d.tenantId, deviceId: d.id })), 'disconnected', now);
+    for (const device of silent) this.log.info({ deviceId: device.id }, 'device went silent: disconnected');
   }
 }

@@ -24,6 +24,8 @@ const postgresFilterDialect: FilterDialect = {
 const migrationLock = 0x7477_6401;
 const supervisorLock = 0x7477_6402;
 const workChannel = 'teamwork_devices_work';
+/** Asked on every long-poll: prepared once per pooled connection. */
+const nextOperationStatement = nextOperationSql('$1', '$2');
 /** Between the device ids of one work notification; device ids are GUIDs, which hold no comma. */
 const deviceIdSeparator = ',';
 
@@ -268,8 +270,9 @@ export class PostgresStore implements Store {
 
   async nextOperation(tenantId: string, deviceId: string): Promise<Operation | null> {
     const rows = await this.query<OperationRow>(
-      nextOperationSql('$1', '$2'),
+      nextOperationStatement,
       [tenantId, deviceId],
+      'next-operation',
     );
     return rows[0] ? operationFromRow(rows[0]) : null;
   }
