@@ -71,17 +71,12 @@ export function sendGraphError(
   return reply
     .code(status)
     .type('application/json')
-    .send({
-      error: {
-        code,
-        message,
-        innerError: {
-          date: new Date().toISOString(),
-          'request-id': request.id,
-          'client-request-id': clientRequestIdOf(request) ?? request.id,
-        },
-      },
-    });
+    .send(graphErrorBody(code, message, request.id, clientRequestIdOf(request) ?? request.id));
+}
+
+/** Graph's error body; innerError carries the time and both request ids. */
+function graphErrorBody(code: string, message: string, requestId: string, clientRequestId: string) {
+  return { error: { code, message, innerError: { date: new Date().toISOString(), 'request-id': requestId, 'client-request-id': clientRequestId } } };
 }
 
 export function newRequestId(): string {
@@ -105,13 +100,8 @@ export function clientError(error: Error & { code?: string }, socket: import('no
   const requestId = randomUUID();
   const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
   const status = tooLarge ? 431 : 400;
-  const body = JSON.stringify({
-    error: {
-      code: errorRegistry.invalidRequest.code,
-      message: tooLarge ? 'The request headers are too large.' : 'The HTTP request is malformed.',
-      innerError: { date: new Date().toISOString(), 'request-id': requestId, 'client-request-id': requestId },
-    },
-  });
+  const message = tooLarge ? 'The request headers are too large.' : 'The HTTP request is malformed.';
+  const body = JSON.stringify(graphErrorBody(errorRegistry.invalidRequest.code, message, requestId, requestId));
   socket.end(
     `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
       `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
