@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { freshDatabase, runCli, ServeProcess, type FreshDatabase } from '../helpers/cli-process.js';
 import { inFlightRequest, plainRequest, type PlainResponse } from '../helpers/plain-http.js';
 import { queryDatabase, testStore } from '../helpers/test-database.js';
+import { enrollBody, uniqueHardware } from '../helpers/test-agent.js';
 
 /**
  * Crash and shutdown of the real process (`teamwork-devices serve` as a child process):
@@ -222,12 +223,10 @@ describe('SIGTERM: graceful shutdown', () => {
     const response = await plainRequest(`${server.url}/agent/v1/enroll`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        enrollmentToken,
-        deviceType: 'collaborationBar',
-        hardwareDetail: { uniqueId, serialNumber: `SN-${uniqueId}`, manufacturer: 'yealink', model: 'a30', macAddresses: [] },
+      body: JSON.stringify(enrollBody(enrollmentToken, {
+        hardwareDetail: uniqueHardware({ uniqueId, serialNumber: `SN-${uniqueId}`, macAddresses: [] }),
         installed: { teamsClient: '1.0.96.1' },
-      }),
+      })),
     });
     assert.ok(response.status === 201 || response.status === 200, `enroll: ${response.status} ${response.text}`);
     return (JSON.parse(response.text) as { credential: string }).credential;

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { createPostgresDatabase, queryDatabase } from '../helpers/test-database.js';
 import { killAllReplicas, runCli, startReplica, type Replica } from '../helpers/replica-process.js';
+import { enrollBody } from '../helpers/test-agent.js';
 
 /**
  * Several replicas on one PostgreSQL, as real processes started with the real CLI. PostgreSQL
@@ -108,17 +108,10 @@ describe('replicas on one PostgreSQL', { timeout: 120_000 }, () => {
   });
 
   test('an operation accepted by A wakes a long-poll on B at once and is executed through B', async (t) => {
-    const mac = [...randomBytes(6)].map((x) => x.toString(16).padStart(2, '0').toUpperCase()).join(':');
     const enroll = await fetch(`${b.url}/agent/v1/enroll`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        enrollmentToken,
-        deviceType: 'collaborationBar',
-        hardwareDetail: { uniqueId: `uid-${randomUUID()}`, serialNumber: `SN-${randomBytes(4).toString('hex')}`, manufacturer: 'yealink', model: 'a30', macAddresses: [mac] },
-        installed: { teamsClient: '1.0.96.2023120401' },
-        displayName: 'Conf Room Replica',
-      }),
+      body: JSON.stringify(enrollBody(enrollmentToken, { installed: { teamsClient: '1.0.96.2023120401' }, displayName: 'Conf Room Replica' })),
     });
     const enrolledText = await enroll.text();
     assert.equal(enroll.status, 201, enrolledText);
