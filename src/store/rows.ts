@@ -81,6 +81,17 @@ export const deviceListColumns = [
   'created_at', 'created_by', 'last_modified_at', 'last_modified_by', 'installed', 'last_seen_at',
 ].join(', ');
 
+/**
+ * The columns a device update writes, in both stores: everything of deviceToRow but the key,
+ * what never changes after the insert (created_*), the credential (written on its own) and
+ * last_seen_at, which an update keeps when it has none (coalesce).
+ */
+export const deviceUpdateColumns = [
+  'device_type', 'health_status', 'activity_state', 'company_asset_tag', 'notes', 'hw_unique_id', 'hw_serial_number', 'hw_manufacturer', 'hw_model',
+  'hw_mac_addresses', 'current_user_id', 'current_user_display_name', 'current_user_type', 'last_modified_at',
+  'last_modified_by', 'health', 'activity', 'configuration', 'installed', 'connection_status', 'documents_seed',
+] as const;
+
 export function deviceToRow(device: Device): Record<string, unknown> {
   return {
     tenant_id: device.tenantId,

@@ -5,7 +5,7 @@ import type { CatalogEntry } from '../../domain/software-catalog.js';
 import type { DevicePageQuery, OperationPageQuery, Page } from '../device-query.js';
 import { compileFilter, type FilterDialect } from '../filter-sql.js';
 import {
-  catalogFromRow, deviceFromRow, deviceListColumns, deviceToRow, jsonText, operationFromRow, type CatalogRow, type DeviceRow, type OperationRow,
+  catalogFromRow, deviceFromRow, deviceListColumns, deviceToRow, deviceUpdateColumns, jsonText, operationFromRow, type CatalogRow, type DeviceRow, type OperationRow,
 } from '../rows.js';
 import { StoreUnavailableError, isPgUnavailable } from '../store-errors.js';
 import type { DeviceType } from '../../domain/enums.js';
@@ -523,13 +523,8 @@ function pgDeviceRow(device: Device): Record<string, unknown> {
 
 function updateDeviceSql(device: Device): { sql: string; params: unknown[] } {
   const row = deviceToRow(device);
-  const columns = [
-    'device_type', 'health_status', 'activity_state', 'company_asset_tag', 'notes', 'hw_unique_id', 'hw_serial_number', 'hw_manufacturer', 'hw_model',
-    'hw_mac_addresses', 'current_user_id', 'current_user_display_name', 'current_user_type', 'last_modified_at',
-    'last_modified_by', 'health', 'activity', 'configuration', 'installed', 'connection_status', 'documents_seed',
-  ];
-  const params = columns.map((c) => row[c]);
-  const set = columns.map((c, i) => `${c} = $${i + 1}`);
+  const params = deviceUpdateColumns.map((c) => row[c]);
+  const set = deviceUpdateColumns.map((c, i) => `${c} = $${i + 1}`);
   params.push(row.last_seen_at);
   set.push(`last_seen_at = coalesce($${params.length}, last_seen_at)`);
   params.push(device.tenantId, device.id);

@@ -12,7 +12,7 @@ import { TokenBuckets } from '../token-buckets.js';
 import { GroupCommit } from './group-commit.js';
 import { sqliteMigrations } from './migrations.js';
 import {
-  catalogFromRow, deviceFromRow, deviceListColumns, deviceToRow, jsonText, operationFromRow, type CatalogRow, type DeviceRow, type OperationRow,
+  catalogFromRow, deviceFromRow, deviceListColumns, deviceToRow, deviceUpdateColumns, jsonText, operationFromRow, type CatalogRow, type DeviceRow, type OperationRow,
 } from '../rows.js';
 import { nextOperationSql, transitionSql } from '../transition-sql.js';
 
@@ -99,17 +99,8 @@ export class SqliteStore implements Store {
         ) ORDER BY rank LIMIT 1`),
       setCredential: this.db.prepare('UPDATE devices SET credential_hash = ? WHERE tenant_id = ? AND id = ?'),
       deviceCredential: this.db.prepare('SELECT tenant_id, credential_hash FROM devices WHERE id = ? AND credential_hash IS NOT NULL'),
-      // Every column of deviceToRow appears here: better-sqlite3 refuses unused named parameters.
       updateDeviceState: this.db.prepare(`UPDATE devices SET
-          device_type = @device_type, health_status = @health_status, activity_state = @activity_state,
-          company_asset_tag = @company_asset_tag, notes = @notes, created_at = @created_at, created_by = @created_by,
-          hw_unique_id = @hw_unique_id, hw_serial_number = @hw_serial_number, hw_manufacturer = @hw_manufacturer,
-          hw_model = @hw_model, hw_mac_addresses = @hw_mac_addresses,
-          current_user_id = @current_user_id, current_user_display_name = @current_user_display_name,
-          current_user_type = @current_user_type, last_modified_at = @last_modified_at, last_modified_by = @last_modified_by,
-          health = @health, activity = @activity, configuration = @configuration, installed = @installed,
-          connection_status = @connection_status, last_seen_at = coalesce(@last_seen_at, last_seen_at),
-          documents_seed = @documents_seed
+          ${deviceUpdateColumns.map((c) => `${c} = @${c}`).join(', ')}, last_seen_at = coalesce(@last_seen_at, last_seen_at)
         WHERE tenant_id = @tenant_id AND id = @id`),
       markSeen: this.db.prepare(
         'UPDATE devices SET last_seen_at = ? WHERE tenant_id = ? AND id = ? RETURNING connection_status',
