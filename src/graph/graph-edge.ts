@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errorRegistry, ServiceError, type ErrorName } from '../domain/errors.js';
-import { isPgBadInput, isStoreUnavailable } from '../store/store-errors.js';
+import { isStoreInputError, isStoreUnavailable } from '../store/store-errors.js';
 
 /** Seconds a client is asked to wait when the database is unavailable. */
 const storeRetryAfterSeconds = 2;
@@ -39,7 +39,7 @@ export function installGraphEdge(app: FastifyInstance): void {
       const entry = errorRegistry.serviceNotAvailable;
       return sendGraphError(request, reply, entry.status, entry.code, entry.message, { 'retry-after': String(storeRetryAfterSeconds) });
     }
-    if (isPgBadInput(error)) {
+    if (isStoreInputError(error)) {
       return sendGraphError(request, reply, 400, errorRegistry.invalidRequest.code, 'The request contains characters that cannot be stored (such as U+0000).');
     }
     const mapped = fastifyErrorName(error);

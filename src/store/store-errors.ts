@@ -25,7 +25,7 @@ export function isPgUnavailable(error: unknown): boolean {
 }
 
 /** PostgreSQL refusing a value the client sent (a NUL character in text, say): the request is bad, not the server. */
-export function isPgBadInput(error: unknown): boolean {
+function isPgBadInput(error: unknown): boolean {
   const code = (error as { code?: string } | null)?.code;
   return code === '22021' || code === '22P05';
 }
@@ -40,4 +40,9 @@ export function isSqliteUnavailable(error: unknown): boolean {
 /** Any store failure that a retry later can cure. */
 export function isStoreUnavailable(error: unknown): boolean {
   return error instanceof StoreUnavailableError || isSqliteUnavailable(error);
+}
+
+/** A value the client sent that the database cannot store (a NUL character in text, say): a 400, not a 500. */
+export function isStoreInputError(error: unknown): boolean {
+  return isPgBadInput(error);
 }
