@@ -5,6 +5,7 @@ import { createTokenVerifier, type TokenVerifier } from './auth/token-verifier.j
 import { localTlsCertificate, readTlsFiles } from './auth/tls-certificate.js';
 import type { ServeConfig } from './config.js';
 import { Engine, defaultTimings } from './engine/engine.js';
+import { regenerateSeededDocuments } from './seed/seeded-documents.js';
 import { openStore } from './store/open-store.js';
 import pino from 'pino';
 import type { Store } from './store/store.js';
@@ -23,7 +24,7 @@ export interface RunningServer {
 
 /** Opens the store, builds the service and listens; the pieces `serve` and the tests share. */
 export async function startServer(config: ServeConfig): Promise<RunningServer> {
-  const store = await openStore(config.db, { poolSize: config.poolSize });
+  const store = await openStore(config.db, { poolSize: config.poolSize, seededDocuments: regenerateSeededDocuments });
   try {
     const verifyToken = await tokenVerifierFor(config, store);
     const https = config.tlsCert && config.tlsKey

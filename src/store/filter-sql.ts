@@ -1,7 +1,7 @@
 import type { FilterableProperty } from '../domain/device.js';
 import type { DeviceFilter } from './device-query.js';
 
-/** Column that holds each filterable device property (same names in every dialect). */
+/** Column that holds each filterable device property. */
 export const filterColumns: Record<FilterableProperty, string> = {
   deviceType: 'device_type',
   healthStatus: 'health_status',
@@ -17,29 +17,20 @@ export const filterColumns: Record<FilterableProperty, string> = {
   'currentUser/displayName': 'current_user_display_name',
 };
 
-/** The few places where SQL dialects spell a filter differently. */
-export interface FilterDialect {
-  /** placeholder for the n-th (1-based) parameter */
-  placeholder(n: number): string;
-  /** null-safe "differs from" */
-  distinctFrom: string;
-  /** "expression is not true" (OData's not: null counts as false, so not(null) is true) */
-  isNotTrue(expression: string): string;
-  /** prefix match that can use the column's index */
-  startsWith(column: string, param: (value: unknown) => string, prefix: string): string;
-}
-
 export interface CompiledSql {
   sql: string;
   params: unknown[];
 }
 
-/** Compiles a validated filter to SQL text plus values; values only ever become parameters. */
-export function compileFilter(filter: DeviceFilter, dialect: FilterDialect, firstParam = 1): CompiledSql {
+/**
+ * Compiles a validated filter to SQL text plus values; values only ever become parameters.
+ * The SQL is the same in both databases (SQLite ≥ 3.39 has IS DISTINCT FROM and IS NOT TRUE).
+ */
+export function compileFilter(filter: DeviceFilter): CompiledSql {
   const params: unknown[] = [];
   const param = (value: unknown) => {
     params.push(value);
-    return dialect.placeholder(firstParam + params.length - 1);
+    return '?';
   };
   const walk = (node: DeviceFilter): string => {
     switch (node.op) {
@@ -47,19 +38,24 @@ export function compileFilter(filter: DeviceFilter, dialect: FilterDialect, firs
       case 'or':
         return `(${node.operands.map(walk).join(node.op === 'and' ? ' AND ' : ' OR ')})`;
       case 'not':
-        return dialect.isNotTrue(walk(node.operand));
+        // OData's not: a comparison with null is false, so not(null comparison) is true.
+        return `(${walk(node.operand)}) IS NOT TRUE`;
       case 'eq': {
         const column = filterColumns[node.property];
         return node.value === null ? `${column} IS NULL` : `${column} = ${param(node.value)}`;
       }
       case 'ne': {
         const column = filterColumns[node.property];
-        return node.value === null ? `${column} IS NOT NULL` : `${column} ${dialect.distinctFrom} ${param(node.value)}`;
+        return node.value === null ? `${column} IS NOT NULL` : `${column} IS DISTINCT FROM ${param(node.value)}`;
       }
       case 'in':
         return `${filterColumns[node.property]} IN (${node.values.map(param).join(', ')})`;
-      case 'startswith':
-        return dialect.startsWith(filterColumns[node.property], param, node.value);
+      case 'startswith': {
+        // A range in byte order (binary collation, "C" on PostgreSQL) uses the column's index;
+        // U+10FFFF sorts after every other character.
+        const column = filterColumns[node.property];
+        return `(${column} >= ${param(node.value)} AND ${column} < ${param(`${node.value}\u{10FFFF}`)})`;
+      }
     }
   };
   return { sql: walk(filter), params };

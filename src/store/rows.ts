@@ -1,9 +1,8 @@
 import type { Device, GeneratedFrom } from '../domain/device.js';
-// Seeded devices' documents are regenerated from their descriptor (see Device.generatedFrom).
-import { generateDevices } from '../seed/device-generator.js';
 import type { ActivityState, DeviceType, HealthStatus, OperationType, SoftwareType } from '../domain/enums.js';
 import type { Operation, OperationStatus } from '../domain/operation.js';
 import type { CatalogEntry } from '../domain/software-catalog.js';
+import type { SeededDocuments } from './store.js';
 
 /** A devices row; JSON columns are text in SQLite and jsonb (already parsed) in PostgreSQL. */
 export interface DeviceRow {
@@ -61,8 +60,10 @@ export interface OperationRow {
   result: unknown;
 }
 
-const parsed = <T>(value: unknown): T => (typeof value === 'string' ? JSON.parse(value) : value) as T;
-const iso = (value: string | Date): string => (value instanceof Date ? value.toISOString() : value);
+/** A JSON column's value: text in SQLite, already parsed (jsonb) in PostgreSQL. */
+export const parsed = <T>(value: unknown): T => (typeof value === 'string' ? JSON.parse(value) : value) as T;
+/** A timestamp column's value: ISO text in SQLite, a Date in PostgreSQL. */
+export const iso = (value: string | Date): string => (value instanceof Date ? value.toISOString() : value);
 const isoOrNull = (value: string | Date | null): string | null => (value === null ? null : iso(value));
 
 /** A JSON column value as text; null stays SQL NULL. */
@@ -80,6 +81,15 @@ export const deviceListColumns = [
   'current_user_id', 'current_user_display_name', 'current_user_type',
   'created_at', 'created_by', 'last_modified_at', 'last_modified_by', 'installed', 'last_seen_at',
 ].join(', ');
+
+/** Every column a new device row is written with, in deviceToRow's terms. */
+export const deviceInsertColumns = [
+  'tenant_id', 'id', 'device_type', 'health_status', 'activity_state', 'company_asset_tag', 'notes',
+  'hw_unique_id', 'hw_serial_number', 'hw_manufacturer', 'hw_model', 'hw_mac_addresses',
+  'current_user_id', 'current_user_display_name', 'current_user_type',
+  'created_at', 'created_by', 'last_modified_at', 'last_modified_by', 'health', 'activity', 'configuration',
+  'installed', 'connection_status', 'last_seen_at', 'documents_seed',
+] as const;
 
 /**
  * The columns a device update writes, in both stores: everything of deviceToRow but the key,
@@ -123,7 +133,8 @@ export function deviceToRow(device: Device): Record<string, unknown> {
   };
 }
 
-export function deviceFromRow(row: DeviceRow): Device {
+/** `seededDocuments` regenerates the documents of a row that holds a generator descriptor instead. */
+export function deviceFromRow(row: DeviceRow, seededDocuments: SeededDocuments): Device {
   const hasUser = row.current_user_id !== null || row.current_user_display_name !== null;
   return {
     tenantId: row.tenant_id,
@@ -147,7 +158,7 @@ export function deviceFromRow(row: DeviceRow): Device {
     createdBy: row.created_by === null ? null : parsed(row.created_by),
     lastModifiedDateTime: iso(row.last_modified_at),
     lastModifiedBy: row.last_modified_by === null ? null : parsed(row.last_modified_by),
-    ...documentsOf(row),
+    ...documentsOf(row, seededDocuments),
     installed: parsed(row.installed),
     lastSeenDateTime: isoOrNull(row.last_seen_at),
   };
@@ -157,13 +168,9 @@ export function deviceFromRow(row: DeviceRow): Device {
  * The three documents of a row: absent when it was read with deviceListColumns, regenerated
  * when the row holds a generator descriptor instead (seeded demo devices), else as stored.
  */
-function documentsOf(row: DeviceRow): Pick<Device, 'health' | 'activity' | 'configuration'> {
+function documentsOf(row: DeviceRow, seededDocuments: SeededDocuments): Pick<Device, 'health' | 'activity' | 'configuration'> {
   if (row.health === undefined) return { health: {}, activity: {}, configuration: {} };
-  if (row.health === null && row.documents_seed) {
-    const from = parsed<GeneratedFrom>(row.documents_seed);
-    const [generated] = generateDevices({ tenantId: row.tenant_id, count: 1, seed: from.seed, startIndex: from.index, now: new Date(from.now) });
-    return { health: generated.health, activity: generated.activity, configuration: generated.configuration };
-  }
+  if (row.health === null && row.documents_seed) return seededDocuments(row.tenant_id, parsed<GeneratedFrom>(row.documents_seed));
   return { health: parsed(row.health), activity: parsed(row.activity), configuration: parsed(row.configuration) };
 }
 

@@ -1,4 +1,4 @@
-import type { Device } from '../domain/device.js';
+import type { Device, GeneratedFrom } from '../domain/device.js';
 import type { DeviceType } from '../domain/enums.js';
 import type { Operation, OperationError, Transition } from '../domain/operation.js';
 import type { IdentitySet } from '../domain/identity.js';
@@ -46,7 +46,6 @@ export interface SigningKey {
  * transaction, so concurrent callers (and, on PostgreSQL, replicas) cannot interleave.
  */
 export interface Store {
-  readonly dialect: 'sqlite' | 'postgres';
   close(): Promise<void>;
 
   /** The dev issuer's signing key, created on first use and kept with the data. */
@@ -83,7 +82,7 @@ export interface Store {
   requestCancel(tenantId: string, operationId: string, by: IdentitySet, at: string): Promise<Operation | null>;
   /**
    * Fails operations past their start deadline (pending → deviceUnreachable) or run deadline
-   * (running → timeout), each by the same conditional transition; returns those it failed.
+   * (running → timeout), each batch by one conditional UPDATE; returns those it failed.
    */
   expireOverdue(now: string, errors: { start: OperationError; run: OperationError }, limit: number): Promise<Operation[]>;
 
@@ -97,8 +96,6 @@ export interface Store {
    */
   saveEnrolledDevice(device: Device, credentialHash: string): Promise<string>;
   deviceCredential(deviceId: string): Promise<{ tenantId: string; credentialHash: string } | null>;
-  /** Writes the device's reported and derived state (documents, statuses, installed versions). */
-  updateDeviceState(device: Device): Promise<void>;
   /**
    * Read-modify-write of one device as a unit (a transaction with the row locked), so a
    * presence change and a new installed version cannot overwrite each other.
@@ -128,3 +125,16 @@ export interface Store {
 
 /** What createOperation did: the 202, the 409, or the 404. */
 export type OperationInsertOutcome = 'created' | 'conflict' | 'noDevice';
+
+/**
+ * Regenerates a seeded device's three documents from the generator descriptor the store keeps
+ * instead of them (src/seed supplies it; the store knows no generator).
+ */
+export type SeededDocuments = (tenantId: string, from: GeneratedFrom) => Pick<Device, 'health' | 'activity' | 'configuration'>;
+
+export interface StoreOptions {
+  /** PostgreSQL connections in the pool */
+  poolSize?: number;
+  /** needed to read seeded devices' documents; a store opened without it refuses to */
+  seededDocuments?: SeededDocuments;
+}

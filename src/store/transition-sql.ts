@@ -2,22 +2,24 @@ import { pendingStatuses, transitions, type Transition } from '../domain/operati
 import type { TransitionChanges } from './store.js';
 import { jsonText } from './rows.js';
 
+/** The status list of the partial index operations_one_pending's condition, as the migrations write it. */
+const pendingStatusList = pendingStatuses.map((status) => `'${status}'`).join(', ');
+
 /**
- * The one conditional UPDATE that performs a transition, in either dialect. The allowed
- * from-states come from the domain's closed table, never from input; values are parameters.
+ * The one conditional UPDATE that performs a transition. The allowed from-states come from
+ * the domain's closed table, never from input; values are parameters.
  */
 export function transitionSql(
   transition: Transition,
   tenantId: string,
   operationId: string,
   changes: TransitionChanges,
-  placeholder: (n: number) => string,
 ): { sql: string; params: unknown[] } {
   const { from, to } = transitions[transition];
   const params: unknown[] = [];
   const p = (value: unknown) => {
     params.push(value);
-    return placeholder(params.length);
+    return '?';
   };
   const set = [`status = ${p(to)}`, `last_action_at = ${p(changes.at)}`, `last_action_by = ${p(jsonText(changes.by))}`];
   if (to === 'inProgress') set.push(`started_at = ${p(changes.at)}`);
@@ -43,20 +45,15 @@ export function transitionSql(
   return { sql: `UPDATE operations SET ${set.join(', ')} WHERE ${where.join(' AND ')} RETURNING *`, params };
 }
 
-/** The status list of the partial index operations_one_pending's condition, as the migrations write it. */
-const pendingStatusList = pendingStatuses.map((status) => `'${status}'`).join(', ');
-
 /**
  * The operation a device should work on next: the one it runs, else its oldest queued one.
  * Each branch repeats a partial index's own condition (operations_one_running,
- * operations_one_pending), so both stores answer it from those small indexes; no index over
- * every open operation has to be written on each 202. Placeholders name the tenant and device.
+ * operations_one_pending), so both databases answer it from those small indexes; no index over
+ * every open operation has to be written on each 202. Parameters: tenant, device, tenant, device.
  */
-export function nextOperationSql(tenant: string, device: string): string {
-  return `SELECT * FROM (
-      SELECT * FROM operations WHERE tenant_id = ${tenant} AND device_id = ${device} AND status = 'inProgress'
-      UNION ALL
-      SELECT * FROM operations WHERE tenant_id = ${tenant} AND device_id = ${device}
-        AND status IN (${pendingStatusList}) AND status = 'queued'
-    ) AS open_operations ORDER BY status = 'inProgress' DESC, seq LIMIT 1`;
-}
+export const nextOperationSql = `SELECT * FROM (
+    SELECT * FROM operations WHERE tenant_id = ? AND device_id = ? AND status = 'inProgress'
+    UNION ALL
+    SELECT * FROM operations WHERE tenant_id = ? AND device_id = ?
+      AND status IN (${pendingStatusList}) AND status = 'queued'
+  ) AS open_operations ORDER BY status = 'inProgress' DESC, seq LIMIT 1`;

@@ -9,14 +9,12 @@ import type { OperationType, SoftwareType } from '../../src/domain/enums.js';
 import type { DeviceFilter } from '../../src/store/device-query.js';
 import { filterColumns } from '../../src/store/filter-sql.js';
 import { openStore } from '../../src/store/open-store.js';
-import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { Store } from '../../src/store/store.js';
 import { createPostgresDatabase } from './test-database.js';
 
 export type StoreKind = 'sqlite' | 'postgres';
-export const storeKinds: StoreKind[] = ['sqlite', 'postgres'];
 
-/** A fresh store of one kind; `another()` opens a second store on the same database (PostgreSQL). */
+/** A fresh store of one kind; `another()` opens a second store on the same database. */
 export interface FreshStore {
   kind: StoreKind;
   store: Store;
@@ -32,14 +30,14 @@ export async function freshStore(kind: StoreKind): Promise<FreshStore> {
   if (kind === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'twd-contract-'));
     const db = join(dir, 'contract.db');
-    const store = new SqliteStore(db);
+    const store = await openStore(db);
     opened.push(store);
     return {
       kind,
       store,
       db,
       async another() {
-        const s = new SqliteStore(db);
+        const s = await openStore(db);
         opened.push(s);
         return s;
       },

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createPostgresDatabase, queryDatabase } from '../helpers/test-database.js';
+import { createPostgresDatabase, queryDatabase, testStore } from '../helpers/test-database.js';
 import { killAllReplicas, runCli, startReplica, type Replica } from '../helpers/replica-process.js';
 import { enrollBody } from '../helpers/test-agent.js';
 
@@ -65,7 +65,10 @@ async function until<T>(what: string, probe: () => Promise<T | null | undefined 
   }
 }
 
-describe('replicas on one PostgreSQL', { timeout: 120_000 }, () => {
+/** Replicas share one PostgreSQL; `npm test` runs these in its PostgreSQL pass. */
+const onlyOnPostgres = testStore !== 'postgres' && 'replicas share PostgreSQL: run in the PostgreSQL pass';
+
+describe('replicas on one PostgreSQL', { timeout: 120_000, skip: onlyOnPostgres }, () => {
   let db: string;
   let token: string;
   let enrollmentToken: string;
@@ -214,7 +217,7 @@ describe('replicas on one PostgreSQL', { timeout: 120_000 }, () => {
   });
 });
 
-describe('supervisor on several replicas', { timeout: 120_000 }, () => {
+describe('supervisor on several replicas', { timeout: 120_000, skip: onlyOnPostgres }, () => {
   test('a queued operation nobody starts fails deviceUnreachable once', async () => {
     const db = await newDatabase();
     await runCli(['seed', '--db', db, '--tenant', tenant, '--devices', '3']);

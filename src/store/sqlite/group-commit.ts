@@ -2,6 +2,8 @@ import { Worker } from 'node:worker_threads';
 import type { Operation } from '../../domain/operation.js';
 import type { OperationInsertOutcome } from '../store.js';
 import { operationInsertValues } from './operation-insert.js';
+import { StoreUnavailableError } from '../store-errors.js';
+import { storeErrorFromSqlite } from './sqlite-errors.js';
 
 interface Pending {
   operation: Operation;
@@ -26,11 +28,11 @@ export class GroupCommit {
     this.worker.unref();
     this.worker.on('message', (message: { outcomes?: OperationInsertOutcome[]; failure?: { error: string; code: string | null } }) =>
       this.settle(message));
-    this.worker.on('error', (error) => this.failAll(error));
+    this.worker.on('error', (error) => this.failAll(storeErrorFromSqlite(error)));
   }
 
   submit(operation: Operation): Promise<OperationInsertOutcome> {
-    if (this.closed) return Promise.reject(storeError({ error: 'the store is closed', code: 'SQLITE_MISUSE' }));
+    if (this.closed) return Promise.reject(new StoreUnavailableError('the store is closed'));
     return new Promise((resolve, reject) => {
       this.queue.push({ operation, resolve, reject });
       if (!this.inFlight) this.send();
@@ -78,7 +80,7 @@ export class GroupCommit {
   }
 }
 
-/** An error shaped like better-sqlite3's, so SQLITE_BUSY / SQLITE_FULL still map to 503. */
-function storeError(failure: { error: string; code: string | null }): Error {
-  return Object.assign(new Error(failure.error), { code: failure.code ?? undefined });
+/** The writer thread's failure as the store's error (SQLITE_BUSY / SQLITE_FULL: unavailable, a 503). */
+function storeError(failure: { error: string; code: string | null }): unknown {
+  return storeErrorFromSqlite(Object.assign(new Error(failure.error), { code: failure.code ?? undefined }));
 }

@@ -1,0 +1,186 @@
+import type { ColumnTypes, SqlDriver } from './sql-driver.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: (t: ColumnTypes) => string;
+}
+
+/**
+ * The schema, one list for both databases: the same version numbers, tables, columns and
+ * indexes (test/store/schema-drift.test.ts compares them). A migration is never edited once
+ * released; a change is a new entry. Column types come from the dialect (`t`): text keys use
+ * byte order everywhere ("C" collation on PostgreSQL), so keyset order and the startswith
+ * range agree across databases.
+ */
+export const migrations: Migration[] = [
+  {
+    version: 1,
+    name: 'devices and operations',
+    sql: (t) => `
+      CREATE TABLE signing_keys (
+        kid text PRIMARY KEY,
+        alg text NOT NULL,
+        private_jwk ${t.json} NOT NULL,
+        public_jwk ${t.json} NOT NULL,
+        created_at ${t.timestamp} NOT NULL
+      );
+
+      CREATE TABLE devices (
+        tenant_id ${t.key} NOT NULL,
+        id ${t.key} NOT NULL,
+        device_type ${t.key} NOT NULL,
+        health_status ${t.key},
+        activity_state ${t.key},
+        company_asset_tag ${t.key},
+        notes ${t.key},
+        hw_unique_id ${t.key},
+        hw_serial_number ${t.key},
+        hw_manufacturer ${t.key},
+        hw_model ${t.key},
+        hw_mac_addresses ${t.json} NOT NULL DEFAULT '[]',
+        current_user_id ${t.key},
+        current_user_display_name ${t.key},
+        current_user_type text,
+        created_at ${t.timestamp} NOT NULL,
+        created_by ${t.json},
+        last_modified_at ${t.timestamp} NOT NULL,
+        last_modified_by ${t.json},
+        health ${t.json},
+        activity ${t.json},
+        configuration ${t.json},
+        -- a seeded device's generator descriptor, kept instead of its documents (Device.generatedFrom)
+        documents_seed ${t.json},
+        -- SQLite keeps a rowid table: rows carry kilobytes of JSON, which WITHOUT ROWID handles badly.
+        PRIMARY KEY (tenant_id, id)
+      );
+      -- Keyset pages walk (tenant_id, <filter column>, id): one index per documented filter.
+      CREATE INDEX devices_by_type ON devices (tenant_id, device_type, id);
+      CREATE INDEX devices_by_unique_id ON devices (tenant_id, hw_unique_id, id);
+      CREATE INDEX devices_by_current_user ON devices (tenant_id, current_user_id, id);
+
+      CREATE TABLE operations (
+        seq ${t.sequenceKey},
+        id text NOT NULL UNIQUE,
+        tenant_id ${t.key} NOT NULL,
+        device_id ${t.key} NOT NULL,
+        operation_type text NOT NULL,
+        software_type text,
+        software_version text,
+        status text NOT NULL,
+        created_at ${t.timestamp} NOT NULL,
+        created_by ${t.json},
+        last_action_at ${t.timestamp} NOT NULL,
+        last_action_by ${t.json},
+        started_at ${t.timestamp},
+        completed_at ${t.timestamp},
+        error_code text,
+        error_message text,
+        FOREIGN KEY (tenant_id, device_id) REFERENCES devices (tenant_id, id)
+      );
+      CREATE INDEX operations_by_device ON operations (tenant_id, device_id, seq);
+      -- The 409 rule: at most one pending operation per (device, type, softwareType).
+      CREATE UNIQUE INDEX operations_one_pending
+        ON operations (tenant_id, device_id, operation_type, coalesce(software_type, ''))
+        WHERE status IN ('queued', 'scheduled');
+    `,
+  },
+  {
+    version: 2,
+    name: 'agents, engine and software catalog',
+    sql: (t) => `
+      ALTER TABLE devices ADD COLUMN installed ${t.json} NOT NULL DEFAULT '{}';
+      ALTER TABLE devices ADD COLUMN credential_hash text;
+      ALTER TABLE devices ADD COLUMN connection_status text;
+      ALTER TABLE devices ADD COLUMN last_seen_at ${t.timestamp};
+      -- Device credentials name the device id alone; only enrolled devices have one.
+      CREATE INDEX devices_by_id ON devices (id) WHERE credential_hash IS NOT NULL;
+      CREATE INDEX devices_by_serial ON devices (tenant_id, hw_serial_number);
+      CREATE INDEX devices_connected_by_last_seen ON devices (last_seen_at)
+        WHERE connection_status = 'connected' AND last_seen_at IS NOT NULL;
+
+      ALTER TABLE operations ADD COLUMN start_deadline ${t.timestamp};
+      ALTER TABLE operations ADD COLUMN run_deadline ${t.timestamp};
+      ALTER TABLE operations ADD COLUMN progress_percent integer;
+      ALTER TABLE operations ADD COLUMN progress_message text;
+      ALTER TABLE operations ADD COLUMN cancel_requested ${t.boolean} NOT NULL DEFAULT false;
+      ALTER TABLE operations ADD COLUMN result ${t.json};
+      -- One at a time: at most one running operation per device, whatever its type.
+      CREATE UNIQUE INDEX operations_one_running ON operations (tenant_id, device_id) WHERE status = 'inProgress';
+      CREATE INDEX operations_open_by_device ON operations (tenant_id, device_id, seq) WHERE status IN ('queued', 'scheduled', 'inProgress');
+      CREATE INDEX operations_by_start_deadline ON operations (start_deadline) WHERE status IN ('queued', 'scheduled');
+      CREATE INDEX operations_by_run_deadline ON operations (run_deadline) WHERE status = 'inProgress';
+
+      CREATE TABLE enrollment_tokens (
+        id text PRIMARY KEY,
+        tenant_id text NOT NULL,
+        token_hash text NOT NULL UNIQUE,
+        created_at ${t.timestamp} NOT NULL,
+        expires_at ${t.timestamp} NOT NULL
+      );
+
+      CREATE TABLE catalog_entries (
+        seq ${t.sequenceKey},
+        tenant_id text NOT NULL,
+        software_type text NOT NULL,
+        version text NOT NULL,
+        device_type text,
+        model text,
+        created_at ${t.timestamp} NOT NULL
+      );
+      CREATE UNIQUE INDEX catalog_entries_unique
+        ON catalog_entries (tenant_id, software_type, version, coalesce(device_type, ''), coalesce(model, ''));
+    `,
+  },
+  {
+    version: 3,
+    name: 'rate limit buckets shared by replicas',
+    // Used by PostgreSQL's replicas; SQLite's single process keeps its buckets in memory, and
+    // has the table only so that both databases keep one schema.
+    sql: (t) => `
+      CREATE TABLE rate_buckets (
+        key text PRIMARY KEY,
+        tokens double precision NOT NULL,
+        updated_at ${t.timestamp} NOT NULL,
+        taken ${t.boolean} NOT NULL DEFAULT true
+      );
+    `,
+  },
+  {
+    version: 4,
+    name: 'one index fewer to write per accepted operation',
+    // Every 202 wrote a leaf page of this index at a random place. The open operations of a
+    // device are found through operations_one_pending and operations_one_running instead.
+    sql: () => `DROP INDEX operations_open_by_device;`,
+  },
+];
+
+/**
+ * Before the two lists became one, SQLite files recorded the index drop as version 3
+ * (PostgreSQL's 3 was the rate buckets). Such a file is renumbered to the one list, then
+ * migrates on like any other (it gains version 3).
+ */
+const renumberLegacySqlite = `UPDATE schema_migrations SET version = 4
+  WHERE version = 3 AND name = 'one index fewer to write per accepted operation'
+    AND NOT EXISTS (SELECT 1 FROM schema_migrations WHERE version = 4)`;
+
+/**
+ * Applies pending migrations in order, in one transaction that replicas (or processes opening
+ * a new SQLite file together) take in turn, so each version is applied exactly once.
+ */
+export async function migrate(driver: SqlDriver, list: Migration[] = migrations): Promise<void> {
+  const t = driver.dialect.types;
+  await driver.transaction(async (tx) => {
+    await tx.script(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version integer PRIMARY KEY, name text NOT NULL, applied_at ${t.timestamp} NOT NULL)`);
+    await tx.query(renumberLegacySqlite);
+    const done = new Set((await tx.query<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => Number(r.version)));
+    for (const migration of list) {
+      if (done.has(migration.version)) continue;
+      await tx.script(migration.sql(t));
+      await tx.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
+        migration.version, migration.name, new Date().toISOString(),
+      ]);
+    }
+  }, { lockKey: 'schema-migrations' });
+}

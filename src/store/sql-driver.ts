@@ -1,0 +1,69 @@
+import type { Operation } from '../domain/operation.js';
+import type { OperationInsertOutcome } from './store.js';
+
+/**
+ * Runs statements written once for both databases: `?` placeholders (the PostgreSQL driver
+ * numbers them), values always as parameters. A `?` never appears inside an SQL literal here.
+ */
+export interface SqlExecutor {
+  /**
+   * Runs one statement and returns its rows (none for a statement without RETURNING).
+   * `name`: a statement run often enough to keep prepared on every PostgreSQL connection;
+   * SQLite keeps every statement it has run prepared.
+   */
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[], name?: string): Promise<R[]>;
+  /** Runs several statements without parameters (migrations). */
+  script(sql: string): Promise<void>;
+}
+
+export interface TransactionOptions {
+  /**
+   * Transactions naming the same key run one after another (PostgreSQL: an advisory lock;
+   * SQLite: every write transaction already holds the database's one write lock).
+   */
+  lockKey?: string;
+  /** false: data that can be written again (seeding) commits without waiting for the disk. */
+  durable?: boolean;
+}
+
+/** Column types a migration names; each dialect spells them its own way. */
+export interface ColumnTypes {
+  /** text that is filtered, ordered or range-scanned: byte order in both databases */
+  key: string;
+  timestamp: string;
+  json: string;
+  boolean: string;
+  /** an ever-increasing 64-bit row number that is the primary key */
+  sequenceKey: string;
+}
+
+/** What differs in the statements themselves. */
+export interface SqlDialect {
+  readonly name: 'sqlite' | 'postgres';
+  readonly types: ColumnTypes;
+  /** ends a SELECT that claims rows to change: PostgreSQL leaves rows other transactions hold to them */
+  readonly skipLocked: string;
+  /** ends the SELECT of a read-modify-write transaction: PostgreSQL locks the row (SQLite's transaction holds the write lock) */
+  readonly forUpdate: string;
+}
+
+/**
+ * One database behind the store: the statements it runs, and the few mechanisms that really
+ * differ between SQLite (one process) and PostgreSQL (several replicas). Every error it
+ * throws for a database condition is one of the store's own (store-errors.ts).
+ */
+export interface SqlDriver extends SqlExecutor {
+  readonly dialect: SqlDialect;
+  /** Runs `work` in one transaction; `work` must use only the executor it is given. */
+  transaction<T>(work: (tx: SqlExecutor) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  /**
+   * Group commit of accepted operations: answers after the commit that holds the row, and
+   * tells other replicas' long-polls (see Store.createOperation).
+   */
+  insertOperation(operation: Operation): Promise<OperationInsertOutcome>;
+  notifyWork(deviceId: string): Promise<void>;
+  onWork(listener: (deviceId: string) => void): void;
+  holdsSupervisorLease(): Promise<boolean>;
+  takeRateToken(key: string, capacity: number, perSecond: number): Promise<number | null>;
+  close(): Promise<void>;
+}

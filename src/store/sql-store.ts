@@ -1,0 +1,327 @@
+import type { Device } from '../domain/device.js';
+import type { DeviceType } from '../domain/enums.js';
+import type { IdentitySet } from '../domain/identity.js';
+import type { Operation, OperationError, Transition } from '../domain/operation.js';
+import type { CatalogEntry } from '../domain/software-catalog.js';
+import type { DevicePageQuery, OperationPageQuery, Page } from './device-query.js';
+import { compileFilter } from './filter-sql.js';
+import {
+  catalogFromRow, deviceFromRow, deviceInsertColumns, deviceListColumns, deviceToRow, deviceUpdateColumns, iso, jsonText, operationFromRow, parsed,
+  type CatalogRow, type DeviceRow, type OperationRow,
+} from './rows.js';
+import type { SqlDriver, SqlExecutor } from './sql-driver.js';
+import { StoreConflictError } from './store-errors.js';
+import type {
+  DeviceModel, DeviceRef, EnrollmentToken, OperationInsertOutcome, SeededDocuments, SigningKey, Store, TransitionChanges,
+} from './store.js';
+import { nextOperationSql, transitionSql } from './transition-sql.js';
+
+/** Rows per INSERT when devices are added in bulk: 26 values each, well under both databases' parameter limits. */
+const devicesPerInsert = 500;
+/** Devices per presence UPDATE. */
+const devicesPerMarkSeen = 500;
+
+const insertDeviceSql = (rows: number) =>
+  `INSERT INTO devices (${deviceInsertColumns.join(', ')}) VALUES ${Array.from({ length: rows }, () =>
+    `(${deviceInsertColumns.map(() => '?').join(', ')})`).join(', ')}`;
+
+/** The unique id wins over the serial number; two indexed lookups. */
+const findByHardwareSql = `SELECT * FROM (
+    SELECT *, 0 AS hardware_rank FROM devices WHERE tenant_id = ? AND hw_unique_id = ?
+    UNION ALL SELECT *, 1 AS hardware_rank FROM devices WHERE tenant_id = ? AND hw_serial_number = ?
+  ) AS found ORDER BY hardware_rank LIMIT 1`;
+
+/** Writes a device's reported and derived state; last_seen_at is kept when the device has none. */
+const updateDeviceSql = `UPDATE devices SET ${deviceUpdateColumns.map((c) => `${c} = ?`).join(', ')},
+    last_seen_at = coalesce(?, last_seen_at)
+  WHERE tenant_id = ? AND id = ?`;
+
+function updateDeviceParams(device: Device): unknown[] {
+  const row = deviceToRow(device);
+  return [...deviceUpdateColumns.map((c) => row[c]), row.last_seen_at, device.tenantId, device.id];
+}
+
+const refuseSeededDocuments: SeededDocuments = () => {
+  throw new Error('This store was opened without the seeded documents source, so it cannot read a seeded device.');
+};
+
+/**
+ * The store: every statement written once, run by a driver for SQLite or PostgreSQL. State
+ * changes are single statements or single transactions, so concurrent callers (and, on
+ * PostgreSQL, replicas) cannot interleave.
+ */
+export class SqlStore implements Store {
+  private readonly seededDocuments: SeededDocuments;
+
+  constructor(private readonly sql: SqlDriver, seededDocuments?: SeededDocuments) {
+    this.seededDocuments = seededDocuments ?? refuseSeededDocuments;
+  }
+
+  close(): Promise<void> {
+    return this.sql.close();
+  }
+
+  private device(row: DeviceRow | undefined): Device | null {
+    return row ? deviceFromRow(row, this.seededDocuments) : null;
+  }
+
+  private async operation(rows: Promise<OperationRow[]>): Promise<Operation | null> {
+    const [row] = await rows;
+    return row ? operationFromRow(row) : null;
+  }
+
+  async devSigningKey(create: () => Promise<SigningKey>): Promise<SigningKey> {
+    const read = async () => (await this.sql.query<KeyRow>('SELECT * FROM signing_keys ORDER BY created_at, kid LIMIT 1'))[0];
+    let row = await read();
+    if (!row) {
+      const key = await create();
+      // Replicas starting together each create one; the first written is everyone's.
+      await this.sql.query(
+        'INSERT INTO signing_keys (kid, alg, private_jwk, public_jwk, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+        [key.kid, key.alg, JSON.stringify(key.privateJwk), JSON.stringify(key.publicJwk), new Date().toISOString()],
+      );
+      row = await read();
+    }
+    return { kid: row.kid, alg: row.alg, privateJwk: parsed(row.private_jwk), publicJwk: parsed(row.public_jwk) };
+  }
+
+  async insertDevices(devices: Device[]): Promise<void> {
+    // Bulk registration (seed) is not an accepted operation: a batch lost to a power cut is
+    // seeded again, so it does not wait for the disk.
+    await this.sql.transaction(async (tx) => {
+      for (let i = 0; i < devices.length; i += devicesPerInsert) {
+        const chunk = devices.slice(i, i + devicesPerInsert);
+        const params: unknown[] = [];
+        for (const device of chunk) {
+          const row = deviceToRow(device);
+          for (const column of deviceInsertColumns) params.push(row[column]);
+        }
+        await tx.query(insertDeviceSql(chunk.length), params);
+      }
+    }, { durable: false });
+  }
+
+  async getDevice(tenantId: string, deviceId: string): Promise<Device | null> {
+    const [row] = await this.sql.query<DeviceRow>('SELECT * FROM devices WHERE tenant_id = ? AND id = ?', [tenantId, deviceId]);
+    return this.device(row);
+  }
+
+  async getDeviceModel(tenantId: string, deviceId: string): Promise<DeviceModel | null> {
+    const [row] = await this.sql.query<{ id: string; device_type: string; hw_model: string | null }>(
+      'SELECT id, device_type, hw_model FROM devices WHERE tenant_id = ? AND id = ?', [tenantId, deviceId],
+    );
+    return row ? { id: row.id, deviceType: row.device_type as DeviceType, model: row.hw_model } : null;
+  }
+
+  async countDevices(tenantId: string): Promise<number> {
+    const [row] = await this.sql.query<{ n: number | string }>('SELECT count(*) AS n FROM devices WHERE tenant_id = ?', [tenantId]);
+    return Number(row.n);
+  }
+
+  async listDevices(query: DevicePageQuery): Promise<Page<Device>> {
+    const where = ['tenant_id = ?'];
+    const params: unknown[] = [query.tenantId];
+    if (query.filter) {
+      const compiled = compileFilter(query.filter);
+      where.push(compiled.sql);
+      params.push(...compiled.params);
+    }
+    if (query.afterId !== null) {
+      where.push('id > ?');
+      params.push(query.afterId);
+    }
+    params.push(query.top + 1);
+    const rows = await this.sql.query<DeviceRow>(
+      `SELECT ${deviceListColumns} FROM devices WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`, params,
+    );
+    const items = rows.slice(0, query.top).map((row) => deviceFromRow(row, this.seededDocuments));
+    return { items, next: rows.length > query.top ? items[items.length - 1].id : null };
+  }
+
+  createOperation(operation: Operation): Promise<OperationInsertOutcome> {
+    return this.sql.insertOperation(operation);
+  }
+
+  getOperation(tenantId: string, deviceId: string, operationId: string): Promise<Operation | null> {
+    return this.operation(this.sql.query<OperationRow>(
+      'SELECT * FROM operations WHERE tenant_id = ? AND device_id = ? AND id = ?', [tenantId, deviceId, operationId],
+    ));
+  }
+
+  async listOperations(query: OperationPageQuery): Promise<Page<Operation>> {
+    const rows = await this.sql.query<OperationRow>(
+      'SELECT * FROM operations WHERE tenant_id = ? AND device_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
+      [query.tenantId, query.deviceId, query.beforeSeq ?? Number.MAX_SAFE_INTEGER, query.top + 1],
+    );
+    const page = rows.slice(0, query.top);
+    return { items: page.map(operationFromRow), next: rows.length > query.top ? Number(page[page.length - 1].seq) : null };
+  }
+
+  async transitionOperation(tenantId: string, operationId: string, transition: Transition, changes: TransitionChanges): Promise<Operation | null> {
+    const { sql, params } = transitionSql(transition, tenantId, operationId, changes);
+    try {
+      return await this.operation(this.sql.query<OperationRow>(sql, params));
+    } catch (error) {
+      // operations_one_running: the device already runs another operation.
+      if (error instanceof StoreConflictError) return null;
+      throw error;
+    }
+  }
+
+  nextOperation(tenantId: string, deviceId: string): Promise<Operation | null> {
+    return this.operation(this.sql.query<OperationRow>(nextOperationSql, [tenantId, deviceId, tenantId, deviceId], 'next-operation'));
+  }
+
+  setProgress(tenantId: string, operationId: string, percent: number | null, message: string | null, at: string): Promise<Operation | null> {
+    return this.operation(this.sql.query<OperationRow>(
+      `UPDATE operations SET progress_percent = ?, progress_message = ?, last_action_at = ?
+       WHERE tenant_id = ? AND id = ? AND status = 'inProgress' RETURNING *`,
+      [percent, message, at, tenantId, operationId],
+    ));
+  }
+
+  requestCancel(tenantId: string, operationId: string, by: IdentitySet, at: string): Promise<Operation | null> {
+    return this.operation(this.sql.query<OperationRow>(
+      `UPDATE operations SET cancel_requested = true, last_action_at = ?, last_action_by = ?
+       WHERE tenant_id = ? AND id = ? AND status = 'inProgress' RETURNING *`,
+      [at, jsonText(by), tenantId, operationId],
+    ));
+  }
+
+  async expireOverdue(now: string, errors: { start: OperationError; run: OperationError }, limit: number): Promise<Operation[]> {
+    // The status is checked again outside the claim: a row may have moved on since it was picked.
+    const expire = (statuses: string, deadline: string, error: OperationError) => this.sql.query<OperationRow>(
+      `UPDATE operations SET status = 'failed', completed_at = ?, last_action_at = ?, last_action_by = NULL,
+         error_code = ?, error_message = ?
+       WHERE seq IN (SELECT seq FROM operations WHERE status IN (${statuses}) AND ${deadline} < ? LIMIT ?${this.sql.dialect.skipLocked})
+         AND status IN (${statuses})
+       RETURNING *`,
+      [now, now, error.code, error.message, now, limit],
+    );
+    const rows = [
+      ...(await expire("'queued', 'scheduled'", 'start_deadline', errors.start)),
+      ...(await expire("'inProgress'", 'run_deadline', errors.run)),
+    ];
+    return rows.map(operationFromRow);
+  }
+
+  async createEnrollmentToken(token: EnrollmentToken): Promise<void> {
+    await this.sql.query(
+      'INSERT INTO enrollment_tokens (id, tenant_id, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)',
+      [token.id, token.tenantId, token.tokenHash, token.createdDateTime, token.expiresDateTime],
+    );
+  }
+
+  async findEnrollmentToken(tokenHash: string): Promise<EnrollmentToken | null> {
+    const [row] = await this.sql.query<EnrollmentTokenRow>('SELECT * FROM enrollment_tokens WHERE token_hash = ?', [tokenHash]);
+    return row
+      ? { id: row.id, tenantId: row.tenant_id, tokenHash: row.token_hash, createdDateTime: iso(row.created_at), expiresDateTime: iso(row.expires_at) }
+      : null;
+  }
+
+  async findDeviceByHardware(tenantId: string, uniqueId: string | null, serialNumber: string | null): Promise<Device | null> {
+    const [row] = await this.sql.query<DeviceRow>(findByHardwareSql, [tenantId, uniqueId, tenantId, serialNumber]);
+    return this.device(row);
+  }
+
+  async saveEnrolledDevice(device: Device, credentialHash: string): Promise<string> {
+    const { uniqueId, serialNumber } = device.hardwareDetail;
+    // The lock serialises enrollments of the same hardware (across replicas); the lookup is redone under it.
+    return this.sql.transaction(async (tx) => {
+      const [existing] = await tx.query<{ id: string }>(findByHardwareSql, [device.tenantId, uniqueId, device.tenantId, serialNumber]);
+      const saved = { ...device, id: existing?.id ?? device.id };
+      const row = deviceToRow(saved);
+      await tx.query(`${insertDeviceSql(1)} ON CONFLICT (tenant_id, id) DO NOTHING`, deviceInsertColumns.map((c) => row[c]));
+      await tx.query(updateDeviceSql, updateDeviceParams(saved));
+      await tx.query('UPDATE devices SET credential_hash = ? WHERE tenant_id = ? AND id = ?', [credentialHash, saved.tenantId, saved.id]);
+      return saved.id;
+    }, { lockKey: `enroll/${device.tenantId}/${uniqueId ?? serialNumber}` });
+  }
+
+  updateDevice(tenantId: string, deviceId: string, change: (device: Device) => Device): Promise<Device | null> {
+    return this.sql.transaction(async (tx: SqlExecutor) => {
+      const [row] = await tx.query<DeviceRow>(`SELECT * FROM devices WHERE tenant_id = ? AND id = ?${this.sql.dialect.forUpdate}`, [tenantId, deviceId]);
+      const current = this.device(row);
+      if (!current) return null;
+      const updated = change(current);
+      await tx.query(updateDeviceSql, updateDeviceParams(updated));
+      return updated;
+    });
+  }
+
+  async deviceCredential(deviceId: string): Promise<{ tenantId: string; credentialHash: string } | null> {
+    const [row] = await this.sql.query<{ tenant_id: string; credential_hash: string }>(
+      'SELECT tenant_id, credential_hash FROM devices WHERE id = ? AND credential_hash IS NOT NULL', [deviceId],
+    );
+    return row ? { tenantId: row.tenant_id, credentialHash: row.credential_hash } : null;
+  }
+
+  async markSeen(devices: DeviceRef[], at: string): Promise<DeviceRef[]> {
+    const notConnected: DeviceRef[] = [];
+    await this.sql.transaction(async (tx) => {
+      for (let i = 0; i < devices.length; i += devicesPerMarkSeen) {
+        const chunk = devices.slice(i, i + devicesPerMarkSeen);
+        const rows = await tx.query<{ tenant_id: string; id: string; connection_status: string | null }>(
+          `UPDATE devices SET last_seen_at = ?
+           WHERE (tenant_id, id) IN (VALUES ${chunk.map(() => '(?, ?)').join(', ')})
+           RETURNING tenant_id, id, connection_status`,
+          [at, ...chunk.flatMap((d) => [d.tenantId, d.deviceId])],
+        );
+        for (const r of rows) if (r.connection_status !== 'connected') notConnected.push({ tenantId: r.tenant_id, deviceId: r.id });
+      }
+    });
+    return notConnected;
+  }
+
+  async silentDevices(cutoff: string, limit: number): Promise<Device[]> {
+    const rows = await this.sql.query<DeviceRow>(
+      "SELECT * FROM devices WHERE connection_status = 'connected' AND last_seen_at < ? LIMIT ?", [cutoff, limit],
+    );
+    return rows.map((row) => deviceFromRow(row, this.seededDocuments));
+  }
+
+  notifyWork(deviceId: string): Promise<void> {
+    return this.sql.notifyWork(deviceId);
+  }
+
+  onWork(listener: (deviceId: string) => void): void {
+    this.sql.onWork(listener);
+  }
+
+  holdsSupervisorLease(): Promise<boolean> {
+    return this.sql.holdsSupervisorLease();
+  }
+
+  takeRateToken(key: string, capacity: number, perSecond: number): Promise<number | null> {
+    return this.sql.takeRateToken(key, capacity, perSecond);
+  }
+
+  async addCatalogEntry(entry: CatalogEntry): Promise<'added' | 'exists'> {
+    const rows = await this.sql.query(
+      `INSERT INTO catalog_entries (tenant_id, software_type, version, device_type, model, created_at)
+       VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING seq`,
+      [entry.tenantId, entry.softwareType, entry.version, entry.deviceType, entry.model, entry.createdDateTime],
+    );
+    return rows.length === 1 ? 'added' : 'exists';
+  }
+
+  async listCatalog(tenantId: string): Promise<CatalogEntry[]> {
+    const rows = await this.sql.query<CatalogRow>('SELECT * FROM catalog_entries WHERE tenant_id = ? ORDER BY seq', [tenantId]);
+    return rows.map(catalogFromRow);
+  }
+}
+
+interface KeyRow {
+  kid: string;
+  alg: string;
+  private_jwk: unknown;
+  public_jwk: unknown;
+}
+
+interface EnrollmentTokenRow {
+  id: string;
+  tenant_id: string;
+  token_hash: string;
+  created_at: string | Date;
+  expires_at: string | Date;
+}

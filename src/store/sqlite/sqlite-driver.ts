@@ -1,0 +1,147 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Operation } from '../../domain/operation.js';
+import type { SqlDialect, SqlDriver, SqlExecutor, TransactionOptions } from '../sql-driver.js';
+import type { OperationInsertOutcome } from '../store.js';
+import { GroupCommit } from './group-commit.js';
+import { storeErrorFromSqlite } from './sqlite-errors.js';
+import { TokenBuckets } from './token-buckets.js';
+
+const sqliteDialect: SqlDialect = {
+  name: 'sqlite',
+  types: { key: 'text', timestamp: 'text', json: 'text', boolean: 'integer', sequenceKey: 'integer PRIMARY KEY' },
+  skipLocked: '',
+  forUpdate: '',
+};
+
+/** Statements kept prepared; past this many (distinct $filter texts), the cache starts over. */
+const maxPreparedStatements = 2000;
+
+/**
+ * The embedded database: one SQLite file, WAL journal. One process uses it: accepted
+ * operations are committed by a writer thread (group-commit.ts), rate buckets live in memory,
+ * and this process is always the supervisor.
+ */
+export class SqliteDriver implements SqlDriver {
+  readonly dialect = sqliteDialect;
+  private readonly db: Database.Database;
+  /** preparing a statement costs far more than running it */
+  private readonly statements = new Map<string, Database.Statement>();
+  /** opened at the first accepted operation: its writer thread prepares against the migrated schema */
+  private operationInserts: GroupCommit | null = null;
+  private readonly rateBuckets = new TokenBuckets();
+  /** transactions on the one connection run one after another */
+  private transactionTail: Promise<unknown> = Promise.resolve();
+
+  constructor(readonly path: string) {
+    // A file, not ':memory:': the group commit's writer thread opens it too.
+    mkdirSync(dirname(path), { recursive: true });
+    try {
+      this.db = new Database(path);
+      this.db.pragma('journal_mode = WAL');
+      // FULL: a 202 is only sent for an operation that survives power loss, not just a crash.
+      // Accepted operations are committed with FULL by the group commit's writer thread. Device
+      // reports, transitions and presence commit here with NORMAL: durable across a crash of the
+      // process, and made durable on disk by the next FULL commit of the shared WAL.
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('foreign_keys = ON');
+      // Short: a wait for the lock blocks the event loop (better-sqlite3 is synchronous). A write
+      // that cannot get it in time fails with SQLITE_BUSY, which the edge answers with a 503.
+      this.db.pragma('busy_timeout = 200');
+      this.db.pragma('cache_size = -65536');
+    } catch (error) {
+      throw storeErrorFromSqlite(error);
+    }
+  }
+
+  async query<R>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
+    return this.run<R>(sql, params);
+  }
+
+  async script(sql: string): Promise<void> {
+    try {
+      this.db.exec(sql);
+    } catch (error) {
+      throw storeErrorFromSqlite(error);
+    }
+  }
+
+  private run<R>(sql: string, params: readonly unknown[]): R[] {
+    try {
+      const statement = this.prepared(sql);
+      const values = params.map(bindable);
+      if (statement.reader) return statement.all(...values) as R[];
+      statement.run(...values);
+      return [];
+    } catch (error) {
+      throw storeErrorFromSqlite(error);
+    }
+  }
+
+  private prepared(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      if (this.statements.size >= maxPreparedStatements) this.statements.clear();
+      this.statements.set(sql, (statement = this.db.prepare(sql)));
+    }
+    return statement;
+  }
+
+  /**
+   * BEGIN IMMEDIATE takes the write lock at once, so the transaction cannot fail half-way for
+   * want of it. `work` runs only this connection's synchronous statements, so no other request
+   * interleaves; the queue keeps a second transaction from opening inside the first anyway.
+   */
+  transaction<T>(work: (tx: SqlExecutor) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    const run = async () => {
+      if (options.durable === false) this.db.pragma('synchronous = OFF');
+      try {
+        await this.script('BEGIN IMMEDIATE');
+        try {
+          const result = await work(this);
+          await this.script('COMMIT');
+          return result;
+        } catch (error) {
+          if (this.db.inTransaction) this.db.exec('ROLLBACK');
+          throw error;
+        }
+      } finally {
+        if (options.durable === false) this.db.pragma('synchronous = NORMAL');
+      }
+    };
+    const result = this.transactionTail.then(run, run);
+    this.transactionTail = result.catch(() => {});
+    return result;
+  }
+
+  insertOperation(operation: Operation): Promise<OperationInsertOutcome> {
+    this.operationInserts ??= new GroupCommit(this.path);
+    return this.operationInserts.submit(operation);
+  }
+
+  async notifyWork(): Promise<void> {
+    // One process: the engine's in-process signal already woke the poll.
+  }
+
+  onWork(): void {}
+
+  async holdsSupervisorLease(): Promise<boolean> {
+    return true;
+  }
+
+  async takeRateToken(key: string, capacity: number, perSecond: number): Promise<number | null> {
+    return this.rateBuckets.take(key, capacity, perSecond, Date.now());
+  }
+
+  async close(): Promise<void> {
+    await this.operationInserts?.close();
+    if (this.db.open) this.db.close();
+  }
+}
+
+/** better-sqlite3 binds numbers, strings, bigints, buffers and null; booleans become 1/0. */
+function bindable(value: unknown): unknown {
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  return value === undefined ? null : value;
+}
