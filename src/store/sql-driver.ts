@@ -14,6 +14,18 @@ export interface SqlExecutor {
   query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[], name?: string): Promise<R[]>;
   /** Runs several statements without parameters (migrations). */
   script(sql: string): Promise<void>;
+  /**
+   * Inserts rows (values in `columns` order) in as few round trips as the database needs:
+   * SQLite runs one prepared single-row INSERT per row (no network, and binding a long
+   * VALUES list costs it more); PostgreSQL sends hundreds of rows per INSERT.
+   */
+  insertRows(table: string, columns: readonly string[], rows: unknown[][]): Promise<void>;
+}
+
+/** `INSERT INTO table (columns) VALUES (?, …), …` for `rowCount` rows. */
+export function insertSql(table: string, columns: readonly string[], rowCount: number): string {
+  const row = `(${columns.map(() => '?').join(', ')})`;
+  return `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${Array.from({ length: rowCount }, () => row).join(', ')}`;
 }
 
 export interface TransactionOptions {

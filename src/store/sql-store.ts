@@ -9,21 +9,17 @@ import {
   catalogFromRow, deviceFromRow, deviceInsertColumns, deviceListColumns, deviceToRow, deviceUpdateColumns, iso, jsonText, operationFromRow, parsed,
   type CatalogRow, type DeviceRow, type OperationRow,
 } from './rows.js';
-import type { SqlDriver, SqlExecutor } from './sql-driver.js';
+import { insertSql, type SqlDriver, type SqlExecutor } from './sql-driver.js';
 import { StoreConflictError } from './store-errors.js';
 import type {
   DeviceModel, DeviceRef, EnrollmentToken, OperationInsertOutcome, SeededDocuments, SigningKey, Store, TransitionChanges,
 } from './store.js';
 import { nextOperationSql, transitionSql } from './transition-sql.js';
 
-/** Rows per INSERT when devices are added in bulk: 26 values each, well under both databases' parameter limits. */
-const devicesPerInsert = 500;
 /** Devices per presence UPDATE. */
 const devicesPerMarkSeen = 500;
 
-const insertDeviceSql = (rows: number) =>
-  `INSERT INTO devices (${deviceInsertColumns.join(', ')}) VALUES ${Array.from({ length: rows }, () =>
-    `(${deviceInsertColumns.map(() => '?').join(', ')})`).join(', ')}`;
+const insertDeviceSql = insertSql('devices', deviceInsertColumns, 1);
 
 /** The unique id wins over the serial number; two indexed lookups. */
 const findByHardwareSql = `SELECT * FROM (
@@ -89,15 +85,11 @@ export class SqlStore implements Store {
     // Bulk registration (seed) is not an accepted operation: a batch lost to a power cut is
     // seeded again, so it does not wait for the disk.
     await this.sql.transaction(async (tx) => {
-      for (let i = 0; i < devices.length; i += devicesPerInsert) {
-        const chunk = devices.slice(i, i + devicesPerInsert);
-        const params: unknown[] = [];
-        for (const device of chunk) {
-          const row = deviceToRow(device);
-          for (const column of deviceInsertColumns) params.push(row[column]);
-        }
-        await tx.query(insertDeviceSql(chunk.length), params);
-      }
+      const rows = devices.map((device) => {
+        const row = deviceToRow(device);
+        return deviceInsertColumns.map((column) => row[column]);
+      });
+      await tx.insertRows('devices', deviceInsertColumns, rows);
     }, { durable: false });
   }
 
@@ -231,7 +223,7 @@ export class SqlStore implements Store {
       const [existing] = await tx.query<{ id: string }>(findByHardwareSql, [device.tenantId, uniqueId, device.tenantId, serialNumber]);
       const saved = { ...device, id: existing?.id ?? device.id };
       const row = deviceToRow(saved);
-      await tx.query(`${insertDeviceSql(1)} ON CONFLICT (tenant_id, id) DO NOTHING`, deviceInsertColumns.map((c) => row[c]));
+      await tx.query(`${insertDeviceSql} ON CONFLICT (tenant_id, id) DO NOTHING`, deviceInsertColumns.map((c) => row[c]));
       await tx.query(updateDeviceSql, updateDeviceParams(saved));
       await tx.query('UPDATE devices SET credential_hash = ? WHERE tenant_id = ? AND id = ?', [credentialHash, saved.tenantId, saved.id]);
       return saved.id;

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Operation } from '../../domain/operation.js';
-import type { SqlDialect, SqlDriver, SqlExecutor, TransactionOptions } from '../sql-driver.js';
+import { insertSql, type SqlDialect, type SqlDriver, type SqlExecutor, type TransactionOptions } from '../sql-driver.js';
 import { StoreUnavailableError } from '../store-errors.js';
 import type { OperationInsertOutcome } from '../store.js';
 import { OperationBatches } from './operation-batch.js';
@@ -21,6 +21,9 @@ const postgresDialect: SqlDialect = {
   skipLocked: ' FOR UPDATE SKIP LOCKED',
   forUpdate: ' FOR UPDATE',
 };
+
+/** Rows per INSERT: a few hundred keep the round trips few and the statement well under 65,535 parameters. */
+const rowsPerInsert = 500;
 
 /** `?` placeholders numbered as PostgreSQL wants them ($1, $2, …), once per statement text. */
 const numbered = new Map<string, string>();
@@ -73,6 +76,10 @@ export class PostgresDriver implements SqlDriver {
     await this.query(sql);
   }
 
+  insertRows(table: string, columns: readonly string[], rows: unknown[][]): Promise<void> {
+    return insertRowsWith(this, table, columns, rows);
+  }
+
   async transaction<T>(work: (tx: SqlExecutor) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     let client: pg.PoolClient;
     try {
@@ -90,6 +97,9 @@ export class PostgresDriver implements SqlDriver {
       },
       async script(sql: string) {
         await tx.query(sql);
+      },
+      insertRows(table: string, columns: readonly string[], rows: unknown[][]) {
+        return insertRowsWith(tx, table, columns, rows);
       },
     };
     try {
@@ -133,5 +143,12 @@ export class PostgresDriver implements SqlDriver {
     await this.notifications.close();
     await this.lease.close();
     await this.pool.end();
+  }
+}
+
+async function insertRowsWith(executor: SqlExecutor, table: string, columns: readonly string[], rows: unknown[][]): Promise<void> {
+  for (let i = 0; i < rows.length; i += rowsPerInsert) {
+    const chunk = rows.slice(i, i + rowsPerInsert);
+    await executor.query(insertSql(table, columns, chunk.length), chunk.flat());
   }
 }

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Operation } from '../../domain/operation.js';
-import type { SqlDialect, SqlDriver, SqlExecutor, TransactionOptions } from '../sql-driver.js';
+import { insertSql, type SqlDialect, type SqlDriver, type SqlExecutor, type TransactionOptions } from '../sql-driver.js';
 import type { OperationInsertOutcome } from '../store.js';
 import { GroupCommit } from './group-commit.js';
 import { storeErrorFromSqlite } from './sqlite-errors.js';
@@ -62,6 +62,15 @@ export class SqliteDriver implements SqlDriver {
   async script(sql: string): Promise<void> {
     try {
       this.db.exec(sql);
+    } catch (error) {
+      throw storeErrorFromSqlite(error);
+    }
+  }
+
+  async insertRows(table: string, columns: readonly string[], rows: unknown[][]): Promise<void> {
+    try {
+      const insert = this.prepared(insertSql(table, columns, 1));
+      for (const row of rows) insert.run(...row.map(bindable));
     } catch (error) {
       throw storeErrorFromSqlite(error);
     }
