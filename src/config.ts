@@ -1,4 +1,4 @@
-import { rateLimitRules } from './graph/rate-limits.js';
+import { rateLimitRules } from './http/rate-limits.js';
 
 /**
  * Configuration of `serve`: one validated object, resolved once at start-up.

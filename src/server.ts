@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from './app.js';
+import { buildApp } from './http/app.js';
 import { devAudience, devIssuer, devSigningKey } from './auth/dev-issuer.js';
 import { createTokenVerifier, type TokenVerifier } from './auth/token-verifier.js';
 import { localTlsCertificate, readTlsFiles } from './auth/tls-certificate.js';

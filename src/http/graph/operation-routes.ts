@@ -1,15 +1,15 @@
-import { parseActionBody, requireEmptyBody } from '../domain/action-body.js';
-import { notFound } from '../domain/errors.js';
-import { actions, operationProperties, type ActionName } from '../domain/operation.js';
-import type { Engine } from '../engine/engine.js';
-import type { Store } from '../store/store.js';
+import { parseActionBody, requireEmptyBody } from '../../domain/action-body.js';
+import { notFound } from '../../domain/errors.js';
+import { actions, operationProperties, type ActionName } from '../../domain/operation.js';
+import type { Engine } from '../../engine/engine.js';
+import type { Store } from '../../store/store.js';
 import { findDevice, sendJson } from './device-routes.js';
 import { operationBody, selectProperties } from './graph-shapes.js';
 import { collectionBody, contextUrl, entityBody } from './odata-envelope.js';
 import { parseODataQuery } from './odata-query.js';
 import { responseSchemas } from './response-schemas.js';
-import { callerOf } from './request-caller.js';
-import type { RouteTable } from './route-table.js';
+import { callerOf } from '../request-caller.js';
+import type { RouteTable } from '../route-table.js';
 
 type Params = { deviceId: string; operationId: string };
 

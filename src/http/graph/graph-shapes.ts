@@ -1,7 +1,7 @@
 import {
   activityProperties, configurationProperties, deviceProperties, healthProperties, type Device,
-} from '../domain/device.js';
-import { operationProperties, type Operation } from '../domain/operation.js';
+} from '../../domain/device.js';
+import { operationProperties, type Operation } from '../../domain/operation.js';
 
 type Json = Record<string, unknown>;
 

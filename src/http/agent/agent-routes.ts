@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { notFound } from '../domain/errors.js';
-import type { Operation } from '../domain/operation.js';
-import { parseResultReport } from '../domain/operation-result.js';
-import type { Engine } from '../engine/engine.js';
-import type { RouteTable } from '../graph/route-table.js';
+import { notFound } from '../../domain/errors.js';
+import type { Operation } from '../../domain/operation.js';
+import { parseResultReport } from '../../domain/operation-result.js';
+import type { Engine } from '../../engine/engine.js';
+import type { RouteTable } from '../route-table.js';
 import { parseEnrollRequest, parseInventoryReport, parseProgress } from './agent-messages.js';
 import { DeviceCredentialVerifier, type DeviceCaller } from './device-credentials.js';
 import { enrollDevice } from './enrollment.js';

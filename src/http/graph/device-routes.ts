@@ -1,13 +1,13 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { deviceProperties, type Device } from '../domain/device.js';
-import { notFound } from '../domain/errors.js';
-import type { Store } from '../store/store.js';
+import { deviceProperties, type Device } from '../../domain/device.js';
+import { notFound } from '../../domain/errors.js';
+import type { Store } from '../../store/store.js';
 import { deviceBody, documentBody, documentProperties, selectProperties, type DocumentKind } from './graph-shapes.js';
 import { collectionBody, contextUrl, entityBody } from './odata-envelope.js';
 import { parseODataQuery } from './odata-query.js';
 import { responseSchemas } from './response-schemas.js';
-import { callerOf } from './request-caller.js';
-import type { RouteTable } from './route-table.js';
+import { callerOf } from '../request-caller.js';
+import type { RouteTable } from '../route-table.js';
 
 type Params = { deviceId: string };
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { badRequest } from '../domain/errors.js';
-import type { DeviceFilter } from '../store/device-query.js';
+import { badRequest } from '../../domain/errors.js';
+import type { DeviceFilter } from '../../store/device-query.js';
 import { parseDeviceFilter } from './odata-filter.js';
 
 export const defaultPageSize = 20;

@@ -1,17 +1,17 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
 import { addAgentRoutes } from './agent/agent-routes.js';
-import type { TokenVerifier } from './auth/token-verifier.js';
-import { badRequest } from './domain/errors.js';
+import type { TokenVerifier } from '../auth/token-verifier.js';
+import { badRequest } from '../domain/errors.js';
 import { addDeviceRoutes } from './graph/device-routes.js';
-import { clientError, frameworkError, installGraphEdge, newRequestId } from './graph/graph-edge.js';
+import { clientError, frameworkError, installGraphEdge, newRequestId } from './edge.js';
 import { addOperationRoutes } from './graph/operation-routes.js';
-import { defaultSheddingLimits, installLoadShedding, type SheddingLimits } from './graph/load-shedding.js';
-import { rateLimitRules } from './graph/rate-limits.js';
-import { installGraphAuth } from './graph/request-caller.js';
-import { RouteTable } from './graph/route-table.js';
-import type { Engine } from './engine/engine.js';
-import type { Store } from './store/store.js';
+import { defaultSheddingLimits, installLoadShedding, type SheddingLimits } from './load-shedding.js';
+import { rateLimitRules } from './rate-limits.js';
+import { installGraphAuth } from './request-caller.js';
+import { RouteTable } from './route-table.js';
+import type { Engine } from '../engine/engine.js';
+import type { Store } from '../store/store.js';
 
 export interface AppOptions {
   store: Store;
