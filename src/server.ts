@@ -3,8 +3,9 @@ import { buildApp } from './http/app.js';
 import { devAudience, devIssuer, devSigningKey } from './auth/dev-issuer.js';
 import { createTokenVerifier, type TokenVerifier } from './auth/token-verifier.js';
 import { localTlsCertificate, readTlsFiles } from './auth/tls-certificate.js';
-import type { ServeConfig } from './config.js';
-import { Engine, defaultTimings } from './engine/engine.js';
+import { parseRateLimit, type ServeConfig } from './config.js';
+import { Engine } from './engine/engine.js';
+import { defaultTimings } from './engine/engine-timings.js';
 import { openStore } from './store/open-store.js';
 import pino from 'pino';
 import type { Store } from './store/store.js';
@@ -44,7 +45,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
       verifyToken,
       https,
       bodyLimitBytes: config.bodyLimitBytes,
-      rateLimit: config.rateLimit,
+      rateLimit: parseRateLimit(config.rateLimit),
       log: config.logLevel === 'silent' ? null : log,
     });
     await app.listen({ port: config.port, host: config.host });

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Store } from '../store/store.js';
 import { BackgroundLoop } from './background-loop.js';
 import type { DeviceReports } from './device-reports.js';
-import type { EngineTimings } from './engine.js';
+import type { EngineTimings } from './engine-timings.js';
 
 const batch = 500;
 

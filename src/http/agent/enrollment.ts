@@ -1,8 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { Device } from '../../domain/device.js';
-import { ServiceError } from '../../domain/errors.js';
-import { deviceIdentitySet } from '../../domain/identity.js';
-import type { DeviceReports } from '../../engine/device-reports.js';
+import type { Engine } from '../../engine/engine.js';
 import type { Store } from '../../store/store.js';
 import type { EnrollRequest } from './agent-messages.js';
 import { deviceCredential, hashSecret, newSecret, type DeviceCredentialVerifier } from './device-credentials.js';
@@ -30,53 +27,13 @@ export interface Enrollment {
 }
 
 /**
- * Enrolls a device with a tenant enrollment token. The same hardware (uniqueId, else serial
- * number) keeps its device id and operations; it gets a new credential and the old one stops working.
+ * Enrolls a device and issues its credential (the engine keeps only the secret's hash); the
+ * old credential of re-enrolled hardware stops working at once on this replica.
  */
-export async function enrollDevice(
-  store: Store,
-  reports: DeviceReports,
-  credentials: DeviceCredentialVerifier,
-  request: EnrollRequest,
-): Promise<Enrollment> {
-  const token = await store.findEnrollmentToken(hashSecret(request.enrollmentToken));
-  if (!token || token.expiresDateTime < new Date().toISOString()) {
-    throw new ServiceError('unauthenticated', 'The enrollment token is unknown or has expired.');
-  }
-  const now = new Date().toISOString();
-  const existing = await store.findDeviceByHardware(token.tenantId, request.hardwareDetail.uniqueId, request.hardwareDetail.serialNumber);
-  const deviceId = existing?.id ?? randomUUID();
-  const by = deviceIdentitySet(deviceId, request.displayName);
-  const device: Device = {
-    tenantId: token.tenantId,
-    id: deviceId,
-    deviceType: request.deviceType,
-    hardwareDetail: request.hardwareDetail,
-    healthStatus: existing?.healthStatus ?? 'unknown',
-    activityState: existing?.activityState ?? 'idle',
-    companyAssetTag: existing?.companyAssetTag ?? null,
-    notes: existing?.notes ?? null,
-    currentUser: request.displayName
-      ? { id: existing?.currentUser?.id ?? null, displayName: request.displayName, userIdentityType: 'aadUser' }
-      : existing?.currentUser ?? null,
-    createdDateTime: existing?.createdDateTime ?? now,
-    createdBy: existing?.createdBy ?? by,
-    lastModifiedDateTime: now,
-    lastModifiedBy: by,
-    health: existing?.health ?? { createdDateTime: now },
-    activity: existing?.activity ?? { activePeripherals: null, createdDateTime: now },
-    configuration: existing?.configuration ?? { createdDateTime: now },
-    installed: request.installed,
-    lastSeenDateTime: now,
-  };
+export async function enrollDevice(engine: Engine, credentials: DeviceCredentialVerifier, request: EnrollRequest): Promise<Enrollment> {
+  const { enrollmentToken, ...device } = request;
   const secret = newSecret();
-  const savedId = await store.saveEnrolledDevice(device, hashSecret(secret));
-  credentials.forget(savedId);
-  await reports.applyInventory(token.tenantId, savedId, { installed: request.installed }, now);
-  return {
-    tenantId: token.tenantId,
-    deviceId: savedId,
-    credential: deviceCredential(savedId, secret),
-    reenrolled: existing !== null || savedId !== deviceId,
-  };
+  const enrolled = await engine.enroll({ ...device, enrollmentTokenHash: hashSecret(enrollmentToken), credentialHash: hashSecret(secret) });
+  credentials.forget(enrolled.deviceId);
+  return { ...enrolled, credential: deviceCredential(enrolled.deviceId, secret) };
 }

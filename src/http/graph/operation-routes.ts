@@ -41,7 +41,7 @@ export function addOperationRoutes(routes: RouteTable, store: Store, engine: Eng
   routes.add('POST', ['/teamwork/devices/:deviceId/operations/:operationId/cancel'], 'write', async (request, reply) => {
     const { deviceId, operationId } = request.params as Params;
     requireEmptyBody(request.body, 'cancel');
-    const operation = await engine.lifecycle.cancel(callerOf(request), deviceId, operationId);
+    const operation = await engine.cancel(callerOf(request), deviceId, operationId);
     const context = contextUrl(request, `teamwork/devices('${operation.deviceId}')/operations`, null, '/$entity');
     return sendJson(reply.code(operation.status === 'cancelled' ? 200 : 202), entityBody(context, operationBody(operation)));
   });
