@@ -164,10 +164,25 @@ export function importCycles(graph: Map<string, string[]>): string[][] {
   return cycles;
 }
 
+/** One shortest cycle through the component's first file, e.g. "src/a.ts → src/b.ts → src/a.ts". */
 function describeCycle(component: string[], graph: Map<string, string[]>): string {
   const members = new Set(component);
-  const edges = component.flatMap((file) => (graph.get(file) ?? []).filter((t) => members.has(t)).map((t) => `src/${file} → src/${t}`));
-  return `import cycle: ${edges.join(', ')}`;
+  const start = component[0];
+  const previous = new Map<string, string>();
+  const queue = [start];
+  while (queue.length > 0) {
+    const file = queue.shift()!;
+    for (const next of graph.get(file) ?? []) {
+      if (!members.has(next) || previous.has(next)) continue;
+      previous.set(next, file);
+      if (next === start) queue.length = 0;
+      else queue.push(next);
+    }
+  }
+  const path = [start];
+  for (let file = previous.get(start)!; file !== start; file = previous.get(file)!) path.unshift(file);
+  path.unshift(start);
+  return `import cycle: ${path.map((f) => `src/${f}`).join(' → ')} (${component.length} files import each other)`;
 }
 
 const files = sourceFiles(srcRoot).map((path) => ({ file: relative(srcRoot, path).split('\\').join('/'), text: readFileSync(path, 'utf8') }));
