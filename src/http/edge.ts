@@ -54,7 +54,7 @@ export function installGraphEdge(app: FastifyInstance): void {
 }
 
 /** Sends `{"error":{code,message,innerError}}` with the request's ids; status and code come from the registry entry. */
-export function sendGraphError(request: FastifyRequest, reply: FastifyReply, error: ServiceError) {
+function sendGraphError(request: FastifyRequest, reply: FastifyReply, error: ServiceError) {
   for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
   return reply
     .code(error.status)

@@ -14,7 +14,7 @@ declare module 'fastify' {
 }
 
 /** Longest a work poll is held open; agents may ask for less with ?waitSeconds=. */
-export const maxLongPollSeconds = 30;
+const maxLongPollSeconds = 30;
 
 /**
  * The device side of the service (docs/agent-protocol.md): enroll, long-poll for work,
