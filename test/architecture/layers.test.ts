@@ -27,7 +27,7 @@ interface Layer {
 }
 
 /** The table in docs/architecture.md. Longer paths win, so http/graph is not http. */
-export const layers: Record<string, Layer> = {
+const layers: Record<string, Layer> = {
   domain: { paths: ['domain/'], mayImport: [], noPackages: true },
   store: { paths: ['store/'], mayImport: ['domain'], ownsPackages: ['better-sqlite3', 'pg'] },
   engine: { paths: ['engine/'], mayImport: ['domain', 'store'] },
@@ -48,7 +48,7 @@ export const layers: Record<string, Layer> = {
   },
 };
 
-export function layerOf(file: string): string | null {
+function layerOf(file: string): string | null {
   let best: string | null = null;
   let bestLength = -1;
   for (const [name, layer] of Object.entries(layers)) {
@@ -63,7 +63,7 @@ export function layerOf(file: string): string | null {
 }
 
 /** Every module specifier a source file names, in whatever syntax. */
-export function importsOf(fileName: string, text: string): string[] {
+function importsOf(fileName: string, text: string): string[] {
   const source = ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
   const specifiers: string[] = [];
   const visit = (node: ts.Node): void => {
@@ -94,7 +94,7 @@ const builtins = new Set(builtinModules);
 const packageName = (specifier: string) => specifier.split('/').slice(0, specifier.startsWith('@') ? 2 : 1).join('/');
 
 /** src-relative import graph: file → [imported src file] and the violations of the layer table. */
-export function checkLayers(files: { file: string; text: string }[]): { violations: string[]; graph: Map<string, string[]> } {
+function checkLayers(files: { file: string; text: string }[]): { violations: string[]; graph: Map<string, string[]> } {
   const violations: string[] = [];
   const graph = new Map<string, string[]>();
   const owners = new Map<string, string>();
@@ -129,7 +129,7 @@ export function checkLayers(files: { file: string; text: string }[]): { violatio
 }
 
 /** Strongly connected components with more than one file (or a file importing itself): the cycles. */
-export function importCycles(graph: Map<string, string[]>): string[][] {
+function importCycles(graph: Map<string, string[]>): string[][] {
   let index = 0;
   const indexOf = new Map<string, number>();
   const low = new Map<string, number>();

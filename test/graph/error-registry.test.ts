@@ -13,7 +13,7 @@ import { errorRegistry } from '../../src/domain/errors.js';
 const readme = readFileSync(fileURLToPath(new URL('../../../README.md', import.meta.url)), 'utf8');
 
 /** The `| status | code | when |` rows under "## Errors", as "status code" pairs. */
-export function documentedErrors(markdown: string): string[] {
+function documentedErrors(markdown: string): string[] {
   const start = markdown.search(/^## Errors\s*$/m);
   assert.ok(start >= 0, 'README.md has an "## Errors" section');
   const section = markdown.slice(start).split(/^## /m)[1];
