@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { cpus, loadavg } from 'node:os';
-import { createEnrollmentToken } from '../src/agent/enrollment.js';
+import { createEnrollmentToken } from '../src/http/agent/enrollment.js';
 import { demoSoftwareVersions, deviceFamily } from '../src/seed/device-generator.js';
 import { openStore } from '../src/store/open-store.js';
 import type { BenchConfig } from './bench-config.js';

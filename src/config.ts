@@ -1,5 +1,3 @@
-import { rateLimitRules } from './graph/rate-limits.js';
-
 /**
  * Configuration of `serve`: one validated object, resolved once at start-up.
  * Precedence: command-line flag → environment variable → default (see README "Configuration").
@@ -77,7 +75,7 @@ export function validateServeConfig(config: ServeConfig): ServeConfig {
     if (!(ms > 0)) problems.push(`${name} must be positive`);
   }
   try {
-    rateLimitRules(config.rateLimit);
+    parseRateLimit(config.rateLimit);
   } catch (error) {
     problems.push((error as Error).message);
   }
@@ -89,6 +87,15 @@ export function validateServeConfig(config: ServeConfig): ServeConfig {
   }
   if (problems.length) throw new Error(`Invalid configuration: ${problems.join('; ')}`);
   return config;
+}
+
+/** `--rate-limit`: requests per second per tenant and application, 'graph' (Graph's documented limits), or null/'off'. */
+export function parseRateLimit(setting: string | null): number | 'graph' | null {
+  if (setting === null || setting === 'off') return null;
+  if (setting === 'graph') return 'graph';
+  const n = Number(setting);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--rate-limit must be a positive number, 'graph' or 'off', got '${setting}'`);
+  return n;
 }
 
 /** Parses durations such as 3600, 500ms, 90s, 30m, 1h, 2d into seconds (a bare number is seconds). */

@@ -1,10 +1,11 @@
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from './app.js';
+import { buildApp } from './http/app.js';
 import { devAudience, devIssuer, devSigningKey } from './auth/dev-issuer.js';
 import { createTokenVerifier, type TokenVerifier } from './auth/token-verifier.js';
 import { localTlsCertificate, readTlsFiles } from './auth/tls-certificate.js';
-import type { ServeConfig } from './config.js';
-import { Engine, defaultTimings } from './engine/engine.js';
+import { parseRateLimit, type ServeConfig } from './config.js';
+import { Engine } from './engine/engine.js';
+import { defaultTimings } from './engine/engine-timings.js';
 import { regenerateSeededDocuments } from './seed/seeded-documents.js';
 import { openStore } from './store/open-store.js';
 import pino from 'pino';
@@ -45,7 +46,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
       verifyToken,
       https,
       bodyLimitBytes: config.bodyLimitBytes,
-      rateLimit: config.rateLimit,
+      rateLimit: parseRateLimit(config.rateLimit),
       log: config.logLevel === 'silent' ? null : log,
     });
     await app.listen({ port: config.port, host: config.host });

@@ -1,4 +1,4 @@
-export const readAll = 'TeamworkDevice.Read.All';
+const readAll = 'TeamworkDevice.Read.All';
 export const readWriteAll = 'TeamworkDevice.ReadWrite.All';
 
 /** Tenant id Entra ID puts in tokens of personal Microsoft accounts, which these APIs refuse. */

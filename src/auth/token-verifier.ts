@@ -4,7 +4,7 @@ import type { Caller } from '../domain/identity.js';
 import { personalAccountTenant } from './permissions.js';
 
 /** Asymmetric algorithms only: `none` and HMAC (which would accept a public key as a secret) are refused. */
-export const allowedAlgorithms = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512'];
+const allowedAlgorithms = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512'];
 
 export interface VerifierOptions {
   issuer: string;

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createEnrollmentToken } from '../agent/enrollment.js';
+import { createEnrollmentToken } from '../http/agent/enrollment.js';
 import { parseDurationSeconds } from '../config.js';
 import { openStore } from '../store/open-store.js';
 import { dbOption, tenantOption } from './cli-options.js';

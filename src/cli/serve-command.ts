@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { devSigningKey, signDevToken } from '../auth/dev-issuer.js';
 import { parseDurationSeconds, serveDefaults, validateServeConfig, type ServeConfig } from '../config.js';
-import { createEnrollmentToken } from '../agent/enrollment.js';
+import { createEnrollmentToken } from '../http/agent/enrollment.js';
 import { compareVersions } from '../domain/software-catalog.js';
 import { seedDemoCatalog } from '../seed/demo-catalog.js';
 import { seedDevices } from '../seed/seed-devices.js';

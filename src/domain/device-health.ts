@@ -1,5 +1,4 @@
-import type { Device } from './device.js';
-import { softwareTypes, type ConnectionStatus, type HealthStatus, type SoftwareType } from './enums.js';
+import { softwareTypes, type ConnectionStatus, type DeviceType, type HealthStatus, type SoftwareType } from './enums.js';
 import { compareVersions, newestVersion, type CatalogEntry } from './software-catalog.js';
 
 export type InstalledVersions = Partial<Record<SoftwareType, string>>;
@@ -14,12 +13,17 @@ interface PeripheralHealth {
   isOptional?: boolean | null;
 }
 
-/** teamworkSoftwareUpdateHealth from what the device runs and what the catalog offers. */
-export function softwareUpdateHealth(device: Device, installed: InstalledVersions, catalog: CatalogEntry[]): Record<string, unknown> {
+/** teamworkSoftwareUpdateHealth from what a device of this type and model runs and what the catalog offers it. */
+export function softwareUpdateHealth(
+  deviceType: DeviceType,
+  model: string | null,
+  installed: InstalledVersions,
+  catalog: CatalogEntry[],
+): Record<string, unknown> {
   const health: Record<string, unknown> = {};
   for (const type of softwareTypes) {
     const current = installed[type] ?? null;
-    const available = newestVersion(catalog, type, device.deviceType, device.hardwareDetail.model);
+    const available = newestVersion(catalog, type, deviceType, model);
     health[`${type}SoftwareUpdateStatus`] =
       current === null && available === null
         ? null

@@ -15,22 +15,11 @@ export type ActivityState = (typeof activityStates)[number];
 export const softwareTypes = ['adminAgent', 'operatingSystem', 'teamsClient', 'firmware', 'partnerAgent', 'companyPortal'] as const;
 export type SoftwareType = (typeof softwareTypes)[number];
 
-export const operationTypes = [
-  'deviceRestart', 'configUpdate', 'deviceDiagnostics', 'softwareUpdate',
-  'deviceManagementAgentConfigUpdate', 'remoteLogin', 'remoteLogout', 'unknownFutureValue',
-] as const;
-export type OperationType = (typeof operationTypes)[number];
+export type OperationType =
+  | 'deviceRestart' | 'configUpdate' | 'deviceDiagnostics' | 'softwareUpdate'
+  | 'deviceManagementAgentConfigUpdate' | 'remoteLogin' | 'remoteLogout' | 'unknownFutureValue';
 
-export const softwareFreshness = ['unknown', 'latest', 'updateAvailable', 'unknownFutureValue'] as const;
-export type SoftwareFreshness = (typeof softwareFreshness)[number];
-
-export const connectionStatuses = ['unknown', 'connected', 'disconnected', 'unknownFutureValue'] as const;
-export type ConnectionStatus = (typeof connectionStatuses)[number];
-
-export const userIdentityTypes = [
-  'aadUser', 'onPremiseAadUser', 'anonymousGuest', 'federatedUser', 'personalMicrosoftAccountUser',
-  'skypeUser', 'phoneUser', 'unknownFutureValue', 'emailUser', 'azureCommunicationServicesUser',
-] as const;
+export type ConnectionStatus = 'unknown' | 'connected' | 'disconnected' | 'unknownFutureValue';
 
 /** Case-insensitive lookup of an enum member; Graph's own docs spell members in PascalCase. */
 export function enumMember<T extends string>(members: readonly T[], raw: string): T | undefined {

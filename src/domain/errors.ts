@@ -1,7 +1,8 @@
 /**
  * The one registry of errors the service can return. Every 4xx/5xx the edge sends is built
  * from an entry here; anything thrown that is not a ServiceError becomes `generalException`.
- * docs: every entry is listed in README.md ("Errors"), and a test checks that it is.
+ * Every entry is a row of README.md's "Errors" table; test/graph/error-registry.test.ts fails
+ * when the two disagree.
  */
 export const errorRegistry = {
   invalidRequest: { status: 400, code: 'invalidRequest', message: 'The request is malformed or incorrect.' },
@@ -12,6 +13,8 @@ export const errorRegistry = {
   conflict: { status: 409, code: 'conflict', message: 'An operation of this kind is already queued for the device.' },
   requestTooLarge: { status: 413, code: 'requestEntityTooLarge', message: 'The request body is too large.' },
   unsupportedMediaType: { status: 415, code: 'unsupportedMediaType', message: 'The request body must be application/json.' },
+  // Answered on the raw socket: Node's HTTP parser refuses the request before any route runs.
+  headersTooLarge: { status: 431, code: 'invalidRequest', message: 'The request headers are too large.' },
   activityLimitReached: { status: 429, code: 'activityLimitReached', message: 'The app or user has been throttled.' },
   generalException: { status: 500, code: 'generalException', message: 'An unspecified error has occurred.' },
   serviceNotAvailable: { status: 503, code: 'serviceNotAvailable', message: 'The service is temporarily unavailable. Retry after the indicated time.' },

@@ -34,7 +34,7 @@ export function compareVersions(a: string, b: string): number {
 }
 
 /** Catalog entries that apply to a device of this type and model. */
-export function applicableEntries(entries: CatalogEntry[], deviceType: DeviceType, model: string | null): CatalogEntry[] {
+function applicableEntries(entries: CatalogEntry[], deviceType: DeviceType, model: string | null): CatalogEntry[] {
   const lowerModel = model?.toLowerCase() ?? null;
   return entries.filter(
     (e) => (e.deviceType === null || e.deviceType === deviceType) && (e.model === null || e.model.toLowerCase() === lowerModel),

@@ -87,7 +87,7 @@ function connectionChange(device: Device, status: ConnectionStatus, now: string)
 function derive(device: Device, installed: InstalledVersions, catalog: CatalogEntry[], now: string): Device {
   const health = {
     ...device.health,
-    softwareUpdateHealth: softwareUpdateHealth(device, installed, catalog),
+    softwareUpdateHealth: softwareUpdateHealth(device.deviceType, device.hardwareDetail.model, installed, catalog),
     lastModifiedDateTime: now,
   };
   const configuration = {

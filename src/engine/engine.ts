@@ -1,53 +1,38 @@
 import type { Logger } from 'pino';
-import type { Caller } from '../domain/identity.js';
 import type { ActionRequest } from '../domain/action-body.js';
+import type { Device } from '../domain/device.js';
+import { notFound } from '../domain/errors.js';
+import type { Caller } from '../domain/identity.js';
 import type { ActionName, Operation } from '../domain/operation.js';
+import type { ResultReport } from '../domain/operation-result.js';
 import type { Store } from '../store/store.js';
-import { DeviceReports } from './device-reports.js';
+import { enrollDevice, type EnrolledDevice, type EnrollmentClaim } from './device-enrollment.js';
+import { DeviceReports, type InventoryReport } from './device-reports.js';
+import type { EngineTimings } from './engine-timings.js';
 import { OperationLifecycle } from './operation-lifecycle.js';
 import { requestOperation } from './operation-requests.js';
 import { Presence } from './presence.js';
 import { Supervisor } from './supervisor.js';
 import { WorkSignal } from './work-signal.js';
 
-export interface EngineTimings {
-  /** an operation not started by its device within this → failed (deviceUnreachable) */
-  startTimeoutMs: number;
-  /** an operation running longer than this → failed (timeout) */
-  runTimeoutMs: number;
-  /** an agent silent for longer than this → disconnected, healthStatus offline */
-  heartbeatTimeoutMs: number;
-  /** how often the supervisor looks for overdue operations and silent devices */
-  supervisorIntervalMs: number;
-  /** how often agents' presence is written to the store, in one transaction */
-  presenceFlushMs: number;
-}
-
-export const defaultTimings: EngineTimings = {
-  startTimeoutMs: 24 * 3600_000,
-  runTimeoutMs: 3600_000,
-  heartbeatTimeoutMs: 90_000,
-  supervisorIntervalMs: 1000,
-  presenceFlushMs: 2000,
-};
-
 /**
  * The operation engine: accepts operations, hands them to devices, records what devices
  * report, and supervises deadlines. Every state change is one conditional statement in the
- * store, so the engine keeps no state that a restart could lose.
+ * store, so the engine keeps no state that a restart could lose. Routes call its methods;
+ * its parts stay private.
  */
 export class Engine {
-  readonly signal = new WorkSignal();
-  readonly reports: DeviceReports;
-  readonly presence: Presence;
-  readonly lifecycle: OperationLifecycle;
-  readonly supervisor: Supervisor;
+  private readonly signal = new WorkSignal();
+  private readonly reports: DeviceReports;
+  private readonly presence: Presence;
+  private readonly lifecycle: OperationLifecycle;
+  private readonly supervisor: Supervisor;
   /** set on stop: long-polls answer at once instead of waiting */
-  stopping = false;
+  private stopping = false;
 
   constructor(
-    readonly store: Store,
-    readonly timings: EngineTimings,
+    private readonly store: Store,
+    private readonly timings: EngineTimings,
     private readonly log: Logger,
   ) {
     this.reports = new DeviceReports(store);
@@ -62,18 +47,6 @@ export class Engine {
     this.supervisor.start();
   }
 
-  /**
-   * Tells other replicas' long-polls. The operation is already committed: a failure here must
-   * not turn its 202 into an error; the device still finds it at its next poll.
-   */
-  async notifyReplicas(deviceId: string): Promise<void> {
-    try {
-      await this.store.notifyWork(deviceId);
-    } catch (error) {
-      this.log.warn({ err: error, deviceId }, 'could not notify other replicas; the device gets its work at its next poll');
-    }
-  }
-
   async stop(): Promise<void> {
     this.stopping = true;
     this.signal.wakeAll();
@@ -86,5 +59,78 @@ export class Engine {
     const operation = await requestOperation(this.store, caller, deviceId, action, body, this.timings.startTimeoutMs);
     this.signal.wake(operation.deviceId);
     return operation;
+  }
+
+  /** Cancel (an extension beyond Graph): pending → cancelled now; running → when the device confirms. */
+  cancel(caller: Caller, deviceId: string, operationId: string): Promise<Operation> {
+    return this.lifecycle.cancel(caller, deviceId, operationId);
+  }
+
+  /** Creates or re-enrolls a device from an enrollment claim and records what it runs. */
+  enroll(claim: EnrollmentClaim): Promise<EnrolledDevice> {
+    return enrollDevice(this.store, this.reports, claim);
+  }
+
+  /**
+   * The long-poll: the device's next operation, waiting up to `waitMs` for one to appear
+   * (null when none did, the caller hung up, or the engine stops). Asking counts as being
+   * heard from. The waiter is registered before each look in the store, so an operation
+   * created between the look and the wait still wakes the poll.
+   */
+  async nextWork(tenantId: string, deviceId: string, waitMs: number, abort: AbortSignal): Promise<Operation | null> {
+    this.presence.seen(tenantId, deviceId);
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const waiter = this.signal.register(deviceId);
+      try {
+        const operation = await this.store.nextOperation(tenantId, deviceId);
+        if (operation) return operation;
+        const remaining = deadline - Date.now();
+        if (remaining <= 0 || abort.aborted || this.stopping) return null;
+        await waiter.wait(remaining, abort);
+      } finally {
+        waiter.release();
+      }
+    }
+  }
+
+  /** How many devices have a long-poll waiting on this replica. */
+  get devicesWaiting(): number {
+    return this.signal.waiting;
+  }
+
+  /** The device starts its operation. */
+  acknowledge(tenantId: string, deviceId: string, operationId: string): Promise<Operation> {
+    return this.lifecycle.acknowledge(tenantId, deviceId, operationId);
+  }
+
+  /** The device's progress on its running operation; the answer carries `cancelRequested`. */
+  reportProgress(tenantId: string, deviceId: string, operationId: string, progress: { percent: number | null; message: string | null }): Promise<Operation> {
+    return this.lifecycle.progress(tenantId, deviceId, operationId, progress.percent, progress.message);
+  }
+
+  /** The device's result ends its running operation. */
+  finish(tenantId: string, deviceId: string, operationId: string, report: ResultReport): Promise<Operation> {
+    return this.lifecycle.finish(tenantId, deviceId, operationId, report);
+  }
+
+  /** The device's inventory/heartbeat: recorded at once, its presence at the next batch; 404 once the device is gone. */
+  async reportInventory(tenantId: string, deviceId: string, report: InventoryReport): Promise<Device> {
+    this.presence.seen(tenantId, deviceId);
+    const updated = await this.reports.applyInventory(tenantId, deviceId, report, new Date().toISOString());
+    if (!updated) throw notFound('The device no longer exists.');
+    return updated;
+  }
+
+  /**
+   * Tells other replicas' long-polls. The operation is already committed: a failure here must
+   * not turn its 202 into an error; the device still finds it at its next poll.
+   */
+  private async notifyReplicas(deviceId: string): Promise<void> {
+    try {
+      await this.store.notifyWork(deviceId);
+    } catch (error) {
+      this.log.warn({ err: error, deviceId }, 'could not notify other replicas; the device gets its work at its next poll');
+    }
   }
 }

@@ -4,7 +4,7 @@ import { pendingStatuses, terminalStatuses, type Operation } from '../domain/ope
 import { decideResult, type ResultReport } from '../domain/operation-result.js';
 import type { Store } from '../store/store.js';
 import type { DeviceReports } from './device-reports.js';
-import type { EngineTimings } from './engine.js';
+import type { EngineTimings } from './engine-timings.js';
 import type { WorkSignal } from './work-signal.js';
 
 /**
@@ -43,6 +43,7 @@ export class OperationLifecycle {
 
   /** The device starts the operation: inProgress, startedDateTime, run deadline. */
   async acknowledge(tenantId: string, deviceId: string, operationId: string): Promise<Operation> {
+    await this.ownOperation(tenantId, deviceId, operationId);
     const now = Date.now();
     const started = await this.store.transitionOperation(tenantId, operationId, 'start', {
       at: new Date(now).toISOString(),
@@ -54,6 +55,7 @@ export class OperationLifecycle {
   }
 
   async progress(tenantId: string, deviceId: string, operationId: string, percent: number | null, message: string | null): Promise<Operation> {
+    await this.ownOperation(tenantId, deviceId, operationId);
     const updated = await this.store.setProgress(tenantId, operationId, percent, message, new Date().toISOString());
     if (updated && updated.deviceId === deviceId) return updated;
     throw await this.wrongState(tenantId, deviceId, operationId, 'given progress');
@@ -61,8 +63,7 @@ export class OperationLifecycle {
 
   /** The device's result ends the operation; a softwareUpdate succeeds only with the requested version installed. */
   async finish(tenantId: string, deviceId: string, operationId: string, report: ResultReport): Promise<Operation> {
-    const operation = await this.store.getOperation(tenantId, deviceId, operationId);
-    if (!operation) throw notFound(`The operation '${operationId.slice(0, 64)}' does not exist for this device.`);
+    const operation = await this.ownOperation(tenantId, deviceId, operationId);
     if (operation.status !== 'inProgress') throw await this.wrongState(tenantId, deviceId, operationId, 'finished');
     const decision = decideResult(operation, report, operation.cancelRequested);
     const now = new Date().toISOString();
@@ -82,6 +83,13 @@ export class OperationLifecycle {
     // The device may have more work queued behind this one.
     this.signal.wake(deviceId);
     return finished;
+  }
+
+  /** Another device's operation does not exist for this device (the steps below change rows by operation id). */
+  private async ownOperation(tenantId: string, deviceId: string, operationId: string): Promise<Operation> {
+    const operation = await this.store.getOperation(tenantId, deviceId, operationId);
+    if (!operation) throw notFound(`The operation '${operationId.slice(0, 64)}' does not exist for this device.`);
+    return operation;
   }
 
   private async wrongState(tenantId: string, deviceId: string, operationId: string, verb: string): Promise<ServiceError> {

@@ -2,15 +2,16 @@ import type { Logger } from 'pino';
 import type { Store } from '../store/store.js';
 import { BackgroundLoop } from './background-loop.js';
 import type { DeviceReports } from './device-reports.js';
-import type { EngineTimings } from './engine.js';
+import type { EngineTimings } from './engine-timings.js';
 
 const batch = 500;
 
 /**
  * Expires what went silent: operations past their start or run deadline become `failed`,
- * agents past the heartbeat timeout become disconnected/offline. Each change is the same
- * conditional transition any actor would use, so a late device report and the supervisor
- * cannot both win, and several supervisors (replicas) cannot fail one operation twice.
+ * agents past the heartbeat timeout become disconnected/offline. Each expiry is one UPDATE
+ * conditional on the status it expires from (the store's own statement, not the transition
+ * table's), so a late device report and the supervisor cannot both win, and several
+ * supervisors (replicas) cannot fail one operation twice.
  */
 export class Supervisor {
   private readonly loop: BackgroundLoop;

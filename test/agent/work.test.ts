@@ -63,13 +63,13 @@ describe('long-poll', () => {
 
   test('a device that hangs up releases its waiting poll', async () => {
     const agent = await enrollAgent(server);
-    const waitingBefore = server.engine.signal.waiting;
+    const waitingBefore = server.engine.devicesWaiting;
     const abort = new AbortController();
     const poll = agent.poll(20, { signal: abort.signal }).catch((error: Error) => error);
-    await waitFor('the poll to wait', async () => server.engine.signal.waiting === waitingBefore + 1);
+    await waitFor('the poll to wait', async () => server.engine.devicesWaiting === waitingBefore + 1);
     abort.abort();
     assert.ok((await poll) instanceof Error);
-    await waitFor('the waiter to be released', async () => server.engine.signal.waiting === waitingBefore, { timeoutMs: 3000 });
+    await waitFor('the waiter to be released', async () => server.engine.devicesWaiting === waitingBefore, { timeoutMs: 3000 });
   });
 
   test('each poll is a heartbeat: last_seen_at moves forward', async () => {

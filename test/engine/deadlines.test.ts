@@ -56,9 +56,9 @@ describe('operation deadlines', () => {
     const agent = await enrollAgent(server, { installed: { teamsClient: '1.0.96.1' } });
     const deviceId = agent.deviceId!;
     // Poll first so the device gets the operation the moment it exists and acks well within 500 ms.
-    const waitingBefore = server.engine.signal.waiting;
+    const waitingBefore = server.engine.devicesWaiting;
     const poll = agent.poll(10);
-    await waitFor('the poll to wait', async () => server.engine.signal.waiting > waitingBefore);
+    await waitFor('the poll to wait', async () => server.engine.devicesWaiting > waitingBefore);
     const operationId = await requestOperation(server, deviceId, 'updateSoftware', { softwareType: 'teamsClient', softwareVersion: '1.0.96.23' });
     const polled = await poll;
     assert.equal(polled.status, 200, await polled.text());
@@ -85,9 +85,9 @@ describe('operation deadlines', () => {
   test('progress keeps nothing alive past the run deadline', async () => {
     const agent = await enrollAgent(server);
     const deviceId = agent.deviceId!;
-    const waitingBefore = server.engine.signal.waiting;
+    const waitingBefore = server.engine.devicesWaiting;
     const poll = agent.poll(10);
-    await waitFor('the poll to wait', async () => server.engine.signal.waiting > waitingBefore);
+    await waitFor('the poll to wait', async () => server.engine.devicesWaiting > waitingBefore);
     const operationId = await requestOperation(server, deviceId, 'runDiagnostics');
     const polled = await poll;
     assert.equal(polled.status, 200, await polled.text());

@@ -29,10 +29,10 @@ describe('the full life of each operation type', () => {
     const deviceId = agent.deviceId!;
 
     // The device is already long-polling when the admin asks.
-    const waitingBefore = server.engine.signal.waiting;
+    const waitingBefore = server.engine.devicesWaiting;
     const pollStarted = Date.now();
     const poll = agent.poll(20);
-    await waitFor('the device\'s poll to be waiting', async () => server.engine.signal.waiting > waitingBefore);
+    await waitFor('the device\'s poll to be waiting', async () => server.engine.devicesWaiting > waitingBefore);
     const requested = Date.now();
     const operationId = await requestOperation(server, deviceId, 'updateSoftware', { softwareType: 'teamsClient', softwareVersion: '1.0.96.22' });
     const response = await poll;

@@ -77,9 +77,3 @@ export async function operationRow(server: TestServer, operationId: string): Pro
   assert.ok(row, `operation ${operationId} in the database`);
   return row;
 }
-
-/** A timestamp column as ISO text in either dialect (SQLite text, PostgreSQL Date). */
-export function isoColumn(value: unknown): string | null {
-  if (value === null || value === undefined) return null;
-  return value instanceof Date ? value.toISOString() : String(value);
-}

@@ -62,9 +62,3 @@ export function postJson(server: TestServer, path: string, body: unknown, init: 
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
 }
-
-/** Asserts nothing here; returns the parsed Graph error so tests assert on its parts. */
-export async function graphError(response: Response): Promise<{ code: string; message: string; innerError: Record<string, string> }> {
-  const body = (await response.json()) as { error: { code: string; message: string; innerError: Record<string, string> } };
-  return body.error;
-}

@@ -1,9 +1,9 @@
-import { deviceTypes, activityStates, type ActivityState, type DeviceType } from '../domain/enums.js';
-import { badRequest } from '../domain/errors.js';
-import type { HardwareDetail } from '../domain/device.js';
-import type { InstalledVersions } from '../domain/device-health.js';
-import { parseInstalled } from '../domain/operation-result.js';
-import type { InventoryReport } from '../engine/device-reports.js';
+import { deviceTypes, activityStates, type ActivityState, type DeviceType } from '../../domain/enums.js';
+import { badRequest } from '../../domain/errors.js';
+import type { HardwareDetail } from '../../domain/device.js';
+import type { InstalledVersions } from '../../domain/device-health.js';
+import { parseInstalled } from '../../domain/operation-result.js';
+import type { InventoryReport } from '../../engine/device-reports.js';
 
 /** The enrollment request: who the device is and what it runs. */
 export interface EnrollRequest {

@@ -6,7 +6,7 @@ const methods = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 type Method = (typeof methods)[number];
 
 /** Graph serves every path with and without the version segment (the documented Location has none). */
-export const versionPrefixes = ['', '/beta'];
+const versionPrefixes = ['', '/beta'];
 
 /**
  * Registers routes under every version prefix and answers the methods a path does not

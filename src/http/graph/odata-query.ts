@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { badRequest } from '../domain/errors.js';
-import type { DeviceFilter } from '../store/device-query.js';
+import { badRequest } from '../../domain/errors.js';
+import type { DeviceFilter } from '../../store/device-query.js';
 import { parseDeviceFilter } from './odata-filter.js';
 
-export const defaultPageSize = 20;
-export const maxPageSize = 50;
+const defaultPageSize = 20;
+const maxPageSize = 50;
 
 /** Which system query options a route honours; any other `$` option is a 400 naming it. */
 export type QueryOptionName = 'filter' | 'select' | 'top' | 'skiptoken';

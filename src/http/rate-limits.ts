@@ -11,13 +11,13 @@ export interface BucketRule {
 }
 
 /**
- * `--rate-limit N`: N requests per second per tenant and application (burst N).
- * `--rate-limit graph`: Graph's documented Teams limits, for testing clients' retry logic:
- * 30 rps per app per tenant for GETs and for other calls; across all tenants 1,500 rps per
- * app for GETs and 300 rps for other calls.
+ * The buckets of a throttling setting (`serve --rate-limit`, parsed by the configuration):
+ * N requests per second per tenant and application (burst N), or 'graph': Graph's documented
+ * Teams limits, for testing clients' retry logic: 30 rps per app per tenant for GETs and for
+ * other calls; across all tenants 1,500 rps per app for GETs and 300 rps for other calls.
  */
-export function rateLimitRules(setting: string | null): BucketRule[] {
-  if (setting === null || setting === 'off') return [];
+export function rateLimitRules(setting: number | 'graph' | null): BucketRule[] {
+  if (setting === null) return [];
   if (setting === 'graph') {
     return [
       { scope: 'tenantApp', access: 'read', capacity: 30, perSecond: 30 },
@@ -26,9 +26,7 @@ export function rateLimitRules(setting: string | null): BucketRule[] {
       { scope: 'app', access: 'write', capacity: 300, perSecond: 300 },
     ];
   }
-  const n = Number(setting);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--rate-limit must be a positive number, 'graph' or 'off', got '${setting}'`);
-  return [{ scope: 'tenantApp', access: 'any', capacity: n, perSecond: n }];
+  return [{ scope: 'tenantApp', access: 'any', capacity: setting, perSecond: setting }];
 }
 
 /** Checks every bucket that applies; the answer is the longest wait any of them asks for. */

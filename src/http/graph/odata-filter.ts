@@ -1,8 +1,8 @@
 import odataParser from '@balena/odata-parser';
-import { filterableDeviceProperties, type FilterableProperty } from '../domain/device.js';
-import { activityStates, deviceTypes, enumMember, healthStatuses } from '../domain/enums.js';
-import { badRequest } from '../domain/errors.js';
-import type { DeviceFilter } from '../store/device-query.js';
+import { filterableDeviceProperties, type FilterableProperty } from '../../domain/device.js';
+import { activityStates, deviceTypes, enumMember, healthStatuses } from '../../domain/enums.js';
+import { badRequest } from '../../domain/errors.js';
+import type { DeviceFilter } from '../../store/device-query.js';
 
 const enumsByKind: Record<string, readonly string[]> = {
   'enum:deviceType': deviceTypes,

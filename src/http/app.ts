@@ -1,17 +1,18 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
+import type { TokenVerifier } from '../auth/token-verifier.js';
+import type { Engine } from '../engine/engine.js';
+import type { Store } from '../store/store.js';
 import { addAgentRoutes } from './agent/agent-routes.js';
-import type { TokenVerifier } from './auth/token-verifier.js';
-import { badRequest } from './domain/errors.js';
+import { DeviceCredentialVerifier } from './agent/device-credentials.js';
+import { clientError, frameworkError, installGraphEdge, newRequestId } from './edge.js';
 import { addDeviceRoutes } from './graph/device-routes.js';
-import { clientError, frameworkError, installGraphEdge, newRequestId } from './graph/graph-edge.js';
 import { addOperationRoutes } from './graph/operation-routes.js';
-import { defaultSheddingLimits, installLoadShedding, type SheddingLimits } from './graph/load-shedding.js';
-import { rateLimitRules } from './graph/rate-limits.js';
-import { installGraphAuth } from './graph/request-caller.js';
-import { RouteTable } from './graph/route-table.js';
-import type { Engine } from './engine/engine.js';
-import type { Store } from './store/store.js';
+import { installJsonBodies } from './json-bodies.js';
+import { defaultSheddingLimits, installLoadShedding, type SheddingLimits } from './load-shedding.js';
+import { rateLimitRules } from './rate-limits.js';
+import { installGraphAuth } from './request-caller.js';
+import { RouteTable } from './route-table.js';
 
 export interface AppOptions {
   store: Store;
@@ -21,8 +22,8 @@ export interface AppOptions {
   log?: Logger | null;
   https?: { key: string | Buffer; cert: string | Buffer } | null;
   bodyLimitBytes?: number;
-  /** --rate-limit: N, 'graph' or null (off) */
-  rateLimit?: string | null;
+  /** throttling: N requests per second per tenant and application, 'graph', or null (off) */
+  rateLimit?: number | 'graph' | null;
   shedding?: SheddingLimits;
 }
 
@@ -56,24 +57,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   addOperationRoutes(routes, options.store, options.engine);
   routes.closeWith405();
   const agentRoutes = new RouteTable(app, ['']);
-  addAgentRoutes(app, agentRoutes, options.engine);
+  addAgentRoutes(app, agentRoutes, options.engine, new DeviceCredentialVerifier(options.store));
   agentRoutes.closeWith405();
   return app;
-}
-
-/**
- * Only JSON bodies are accepted (anything else is a 415). An empty JSON body counts as
- * no body, because restart and runDiagnostics are documented without one.
- */
-function installJsonBodies(app: FastifyInstance): void {
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, text, done) => {
-    const raw = (text as string).trim();
-    if (raw === '') return done(null, undefined);
-    try {
-      done(null, JSON.parse(raw));
-    } catch {
-      done(badRequest('The request body is not valid JSON.'), undefined);
-    }
-  });
 }

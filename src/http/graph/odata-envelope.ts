@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { encodeSkipToken, type ODataQuery } from './odata-query.js';
 
 /** scheme://host of the request, as the client addressed us. */
-export function originOf(request: FastifyRequest): string {
+function originOf(request: FastifyRequest): string {
   return `${request.protocol}://${request.host}`;
 }
 

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { errorRegistry, ServiceError, type ErrorName } from '../domain/errors.js';
+import { badRequest, notFound, ServiceError, type ErrorName } from '../domain/errors.js';
 import { isStoreInputError, isStoreUnavailable } from '../store/store-errors.js';
 
 /** Seconds a client is asked to wait when the database is unavailable. */
@@ -31,51 +33,37 @@ export function installGraphEdge(app: FastifyInstance): void {
   });
 
   app.setErrorHandler((error: FastifyError | ServiceError, request, reply) => {
-    if (error instanceof ServiceError) {
-      return sendGraphError(request, reply, error.status, error.code, error.message, error.headers);
-    }
+    if (error instanceof ServiceError) return sendGraphError(request, reply, error);
     if (isStoreUnavailable(error)) {
       request.log.warn({ err: error, requestId: request.id }, 'database unavailable');
-      const entry = errorRegistry.serviceNotAvailable;
-      return sendGraphError(request, reply, entry.status, entry.code, entry.message, { 'retry-after': String(storeRetryAfterSeconds) });
+      return sendGraphError(request, reply, new ServiceError('serviceNotAvailable', undefined, { 'retry-after': String(storeRetryAfterSeconds) }));
     }
     if (isStoreInputError(error)) {
-      return sendGraphError(request, reply, 400, errorRegistry.invalidRequest.code, 'The request contains characters that cannot be stored (such as U+0000).');
+      return sendGraphError(request, reply, badRequest('The request contains characters that cannot be stored (such as U+0000).'));
     }
     const mapped = fastifyErrorName(error);
-    if (mapped) {
-      const entry = errorRegistry[mapped];
-      return sendGraphError(request, reply, entry.status, entry.code, mapped === 'invalidRequest' ? error.message : entry.message);
-    }
+    if (mapped) return sendGraphError(request, reply, new ServiceError(mapped, mapped === 'invalidRequest' ? error.message : undefined));
     request.log.error({ err: error, requestId: request.id }, 'unhandled error');
-    const entry = errorRegistry.generalException;
-    return sendGraphError(request, reply, entry.status, entry.code, entry.message);
+    return sendGraphError(request, reply, new ServiceError('generalException'));
   });
 
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0];
-    return sendGraphError(request, reply, 404, errorRegistry.itemNotFound.code, `Resource not found for the segment '${path.slice(0, 200)}'.`);
+    return sendGraphError(request, reply, notFound(`Resource not found for the segment '${path.slice(0, 200)}'.`));
   });
 }
 
-/** Sends `{"error":{code,message,innerError}}` with the request's ids. */
-export function sendGraphError(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  status: number,
-  code: string,
-  message: string,
-  headers: Record<string, string> = {},
-) {
-  for (const [name, value] of Object.entries(headers)) reply.header(name, value);
+/** Sends `{"error":{code,message,innerError}}` with the request's ids; status and code come from the registry entry. */
+function sendGraphError(request: FastifyRequest, reply: FastifyReply, error: ServiceError) {
+  for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
   return reply
-    .code(status)
+    .code(error.status)
     .type('application/json')
-    .send(graphErrorBody(code, message, request.id, clientRequestIdOf(request) ?? request.id));
+    .send(graphErrorBody(error, request.id, clientRequestIdOf(request) ?? request.id));
 }
 
 /** Graph's error body; innerError carries the time and both request ids. */
-function graphErrorBody(code: string, message: string, requestId: string, clientRequestId: string) {
+function graphErrorBody({ code, message }: ServiceError, requestId: string, clientRequestId: string) {
   return { error: { code, message, innerError: { date: new Date().toISOString(), 'request-id': requestId, 'client-request-id': clientRequestId } } };
 }
 
@@ -87,23 +75,20 @@ export function newRequestId(): string {
 export function frameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   reply.header('request-id', request.id);
   const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
-  return sendGraphError(request, reply, tooLong ? 404 : 400, tooLong ? errorRegistry.itemNotFound.code : errorRegistry.invalidRequest.code,
-    tooLong ? 'Resource not found: a path segment is too long.' : 'The request URL is malformed.');
+  return sendGraphError(request, reply, tooLong ? notFound('Resource not found: a path segment is too long.') : badRequest('The request URL is malformed.'));
 }
 
 /**
  * Requests Node's HTTP parser refuses before Fastify sees them (bad header characters,
  * oversized headers): a raw 400 that still carries the Graph error body and a request id.
  */
-export function clientError(error: Error & { code?: string }, socket: import('node:net').Socket): void {
+export function clientError(error: Error & { code?: string }, socket: Socket): void {
   if (!socket.writable) return;
   const requestId = randomUUID();
-  const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
-  const status = tooLarge ? 431 : 400;
-  const message = tooLarge ? 'The request headers are too large.' : 'The HTTP request is malformed.';
-  const body = JSON.stringify(graphErrorBody(errorRegistry.invalidRequest.code, message, requestId, requestId));
+  const reply = error.code === 'HPE_HEADER_OVERFLOW' ? new ServiceError('headersTooLarge') : badRequest('The HTTP request is malformed.');
+  const body = JSON.stringify(graphErrorBody(reply, requestId, requestId));
   socket.end(
-    `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+    `HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status]}\r\n` +
       `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
       `request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
   );

@@ -1,15 +1,16 @@
-import { parseActionBody, requireEmptyBody } from '../domain/action-body.js';
-import { notFound } from '../domain/errors.js';
-import { actions, operationProperties, type ActionName } from '../domain/operation.js';
-import type { Engine } from '../engine/engine.js';
-import type { Store } from '../store/store.js';
-import { findDevice, sendJson } from './device-routes.js';
+import { parseActionBody, requireEmptyBody } from '../../domain/action-body.js';
+import { notFound } from '../../domain/errors.js';
+import { actions, operationProperties, type ActionName } from '../../domain/operation.js';
+import type { Engine } from '../../engine/engine.js';
+import type { Store } from '../../store/store.js';
+import { findDevice } from './device-routes.js';
+import { sendCollection, sendJson } from './graph-replies.js';
 import { operationBody, selectProperties } from './graph-shapes.js';
-import { collectionBody, contextUrl, entityBody } from './odata-envelope.js';
+import { contextUrl, entityBody } from './odata-envelope.js';
 import { parseODataQuery } from './odata-query.js';
 import { responseSchemas } from './response-schemas.js';
-import { callerOf } from './request-caller.js';
-import type { RouteTable } from './route-table.js';
+import { callerOf } from '../request-caller.js';
+import type { RouteTable } from '../route-table.js';
 
 type Params = { deviceId: string; operationId: string };
 
@@ -24,8 +25,7 @@ export function addOperationRoutes(routes: RouteTable, store: Store, engine: Eng
       top: query.top,
       beforeSeq: query.position as number | null,
     });
-    const value = page.items.map((op) => selectProperties(operationBody(op), query.select));
-    return sendJson(reply, collectionBody(request, `teamwork/devices('${device.id}')/operations`, query, value, page.next));
+    return sendCollection(request, reply, `teamwork/devices('${device.id}')/operations`, query, page, operationBody);
   }, responseSchemas.operationList);
 
   routes.add('GET', ['/teamwork/devices/:deviceId/operations/:operationId'], 'read', async (request, reply) => {
@@ -41,7 +41,7 @@ export function addOperationRoutes(routes: RouteTable, store: Store, engine: Eng
   routes.add('POST', ['/teamwork/devices/:deviceId/operations/:operationId/cancel'], 'write', async (request, reply) => {
     const { deviceId, operationId } = request.params as Params;
     requireEmptyBody(request.body, 'cancel');
-    const operation = await engine.lifecycle.cancel(callerOf(request), deviceId, operationId);
+    const operation = await engine.cancel(callerOf(request), deviceId, operationId);
     const context = contextUrl(request, `teamwork/devices('${operation.deviceId}')/operations`, null, '/$entity');
     return sendJson(reply.code(operation.status === 'cancelled' ? 200 : 202), entityBody(context, operationBody(operation)));
   });

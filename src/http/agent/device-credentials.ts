@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { ServiceError } from '../domain/errors.js';
-import type { Store } from '../store/store.js';
+import { ServiceError } from '../../domain/errors.js';
+import type { Store } from '../../store/store.js';
 
 const prefix = 'twd-device';
 

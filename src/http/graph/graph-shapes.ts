@@ -1,7 +1,7 @@
 import {
-  activityProperties, configurationProperties, deviceProperties, healthProperties, type Device,
-} from '../domain/device.js';
-import { operationProperties, type Operation } from '../domain/operation.js';
+  activityProperties, configurationProperties, healthProperties, type Device,
+} from '../../domain/device.js';
+import type { Operation } from '../../domain/operation.js';
 
 type Json = Record<string, unknown>;
 
@@ -58,7 +58,7 @@ function defaultAudit(device: Device, name: string): unknown {
 
 export type DocumentKind = 'health' | 'activity' | 'configuration';
 
-export const documentTypes: Record<DocumentKind, string> = {
+const documentTypes: Record<DocumentKind, string> = {
   health: 'teamworkDeviceHealth',
   activity: 'teamworkDeviceActivity',
   configuration: 'teamworkDeviceConfiguration',

@@ -1,13 +1,14 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import { deviceProperties, type Device } from '../domain/device.js';
-import { notFound } from '../domain/errors.js';
-import type { Store } from '../store/store.js';
+import type { FastifyRequest } from 'fastify';
+import { deviceProperties, type Device } from '../../domain/device.js';
+import { notFound } from '../../domain/errors.js';
+import type { Store } from '../../store/store.js';
 import { deviceBody, documentBody, documentProperties, selectProperties, type DocumentKind } from './graph-shapes.js';
-import { collectionBody, contextUrl, entityBody } from './odata-envelope.js';
+import { sendCollection, sendJson } from './graph-replies.js';
+import { contextUrl, entityBody } from './odata-envelope.js';
 import { parseODataQuery } from './odata-query.js';
 import { responseSchemas } from './response-schemas.js';
-import { callerOf } from './request-caller.js';
-import type { RouteTable } from './route-table.js';
+import { callerOf } from '../request-caller.js';
+import type { RouteTable } from '../route-table.js';
 
 type Params = { deviceId: string };
 
@@ -22,8 +23,7 @@ export function addDeviceRoutes(routes: RouteTable, store: Store): void {
       top: query.top,
       afterId: query.position as string | null,
     });
-    const value = page.items.map((d) => selectProperties(deviceBody(d), query.select));
-    return sendJson(reply, collectionBody(request, 'teamwork/devices', query, value, page.next));
+    return sendCollection(request, reply, 'teamwork/devices', query, page, deviceBody);
   }, responseSchemas.deviceList);
 
   routes.add('GET', ['/teamwork/devices/:deviceId'], 'read', async (request, reply) => {
@@ -50,8 +50,4 @@ export async function findDevice(store: Store, request: FastifyRequest): Promise
   const device = await store.getDevice(callerOf(request).tenantId, deviceId);
   if (!device) throw notFound(`The device '${deviceId.slice(0, 64)}' does not exist.`);
   return device;
-}
-
-export function sendJson(reply: FastifyReply, body: unknown) {
-  return reply.type('application/json; odata.metadata=minimal; odata.streaming=true').send(body);
 }

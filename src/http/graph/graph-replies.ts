@@ -1,0 +1,22 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { selectProperties } from './graph-shapes.js';
+import { collectionBody } from './odata-envelope.js';
+import type { ODataQuery } from './odata-query.js';
+
+/** Graph's JSON content type, with the OData annotations it declares. */
+export function sendJson(reply: FastifyReply, body: unknown) {
+  return reply.type('application/json; odata.metadata=minimal; odata.streaming=true').send(body);
+}
+
+/** One page of a collection: each item as its Graph body with $select applied, `@odata.nextLink` while more remain. */
+export function sendCollection<T>(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  path: string,
+  query: ODataQuery,
+  page: { items: T[]; next: string | number | null },
+  body: (item: T) => Record<string, unknown>,
+) {
+  const value = page.items.map((item) => selectProperties(body(item), query.select));
+  return sendJson(reply, collectionBody(request, path, query, value, page.next));
+}
