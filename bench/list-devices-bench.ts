@@ -99,7 +99,7 @@ export async function listDevicesBench(config: BenchConfig, workspace: BenchWork
     } else {
       const analyze = (f: SeededFile) => f.timings.reduce((sum, t) => sum + (t.analyzeSeconds ?? 0), 0);
       seedNotes.push(
-        `PostgreSQL: one fresh database per size (pg_database_size); seedDevices = one INSERT … jsonb_populate_recordset per 5,000 devices; ` +
+        `PostgreSQL: one fresh database per size (pg_database_size); seedDevices = one transaction per 5,000 devices, 500 rows per INSERT; ` +
           `then ANALYZE devices (${fmt.seconds(analyze(r.large))} s large, ${fmt.seconds(analyze(r.small))} s small, not in the seeding figures) and a CHECKPOINT`,
       );
     }
