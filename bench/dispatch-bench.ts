@@ -3,6 +3,7 @@ import http from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { createEnrollmentToken } from '../src/agent/enrollment.js';
 import { demoSoftwareVersions, deviceFamily } from '../src/seed/device-generator.js';
+import { SeededRandom, type RandomSource } from '../src/seed/seeded-random.js';
 import { openStore } from '../src/store/open-store.js';
 import type { BenchConfig } from './bench-config.js';
 import { fmt, progress, ratioOf, type BenchOutcome, type ReportRow } from './bench-report.js';
@@ -10,7 +11,6 @@ import { benchTenant, type BenchWorkspace } from './bench-workspace.js';
 import { startFleet, type FleetProcess } from './fleet-process.js';
 import { monotonicMs, type FleetDevice, type FleetStats } from './fleet-messages.js';
 import { processCpuSeconds, startTarget, type LoopDelay, type TargetMemory, type TargetProcess } from './target-process.js';
-import { mulberry32 } from '../src/simulator/sim-random.js';
 
 /** How long a fresh server idles before its memory is read. */
 const idleSettleMs = 2000;
@@ -284,7 +284,7 @@ interface Planned {
  * Round 0 asks for the newest demo teamsClient version, the next round the one before, ….
  */
 function planOperations(devices: FleetDevice[], count: number): Planned[] {
-  const order = shuffle(devices.slice(), mulberry32(0x5eed));
+  const order = shuffle(devices.slice(), new SeededRandom(0x5eed));
   const plan: Planned[] = [];
   for (let k = 0; k < count; k++) {
     const device = order[k % order.length];
@@ -421,9 +421,9 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function shuffle<T>(items: T[], random: () => number): T[] {
+function shuffle<T>(items: T[], random: RandomSource): T[] {
   for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
+    const j = Math.floor(random.next() * (i + 1));
     [items[i], items[j]] = [items[j], items[i]];
   }
   return items;
