@@ -1,10 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Device } from '../domain/device.js';
+import type { EnrollRequest } from '../domain/agent-protocol.js';
 import { ServiceError } from '../domain/errors.js';
 import { deviceIdentitySet } from '../domain/identity.js';
 import type { DeviceReports } from '../engine/device-reports.js';
 import type { Store } from '../store/store.js';
-import type { EnrollRequest } from './agent-messages.js';
 import { deviceCredential, hashSecret, newSecret, type DeviceCredentialVerifier } from './device-credentials.js';
 
 /** Creates a tenant enrollment token; only its hash is kept, the token is shown once. */
