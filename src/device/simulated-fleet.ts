@@ -1,5 +1,6 @@
 import { generateDevices } from '../seed/device-generator.js';
-import { mulberry32, seedOf } from './sim-random.js';
+import { SeededRandom, seedOf } from '../seed/seeded-random.js';
+import type { RetryPolicy } from './agent-client.js';
 import { SimulatedDevice } from './simulated-device.js';
 
 export interface SimulatedFleetOptions {
@@ -15,6 +16,8 @@ export interface SimulatedFleetOptions {
   updateMs: number;
   /** chance (0..1) that a software update fails */
   failureRate: number;
+  /** chance (0..1) that an update reports success with the old version still installed */
+  versionMismatchRate?: number;
   /**
    * Generator seed. The same seed gives the same hardware, so a restarted fleet re-enrolls as
    * the same devices; two fleets against one tenant need different seeds. Default 0x51d, not
@@ -24,6 +27,8 @@ export interface SimulatedFleetOptions {
   rebootMs?: number;
   heartbeatMs?: number;
   longPollSeconds?: number;
+  /** backoff of the devices' agent client while the server is unreachable or failing */
+  retry?: Partial<RetryPolicy>;
   /** enrollments in flight at once (default 50), so 10,000 devices do not stampede the server */
   concurrency?: number;
   log?: (msg: string) => void;
@@ -34,7 +39,7 @@ export interface FleetStats {
   enrolled: number;
   /** operations whose result the server accepted */
   operationsRun: number;
-  /** of those, reported as failed */
+  /** of those, recorded as failed by the server (reported failures and version mismatches) */
   failures: number;
   /** devices restarting right now */
   rebooting: number;
@@ -72,10 +77,12 @@ export class SimulatedFleet {
           template,
           updateMs: options.updateMs,
           failureRate: options.failureRate,
+          versionMismatchRate: options.versionMismatchRate,
           rebootMs: options.rebootMs,
           heartbeatMs: options.heartbeatMs,
           longPollSeconds: options.longPollSeconds,
-          random: mulberry32(seedOf(`${seed}:${template.hardwareDetail.uniqueId}`)),
+          retry: options.retry,
+          random: new SeededRandom(seedOf(`${seed}:${template.hardwareDetail.uniqueId}`)),
           log: options.log,
         }));
       }
