@@ -25,8 +25,9 @@ const deliveryGraceMs = 35_000;
 
 /**
  * Dispatch: N devices hold long-polls on one real server (`GET /agent/v1/work?waitSeconds=30`);
- * the devices are raw-HTTP agents in a separate process (long-poll-fleet.js), the server is
- * bench-target.js on a fresh SQLite file, and this process sends updateSoftware requests at a
+ * the devices are agent clients over keep-alive node:http in a separate process
+ * (long-poll-fleet.js), the server is bench-target.js on a fresh SQLite file, and this
+ * process sends updateSoftware requests at a
  * steady rate. Figures: the server's memory idle and with the N polls held, and the time from
  * the 202 (seen here) to the device's poll delivering the operation (seen in the fleet
  * process; both on the machine's monotonic clock). Baseline of the latency: the same with a
@@ -64,7 +65,7 @@ export async function dispatchBench(config: BenchConfig, workspace: BenchWorkspa
       `${fmt.seconds(large.heldAfterSeconds)} s after enrolment began (at least ${steadyStateMs / 1000} s: polls re-issued every 30 s); per poll = (held − idle) / ${n}, so it includes what enrolment leaves (credential cache, sockets, heap growth)`,
     `at the held reading: ${fmt.int(large.fleetBefore.pollsInFlight)} polls in flight (fleet's count), ${fmt.int(large.serverFds)} open file descriptors in the server`,
     `baseline fleet (${nSmall} devices, its own server): RSS idle ${mb(small.idle.rss)} MB, held ${mb(small.held.rss)} MB; heap after GC idle ${mb(small.idle.gc.heapUsed)} MB, held ${mb(small.held.gc.heapUsed)} MB`,
-    `fleet process (${n} agents, raw node:http keep-alive): ${mb(large.fleetRss)} MB RSS; enrolment ${fmt.int(large.devices / large.enrollSeconds)} devices/s (${fmt.seconds(large.enrollSeconds)} s, 100 at a time)`,
+    `fleet process (${n} agent clients, node:http keep-alive): ${mb(large.fleetRss)} MB RSS; enrolment ${fmt.int(large.devices / large.enrollSeconds)} devices/s (${fmt.seconds(large.enrollSeconds)} s, 100 at a time)`,
   ];
 
   const l = large.latency;

@@ -1,7 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { SimulatedDevice, type SimulatedDeviceOptions } from '../../src/device/simulated-device.js';
 import { updateFailures } from '../../src/device/update-failures.js';
@@ -9,7 +6,7 @@ import type { Device } from '../../src/domain/device.js';
 import { generateDevices } from '../../src/seed/device-generator.js';
 import { cancelOperation, graphDevice, graphOperation, operationRow, requestOperation } from '../helpers/graph-operations.js';
 import { enrollmentToken } from '../helpers/test-agent.js';
-import { createPostgresDatabase, testStore } from '../helpers/test-database.js';
+import { scratchDatabase } from '../helpers/test-database.js';
 import { startTestServer, tenantA, type TestServer } from '../helpers/test-server.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -167,26 +164,17 @@ describe('simulated device', () => {
 });
 
 describe('server restart', () => {
-  let dir: string;
   let db: string;
-  let dropDatabase: (() => Promise<void>) | null = null;
+  let removeDatabase: () => Promise<void>;
   const servers: TestServer[] = [];
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'twd-sim-'));
-    if (testStore === 'postgres') {
-      const database = await createPostgresDatabase();
-      db = database.url;
-      dropDatabase = () => database.drop();
-    } else {
-      db = join(dir, 'sim.db');
-    }
+    ({ db, remove: removeDatabase } = await scratchDatabase('twd-sim-'));
   });
 
   after(async () => {
     for (const s of servers) await s.stop().catch(() => {});
-    await dropDatabase?.();
-    rmSync(dir, { recursive: true, force: true });
+    await removeDatabase?.();
   });
 
   test('the device reconnects to the new server on the same database and completes a new operation', async () => {
