@@ -4,7 +4,7 @@ import {
 } from '../domain/agent-protocol.js';
 import { backoffMs, unseededRandom, type RandomSource } from '../seed/seeded-random.js';
 import { abortableSleep } from './abortable-sleep.js';
-import { fetchTransport, type AgentResponseHeaders, type AgentTransport } from './agent-transport.js';
+import { fetchTransport, type AgentRequest, type AgentResponseHeaders, type AgentTransport } from './agent-transport.js';
 
 /** One answer of the server, after any retries. */
 export interface AgentReply<T> {
@@ -118,8 +118,7 @@ export class AgentClient {
 
   /** The long-poll: 200 with the device's next operation, or 204 after `waitSeconds` with nothing. */
   poll(waitSeconds: number = maxLongPollSeconds, options: CallOptions = {}): Promise<AgentReply<WorkReply>> {
-    const timeoutMs = waitSeconds * 1000 + longPollMarginMs;
-    return this.send<WorkReply>('GET', `${agentPaths.work}?waitSeconds=${waitSeconds}`, undefined, { timeoutMs, ...options });
+    return this.send<WorkReply>('GET', `${agentPaths.work}?waitSeconds=${waitSeconds}`, undefined, options, waitSeconds * 1000 + longPollMarginMs);
   }
 
   ack(operationId: string, options: CallOptions = {}): Promise<AgentReply<WorkReply>> {
@@ -143,16 +142,19 @@ export class AgentClient {
    * it is (tests send malformed ones). Retries as the policy says; the last reply is returned
    * whatever its status, and the last error is thrown once attempts run out or on abort.
    */
-  async send<T = unknown>(method: string, path: string, body?: unknown, options: CallOptions = {}): Promise<AgentReply<T>> {
-    const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
+  send<T = unknown>(method: string, path: string, body?: unknown, options: CallOptions = {}, defaultTimeoutMs = this.timeoutMs): Promise<AgentReply<T>> {
+    const headers: Record<string, string> = options.headers ? { accept: 'application/json', ...options.headers } : { accept: 'application/json' };
     const authorization = options.credential === undefined ? this.authorization : options.credential === null ? null : `Bearer ${options.credential}`;
     if (authorization !== null) headers.authorization = authorization;
     const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
     if (text !== undefined) headers['content-type'] ??= 'application/json';
     const signal = options.signal && this.signal ? AbortSignal.any([options.signal, this.signal]) : (options.signal ?? this.signal);
-    const request = { method, path, headers, body: text, timeoutMs: options.timeoutMs ?? this.timeoutMs, signal };
     const retry = options.retry === undefined ? this.retry : options.retry === false ? false : { ...defaultRetry, ...options.retry };
+    return this.exchange<T>({ method, path, headers, body: text, timeoutMs: options.timeoutMs ?? defaultTimeoutMs, signal }, retry);
+  }
 
+  /** One request, tried again while the policy allows; kept apart from send() so a waiting long-poll holds little. */
+  private async exchange<T>(request: AgentRequest, retry: RetryPolicy | false): Promise<AgentReply<T>> {
     for (let attempt = 1; ; attempt++) {
       let reason: string;
       let waitMs: number;
@@ -162,13 +164,13 @@ export class AgentClient {
         reason = `HTTP ${reply.status}`;
         waitMs = reply.retryAfterMs ?? backoffMs(attempt, this.random, retry.baseMs, retry.capMs);
       } catch (error) {
-        if (!retry || signal?.aborted || attempt >= retry.attempts) throw error;
+        if (!retry || request.signal?.aborted || attempt >= retry.attempts) throw error;
         reason = describeError(error);
         waitMs = backoffMs(attempt, this.random, retry.baseMs, retry.capMs);
       }
-      this.onRetry?.(attempt, reason, path);
-      await abortableSleep(waitMs, signal);
-      signal?.throwIfAborted();
+      this.onRetry?.(attempt, reason, request.path);
+      await abortableSleep(waitMs, request.signal);
+      request.signal?.throwIfAborted();
     }
   }
 

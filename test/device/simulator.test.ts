@@ -164,40 +164,35 @@ describe('simulated device', () => {
 });
 
 describe('server restart', () => {
-  let db: string;
-  let removeDatabase: () => Promise<void>;
-  const servers: TestServer[] = [];
-
-  before(async () => {
-    ({ db, remove: removeDatabase } = await scratchDatabase('twd-sim-'));
-  });
-
-  after(async () => {
-    for (const s of servers) await s.stop().catch(() => {});
-    await removeDatabase?.();
-  });
-
   test('the device reconnects to the new server on the same database and completes a new operation', async () => {
-    const first = await startTestServer({ config: { db } });
-    servers.push(first);
-    const port = Number(new URL(first.url).port);
-    const device = await startDevice(first.url, await enrollmentToken(first));
-    const deviceId = device.deviceId!;
-    const warmUp = await requestOperation(first, deviceId, 'updateSoftware', { softwareType: 'teamsClient', softwareVersion: newTeamsClient });
-    assert.equal((await finished(first, deviceId, warmUp)).status, 'successful');
+    const { db, remove } = await scratchDatabase('twd-sim-');
+    const servers: TestServer[] = [];
+    try {
+      const first = await startTestServer({ config: { db } });
+      servers.push(first);
+      const port = Number(new URL(first.url).port);
+      const logs: string[] = [];
+      const device = await startDevice(first.url, await enrollmentToken(first), { log: (line) => logs.push(line) });
+      const deviceId = device.deviceId!;
+      const warmUp = await requestOperation(first, deviceId, 'updateSoftware', { softwareType: 'teamsClient', softwareVersion: newTeamsClient });
+      assert.equal((await finished(first, deviceId, warmUp)).status, 'successful');
 
-    await first.stop();
-    await new Promise((resolve) => setTimeout(resolve, 500)); // the device's polls now fail and back off
-    const second = await startTestServer({ config: { db, port } });
-    servers.push(second);
-    assert.equal(second.url, first.url);
+      await first.stop();
+      await waitFor('the device to find the server gone', async () => logs.some((line) => /\/agent\/v1\/work failed \(ECONNREFUSED\); retrying/.test(line)));
+      const second = await startTestServer({ config: { db, port } });
+      servers.push(second);
+      assert.equal(second.url, first.url);
 
-    const operationId = await requestOperation(second, deviceId, 'updateSoftware', { softwareType: 'teamsClient', softwareVersion: '1.0.96.2030020202' });
-    const operation = await finished(second, deviceId, operationId);
-    assert.equal(operation.status, 'successful', JSON.stringify(operation.error));
-    assert.equal(device.installed.teamsClient, '1.0.96.2030020202');
-    assert.equal(device.deviceId, deviceId, 'the same device, not a new enrollment');
-    const rows = await second.query<{ n: number | string }>('SELECT COUNT(*) AS n FROM devices WHERE tenant_id = ?', [tenantA]);
-    assert.equal(Number(rows[0].n), 1);
+      const operationId = await requestOperation(second, deviceId, 'updateSoftware', { softwareType: 'teamsClient', softwareVersion: '1.0.96.2030020202' });
+      const operation = await finished(second, deviceId, operationId);
+      assert.equal(operation.status, 'successful', JSON.stringify(operation.error));
+      assert.equal(device.installed.teamsClient, '1.0.96.2030020202');
+      assert.equal(device.deviceId, deviceId, 'the same device, not a new enrollment');
+      const rows = await second.query<{ n: number | string }>('SELECT COUNT(*) AS n FROM devices WHERE tenant_id = ?', [tenantA]);
+      assert.equal(Number(rows[0].n), 1);
+    } finally {
+      for (const s of servers) await s.stop().catch(() => {});
+      await remove();
+    }
   });
 });
