@@ -76,8 +76,8 @@ const maxRetryAfterSeconds = 60;
  * The device side of the agent protocol (docs/agent-protocol.md) over HTTP: enroll, the
  * long-poll for work, ack, progress, result, inventory. Transient failures (connection
  * errors, 408, 429, 5xx) are retried with exponential backoff and jitter, or after the
- * server's Retry-After. The device agent, the simulated fleet, the tests' agent and the
- * bench's fleet are all this client; what they do with the replies is theirs.
+ * server's Retry-After. The simulated fleet, the tests' agent and the bench's fleet all use
+ * this client (and so will the real device agent); what they do with the replies is theirs.
  */
 export class AgentClient {
   private readonly transport: AgentTransport;
