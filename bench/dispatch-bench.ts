@@ -3,6 +3,7 @@ import http from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { createEnrollmentToken } from '../src/http/agent/enrollment.js';
 import { demoSoftwareVersions, deviceFamily } from '../src/seed/device-generator.js';
+import { SeededRandom, type RandomSource } from '../src/seed/seeded-random.js';
 import { openStore } from '../src/store/open-store.js';
 import type { BenchConfig } from './bench-config.js';
 import { fmt, progress, ratioOf, type BenchOutcome, type ReportRow } from './bench-report.js';
@@ -10,7 +11,6 @@ import { benchTenant, type BenchWorkspace } from './bench-workspace.js';
 import { startFleet, type FleetProcess } from './fleet-process.js';
 import { monotonicMs, type FleetDevice, type FleetStats } from './fleet-messages.js';
 import { processCpuSeconds, startTarget, type LoopDelay, type TargetMemory, type TargetProcess } from './target-process.js';
-import { mulberry32 } from '../src/simulator/sim-random.js';
 
 /** How long a fresh server idles before its memory is read. */
 const idleSettleMs = 2000;
@@ -25,8 +25,9 @@ const deliveryGraceMs = 35_000;
 
 /**
  * Dispatch: N devices hold long-polls on one real server (`GET /agent/v1/work?waitSeconds=30`);
- * the devices are raw-HTTP agents in a separate process (long-poll-fleet.js), the server is
- * bench-target.js on a fresh SQLite file, and this process sends updateSoftware requests at a
+ * the devices are agent clients over keep-alive node:http in a separate process
+ * (long-poll-fleet.js), the server is bench-target.js on a fresh SQLite file, and this
+ * process sends updateSoftware requests at a
  * steady rate. Figures: the server's memory idle and with the N polls held, and the time from
  * the 202 (seen here) to the device's poll delivering the operation (seen in the fleet
  * process; both on the machine's monotonic clock). Baseline of the latency: the same with a
@@ -64,7 +65,7 @@ export async function dispatchBench(config: BenchConfig, workspace: BenchWorkspa
       `${fmt.seconds(large.heldAfterSeconds)} s after enrolment began (at least ${steadyStateMs / 1000} s: polls re-issued every 30 s); per poll = (held − idle) / ${n}, so it includes what enrolment leaves (credential cache, sockets, heap growth)`,
     `at the held reading: ${fmt.int(large.fleetBefore.pollsInFlight)} polls in flight (fleet's count), ${fmt.int(large.serverFds)} open file descriptors in the server`,
     `baseline fleet (${nSmall} devices, its own server): RSS idle ${mb(small.idle.rss)} MB, held ${mb(small.held.rss)} MB; heap after GC idle ${mb(small.idle.gc.heapUsed)} MB, held ${mb(small.held.gc.heapUsed)} MB`,
-    `fleet process (${n} agents, raw node:http keep-alive): ${mb(large.fleetRss)} MB RSS; enrolment ${fmt.int(large.devices / large.enrollSeconds)} devices/s (${fmt.seconds(large.enrollSeconds)} s, 100 at a time)`,
+    `fleet process (${n} agent clients, node:http keep-alive): ${mb(large.fleetRss)} MB RSS; enrolment ${fmt.int(large.devices / large.enrollSeconds)} devices/s (${fmt.seconds(large.enrollSeconds)} s, 100 at a time)`,
   ];
 
   const l = large.latency;
@@ -284,7 +285,7 @@ interface Planned {
  * Round 0 asks for the newest demo teamsClient version, the next round the one before, ….
  */
 function planOperations(devices: FleetDevice[], count: number): Planned[] {
-  const order = shuffle(devices.slice(), mulberry32(0x5eed));
+  const order = shuffle(devices.slice(), new SeededRandom(0x5eed));
   const plan: Planned[] = [];
   for (let k = 0; k < count; k++) {
     const device = order[k % order.length];
@@ -421,9 +422,9 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function shuffle<T>(items: T[], random: () => number): T[] {
+function shuffle<T>(items: T[], random: RandomSource): T[] {
   for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
+    const j = Math.floor(random.next() * (i + 1));
     [items[i], items[j]] = [items[j], items[i]];
   }
   return items;

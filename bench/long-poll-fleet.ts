@@ -1,10 +1,11 @@
 /**
- * A fleet of lightweight raw-HTTP device agents in a process of its own, for the dispatch
+ * A fleet of lightweight device agents in a process of its own, for the dispatch
  * benchmark (bench/dispatch-bench.ts):
  *
  *   node dist/bench/long-poll-fleet.js <url> <enrollment token> <N> [enroll concurrency] [hardware prefix]
  *
- * Each agent enrolls (POST /agent/v1/enroll, unique hardware), then loops
+ * Each agent is the one agent client (src/device/agent-client.ts) over the keep-alive
+ * node:http transport. It enrolls (POST /agent/v1/enroll, unique hardware), then loops
  * GET /agent/v1/work?waitSeconds=30. When an operation arrives it records the time with the
  * operation id (monotonicMs: the machine's monotonic clock, which every process on the machine
  * shares, to the microsecond, unlike Date.now()'s whole milliseconds), acknowledges it and
@@ -19,22 +20,22 @@
  */
 import http from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { AgentClient, describeError } from '../src/device/agent-client.js';
+import type { AgentTransport } from '../src/device/agent-transport.js';
+import { nodeHttpTransport } from '../src/device/node-http-transport.js';
+import type { EnrollRequest, WorkItem } from '../src/domain/agent-protocol.js';
 import { demoSoftwareVersions } from '../src/seed/device-generator.js';
 import { monotonicMs, type FleetCommand, type FleetDevice, type FleetDeviceType, type FleetMessage, type FleetStats } from './fleet-messages.js';
-
-interface Reply {
-  status: number;
-  text: string;
-  retryAfterMs: number | null;
-}
 
 const pollSeconds = 30;
 const loopResolutionMs = 10;
 const oldestTeamsClient = { teamsRoom: demoSoftwareVersions.teamsClient.windows[0], collaborationBar: demoSoftwareVersions.teamsClient.android[0] };
+/** enrolment gives up after this many attempts; polls and results retry until the fleet stops */
+const enrollAttempts = 20;
 
 class Fleet {
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 1_000_000, scheduling: 'lifo' });
-  private readonly base: URL;
+  private readonly transport: AgentTransport;
   private stopping = false;
   private readonly loopDelay = monitorEventLoopDelay({ resolution: loopResolutionMs });
   readonly stats: FleetStats = {
@@ -43,11 +44,11 @@ class Fleet {
   };
 
   constructor(
-    url: string,
+    private readonly url: string,
     private readonly enrollmentToken: string,
     private readonly send: (message: FleetMessage) => void,
   ) {
-    this.base = new URL(url);
+    this.transport = this.counting(nodeHttpTransport(url, this.agent));
     this.loopDelay.enable();
   }
 
@@ -62,11 +63,11 @@ class Fleet {
     const worker = async () => {
       while (next < count && !this.stopping) {
         const index = next++;
-        const device = await this.enroll(index, prefix);
+        const { device, client } = await this.enroll(index, prefix);
         devices[index] = device;
         enrolled++;
         if (enrolled % 1000 === 0) this.send({ type: 'progress', enrolled });
-        void this.run(device, () => {
+        void this.run(client, device, () => {
           if (++firstPolls === count) allPolling();
         });
       }
@@ -76,10 +77,10 @@ class Fleet {
     return devices;
   }
 
-  private async enroll(index: number, prefix: string): Promise<FleetDevice> {
+  private async enroll(index: number, prefix: string): Promise<{ device: FleetDevice; client: AgentClient }> {
     const deviceType: FleetDeviceType = index % 2 === 0 ? 'teamsRoom' : 'collaborationBar';
     const hex = index.toString(16).padStart(8, '0');
-    const body = JSON.stringify({
+    const request: EnrollRequest = {
       enrollmentToken: this.enrollmentToken,
       deviceType,
       hardwareDetail: {
@@ -91,104 +92,74 @@ class Fleet {
       },
       installed: { teamsClient: oldestTeamsClient[deviceType] },
       displayName: `Bench room ${index}`,
-    });
-    for (let attempt = 1; ; attempt++) {
-      const reply = await this.call('POST', '/agent/v1/enroll', null, body, 30_000, 'enroll').catch((error: unknown) => this.networkFailure(error));
-      if (reply && (reply.status === 201 || reply.status === 200)) {
-        const parsed = JSON.parse(reply.text) as { deviceId: string; credential: string };
-        credentials.set(parsed.deviceId, parsed.credential);
-        return { deviceId: parsed.deviceId, deviceType };
-      }
-      if (reply && reply.status !== 503 && reply.status !== 429) throw new Error(`enroll ${index}: HTTP ${reply.status} ${reply.text.slice(0, 300)}`);
-      if (attempt >= 20) throw new Error(`enroll ${index}: gave up after ${attempt} attempts`);
-      await sleep(reply?.retryAfterMs ?? 500);
-    }
+    };
+    const client = new AgentClient({ url: this.url, transport: this.transport, retry: { baseMs: 250, capMs: 1000 } });
+    const reply = await client.enroll(request, { retry: { attempts: enrollAttempts, baseMs: 500, capMs: 500 } });
+    if (!reply.body || (reply.status !== 201 && reply.status !== 200)) throw new Error(`enroll ${index}: HTTP ${reply.status} ${reply.text.slice(0, 300)}`);
+    return { device: { deviceId: reply.body.deviceId, deviceType }, client };
   }
 
-  /** One agent: poll, run what arrives, poll again, until stopped. */
-  private async run(device: FleetDevice, firstPollSent: () => void): Promise<void> {
-    const auth = `Bearer ${credentials.get(device.deviceId)}`;
+  /** One agent: poll, run what arrives, poll again, until stopped. The client retries failed polls. */
+  private async run(client: AgentClient, device: FleetDevice, firstPollSent: () => void): Promise<void> {
     let first = true;
     while (!this.stopping) {
       this.stats.pollsInFlight++;
-      const poll = this.call('GET', `/agent/v1/work?waitSeconds=${pollSeconds}`, auth, undefined, (pollSeconds + 15) * 1000, 'work');
+      const poll = client.poll(pollSeconds);
       if (first) {
         first = false;
         firstPollSent();
       }
-      const reply = await poll.catch((error: unknown) => this.networkFailure(error));
+      const reply = await poll.catch(() => null);
       this.stats.pollsInFlight--;
       if (this.stopping) return;
-      if (!reply) {
-        await sleep(250 + Math.random() * 500);
-        continue;
-      }
+      if (!reply) continue;
       if (reply.status === 204) {
         this.stats.polls204++;
         continue;
       }
-      if (reply.status !== 200) {
+      if (reply.status !== 200 || !reply.body) {
         await sleep(reply.retryAfterMs ?? 1000);
         continue;
       }
       const receivedAt = monotonicMs();
       this.stats.polls200++;
-      const { operation } = JSON.parse(reply.text) as { operation: { id: string; status: string; softwareType: string | null; softwareVersion: string | null } };
+      const { operation } = reply.body;
       this.send({ type: 'received', operationId: operation.id, deviceId: device.deviceId, receivedAt });
-      await this.finish(auth, operation).catch((error: unknown) => this.networkFailure(error));
+      await this.finish(client, operation).catch(() => null);
     }
   }
 
-  private async finish(auth: string, operation: { id: string; status: string; softwareType: string | null; softwareVersion: string | null }): Promise<void> {
-    const path = `/agent/v1/operations/${operation.id}`;
+  /** Acknowledges (unless resumed) and reports the requested version installed. */
+  private async finish(client: AgentClient, operation: WorkItem): Promise<void> {
     if (operation.status === 'queued') {
-      const ack = await this.call('POST', `${path}/ack`, auth, '{}', 30_000, 'ack');
+      const ack = await client.ack(operation.id);
       if (ack.status !== 200) return;
       this.stats.acks++;
     }
     const installed = operation.softwareType && operation.softwareVersion ? { [operation.softwareType]: operation.softwareVersion } : {};
-    const result = await this.call('POST', `${path}/result`, auth, JSON.stringify({ status: 'successful', installed }), 30_000, 'result');
+    const result = await client.result(operation.id, { status: 'successful', installed });
     if (result.status === 200) this.stats.results++;
     else this.stats.resultFailures++;
   }
 
-  private call(method: 'GET' | 'POST', path: string, authorization: string | null, body: string | undefined, timeoutMs: number, route: string): Promise<Reply> {
-    return new Promise<Reply>((resolve, reject) => {
-      const headers: http.OutgoingHttpHeaders = {};
-      if (authorization) headers.authorization = authorization;
-      if (body !== undefined) {
-        headers['content-type'] = 'application/json';
-        headers['content-length'] = Buffer.byteLength(body);
+  /** The transport, counting non-2xx answers by "METHOD route status" and socket failures by reason. */
+  private counting(transport: AgentTransport): AgentTransport {
+    return async (request) => {
+      try {
+        const response = await transport(request);
+        if (response.status >= 300) {
+          const key = `${request.method} ${routeOf(request.path)} ${response.status}`;
+          this.stats.httpErrors[key] = (this.stats.httpErrors[key] ?? 0) + 1;
+        }
+        return response;
+      } catch (error) {
+        if (!this.stopping) {
+          const reason = describeError(error);
+          this.stats.networkErrors[reason] = (this.stats.networkErrors[reason] ?? 0) + 1;
+        }
+        throw error;
       }
-      const request = http.request(
-        { host: this.base.hostname, port: this.base.port, method, path, headers, agent: this.agent },
-        (response) => {
-          let text = '';
-          response.setEncoding('utf8');
-          response.on('data', (chunk: string) => (text += chunk));
-          response.on('end', () => {
-            const status = response.statusCode ?? 0;
-            if (status >= 300) {
-              const key = `${method} ${route} ${status}`;
-              this.stats.httpErrors[key] = (this.stats.httpErrors[key] ?? 0) + 1;
-            }
-            const retryAfter = Number(response.headers['retry-after']);
-            resolve({ status, text, retryAfterMs: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : null });
-          });
-          response.on('error', reject);
-        },
-      );
-      request.setTimeout(timeoutMs, () => request.destroy(new Error(`${route} timed out after ${timeoutMs} ms`)));
-      request.on('error', reject);
-      request.end(body);
-    });
-  }
-
-  private networkFailure(error: unknown): null {
-    if (this.stopping) return null;
-    const message = error instanceof Error ? ((error as NodeJS.ErrnoException).code ?? error.message) : String(error);
-    this.stats.networkErrors[message] = (this.stats.networkErrors[message] ?? 0) + 1;
-    return null;
+    };
   }
 
   snapshot(resetLoopDelay = false): FleetStats {
@@ -207,8 +178,12 @@ class Fleet {
   }
 }
 
-/** deviceId → credential, outside the device objects so the `ready` message carries no secrets. */
-const credentials = new Map<string, string>();
+/** The last segment of an agent path: enroll, work, ack, result. */
+function routeOf(path: string): string {
+  const query = path.indexOf('?');
+  const end = query < 0 ? path.length : query;
+  return path.slice(path.lastIndexOf('/', end) + 1, end);
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -5,7 +5,7 @@ import { createEnrollmentToken } from '../http/agent/enrollment.js';
 import { compareVersions } from '../domain/software-catalog.js';
 import { seedDemoCatalog } from '../seed/demo-catalog.js';
 import { seedDevices } from '../seed/seed-devices.js';
-import { SimulatedFleet } from '../simulator/simulated-fleet.js';
+import { SimulatedFleet } from '../device/simulated-fleet.js';
 import { startServer, type RunningServer } from '../server.js';
 import { dbOption, integer, tenantOption } from './cli-options.js';
 

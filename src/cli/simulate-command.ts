@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { demoTenant, serveDefaults } from '../config.js';
-import { SimulatedFleet } from '../simulator/simulated-fleet.js';
+import { SimulatedFleet } from '../device/simulated-fleet.js';
 import { integer } from './cli-options.js';
 
 /** `simulate`: a simulated fleet against any server, over the real agent protocol. */

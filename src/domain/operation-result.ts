@@ -1,16 +1,12 @@
+import type { ResultBody } from './agent-protocol.js';
 import { badRequest } from './errors.js';
 import { softwareTypes } from './enums.js';
 import type { InstalledVersions } from './device-health.js';
 import type { Operation, OperationError, Transition } from './operation.js';
 import { versionTextPattern } from './software-catalog.js';
 
-/** What a device reports when it has finished (or given up on) an operation. */
-export interface ResultReport {
-  status: 'successful' | 'failed' | 'cancelled';
-  installed: InstalledVersions | null;
-  error: OperationError | null;
-  diagnostics: Record<string, unknown> | null;
-}
+/** What a device reports when it has finished (or given up on) an operation, every part present. */
+export type ResultReport = Required<ResultBody>;
 
 export interface ResultDecision {
   transition: Transition;

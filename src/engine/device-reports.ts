@@ -1,3 +1,4 @@
+import type { InventoryBody } from '../domain/agent-protocol.js';
 import type { Device } from '../domain/device.js';
 import {
   healthStatusOf, softwareUpdateHealth, softwareVersionsOf, withConnection, type InstalledVersions,
@@ -6,17 +7,6 @@ import type { ActivityState, ConnectionStatus } from '../domain/enums.js';
 import { deviceIdentitySet } from '../domain/identity.js';
 import type { CatalogEntry } from '../domain/software-catalog.js';
 import type { Store } from '../store/store.js';
-
-/** What an agent reports about itself (the inventory/heartbeat message). */
-export interface InventoryReport {
-  installed?: InstalledVersions;
-  activityState?: ActivityState;
-  /** Graph-shaped parts, taken as reported */
-  peripheralsHealth?: Record<string, unknown> | null;
-  hardwareHealth?: Record<string, unknown> | null;
-  loginStatus?: Record<string, unknown> | null;
-  activePeripherals?: Record<string, unknown> | null;
-}
 
 /**
  * Turns what devices report into the Graph documents: health (with softwareUpdateHealth
@@ -27,7 +17,7 @@ export interface InventoryReport {
 export class DeviceReports {
   constructor(private readonly store: Store) {}
 
-  async applyInventory(tenantId: string, deviceId: string, report: InventoryReport, now: string): Promise<Device | null> {
+  async applyInventory(tenantId: string, deviceId: string, report: InventoryBody, now: string): Promise<Device | null> {
     return this.change(tenantId, deviceId, now, (device) => {
       let health: Record<string, unknown> = { ...device.health };
       for (const part of ['peripheralsHealth', 'hardwareHealth', 'loginStatus'] as const) {

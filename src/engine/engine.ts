@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { ActionRequest } from '../domain/action-body.js';
+import type { InventoryBody } from '../domain/agent-protocol.js';
 import type { Device } from '../domain/device.js';
 import { notFound } from '../domain/errors.js';
 import type { Caller } from '../domain/identity.js';
@@ -7,7 +8,7 @@ import type { ActionName, Operation } from '../domain/operation.js';
 import type { ResultReport } from '../domain/operation-result.js';
 import type { Store } from '../store/store.js';
 import { enrollDevice, type EnrolledDevice, type EnrollmentClaim } from './device-enrollment.js';
-import { DeviceReports, type InventoryReport } from './device-reports.js';
+import { DeviceReports } from './device-reports.js';
 import type { EngineTimings } from './engine-timings.js';
 import { OperationLifecycle } from './operation-lifecycle.js';
 import { requestOperation } from './operation-requests.js';
@@ -115,7 +116,7 @@ export class Engine {
   }
 
   /** The device's inventory/heartbeat: recorded at once, its presence at the next batch; 404 once the device is gone. */
-  async reportInventory(tenantId: string, deviceId: string, report: InventoryReport): Promise<Device> {
+  async reportInventory(tenantId: string, deviceId: string, report: InventoryBody): Promise<Device> {
     this.presence.seen(tenantId, deviceId);
     const updated = await this.reports.applyInventory(tenantId, deviceId, report, new Date().toISOString());
     if (!updated) throw notFound('The device no longer exists.');

@@ -1,8 +1,8 @@
 import type { Device, HardwareDetail, UserIdentity } from '../domain/device.js';
-import { seedOf } from '../simulator/sim-random.js';
 import type { InstalledVersions } from '../domain/device-health.js';
 import type { ActivityState, DeviceType, HealthStatus, SoftwareType } from '../domain/enums.js';
 import type { IdentitySet } from '../domain/identity.js';
+import { SeededRandom, seedOf } from './seeded-random.js';
 
 export interface GenerateOptions { tenantId: string; count: number; seed?: number; now?: Date; startIndex?: number }
 
@@ -30,20 +30,14 @@ export const demoSoftwareVersions: Record<SoftwareType, { windows: string[]; and
 
 // --- deterministic randomness ------------------------------------------------------------
 
-// mulberry32 on module-level state rather than a closure per device: generation is
-// synchronous, and this saves an allocation per device.
-let rngState = 0;
-function next32(): number {
-  rngState = (rngState + 0x6d2b79f5) | 0;
-  let t = rngState;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return (t ^ (t >>> 14)) >>> 0;
-}
-const rnd = (): number => next32() / 4294967296;
-const int = (n: number): number => (rnd() * n) | 0;
-const chance = (p: number): boolean => rnd() < p;
-const pick = <T>(a: readonly T[]): T => a[int(a.length)];
+// One generator for the whole module, reseeded per device rather than one per device:
+// generation is synchronous, and this saves an allocation per device.
+const random = new SeededRandom(0);
+const next32 = (): number => random.next32();
+const rnd = (): number => random.next();
+const int = (n: number): number => random.int(n);
+const chance = (p: number): boolean => random.chance(p);
+const pick = <T>(a: readonly T[]): T => random.pick(a);
 
 // murmur3 finalizer: a bijection on 32-bit ints, so distinct indexes give distinct words
 // (ids, serials, uniqueIds) no matter which batch (startIndex) produced them.
@@ -253,7 +247,7 @@ export function generateDevices(options: GenerateOptions): Device[] {
   const nowIso = new Date(nowMs).toISOString();
   const salt = fmix32(seedOf(options.tenantId) ^ fmix32((options.seed ?? 1) >>> 0));
   const serialSalt = fmix32(salt ^ 0x9e3779b9);
-  rngState = salt;
+  random.reseed(salt);
   const adminIds = ADMINS.map(() => uuid());
   const out: Device[] = new Array(options.count);
 
@@ -261,7 +255,7 @@ export function generateDevices(options: GenerateOptions): Device[] {
     const index = start + k;
     const idWord = fmix32((index + salt) | 0);
     // Each device draws from its own stream, so it is the same whatever batch it is generated in.
-    rngState = idWord ^ 0x5bd1e995;
+    random.reseed(idWord ^ 0x5bd1e995);
     const id = uuidFrom(idWord, next32(), next32(), next32());
     const deviceType = pickW(TYPES);
     const family = deviceFamily(deviceType);

@@ -33,8 +33,8 @@ const layers: Record<string, Layer> = {
   engine: { paths: ['engine/'], mayImport: ['domain', 'store'] },
   auth: { paths: ['auth/'], mayImport: ['domain', 'store'] },
   seed: { paths: ['seed/'], mayImport: ['domain', 'store'] },
-  // The device side (src/simulator until it becomes src/device) speaks to the server over HTTP only.
-  device: { paths: ['device/', 'simulator/'], mayImport: ['domain', 'seed'] },
+  // The device side speaks to the server over HTTP only.
+  device: { paths: ['device/'], mayImport: ['domain', 'seed'] },
   http: { paths: ['http/'], mayImport: ['domain', 'store', 'engine', 'auth'] },
   'http/graph': { paths: ['http/graph/'], mayImport: ['http', 'domain', 'store', 'engine', 'auth'] },
   'http/agent': { paths: ['http/agent/'], mayImport: ['http', 'domain', 'store', 'engine', 'auth'] },
@@ -42,8 +42,7 @@ const layers: Record<string, Layer> = {
   'http/app': { paths: ['http/app.ts'], mayImport: ['http', 'http/graph', 'http/agent', 'domain', 'store', 'engine', 'auth'] },
   // The composition root: it wires every layer together and nothing imports it.
   root: {
-    // agent/ holds only a temporary re-export for a test helper on another branch (see its header).
-    paths: ['cli/', 'server.ts', 'config.ts', 'agent/'],
+    paths: ['cli/', 'server.ts', 'config.ts'],
     mayImport: ['domain', 'store', 'engine', 'auth', 'seed', 'device', 'http', 'http/graph', 'http/agent', 'http/app'],
   },
 };

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +7,7 @@ import { promisify } from 'node:util';
 import { freePort } from '../helpers/cli-process.js';
 import { expectGraphError } from '../helpers/http-assertions.js';
 import { TestAgent, enrollBody } from '../helpers/test-agent.js';
-import { createPostgresDatabase, queryDatabase, testStore } from '../helpers/test-database.js';
+import { queryDatabase, scratchDatabase } from '../helpers/test-database.js';
 import { tenantA } from '../helpers/test-server.js';
 
 /**
@@ -23,20 +21,12 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const bin = join(root, 'bin', 'teamwork-devices.js');
 const run = promisify(execFile);
 
-let dir: string;
 let db: string;
-let dropDatabase: (() => Promise<void>) | null = null;
+let removeDatabase: () => Promise<void>;
 const children: ChildProcess[] = [];
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'twd-restart-'));
-  if (testStore === 'postgres') {
-    const database = await createPostgresDatabase();
-    db = database.url;
-    dropDatabase = () => database.drop();
-  } else {
-    db = join(dir, 'restart.db');
-  }
+  ({ db, remove: removeDatabase } = await scratchDatabase('twd-restart-'));
 });
 
 after(async () => {
@@ -46,8 +36,7 @@ after(async () => {
       await new Promise((done) => child.once('exit', done));
     }
   }
-  await dropDatabase?.();
-  rmSync(dir, { recursive: true, force: true });
+  await removeDatabase?.();
 });
 
 async function cli(...args: string[]): Promise<string> {

@@ -1,46 +1,25 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createEnrollmentToken } from '../../src/agent/enrollment.js';
+import { createEnrollmentToken } from '../../src/http/agent/enrollment.js';
+import { AgentClient, type AgentReply } from '../../src/device/agent-client.js';
+import { agentPaths, type EnrollReply, type EnrollRequest, type WorkItem, type WorkReply } from '../../src/domain/agent-protocol.js';
+import type { HardwareDetail } from '../../src/domain/device.js';
 import type { Store } from '../../src/store/store.js';
 import { tenantA } from './test-server.js';
 
 /**
- * A raw-HTTP device agent for tests: every step of docs/agent-protocol.md is one call that
- * returns the Response, so a test decides what the device does and when (unlike the
- * simulator, which runs on its own).
+ * A device agent for tests, over the one agent client (src/device/agent-client.ts) with
+ * retries off: every step of docs/agent-protocol.md is one call that returns the Response,
+ * so a test decides what the device does and when (unlike the simulator, which runs on its own).
  */
 
-export interface WorkItem {
-  id: string;
-  operationType: string;
-  softwareType: string | null;
-  softwareVersion: string | null;
-  status: string;
-  cancelRequested: boolean;
-  createdDateTime: string;
-  startedDateTime: string | null;
-}
-
-export interface EnrollBody {
-  enrollmentToken: string;
+/** An enrollment body as tests write it: loosely typed, since some tests send wrong ones on purpose. */
+export type EnrollBody = Omit<EnrollRequest, 'deviceType' | 'hardwareDetail' | 'installed' | 'displayName'> & {
   deviceType: string;
-  hardwareDetail: {
-    uniqueId?: string | null;
-    serialNumber?: string | null;
-    manufacturer?: string | null;
-    model?: string | null;
-    macAddresses?: string[];
-  };
+  hardwareDetail: Partial<HardwareDetail>;
   installed?: Record<string, string>;
   displayName?: string | null;
-}
-
-export interface Enrolled {
-  tenantId: string;
-  deviceId: string;
-  credential: string;
-  longPollSeconds: number;
-}
+};
 
 /** Creates an enrollment token in the server's store (tenant A unless told otherwise). */
 export async function enrollmentToken(server: { store: Store }, tenantId = tenantA, ttlSeconds = 3600): Promise<string> {
@@ -60,29 +39,36 @@ export function uniqueHardware(overrides: Partial<EnrollBody['hardwareDetail']> 
   };
 }
 
+type Init = { signal?: AbortSignal; credential?: string | null };
+
 export class TestAgent {
+  private readonly client: AgentClient;
   deviceId: string | null = null;
-  credential: string | null = null;
   tenantId: string | null = null;
 
-  constructor(readonly baseUrl: string) {}
+  constructor(readonly baseUrl: string) {
+    this.client = new AgentClient({ url: baseUrl, retry: false });
+  }
+
+  get credential(): string | null {
+    return this.client.credential;
+  }
+
+  set credential(value: string | null) {
+    this.client.credential = value;
+  }
 
   /** POST /agent/v1/enroll with exactly this body (a string is sent as is). */
   enroll(body: unknown, headers: Record<string, string> = {}): Promise<Response> {
-    return fetch(`${this.baseUrl}/agent/v1/enroll`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...headers },
-      body: typeof body === 'string' ? body : JSON.stringify(body),
-    });
+    return this.send('POST', agentPaths.enroll, body, { credential: null }, headers);
   }
 
   /** Enrolls, asserts 200/201, and keeps the device id and credential for the next calls. */
-  async enrollOk(body: EnrollBody, expectedStatus?: 200 | 201): Promise<Enrolled> {
-    const response = await this.enroll(body);
-    const text = await response.text();
-    if (expectedStatus) assert.equal(response.status, expectedStatus, text);
-    else assert.ok(response.status === 200 || response.status === 201, `enroll: ${response.status} ${text}`);
-    const enrolled = JSON.parse(text) as Enrolled;
+  async enrollOk(body: EnrollBody, expectedStatus?: 200 | 201): Promise<EnrollReply> {
+    const reply = await this.client.send<EnrollReply>('POST', agentPaths.enroll, body, { credential: null });
+    if (expectedStatus) assert.equal(reply.status, expectedStatus, reply.text);
+    else assert.ok(reply.status === 200 || reply.status === 201, `enroll: ${reply.status} ${reply.text}`);
+    const enrolled = reply.body!;
     this.deviceId = enrolled.deviceId;
     this.credential = enrolled.credential;
     this.tenantId = enrolled.tenantId;
@@ -90,64 +76,63 @@ export class TestAgent {
   }
 
   /** GET /agent/v1/work?waitSeconds=N */
-  poll(waitSeconds = 0, init: { signal?: AbortSignal; credential?: string | null } = {}): Promise<Response> {
-    return this.send('GET', `/agent/v1/work?waitSeconds=${waitSeconds}`, undefined, init);
+  poll(waitSeconds = 0, init: Init = {}): Promise<Response> {
+    return this.send('GET', `${agentPaths.work}?waitSeconds=${waitSeconds}`, undefined, { timeoutMs: waitSeconds * 1000 + 15_000, ...init });
   }
 
-  ack(operationId: string, init: { credential?: string | null } = {}): Promise<Response> {
-    return this.send('POST', `/agent/v1/operations/${operationId}/ack`, undefined, init);
+  ack(operationId: string, init: Init = {}): Promise<Response> {
+    return this.send('POST', agentPaths.ack(operationId), undefined, init);
   }
 
-  progress(operationId: string, body: unknown = { percent: 50, message: 'working' }, init: { credential?: string | null } = {}): Promise<Response> {
-    return this.send('POST', `/agent/v1/operations/${operationId}/progress`, body, init);
+  progress(operationId: string, body: unknown = { percent: 50, message: 'working' }, init: Init = {}): Promise<Response> {
+    return this.send('POST', agentPaths.progress(operationId), body, init);
   }
 
-  result(operationId: string, body: unknown, init: { credential?: string | null } = {}): Promise<Response> {
-    return this.send('POST', `/agent/v1/operations/${operationId}/result`, body, init);
+  result(operationId: string, body: unknown, init: Init = {}): Promise<Response> {
+    return this.send('POST', agentPaths.result(operationId), body, init);
   }
 
-  inventory(body: unknown, init: { credential?: string | null } = {}): Promise<Response> {
-    return this.send('POST', '/agent/v1/inventory', body, init);
+  inventory(body: unknown, init: Init = {}): Promise<Response> {
+    return this.send('POST', agentPaths.inventory, body, init);
   }
 
   /** Polls and returns the work item, or null on 204; anything else fails the test. */
   async nextWork(waitSeconds = 0): Promise<WorkItem | null> {
-    const response = await this.poll(waitSeconds);
-    const text = await response.text();
-    if (response.status === 204) return null;
-    assert.equal(response.status, 200, `poll: ${response.status} ${text}`);
-    return (JSON.parse(text) as { operation: WorkItem }).operation;
+    const reply = await this.client.poll(waitSeconds);
+    if (reply.status === 204) return null;
+    assert.equal(reply.status, 200, `poll: ${reply.status} ${reply.text}`);
+    return reply.body!.operation;
   }
 
   /** Acknowledges, asserting 200; returns the work item now inProgress. */
   async ackOk(operationId: string): Promise<WorkItem> {
-    const response = await this.ack(operationId);
-    const text = await response.text();
-    assert.equal(response.status, 200, `ack: ${response.status} ${text}`);
-    return (JSON.parse(text) as { operation: WorkItem }).operation;
+    const reply = await this.client.ack(operationId);
+    assert.equal(reply.status, 200, `ack: ${reply.status} ${reply.text}`);
+    return reply.body!.operation;
   }
 
   /** Reports a result, asserting 200; returns the finished work item. */
   async resultOk(operationId: string, body: unknown): Promise<WorkItem> {
-    const response = await this.result(operationId, body);
-    const text = await response.text();
-    assert.equal(response.status, 200, `result: ${response.status} ${text}`);
-    return (JSON.parse(text) as { operation: WorkItem }).operation;
+    const reply = await this.client.send<WorkReply>('POST', agentPaths.result(operationId), body);
+    assert.equal(reply.status, 200, `result: ${reply.status} ${reply.text}`);
+    return reply.body!.operation;
   }
 
-  /** A request with the device credential (or `credential`, or none when null). */
-  send(method: string, path: string, body?: unknown, init: { signal?: AbortSignal; credential?: string | null } = {}): Promise<Response> {
-    const headers: Record<string, string> = {};
-    const credential = init.credential === undefined ? this.credential : init.credential;
-    if (credential !== null) headers.authorization = `Bearer ${credential}`;
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    return fetch(this.baseUrl + path, {
-      method,
-      headers,
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-      signal: init.signal,
-    });
+  /** A request with the device credential (or `credential`, or none when null), answered as a fetch Response. */
+  async send(method: string, path: string, body?: unknown, init: Init & { timeoutMs?: number } = {}, headers?: Record<string, string>): Promise<Response> {
+    return asResponse(await this.client.send(method, path, body, { ...init, headers }));
   }
+}
+
+/** The client's reply as a fetch Response, which the tests' assertions take. */
+function asResponse(reply: AgentReply<unknown>): Response {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(reply.headers)) {
+    if (value === undefined) continue;
+    for (const one of Array.isArray(value) ? value : [value]) headers.append(name, one);
+  }
+  const nullBody = reply.status === 204 || reply.status === 205 || reply.status === 304 || reply.text === '';
+  return new Response(nullBody ? null : reply.text, { status: reply.status, headers });
 }
 
 /** An enrollment body for fresh hardware; `overrides` replace top-level fields. */

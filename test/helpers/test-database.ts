@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 
 /** The PostgreSQL the suite uses: 127.0.0.1:5432, user postgres, trust auth (override with TWD_TEST_PG). */
@@ -29,6 +32,22 @@ export async function createPostgresDatabase(): Promise<{ url: string; drop(): P
       } finally {
         await client.end();
       }
+    },
+  };
+}
+
+/**
+ * A database for servers that a test starts, stops and starts again on it: a SQLite file in a
+ * fresh folder, or a fresh PostgreSQL database. remove() deletes it.
+ */
+export async function scratchDatabase(prefix: string): Promise<{ db: string; remove(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const postgres = testStore === 'postgres' ? await createPostgresDatabase() : null;
+  return {
+    db: postgres?.url ?? join(dir, 'test.db'),
+    async remove() {
+      await postgres?.drop();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

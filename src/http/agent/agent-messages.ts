@@ -1,18 +1,7 @@
-import { deviceTypes, activityStates, type ActivityState, type DeviceType } from '../../domain/enums.js';
+import type { EnrollRequest, InventoryBody, ProgressBody } from '../../domain/agent-protocol.js';
+import { deviceTypes, activityStates, type ActivityState } from '../../domain/enums.js';
 import { badRequest } from '../../domain/errors.js';
-import type { HardwareDetail } from '../../domain/device.js';
-import type { InstalledVersions } from '../../domain/device-health.js';
 import { parseInstalled } from '../../domain/operation-result.js';
-import type { InventoryReport } from '../../engine/device-reports.js';
-
-/** The enrollment request: who the device is and what it runs. */
-export interface EnrollRequest {
-  enrollmentToken: string;
-  deviceType: DeviceType;
-  hardwareDetail: HardwareDetail;
-  installed: InstalledVersions;
-  displayName: string | null;
-}
 
 export function parseEnrollRequest(body: unknown): EnrollRequest {
   const o = object(body, 'The enrollment request');
@@ -46,10 +35,10 @@ export function parseEnrollRequest(body: unknown): EnrollRequest {
 }
 
 /** The inventory/heartbeat message; Graph-shaped parts are kept as objects, bounded in size by the body limit. */
-export function parseInventoryReport(body: unknown): InventoryReport {
+export function parseInventoryReport(body: unknown): InventoryBody {
   const o = object(body, 'The inventory report');
   allowOnly(o, ['installed', 'activityState', 'peripheralsHealth', 'hardwareHealth', 'loginStatus', 'activePeripherals']);
-  const report: InventoryReport = {};
+  const report: InventoryBody = {};
   if (o.installed !== undefined) report.installed = parseInstalled(o.installed);
   if (o.activityState !== undefined) {
     const state = activityStates.find((s) => s === o.activityState);
@@ -63,7 +52,7 @@ export function parseInventoryReport(body: unknown): InventoryReport {
   return report;
 }
 
-export function parseProgress(body: unknown): { percent: number | null; message: string | null } {
+export function parseProgress(body: unknown): ProgressBody {
   const o = object(body ?? {}, 'The progress report');
   allowOnly(o, ['percent', 'message']);
   const percent = o.percent ?? null;

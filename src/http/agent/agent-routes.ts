@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { maxLongPollSeconds, type EnrollReply, type WorkItem } from '../../domain/agent-protocol.js';
 import type { Operation } from '../../domain/operation.js';
 import { parseResultReport } from '../../domain/operation-result.js';
 import type { Engine } from '../../engine/engine.js';
@@ -12,9 +13,6 @@ declare module 'fastify' {
     device: DeviceCaller | null;
   }
 }
-
-/** Longest a work poll is held open; agents may ask for less with ?waitSeconds=. */
-const maxLongPollSeconds = 30;
 
 /**
  * The device side of the service (docs/agent-protocol.md): enroll, long-poll for work,
@@ -37,7 +35,7 @@ export function addAgentRoutes(app: FastifyInstance, routes: RouteTable, engine:
       deviceId: enrollment.deviceId,
       credential: enrollment.credential,
       longPollSeconds: maxLongPollSeconds,
-    });
+    } satisfies EnrollReply);
   });
 
   routes.add('GET', ['/agent/v1/work'], 'device', async (request, reply) => {
@@ -75,7 +73,7 @@ export function addAgentRoutes(app: FastifyInstance, routes: RouteTable, engine:
 }
 
 /** What an agent needs to run an operation. */
-function workItem(operation: Operation) {
+function workItem(operation: Operation): WorkItem {
   return {
     id: operation.id,
     operationType: operation.operationType,

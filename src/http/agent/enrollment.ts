@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Engine } from '../../engine/engine.js';
 import type { Store } from '../../store/store.js';
-import type { EnrollRequest } from './agent-messages.js';
+import type { EnrollRequest } from '../../domain/agent-protocol.js';
 import { deviceCredential, hashSecret, newSecret, type DeviceCredentialVerifier } from './device-credentials.js';
 
 /** Creates a tenant enrollment token; only its hash is kept, the token is shown once. */

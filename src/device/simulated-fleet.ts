@@ -1,32 +1,21 @@
 import { generateDevices } from '../seed/device-generator.js';
-import { mulberry32, seedOf } from './sim-random.js';
-import { SimulatedDevice } from './simulated-device.js';
+import { SeededRandom, seedOf } from '../seed/seeded-random.js';
+import { SimulatedDevice, type SimulatedDeviceOptions } from './simulated-device.js';
 
-export interface SimulatedFleetOptions {
-  /** base URL of the server */
-  url: string;
-  /** a tenant enrollment token; the devices end up in its tenant */
-  enrollmentToken: string;
+/** What every device of the fleet shares (each gets its own template and seeded random), plus the fleet's own settings. */
+export interface SimulatedFleetOptions extends Omit<SimulatedDeviceOptions, 'template' | 'random'> {
   /** how many devices */
   devices: number;
   /** only shapes the generated hardware (the real tenant comes from the enrollment token) */
   tenantId: string;
-  /** how long an operation runs on a device, ± 30 % */
-  updateMs: number;
-  /** chance (0..1) that a software update fails */
-  failureRate: number;
   /**
    * Generator seed. The same seed gives the same hardware, so a restarted fleet re-enrolls as
    * the same devices; two fleets against one tenant need different seeds. Default 0x51d, not
    * the demo seed (1), so simulated hardware never collides with seeded demo devices.
    */
   seed?: number;
-  rebootMs?: number;
-  heartbeatMs?: number;
-  longPollSeconds?: number;
   /** enrollments in flight at once (default 50), so 10,000 devices do not stampede the server */
   concurrency?: number;
-  log?: (msg: string) => void;
 }
 
 export interface FleetStats {
@@ -34,7 +23,7 @@ export interface FleetStats {
   enrolled: number;
   /** operations whose result the server accepted */
   operationsRun: number;
-  /** of those, reported as failed */
+  /** of those, recorded as failed by the server (reported failures and version mismatches) */
   failures: number;
   /** devices restarting right now */
   rebooting: number;
@@ -55,29 +44,14 @@ export class SimulatedFleet {
   private starting: Promise<void> | null = null;
 
   constructor(private readonly options: SimulatedFleetOptions) {
-    if (!Number.isInteger(options.devices) || options.devices < 0) throw new Error('devices must be a whole number');
-    const seed = options.seed ?? defaultFleetSeed;
+    const { devices, tenantId, seed = defaultFleetSeed, concurrency, ...deviceOptions } = options;
+    if (!Number.isInteger(devices) || devices < 0) throw new Error('devices must be a whole number');
     // Templates are made in batches and dropped once the devices took what they need.
-    for (let start = 0; start < options.devices; start += generateBatch) {
-      const templates = generateDevices({
-        tenantId: options.tenantId,
-        count: Math.min(generateBatch, options.devices - start),
-        seed,
-        startIndex: start,
-      });
+    for (let start = 0; start < devices; start += generateBatch) {
+      const templates = generateDevices({ tenantId, count: Math.min(generateBatch, devices - start), seed, startIndex: start });
       for (const template of templates) {
-        this.devices.push(new SimulatedDevice({
-          url: options.url,
-          enrollmentToken: options.enrollmentToken,
-          template,
-          updateMs: options.updateMs,
-          failureRate: options.failureRate,
-          rebootMs: options.rebootMs,
-          heartbeatMs: options.heartbeatMs,
-          longPollSeconds: options.longPollSeconds,
-          random: mulberry32(seedOf(`${seed}:${template.hardwareDetail.uniqueId}`)),
-          log: options.log,
-        }));
+        const random = new SeededRandom(seedOf(`${seed}:${template.hardwareDetail.uniqueId}`));
+        this.devices.push(new SimulatedDevice({ ...deviceOptions, template, random }));
       }
     }
   }
