@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { createEnrollmentToken } from '../src/http/agent/enrollment.js';
-import { demoSoftwareVersions, deviceFamily } from '../src/seed/device-generator.js';
+import { demoSoftwareVersions, deviceFamily } from '../src/seed/demo-tables.js';
 import { SeededRandom, type RandomSource } from '../src/seed/seeded-random.js';
 import { openStore } from '../src/store/open-store.js';
 import type { BenchConfig } from './bench-config.js';

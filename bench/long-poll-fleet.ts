@@ -24,7 +24,7 @@ import { AgentClient, describeError } from '../src/device/agent-client.js';
 import type { AgentTransport } from '../src/device/agent-transport.js';
 import { nodeHttpTransport } from '../src/device/node-http-transport.js';
 import type { EnrollRequest, WorkItem } from '../src/domain/agent-protocol.js';
-import { demoSoftwareVersions } from '../src/seed/device-generator.js';
+import { demoSoftwareVersions } from '../src/seed/demo-tables.js';
 import { monotonicMs, type FleetCommand, type FleetDevice, type FleetDeviceType, type FleetMessage, type FleetStats } from './fleet-messages.js';
 
 const pollSeconds = 30;

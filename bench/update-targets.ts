@@ -1,5 +1,5 @@
 import type { DeviceType, SoftwareType } from '../src/domain/enums.js';
-import { demoSoftwareVersions, deviceFamily, softwareTypesOf } from '../src/seed/device-generator.js';
+import { demoSoftwareVersions, deviceFamily, softwareTypesOf } from '../src/seed/demo-tables.js';
 import type { DeviceKey } from './bench-workspace.js';
 import type { LoadRequest } from './load.js';
 

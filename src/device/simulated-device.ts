@@ -2,7 +2,7 @@ import type { EnrollRequest, ResultBody, WorkItem } from '../domain/agent-protoc
 import type { HardwareDetail } from '../domain/device.js';
 import type { InstalledVersions } from '../domain/device-health.js';
 import type { DeviceType } from '../domain/enums.js';
-import { deviceFamily } from '../seed/device-generator.js';
+import { deviceFamily } from '../seed/demo-tables.js';
 import { backoffMs, jitter, type RandomSource } from '../seed/seeded-random.js';
 import { abortableSleep } from './abortable-sleep.js';
 import { AgentClient, AgentHttpError, describeError, errorText } from './agent-client.js';

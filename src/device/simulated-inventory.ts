@@ -1,7 +1,7 @@
 import type { InventoryBody } from '../domain/agent-protocol.js';
 import type { Device } from '../domain/device.js';
 import type { InstalledVersions } from '../domain/device-health.js';
-import type { DeviceFamily } from '../seed/device-generator.js';
+import type { DeviceFamily } from '../seed/demo-tables.js';
 import type { RandomSource } from '../seed/seeded-random.js';
 
 interface PeripheralHealthDoc {

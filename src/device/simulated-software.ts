@@ -1,7 +1,7 @@
 import type { ResultBody, WorkItem } from '../domain/agent-protocol.js';
 import type { InstalledVersions } from '../domain/device-health.js';
 import type { DeviceType, SoftwareType } from '../domain/enums.js';
-import { demoSoftwareVersions, type DeviceFamily } from '../seed/device-generator.js';
+import { demoSoftwareVersions, type DeviceFamily } from '../seed/demo-tables.js';
 import type { RandomSource } from '../seed/seeded-random.js';
 import { failureMessage, updateFailures, type UpdateFailure } from './update-failures.js';
 

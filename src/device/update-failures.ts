@@ -1,5 +1,5 @@
 import type { SoftwareType } from '../domain/enums.js';
-import type { DeviceFamily } from '../seed/device-generator.js';
+import type { DeviceFamily } from '../seed/demo-tables.js';
 import type { RandomSource } from '../seed/seeded-random.js';
 
 /** What a failure message may mention. */

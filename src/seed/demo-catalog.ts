@@ -1,6 +1,6 @@
 import { deviceTypes, softwareTypes, type DeviceType } from '../domain/enums.js';
 import type { Store } from '../store/store.js';
-import { demoSoftwareVersions, deviceFamily, softwareTypesOf } from './device-generator.js';
+import { demoSoftwareVersions, deviceFamily, softwareTypesOf } from './demo-tables.js';
 
 const realDeviceTypes = deviceTypes.filter((t): t is DeviceType => t !== 'unknown' && t !== 'unknownFutureValue');
 
