@@ -181,18 +181,21 @@ export class SqlStore implements Store {
   }
 
   async expireOverdue(now: string, errors: { start: OperationError; run: OperationError }, limit: number): Promise<Operation[]> {
-    // The status is checked again outside the claim: a row may have moved on since it was picked.
-    const expire = (statuses: string, deadline: string, error: OperationError) => this.sql.query<OperationRow>(
+    // Each status condition is its partial index's own (operations_by_start_deadline,
+    // operations_by_run_deadline) word for word: SQLite uses a partial index only then, and
+    // scans the whole table otherwise. The status is checked again outside the claim: a row
+    // may have moved on since it was picked.
+    const expire = (status: string, deadline: string, error: OperationError) => this.sql.query<OperationRow>(
       `UPDATE operations SET status = 'failed', completed_at = ?, last_action_at = ?, last_action_by = NULL,
          error_code = ?, error_message = ?
-       WHERE seq IN (SELECT seq FROM operations WHERE status IN (${statuses}) AND ${deadline} < ? LIMIT ?${this.sql.dialect.skipLocked})
-         AND status IN (${statuses})
+       WHERE seq IN (SELECT seq FROM operations WHERE ${status} AND ${deadline} < ? LIMIT ?${this.sql.dialect.skipLocked})
+         AND ${status}
        RETURNING *`,
       [now, now, error.code, error.message, now, limit],
     );
     const rows = [
-      ...(await expire("'queued', 'scheduled'", 'start_deadline', errors.start)),
-      ...(await expire("'inProgress'", 'run_deadline', errors.run)),
+      ...(await expire("status IN ('queued', 'scheduled')", 'start_deadline', errors.start)),
+      ...(await expire("status = 'inProgress'", 'run_deadline', errors.run)),
     ];
     return rows.map(operationFromRow);
   }
