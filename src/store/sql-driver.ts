@@ -17,7 +17,7 @@ export interface SqlExecutor {
   /**
    * Inserts rows (values in `columns` order) in as few round trips as the database needs:
    * SQLite runs one prepared single-row INSERT per row (no network, and binding a long
-   * VALUES list costs it more); PostgreSQL sends hundreds of rows per INSERT.
+   * VALUES list costs it more); PostgreSQL sends thousands of rows per INSERT, one array per column.
    */
   insertRows(table: string, columns: readonly string[], rows: unknown[][]): Promise<void>;
 }
