@@ -197,7 +197,7 @@ export class AgentClient {
 }
 
 /** Statuses worth asking again: the server is busy, starting, or failed this once. */
-export function isTransient(status: number): boolean {
+function isTransient(status: number): boolean {
   return status >= 500 || status === 429 || status === 408;
 }
 

@@ -31,7 +31,7 @@ export interface FleetStats {
   earlyEmptyPolls: number;
 }
 
-export const defaultFleetSeed = 0x51d;
+const defaultFleetSeed = 0x51d;
 const generateBatch = 1000;
 
 /**

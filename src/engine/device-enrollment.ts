@@ -1,21 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import type { Device, HardwareDetail } from '../domain/device.js';
-import type { InstalledVersions } from '../domain/device-health.js';
-import type { DeviceType } from '../domain/enums.js';
+import type { EnrollRequest } from '../domain/agent-protocol.js';
+import type { Device } from '../domain/device.js';
 import { ServiceError } from '../domain/errors.js';
 import { deviceIdentitySet } from '../domain/identity.js';
 import type { Store } from '../store/store.js';
 import type { DeviceReports } from './device-reports.js';
 
 /** A device asking to enroll, its secrets already hashed by the agent protocol's edge. */
-export interface EnrollmentClaim {
+export interface EnrollmentClaim extends Omit<EnrollRequest, 'enrollmentToken'> {
   enrollmentTokenHash: string;
   /** hash of the new device credential's secret, stored in place of any older one */
   credentialHash: string;
-  deviceType: DeviceType;
-  hardwareDetail: HardwareDetail;
-  installed: InstalledVersions;
-  displayName: string | null;
 }
 
 export interface EnrolledDevice {

@@ -3,7 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { badRequest, notFound, ServiceError, type ErrorName } from '../domain/errors.js';
-import { isStoreInputError, isStoreUnavailable } from '../store/store-errors.js';
+import { StoreInputError, StoreUnavailableError } from '../store/store-errors.js';
 
 /** Seconds a client is asked to wait when the database is unavailable. */
 const storeRetryAfterSeconds = 2;
@@ -34,11 +34,11 @@ export function installGraphEdge(app: FastifyInstance): void {
 
   app.setErrorHandler((error: FastifyError | ServiceError, request, reply) => {
     if (error instanceof ServiceError) return sendGraphError(request, reply, error);
-    if (isStoreUnavailable(error)) {
+    if (error instanceof StoreUnavailableError) {
       request.log.warn({ err: error, requestId: request.id }, 'database unavailable');
       return sendGraphError(request, reply, new ServiceError('serviceNotAvailable', undefined, { 'retry-after': String(storeRetryAfterSeconds) }));
     }
-    if (isStoreInputError(error)) {
+    if (error instanceof StoreInputError) {
       return sendGraphError(request, reply, badRequest('The request contains characters that cannot be stored (such as U+0000).'));
     }
     const mapped = fastifyErrorName(error);

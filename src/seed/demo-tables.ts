@@ -6,7 +6,7 @@ import type { ActivityState, DeviceType, HealthStatus, SoftwareType } from '../d
  * many devices share are built once here (see `frozen`).
  */
 export interface Weighted<T> { items: T[]; cum: number[]; total: number }
-export function weighted<T>(pairs: [T, number][]): Weighted<T> {
+function weighted<T>(pairs: [T, number][]): Weighted<T> {
   let total = 0;
   const cum = pairs.map(([, w]) => (total += w));
   return { items: pairs.map(([v]) => v), cum, total };
@@ -40,13 +40,13 @@ export const demoSoftwareVersions: Record<SoftwareType, { windows: string[]; and
 export const frozen = <T extends object>(o: T): T => Object.freeze(o);
 
 export interface Peripheral { id: string; displayName: string; vendorId: string | null; productId: string | null }
-export const per = (name: string, vendorId: string | null, productId: string | null): Peripheral =>
+const per = (name: string, vendorId: string | null, productId: string | null): Peripheral =>
   frozen({ id: name, displayName: name, vendorId, productId });
 
-export interface Vendor { name: string; ouis: [string, string]; serialPrefix: string; usbVid: string }
-export const vendor = (name: string, ouis: [string, string], serialPrefix: string, usbVid: string): Vendor =>
+interface Vendor { name: string; ouis: [string, string]; serialPrefix: string; usbVid: string }
+const vendor = (name: string, ouis: [string, string], serialPrefix: string, usbVid: string): Vendor =>
   ({ name, ouis, serialPrefix, usbVid });
-export const V = {
+const V = {
   yealink: vendor('yealink', ['80:5E:C0', '24:9A:D8'], '8031', 'VID_6993'), poly: vendor('poly', ['00:04:F2', '64:16:7F'], '8L14', 'VID_095D'),
   logitech: vendor('logitech', ['44:73:D6', '00:1F:20'], '2219', 'VID_046D'), lenovo: vendor('lenovo', ['98:FA:9B', '8C:16:45'], 'PF3K', 'VID_17EF'),
   hp: vendor('hp', ['3C:52:82', '94:57:A5'], 'CZC1', 'VID_03F0'), dell: vendor('dell', ['F8:BC:12', 'B0:7B:25'], 'DL7H', 'VID_413C'),
@@ -60,7 +60,7 @@ export interface Model {
   vendor: Vendor; model: string; hostPrefix: string;
   camera: Peripheral; speaker: Peripheral; mic: Peripheral; display: Peripheral; compute: Peripheral; hardwareConfiguration: object;
 }
-export function m(v: Vendor, model: string, label: string, cpu: string | null = null): Model {
+function m(v: Vendor, model: string, label: string, cpu: string | null = null): Model {
   const compute = per(label, null, null);
   return {
     vendor: v, model, hostPrefix: `${v.name.slice(0, 3)}-${model.replace(/[^a-z0-9]/g, '')}`.toUpperCase(),
@@ -69,10 +69,10 @@ export function m(v: Vendor, model: string, label: string, cpu: string | null = 
     hardwareConfiguration: frozen({ compute, hdmiIngest: HDMI, processorModel: cpu }),
   };
 }
-export const I5 = 'Intel(R) Core(TM) i5-8365UE CPU @ 1.60GHz';
-export const I7 = 'Intel(R) Core(TM) i7-8665UE CPU @ 1.70GHz';
-export const I5G11 = 'Intel(R) Core(TM) i5-1145G7E @ 2.60GHz';
-export const ARM = 'Qualcomm(R) Snapdragon(TM) 845';
+const I5 = 'Intel(R) Core(TM) i5-8365UE CPU @ 1.60GHz';
+const I7 = 'Intel(R) Core(TM) i7-8665UE CPU @ 1.70GHz';
+const I5G11 = 'Intel(R) Core(TM) i5-1145G7E @ 2.60GHz';
+const ARM = 'Qualcomm(R) Snapdragon(TM) 845';
 
 export const MODELS: Record<string, Model[]> = {
   teamsRoom: [m(V.lenovo, 'thinksmart core', 'Lenovo ThinkSmart Core', I5G11), m(V.logitech, 'tap', 'Logitech Tap', I7),
@@ -131,9 +131,9 @@ export const NETWORK_DOMAIN = `corp.${DOMAIN}`;
 export const [BACKLIGHT_TIMEOUTS, SCREENSAVER_TIMEOUTS, LOCK_TIMEOUTS] = [['PT1M', 'PT5M', 'PT10M'], ['PT5M', 'PT15M', 'PT30M'], ['PT5M', 'PT10M', 'PT30M']];
 export const LOGGING_LEVELS = ['Info', 'Info', 'Warning', 'Debug'];
 
-export const WINDOWS_SOFTWARE: readonly SoftwareType[] = ['adminAgent', 'operatingSystem', 'teamsClient'];
-export const ANDROID_SOFTWARE: readonly SoftwareType[] = [...WINDOWS_SOFTWARE, 'firmware', 'partnerAgent', 'companyPortal'];
-export const SIP_SOFTWARE: readonly SoftwareType[] = ['operatingSystem'];
+const WINDOWS_SOFTWARE: readonly SoftwareType[] = ['adminAgent', 'operatingSystem', 'teamsClient'];
+const ANDROID_SOFTWARE: readonly SoftwareType[] = [...WINDOWS_SOFTWARE, 'firmware', 'partnerAgent', 'companyPortal'];
+const SIP_SOFTWARE: readonly SoftwareType[] = ['operatingSystem'];
 
 /** The software types a device of this type runs (and can be updated). */
 export function softwareTypesOf(deviceType: DeviceType): readonly SoftwareType[] {

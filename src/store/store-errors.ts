@@ -26,12 +26,3 @@ export class StoreConflictError extends Error {
     super(reason, { cause });
   }
 }
-
-/** Any store failure that a retry later can cure. */
-export function isStoreUnavailable(error: unknown): boolean {
-  return error instanceof StoreUnavailableError;
-}
-
-export function isStoreInputError(error: unknown): boolean {
-  return error instanceof StoreInputError;
-}
