@@ -1,62 +1,71 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import type { AuditActor } from '../../domain/audit.js';
+import { hashSecret, parseDeviceAuthorization } from '../../domain/device-secrets.js';
 import { ServiceError } from '../../domain/errors.js';
-import type { Store } from '../../store/store.js';
-
-const prefix = 'twd-device';
+import type { Store, StoredCredential } from '../../store/store.js';
 
 export interface DeviceCaller {
   tenantId: string;
   deviceId: string;
+  /** hash of the credential presented, for a rotation to name the one it replaces */
+  credentialHash: string;
 }
 
-/** Secrets are 32 random bytes, so a plain SHA-256 is enough; only the hash is stored. */
-export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret).digest('base64url');
-}
-
-export function newSecret(): string {
-  return randomBytes(32).toString('base64url');
-}
-
-/** A device credential names its device, so verifying it is one lookup by primary key. */
-export function deviceCredential(deviceId: string, secret: string): string {
-  return `${prefix}.${deviceId}.${secret}`;
-}
+/** Told of every credential that did not verify (the audit log counts them). */
+export type CredentialFailure = (tenantId: string | null, actor: AuditActor, reason: string) => void;
 
 /**
- * Verifies `Authorization: Bearer twd-device.<deviceId>.<secret>`. Verified hashes are cached
- * for a short while so 10,000 long-polling devices do not cost a query per poll; a re-enrolled
- * device's old credential stops working within `cacheMs` on other replicas, at once on this one.
+ * Verifies `Authorization: Bearer twd-device.<deviceId>.<secret>`. Stored hashes are cached
+ * for a short while so 10,000 long-polling devices do not cost a query per poll; a revoked,
+ * rotated or re-enrolled device's old credential stops working at once on this replica
+ * (forget()), and within `cacheMs` on others.
  */
 export class DeviceCredentialVerifier {
-  private readonly cache = new Map<string, { tenantId: string; hash: string; until: number }>();
+  private readonly cache = new Map<string, { stored: StoredCredential | null; until: number }>();
 
   constructor(
     private readonly store: Store,
+    private readonly onFailure: CredentialFailure,
     private readonly cacheMs = 30_000,
   ) {}
 
-  async verify(authorization: string | undefined): Promise<DeviceCaller> {
-    const match = /^Bearer\s+twd-device\.([0-9a-f-]{36})\.([A-Za-z0-9_-]{43})\s*$/i.exec(authorization ?? '');
-    if (!match) throw unauthenticated();
-    const [, deviceId, secret] = match;
-    const now = Date.now();
-    let entry = this.cache.get(deviceId);
-    if (!entry || entry.until < now) {
-      const stored = await this.store.deviceCredential(deviceId);
-      if (!stored) throw unauthenticated();
-      entry = { tenantId: stored.tenantId, hash: stored.credentialHash, until: now + this.cacheMs };
-      this.cache.set(deviceId, entry);
+  async verify(authorization: string | undefined, sourceAddress: string | null): Promise<DeviceCaller> {
+    const parts = parseDeviceAuthorization(authorization);
+    if (!parts) {
+      this.onFailure(null, { type: 'anonymous', id: null, displayName: null, ipAddress: sourceAddress }, 'malformed or missing device credential');
+      throw unauthenticated();
     }
-    const presented = Buffer.from(hashSecret(secret));
-    const expected = Buffer.from(entry.hash);
-    if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) throw unauthenticated();
-    return { tenantId: entry.tenantId, deviceId };
+    const now = Date.now();
+    let entry = this.cache.get(parts.deviceId);
+    if (!entry || entry.until < now) {
+      // An unknown device is cached too, so a flood of made-up ids costs one query each per cacheMs at most.
+      entry = { stored: await this.store.deviceCredential(parts.deviceId), until: now + this.cacheMs };
+      if (this.cache.size >= 100_000) this.cache.delete(this.cache.keys().next().value!);
+      this.cache.set(parts.deviceId, entry);
+    }
+    const { stored } = entry;
+    const presented = hashSecret(parts.secret);
+    const current = stored !== null && sameHash(presented, stored.credentialHash);
+    const previous = !current && stored?.previousCredentialHash && stored.previousUntil && Date.parse(stored.previousUntil) > now
+      ? sameHash(presented, stored.previousCredentialHash)
+      : false;
+    if (!current && !previous) {
+      const actor: AuditActor = { type: 'device', id: parts.deviceId, displayName: null, ipAddress: sourceAddress };
+      this.onFailure(stored?.tenantId ?? null, actor, stored ? 'wrong device credential' : 'unknown or revoked device');
+      throw unauthenticated();
+    }
+    return { tenantId: stored!.tenantId, deviceId: parts.deviceId, credentialHash: presented };
   }
 
   forget(deviceId: string): void {
     this.cache.delete(deviceId);
   }
+}
+
+function sameHash(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 function unauthenticated(): ServiceError {
