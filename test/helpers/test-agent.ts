@@ -60,13 +60,13 @@ export class TestAgent {
   }
 
   /** POST /agent/v1/enroll with exactly this body (a string is sent as is). */
-  enroll(body: unknown, headers: Record<string, string> = {}): Promise<Response> {
-    return this.send('POST', agentPaths.enroll, body, { credential: null }, headers);
+  enroll(body: unknown, headers: Record<string, string> = {}, credential: string | null = null): Promise<Response> {
+    return this.send('POST', agentPaths.enroll, body, { credential }, headers);
   }
 
-  /** Enrolls, asserts 200/201, and keeps the device id and credential for the next calls. */
-  async enrollOk(body: EnrollBody, expectedStatus?: 200 | 201): Promise<EnrollReply> {
-    const reply = await this.client.send<EnrollReply>('POST', agentPaths.enroll, body, { credential: null });
+  /** Enrolls (presenting `credential` when given), asserts 200/201, and keeps the device id and credential for the next calls. */
+  async enrollOk(body: EnrollBody, expectedStatus?: 200 | 201, credential: string | null = null): Promise<EnrollReply> {
+    const reply = await this.client.send<EnrollReply>('POST', agentPaths.enroll, body, { credential });
     if (expectedStatus) assert.equal(reply.status, expectedStatus, reply.text);
     else assert.ok(reply.status === 200 || reply.status === 201, `enroll: ${reply.status} ${reply.text}`);
     const enrolled = reply.body!;
