@@ -5,7 +5,7 @@ import type { Engine } from '../engine/engine.js';
 import type { Store } from '../store/store.js';
 import { AgentThrottle, defaultAgentLimits, type AgentLimits } from './agent/agent-limits.js';
 import { addAgentRoutes } from './agent/agent-routes.js';
-import { DeviceCredentialVerifier } from './agent/device-credentials.js';
+import { DeviceCredentialVerifier } from './device-credentials.js';
 import { clientError, frameworkError, installGraphEdge, newRequestId } from './edge.js';
 import { addAdministrationRoutes } from './graph/administration-routes.js';
 import { addDeviceRoutes } from './graph/device-routes.js';

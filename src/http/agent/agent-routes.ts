@@ -7,7 +7,7 @@ import type { Engine } from '../../engine/engine.js';
 import type { RouteTable } from '../route-table.js';
 import { parseEnrollRequest, parseInventoryReport, parseProgress } from './agent-messages.js';
 import type { AgentThrottle } from './agent-limits.js';
-import type { DeviceCaller, DeviceCredentialVerifier } from './device-credentials.js';
+import type { DeviceCaller, DeviceCredentialVerifier } from '../device-credentials.js';
 import { enrollDevice } from './enrollment.js';
 
 declare module 'fastify' {

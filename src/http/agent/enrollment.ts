@@ -2,7 +2,7 @@ import type { EnrollRequest } from '../../domain/agent-protocol.js';
 import { deviceCredential, hashSecret, newSecret } from '../../domain/device-secrets.js';
 import { ServiceError } from '../../domain/errors.js';
 import type { Engine } from '../../engine/engine.js';
-import type { DeviceCaller, DeviceCredentialVerifier } from './device-credentials.js';
+import type { DeviceCaller, DeviceCredentialVerifier } from '../device-credentials.js';
 
 export interface Enrollment {
   tenantId: string;

@@ -4,7 +4,7 @@ import type { AuditEvent } from '../../domain/audit.js';
 import { badRequest, notFound } from '../../domain/errors.js';
 import type { Engine } from '../../engine/engine.js';
 import type { EnrollmentToken, Store } from '../../store/store.js';
-import type { DeviceCredentialVerifier } from '../agent/device-credentials.js';
+import type { DeviceCredentialVerifier } from '../device-credentials.js';
 import { callerOf } from '../request-caller.js';
 import type { RouteTable } from '../route-table.js';
 import { sendCollection, sendJson } from './graph-replies.js';

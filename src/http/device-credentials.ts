@@ -1,8 +1,8 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { AuditActor } from '../../domain/audit.js';
-import { hashSecret, parseDeviceAuthorization } from '../../domain/device-secrets.js';
-import { ServiceError } from '../../domain/errors.js';
-import type { Store, StoredCredential } from '../../store/store.js';
+import type { AuditActor } from '../domain/audit.js';
+import { hashSecret, parseDeviceAuthorization } from '../domain/device-secrets.js';
+import { ServiceError } from '../domain/errors.js';
+import type { Store, StoredCredential } from '../store/store.js';
 
 export interface DeviceCaller {
   tenantId: string;
