@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
@@ -91,7 +92,10 @@ async function startFleet(server: RunningServer, config: ServeConfig): Promise<S
   const { token } = await createEnrollmentToken(server.store, {
     tenantId: config.tenant, ttlSeconds: 24 * 3600, maxUses: config.simulate, description: 'the simulated fleet of serve --simulate',
   }, operatorActor);
-  const stateFile = join(config.db.includes('://') ? resolve('./data') : dirname(resolve(config.db)), 'simulated-fleet.json');
+  // Beside the SQLite file; for PostgreSQL, one file per database under ./data.
+  const stateFile = config.db.includes('://')
+    ? resolve('./data', `simulated-fleet-${createHash('sha256').update(config.db.replace(/\/\/[^@/]*@/, '//')).digest('hex').slice(0, 12)}.json`)
+    : join(dirname(resolve(config.db)), 'simulated-fleet.json');
   const fleet = new SimulatedFleet({
     url: server.url,
     enrollmentToken: token,
