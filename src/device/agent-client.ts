@@ -1,6 +1,6 @@
 import {
   agentPaths, maxLongPollSeconds,
-  type EnrollReply, type EnrollRequest, type InventoryBody, type InventoryReply, type ProgressBody, type ProgressReply, type ResultBody, type WorkReply,
+  type CredentialReply, type EnrollReply, type EnrollRequest, type InventoryBody, type InventoryReply, type ProgressBody, type ProgressReply, type ResultBody, type WorkReply,
 } from '../domain/agent-protocol.js';
 import { backoffMs, unseededRandom, type RandomSource } from '../seed/seeded-random.js';
 import { abortableSleep } from './abortable-sleep.js';
@@ -113,6 +113,13 @@ export class AgentClient {
   async enroll(request: EnrollRequest, options: CallOptions = {}): Promise<AgentReply<EnrollReply>> {
     const reply = await this.send<EnrollReply>('POST', agentPaths.enroll, request, { credential: null, ...options });
     if (reply.body && (reply.status === 200 || reply.status === 201)) this.credential = reply.body.credential;
+    return reply;
+  }
+
+  /** Replaces the credential; on 200 keeps the new one (the old one keeps working for the server's grace period). */
+  async rotateCredential(options: CallOptions = {}): Promise<AgentReply<CredentialReply>> {
+    const reply = await this.send<CredentialReply>('POST', agentPaths.credential, undefined, options);
+    if (reply.body && reply.status === 200) this.credential = reply.body.credential;
     return reply;
   }
 
