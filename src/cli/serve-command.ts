@@ -1,12 +1,13 @@
 import { Option, type Command } from 'commander';
 import { devSigningKey, signDevToken } from '../auth/dev-issuer.js';
-import { parseDurationSeconds, serveDefaults, validateServeConfig, type ServeConfig } from '../config.js';
+import { parseDurationSeconds, parseTrustProxy, serveDefaults, validateServeConfig, type ServeConfig } from '../config.js';
 import { createEnrollmentToken } from '../http/agent/enrollment.js';
 import { compareVersions } from '../domain/software-catalog.js';
 import { seedDemoCatalog } from '../seed/demo-catalog.js';
 import { seedDevices } from '../seed/seed-devices.js';
 import { SimulatedFleet } from '../device/simulated-fleet.js';
 import { startServer, type RunningServer } from '../server.js';
+import { redactDatabaseUrl } from '../store/open-store.js';
 import { dbOption, integer, tenantOption } from './cli-options.js';
 
 /** `serve`: the API, on SQLite by default. */
@@ -36,6 +37,11 @@ export function addServeCommand(program: Command): void {
     .addOption(env('--rate-limit <n|graph|off>', 'RATE_LIMIT', "throttle: N requests/s per tenant and app, or 'graph' for Graph's documented limits").default('off'))
     .addOption(env('--pool-size <n>', 'POOL_SIZE', 'PostgreSQL connections per process').argParser(integer('--pool-size')).default(serveDefaults.poolSize))
     .addOption(env('--heartbeat-timeout <duration>', 'HEARTBEAT_TIMEOUT', 'mark devices offline after this much silence').default('90s'))
+    .addOption(env('--request-timeout <duration>', 'REQUEST_TIMEOUT', "a request's headers and body must arrive within this, or 408 and the connection is closed").default('30s'))
+    .addOption(env('--max-connections <n>', 'MAX_CONNECTIONS', 'open connections per process; more are closed at once, with a warning').argParser(integer('--max-connections')).default(serveDefaults.maxConnections))
+    .addOption(env('--public-url <url>', 'PUBLIC_URL', 'base URL clients reach the service at (behind a proxy); absolute links use it'))
+    .addOption(env('--trust-proxy <addresses>', 'TRUST_PROXY', 'proxy addresses or CIDRs (comma-separated, repeatable) whose X-Forwarded-* headers are believed')
+      .argParser((value: string, previous: string[] = []) => [...previous, value]))
     .action(async (options) => {
       const config = validateServeConfig({
         ...serveDefaults,
@@ -59,6 +65,10 @@ export function addServeCommand(program: Command): void {
         heartbeatTimeoutMs: parseDurationSeconds(options.heartbeatTimeout) * 1000,
         rateLimit: options.rateLimit === 'off' ? null : options.rateLimit,
         poolSize: options.poolSize,
+        requestTimeoutMs: parseDurationSeconds(options.requestTimeout) * 1000,
+        maxConnections: options.maxConnections,
+        publicUrl: options.publicUrl ?? null,
+        trustProxy: parseTrustProxy([options.trustProxy ?? []].flat()),
       });
       const server = await startServer(config);
       if (config.demoDevices > 0 && (await server.store.countDevices(config.tenant)) === 0) {
@@ -93,7 +103,7 @@ async function startFleet(server: RunningServer, config: ServeConfig): Promise<S
 }
 
 async function printWelcome(server: RunningServer, config: ServeConfig, fleet: SimulatedFleet | null): Promise<void> {
-  const lines = [`teamwork-devices listening on ${server.url}  (db: ${config.db}, tenant: ${config.tenant})`];
+  const lines = [`teamwork-devices listening on ${server.url}  (db: ${redactDatabaseUrl(config.db)}, tenant: ${config.tenant})`];
   if (!config.issuer) {
     const token = await signDevToken(await devSigningKey(server.store), { tenantId: config.tenant, ttlSeconds: 8 * 3600 });
     const simulated = fleet?.deviceIds()[0];

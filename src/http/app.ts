@@ -8,11 +8,13 @@ import { DeviceCredentialVerifier } from './agent/device-credentials.js';
 import { clientError, frameworkError, installGraphEdge, newRequestId } from './edge.js';
 import { addDeviceRoutes } from './graph/device-routes.js';
 import { addOperationRoutes } from './graph/operation-routes.js';
+import { applyConnectionLimits, type ConnectionLimits } from './connection-limits.js';
 import { installJsonBodies } from './json-bodies.js';
 import { defaultSheddingLimits, installLoadShedding, type SheddingLimits } from './load-shedding.js';
 import { rateLimitRules } from './rate-limits.js';
 import { installGraphAuth } from './request-caller.js';
 import { RouteTable } from './route-table.js';
+import { installServiceUrl } from './service-url.js';
 
 export interface AppOptions {
   store: Store;
@@ -25,6 +27,12 @@ export interface AppOptions {
   /** throttling: N requests per second per tenant and application, 'graph', or null (off) */
   rateLimit?: number | 'graph' | null;
   shedding?: SheddingLimits;
+  /** request timeout and connection cap; Node's defaults (no request timeout, no cap) when absent */
+  connectionLimits?: ConnectionLimits;
+  /** base of absolute links (`--public-url`); null: the request's scheme and host */
+  publicUrl?: string | null;
+  /** proxies (addresses, CIDRs) whose X-Forwarded-* headers are believed; none when empty */
+  trustProxy?: string[];
 }
 
 /** Builds the whole HTTP service without listening, so tests can use it over a socket or inject(). */
@@ -45,7 +53,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Closing is answered by our own onRequest hook with a Graph 503 and Retry-After.
     return503OnClosing: false,
     ...(options.https ? { https: options.https } : {}),
+    // Fastify (proxy-addr) believes X-Forwarded-* only from a peer in this list.
+    trustProxy: options.trustProxy?.length ? options.trustProxy : false,
   } as FastifyServerOptions);
+  if (options.connectionLimits) applyConnectionLimits(app, options.connectionLimits, options.log ?? null);
+  installServiceUrl(app, options.publicUrl ?? null);
 
   installGraphEdge(app);
   installLoadShedding(app, options.shedding ?? defaultSheddingLimits);
