@@ -88,7 +88,9 @@ export function frameworkError(error: FastifyError, request: FastifyRequest, rep
  * reply that still carries the Graph error body and a request id, then the connection closes.
  */
 export function clientError(error: Error & { code?: string }, socket: Socket): void {
-  if (!socket.writable) {
+  // A reply already under way on this socket cannot be followed by another (as Node itself decides).
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (!socket.writable || inFlight?.headersSent) {
     socket.destroy();
     return;
   }
