@@ -101,7 +101,7 @@ export function validateServeConfig(config: ServeConfig): ServeConfig {
   if (!Number.isInteger(config.maxConnections) || config.maxConnections < 1) problems.push('--max-connections must be at least 1');
   if (config.publicUrl !== null && !isPublicUrl(config.publicUrl)) problems.push('--public-url must be an http:// or https:// URL without query or fragment');
   const untrustable = config.trustProxy.filter((entry) => !isProxyAddress(entry));
-  if (untrustable.length) problems.push(`--trust-proxy takes IP addresses or CIDR ranges, got ${untrustable.map((e) => `'${e}'`).join(', ')}`);
+  if (untrustable.length) problems.push(`--trust-proxy takes IP addresses or CIDR ranges (or loopback, linklocal, uniquelocal), got ${untrustable.map((e) => `'${e}'`).join(', ')}`);
   if ((config.tlsCert === null) !== (config.tlsKey === null)) problems.push('--tls-cert and --tls-key go together');
   const production = [config.issuer, config.audience, config.jwksUrl];
   if (production.some((v) => v !== null) && production.some((v) => v === null)) {
@@ -117,8 +117,9 @@ function isPublicUrl(text: string): boolean {
   return (url.protocol === 'http:' || url.protocol === 'https:') && !url.search && !url.hash && !url.username && !url.password;
 }
 
-/** An address or CIDR range as Fastify's trustProxy (proxy-addr) takes it; checked here so a typo fails at start, by name. */
+/** An address, CIDR range or proxy-addr's named range, as Fastify's trustProxy takes it; checked here so a typo fails at start, by name. */
 function isProxyAddress(entry: string): boolean {
+  if (entry === 'loopback' || entry === 'linklocal' || entry === 'uniquelocal') return true;
   const [address, bits, extra] = entry.split('/');
   const family = isIP(address);
   if (family === 0 || extra !== undefined) return false;

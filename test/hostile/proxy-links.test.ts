@@ -64,11 +64,13 @@ describe('--trust-proxy', () => {
     });
   });
 
-  test('a CIDR range that holds the proxy is trusted too', async () => {
-    await withServer({ devicesA: 5, config: { trustProxy: ['10.0.0.0/8', '127.0.0.0/8'] } }, async (server) => {
-      const { page } = await firstPage(server, { 'x-forwarded-proto': 'https' });
-      assert.match(page['@odata.nextLink']!, /^https:\/\/127\.0\.0\.1:\d+\/beta\//);
-    });
+  test('a CIDR range, or the name loopback, that holds the proxy is trusted too', async () => {
+    for (const trustProxy of [['10.0.0.0/8', '127.0.0.0/8'], ['loopback']]) {
+      await withServer({ devicesA: 5, config: { trustProxy } }, async (server) => {
+        const { page } = await firstPage(server, { 'x-forwarded-proto': 'https' });
+        assert.match(page['@odata.nextLink']!, /^https:\/\/127\.0\.0\.1:\d+\/beta\//, trustProxy.join());
+      });
+    }
   });
 
   test('from a peer not in the list, X-Forwarded-Proto and a spoofed X-Forwarded-Host are ignored', async () => {
@@ -92,7 +94,7 @@ describe('--trust-proxy', () => {
 describe('configuration', () => {
   test('a proxy that is not an address or CIDR, or a public URL that is not http(s), fails at start by name', () => {
     assert.throws(() => validateServeConfig({ ...serveDefaults, trustProxy: parseTrustProxy(['127.0.0.1, proxy.local', '10.0.0.0/33']) }),
-      /--trust-proxy takes IP addresses or CIDR ranges, got 'proxy\.local', '10\.0\.0\.0\/33'/);
+      /--trust-proxy takes IP addresses or CIDR ranges \(or loopback, linklocal, uniquelocal\), got 'proxy\.local', '10\.0\.0\.0\/33'/);
     assert.throws(() => validateServeConfig({ ...serveDefaults, publicUrl: 'ftp://devices.example.com' }), /--public-url/);
     assert.throws(() => validateServeConfig({ ...serveDefaults, publicUrl: 'https://devices.example.com/?x=1' }), /--public-url/);
     assert.deepEqual(validateServeConfig({ ...serveDefaults, trustProxy: parseTrustProxy(['127.0.0.1,::1', '10.0.0.0/8']) }).trustProxy, ['127.0.0.1', '::1', '10.0.0.0/8']);
