@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+
 /**
  * Configuration of `serve`: one validated object, resolved once at start-up.
  * Precedence: command-line flag → environment variable → default (see README "Configuration").
@@ -38,6 +40,14 @@ export interface ServeConfig {
   enrollRateLimit: number | null;
   /** agent requests per second per device credential; null: no limit */
   agentRateLimit: number | null;
+  /** a request's headers and body must arrive within this; answers (long-polls) are not bounded by it */
+  requestTimeoutMs: number;
+  /** open connections per process; past it new connections are closed at once and a warning is logged */
+  maxConnections: number;
+  /** base of the absolute links the service writes (`@odata.nextLink`, `@odata.context`); null: from the request */
+  publicUrl: string | null;
+  /** proxies (addresses or CIDRs) whose X-Forwarded-Proto/-Host/-For are believed; empty: none */
+  trustProxy: string[];
 }
 
 export const demoTenant = '6d1a2c3b-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
@@ -68,6 +78,13 @@ export const serveDefaults: ServeConfig = {
   deviceQuota: 100_000,
   enrollRateLimit: 5,
   agentRateLimit: 10,
+  requestTimeoutMs: 30_000,
+  // 18,000 long-polling devices (issue 16's target for one process) plus 1,000 admin and console
+  // connections, leaving about 1,000 of a process's 20,000 open files for the database, its pool,
+  // logs and the listening socket.
+  maxConnections: 19_000,
+  publicUrl: null,
+  trustProxy: [],
 };
 
 export const isGuid = (value: string): boolean => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
@@ -93,6 +110,11 @@ export function validateServeConfig(config: ServeConfig): ServeConfig {
   for (const [name, rate] of [['--enroll-rate-limit', config.enrollRateLimit], ['--agent-rate-limit', config.agentRateLimit]] as const) {
     if (rate !== null && !(rate > 0)) problems.push(`${name} must be a positive number or 'off'`);
   }
+  if (!(config.requestTimeoutMs >= 1)) problems.push('--request-timeout must be at least 1 ms');
+  if (!Number.isInteger(config.maxConnections) || config.maxConnections < 1) problems.push('--max-connections must be at least 1');
+  if (config.publicUrl !== null && !isPublicUrl(config.publicUrl)) problems.push('--public-url must be an http:// or https:// URL without query or fragment');
+  const untrustable = config.trustProxy.filter((entry) => !isProxyAddress(entry));
+  if (untrustable.length) problems.push(`--trust-proxy takes IP addresses or CIDR ranges (or loopback, linklocal, uniquelocal), got ${untrustable.map((e) => `'${e}'`).join(', ')}`);
   if ((config.tlsCert === null) !== (config.tlsKey === null)) problems.push('--tls-cert and --tls-key go together');
   const production = [config.issuer, config.audience, config.jwksUrl];
   if (production.some((v) => v !== null) && production.some((v) => v === null)) {
@@ -100,6 +122,26 @@ export function validateServeConfig(config: ServeConfig): ServeConfig {
   }
   if (problems.length) throw new Error(`Invalid configuration: ${problems.join('; ')}`);
   return config;
+}
+
+function isPublicUrl(text: string): boolean {
+  if (!URL.canParse(text)) return false;
+  const url = new URL(text);
+  return (url.protocol === 'http:' || url.protocol === 'https:') && !url.search && !url.hash && !url.username && !url.password;
+}
+
+/** An address, CIDR range or proxy-addr's named range, as Fastify's trustProxy takes it; checked here so a typo fails at start, by name. */
+function isProxyAddress(entry: string): boolean {
+  if (entry === 'loopback' || entry === 'linklocal' || entry === 'uniquelocal') return true;
+  const [address, bits, extra] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+}
+
+/** `--trust-proxy` values: repeatable, each a comma-separated list. */
+export function parseTrustProxy(values: readonly string[]): string[] {
+  return values.flatMap((value) => value.split(',')).map((entry) => entry.trim()).filter((entry) => entry !== '');
 }
 
 /** `--rate-limit`: requests per second per tenant and application, 'graph' (Graph's documented limits), or null/'off'. */

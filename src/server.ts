@@ -8,8 +8,8 @@ import { parseRateLimit, type ServeConfig } from './config.js';
 import { Engine } from './engine/engine.js';
 import { defaultTimings } from './engine/engine-timings.js';
 import { regenerateSeededDocuments } from './seed/seeded-documents.js';
-import { openStore } from './store/open-store.js';
-import pino from 'pino';
+import { databaseFileWarnings, openStore } from './store/open-store.js';
+import pino, { type DestinationStream } from 'pino';
 import type { Store } from './store/store.js';
 
 /** How long in-flight requests get to finish on shutdown. */
@@ -24,15 +24,21 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+export interface ServerOutputs {
+  /** where log lines go (tests capture them); standard output when absent */
+  logDestination?: DestinationStream;
+}
+
 /** Opens the store, builds the service and listens; the pieces `serve` and the tests share. */
-export async function startServer(config: ServeConfig): Promise<RunningServer> {
+export async function startServer(config: ServeConfig, outputs: ServerOutputs = {}): Promise<RunningServer> {
+  const log = outputs.logDestination ? pino({ level: config.logLevel }, outputs.logDestination) : pino({ level: config.logLevel });
   const store = await openStore(config.db, { poolSize: config.poolSize, seededDocuments: regenerateSeededDocuments });
+  for (const warning of databaseFileWarnings(config.db)) log.warn(warning);
   try {
     const verifyToken = await tokenVerifierFor(config, store);
     const https = config.tlsCert && config.tlsKey
       ? readTlsFiles(config.tlsCert, config.tlsKey)
       : config.tls ? localTlsCertificate(config.db) : null;
-    const log = pino({ level: config.logLevel });
     const engine = new Engine(store, {
       ...defaultTimings,
       startTimeoutMs: config.startTimeoutMs,
@@ -55,6 +61,9 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
         devicePerSecond: config.agentRateLimit,
       },
       log: config.logLevel === 'silent' ? null : log,
+      connectionLimits: { requestTimeoutMs: config.requestTimeoutMs, maxConnections: config.maxConnections },
+      publicUrl: config.publicUrl,
+      trustProxy: config.trustProxy,
     });
     await app.listen({ port: config.port, host: config.host });
     engine.start();

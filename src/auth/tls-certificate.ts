@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 export interface TlsFiles {
@@ -20,13 +20,15 @@ export function localTlsCertificate(dbPath: string): TlsFiles {
   const certPath = join(dir, 'localhost.crt');
   const keyPath = join(dir, 'localhost.key');
   if (!existsSync(certPath) || !existsSync(keyPath)) {
-    mkdirSync(dir, { recursive: true });
+    // The key is a secret: only the service's user may read it.
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     // openssl is part of every Debian/Ubuntu/macOS install; Node has no certificate writer.
     execFileSync('openssl', [
       'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
       '-keyout', keyPath, '-out', certPath, '-days', '825', '-subj', '/CN=localhost',
       '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1',
     ], { stdio: 'ignore' });
+    chmodSync(keyPath, 0o600);
   }
   return readTlsFiles(certPath, keyPath);
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { openStore } from '../store/open-store.js';
+import { openStore, redactDatabaseUrl } from '../store/open-store.js';
 import { dbOption } from './cli-options.js';
 
 /** `migrate`: applies pending schema migrations (serve does this too, at start). */
@@ -11,6 +11,6 @@ export function addMigrateCommand(program: Command): void {
     .action(async (options) => {
       const store = await openStore(options.db);
       await store.close();
-      process.stdout.write(`migrations applied to ${options.db.replace(/\/\/[^@/]*@/, '//***@')}\n`);
+      process.stdout.write(`migrations applied to ${redactDatabaseUrl(options.db)}\n`);
     });
 }

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { devSigningKey, signDevToken } from '../auth/dev-issuer.js';
-import { parseDurationSeconds, parsePerSecond, serveDefaults, validateServeConfig, type ServeConfig } from '../config.js';
+import { parseDurationSeconds, parsePerSecond, parseTrustProxy, serveDefaults, validateServeConfig, type ServeConfig } from '../config.js';
 import { operatorActor } from '../domain/audit.js';
 import { createEnrollmentToken, revokeDeviceCredential } from '../engine/device-administration.js';
 import { compareVersions } from '../domain/software-catalog.js';
@@ -11,6 +11,7 @@ import { seedDemoCatalog } from '../seed/demo-catalog.js';
 import { seedDevices } from '../seed/seed-devices.js';
 import { SimulatedFleet } from '../device/simulated-fleet.js';
 import { startServer, type RunningServer } from '../server.js';
+import { redactDatabaseUrl } from '../store/open-store.js';
 import { dbOption, integer, tenantOption } from './cli-options.js';
 
 /** `serve`: the API, on SQLite by default. */
@@ -43,6 +44,11 @@ export function addServeCommand(program: Command): void {
     .addOption(env('--enroll-rate-limit <n|off>', 'ENROLL_RATE_LIMIT', 'enrollments per second per source address (burst 20 s worth)').default(String(serveDefaults.enrollRateLimit)))
     .addOption(env('--agent-rate-limit <n|off>', 'AGENT_RATE_LIMIT', 'agent requests per second per device (burst 5 s worth)').default(String(serveDefaults.agentRateLimit)))
     .addOption(env('--heartbeat-timeout <duration>', 'HEARTBEAT_TIMEOUT', 'mark devices offline after this much silence').default('90s'))
+    .addOption(env('--request-timeout <duration>', 'REQUEST_TIMEOUT', "a request's headers and body must arrive within this, or 408 and the connection is closed").default('30s'))
+    .addOption(env('--max-connections <n>', 'MAX_CONNECTIONS', 'open connections per process; more are closed at once, with a warning').argParser(integer('--max-connections')).default(serveDefaults.maxConnections))
+    .addOption(env('--public-url <url>', 'PUBLIC_URL', 'base URL clients reach the service at (behind a proxy); absolute links use it'))
+    .addOption(env('--trust-proxy <addresses>', 'TRUST_PROXY', 'proxy addresses or CIDRs (comma-separated, repeatable) whose X-Forwarded-* headers are believed')
+      .argParser((value: string, previous: string[] = []) => [...previous, value]))
     .action(async (options) => {
       const config = validateServeConfig({
         ...serveDefaults,
@@ -69,6 +75,10 @@ export function addServeCommand(program: Command): void {
         deviceQuota: options.deviceQuota,
         enrollRateLimit: parsePerSecond(options.enrollRateLimit),
         agentRateLimit: parsePerSecond(options.agentRateLimit),
+        requestTimeoutMs: parseDurationSeconds(options.requestTimeout) * 1000,
+        maxConnections: options.maxConnections,
+        publicUrl: options.publicUrl ?? null,
+        trustProxy: parseTrustProxy([options.trustProxy ?? []].flat()),
       });
       const server = await startServer(config);
       if (config.demoDevices > 0 && (await server.store.countDevices(config.tenant)) === 0) {
@@ -123,7 +133,7 @@ async function resetFleetHardware(server: RunningServer, config: ServeConfig, fl
 }
 
 async function printWelcome(server: RunningServer, config: ServeConfig, fleet: SimulatedFleet | null): Promise<void> {
-  const lines = [`teamwork-devices listening on ${server.url}  (db: ${config.db}, tenant: ${config.tenant})`];
+  const lines = [`teamwork-devices listening on ${server.url}  (db: ${redactDatabaseUrl(config.db)}, tenant: ${config.tenant})`];
   if (!config.issuer) {
     const token = await signDevToken(await devSigningKey(server.store), { tenantId: config.tenant, ttlSeconds: 8 * 3600 });
     const simulated = fleet?.deviceIds()[0];

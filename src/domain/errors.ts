@@ -10,6 +10,8 @@ export const errorRegistry = {
   accessDenied: { status: 403, code: 'accessDenied', message: 'The caller does not have permission to perform the action.' },
   itemNotFound: { status: 404, code: 'itemNotFound', message: 'The resource could not be found.' },
   methodNotAllowed: { status: 405, code: 'methodNotAllowed', message: 'The HTTP method is not allowed on this resource.' },
+  // Answered on the raw socket: the request's headers and body did not arrive within --request-timeout.
+  requestTimeout: { status: 408, code: 'requestTimeout', message: 'The request was not received in time.' },
   conflict: { status: 409, code: 'conflict', message: 'An operation of this kind is already queued for the device.' },
   requestTooLarge: { status: 413, code: 'requestEntityTooLarge', message: 'The request body is too large.' },
   unsupportedMediaType: { status: 415, code: 'unsupportedMediaType', message: 'The request body must be application/json.' },

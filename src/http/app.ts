@@ -10,11 +10,13 @@ import { clientError, frameworkError, installGraphEdge, newRequestId } from './e
 import { addAdministrationRoutes } from './graph/administration-routes.js';
 import { addDeviceRoutes } from './graph/device-routes.js';
 import { addOperationRoutes } from './graph/operation-routes.js';
+import { applyConnectionLimits, type ConnectionLimits } from './connection-limits.js';
 import { installJsonBodies } from './json-bodies.js';
 import { defaultSheddingLimits, installLoadShedding, type SheddingLimits } from './load-shedding.js';
 import { rateLimitRules } from './rate-limits.js';
 import { installGraphAuth } from './request-caller.js';
 import { RouteTable } from './route-table.js';
+import { installServiceUrl } from './service-url.js';
 
 export interface AppOptions {
   store: Store;
@@ -29,6 +31,12 @@ export interface AppOptions {
   shedding?: SheddingLimits;
   /** device quota and the agent routes' rate limits */
   agentLimits?: AgentLimits;
+  /** request timeout and connection cap; Node's defaults (no request timeout, no cap) when absent */
+  connectionLimits?: ConnectionLimits;
+  /** base of absolute links (`--public-url`); null: the request's scheme and host */
+  publicUrl?: string | null;
+  /** proxies (addresses, CIDRs) whose X-Forwarded-* headers are believed; none when empty */
+  trustProxy?: string[];
 }
 
 /** Builds the whole HTTP service without listening, so tests can use it over a socket or inject(). */
@@ -49,7 +57,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Closing is answered by our own onRequest hook with a Graph 503 and Retry-After.
     return503OnClosing: false,
     ...(options.https ? { https: options.https } : {}),
+    // Fastify (proxy-addr) believes X-Forwarded-* only from a peer in this list.
+    trustProxy: options.trustProxy?.length ? options.trustProxy : false,
   } as FastifyServerOptions);
+  if (options.connectionLimits) applyConnectionLimits(app, options.connectionLimits, options.log ?? null);
+  installServiceUrl(app, options.publicUrl ?? null);
 
   installGraphEdge(app);
   installLoadShedding(app, options.shedding ?? defaultSheddingLimits);

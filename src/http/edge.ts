@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { badRequest, notFound, ServiceError, type ErrorName } from '../domain/errors.js';
 import { StoreInputError, StoreUnavailableError } from '../store/store-errors.js';
+import { securityHeaders, securityHeadersFor } from './reply-headers.js';
 
 /** Seconds a client is asked to wait when the database is unavailable. */
 const storeRetryAfterSeconds = 2;
@@ -18,6 +20,7 @@ export function installGraphEdge(app: FastifyInstance): void {
     closing = true;
   });
   app.addHook('onRequest', async (request, reply) => {
+    reply.headers(securityHeadersFor(request));
     reply.header('request-id', request.id);
     const clientRequestId = clientRequestIdOf(request);
     if (clientRequestId) reply.header('client-request-id', clientRequestId);
@@ -73,6 +76,7 @@ export function newRequestId(): string {
 
 /** Fastify's own early rejections (a malformed URL, an over-long path segment), as Graph errors. */
 export function frameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  reply.headers(securityHeadersFor(request));
   reply.header('request-id', request.id);
   const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
   return sendGraphError(request, reply, tooLong ? notFound('Resource not found: a path segment is too long.') : badRequest('The request URL is malformed.'));
@@ -80,18 +84,31 @@ export function frameworkError(error: FastifyError, request: FastifyRequest, rep
 
 /**
  * Requests Node's HTTP parser refuses before Fastify sees them (bad header characters,
- * oversized headers): a raw 400 that still carries the Graph error body and a request id.
+ * oversized headers) and requests that did not arrive within the request timeout: a raw
+ * reply that still carries the Graph error body and a request id, then the connection closes.
  */
 export function clientError(error: Error & { code?: string }, socket: Socket): void {
-  if (!socket.writable) return;
+  // A reply already under way on this socket cannot be followed by another (as Node itself decides).
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (!socket.writable || inFlight?.headersSent) {
+    socket.destroy();
+    return;
+  }
   const requestId = randomUUID();
-  const reply = error.code === 'HPE_HEADER_OVERFLOW' ? new ServiceError('headersTooLarge') : badRequest('The HTTP request is malformed.');
+  const reply = error.code === 'HPE_HEADER_OVERFLOW' ? new ServiceError('headersTooLarge')
+    : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? new ServiceError('requestTimeout')
+    : badRequest('The HTTP request is malformed.');
   const body = JSON.stringify(graphErrorBody(reply, requestId, requestId));
-  socket.end(
+  const headers = { ...securityHeaders((socket as TLSSocket).encrypted === true), 'request-id': requestId };
+  socket.write(
     `HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status]}\r\n` +
       `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-      `request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
+      Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('') +
+      `connection: close\r\n\r\n${body}`,
   );
+  // Not end() alone: the server allows half-open sockets, so a client that never closes its
+  // side (the slow sender this answers) would keep the connection.
+  socket.destroySoon();
 }
 
 function clientRequestIdOf(request: FastifyRequest): string | null {

@@ -2,12 +2,13 @@ import { migrate } from './migrations.js';
 import { PostgresDriver } from './postgres/postgres-driver.js';
 import type { SqlDriver } from './sql-driver.js';
 import { SqlStore } from './sql-store.js';
+import { sqliteFileWarnings } from './sqlite/file-modes.js';
 import { SqliteDriver } from './sqlite/sqlite-driver.js';
 import type { Store, StoreOptions } from './store.js';
 
 /** Opens the store a `--db` value names: a postgres:// URL, else a SQLite file path. Migrations run on open. */
 export async function openStore(db: string, options: StoreOptions = {}): Promise<Store> {
-  const driver: SqlDriver = /^postgres(ql)?:\/\//i.test(db) ? new PostgresDriver(db, options.poolSize ?? 10) : new SqliteDriver(db);
+  const driver: SqlDriver = isPostgresUrl(db) ? new PostgresDriver(db, options.poolSize ?? 10) : new SqliteDriver(db);
   try {
     await migrate(driver);
   } catch (error) {
@@ -15,4 +16,25 @@ export async function openStore(db: string, options: StoreOptions = {}): Promise
     throw error;
   }
   return new SqlStore(driver, options.seededDocuments);
+}
+
+/** A `--db` value fit to print or log: a PostgreSQL URL's password becomes `***`; a file path is unchanged. */
+export function redactDatabaseUrl(db: string): string {
+  if (!isPostgresUrl(db)) return db;
+  // Unparseable: hide all the user info, which is where a password would be.
+  if (!URL.canParse(db)) return db.replace(/\/\/[^/?#]*@/, '//***@');
+  const url = new URL(db);
+  if (url.password) url.password = '***';
+  // libpq and pg also read a password from the query string.
+  if (url.searchParams.has('password')) url.searchParams.set('password', '***');
+  return url.toString();
+}
+
+function isPostgresUrl(db: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(db);
+}
+
+/** Warnings about a SQLite database that other local users can read (none for PostgreSQL, whose files are the server's). */
+export function databaseFileWarnings(db: string): string[] {
+  return isPostgresUrl(db) ? [] : sqliteFileWarnings(db);
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { devSigningKey, signDevToken, type DevTokenRequest } from '../../src/auth/dev-issuer.js';
 import { serveDefaults, type ServeConfig } from '../../src/config.js';
 import { seedDevices } from '../../src/seed/seed-devices.js';
-import { startServer, type RunningServer } from '../../src/server.js';
+import { startServer, type RunningServer, type ServerOutputs } from '../../src/server.js';
 import { createPostgresDatabase, queryDatabase, testStore } from './test-database.js';
 
 export const tenantA = '11111111-1111-4111-8111-111111111111';
@@ -23,11 +23,11 @@ export interface TestServer extends RunningServer {
 }
 
 /** A real server on a real SQLite file in a fresh temporary folder, listening on a free port. */
-export async function startTestServer(options: { devicesA?: number; devicesB?: number; config?: Partial<ServeConfig> } = {}): Promise<TestServer> {
+export async function startTestServer(options: { devicesA?: number; devicesB?: number; config?: Partial<ServeConfig>; outputs?: ServerOutputs } = {}): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'twd-test-'));
   const postgres = testStore === 'postgres' && !options.config?.db ? await createPostgresDatabase() : null;
   const dbPath = options.config?.db ?? postgres?.url ?? join(dir, 'test.db');
-  const server = await startServer({ ...serveDefaults, port: 0, logLevel: 'silent', ...options.config, db: dbPath });
+  const server = await startServer({ ...serveDefaults, port: 0, logLevel: 'silent', ...options.config, db: dbPath }, options.outputs);
   if (options.devicesA) await seedDevices(server.store, { tenantId: tenantA, count: options.devicesA, seed: 7 });
   if (options.devicesB) await seedDevices(server.store, { tenantId: tenantB, count: options.devicesB, seed: 8 });
   const key = await devSigningKey(server.store);

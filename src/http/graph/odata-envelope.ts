@@ -1,10 +1,6 @@
 import type { FastifyRequest } from 'fastify';
+import '../service-url.js';
 import { encodeSkipToken, type ODataQuery } from './odata-query.js';
-
-/** scheme://host of the request, as the client addressed us. */
-function originOf(request: FastifyRequest): string {
-  return `${request.protocol}://${request.host}`;
-}
 
 function versionOf(request: FastifyRequest): string {
   return request.url.startsWith('/beta/') || request.url === '/beta' ? '/beta' : '';
@@ -13,7 +9,7 @@ function versionOf(request: FastifyRequest): string {
 /** `@odata.context`, e.g. …/beta/$metadata#teamwork/devices(id,deviceType)/$entity */
 export function contextUrl(request: FastifyRequest, path: string, select: string[] | null, suffix = ''): string {
   const selected = select ? `(${select.join(',')})` : '';
-  return `${originOf(request)}${versionOf(request)}/$metadata#${path}${selected}${suffix}`;
+  return `${request.serviceUrl}${versionOf(request)}/$metadata#${path}${selected}${suffix}`;
 }
 
 export function entityBody(context: string, body: Record<string, unknown>): Record<string, unknown> {
@@ -47,5 +43,5 @@ function nextLink(request: FastifyRequest, skipToken: string): string {
   }
   params.set('$skiptoken', skipToken);
   // URLSearchParams writes spaces as '+', which every query parser (ours included) reads back as spaces.
-  return `${originOf(request)}${path}?${params.toString()}`;
+  return `${request.serviceUrl}${path}?${params.toString()}`;
 }

@@ -1,10 +1,9 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { AuditEvent } from '../../domain/audit.js';
 import type { Operation } from '../../domain/operation.js';
 import { insertSql, type SqlDialect, type SqlDriver, type SqlExecutor, type TransactionOptions } from '../sql-driver.js';
 import type { OperationInsertOutcome } from '../store.js';
+import { createDatabaseFilePrivately } from './file-modes.js';
 import { GroupCommit } from './group-commit.js';
 import { storeErrorFromSqlite } from './sqlite-errors.js';
 import { TokenBuckets } from '../../domain/token-buckets.js';
@@ -37,7 +36,7 @@ export class SqliteDriver implements SqlDriver {
 
   constructor(readonly path: string) {
     // A file, not ':memory:': the group commit's writer thread opens it too.
-    mkdirSync(dirname(path), { recursive: true });
+    createDatabaseFilePrivately(path);
     try {
       this.db = new Database(path);
       this.db.pragma('journal_mode = WAL');
