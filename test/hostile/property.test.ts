@@ -460,7 +460,7 @@ describe('hostile input (property-based)', () => {
       ['POST', (d) => `/beta/teamwork/devices/${d}/restart`],
       ['POST', (d) => `/beta/teamwork/devices('${d}')/runDiagnostics`],
       ['POST', (d, o) => `/beta/teamwork/devices/${d}/operations/${o}/cancel`],
-      ['DELETE', (d) => `/beta/teamwork/devices/${d}`],
+      ['PUT', (d) => `/beta/teamwork/devices/${d}`],
     ];
     const operation = fc.oneof(anyText, fc.constantFrom(aOperation.id, bOperation.id), fc.uuid());
     await fc.assert(fc.asyncProperty(id, operation, fc.nat(routes.length - 1), async (deviceId, operationId, route) => {
