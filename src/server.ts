@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './http/app.js';
-import { devAudience, devIssuer, devSigningKey } from './auth/dev-issuer.js';
+import { devSigningKey } from './auth/dev-issuer.js';
 import { createTokenVerifier, type TokenVerifier } from './auth/token-verifier.js';
+import { trustedIssuers } from './auth/trusted-issuers.js';
 import { localTlsCertificate, readTlsFiles } from './auth/tls-certificate.js';
-import { parseRateLimit, type ServeConfig } from './config.js';
+import { devIssuerEnabled, parseRateLimit, validateServeConfig, type ServeConfig } from './config.js';
 import { Engine } from './engine/engine.js';
 import { defaultTimings } from './engine/engine-timings.js';
 import { regenerateSeededDocuments } from './seed/seeded-documents.js';
@@ -25,6 +26,8 @@ export interface RunningServer {
 
 /** Opens the store, builds the service and listens; the pieces `serve` and the tests share. */
 export async function startServer(config: ServeConfig): Promise<RunningServer> {
+  // Before the store opens: a refused configuration (the dev issuer on a public address) must not even touch the data.
+  validateServeConfig(config);
   const store = await openStore(config.db, { poolSize: config.poolSize, seededDocuments: regenerateSeededDocuments });
   try {
     const verifyToken = await tokenVerifierFor(config, store);
@@ -79,9 +82,16 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
 }
 
 async function tokenVerifierFor(config: ServeConfig, store: Store): Promise<TokenVerifier> {
-  if (config.issuer && config.audience && config.jwksUrl) {
-    return createTokenVerifier({ issuer: config.issuer, audience: config.audience, keys: { jwksUrl: config.jwksUrl } });
-  }
-  const key = await devSigningKey(store);
-  return createTokenVerifier({ issuer: devIssuer, audience: devAudience, keys: { jwks: { keys: [key.publicJwk] } } });
+  const devIssuer = devIssuerEnabled(config);
+  // Made now, not on the first token, so a token printed at start (or by `token`) is signed by a kept key.
+  if (devIssuer) await devSigningKey(store);
+  return createTokenVerifier(trustedIssuers({
+    entraTenants: config.entraTenants,
+    issuers: config.issuers,
+    audiences: config.audiences,
+    jwksUrl: config.jwksUrl,
+    defaultTenant: config.tenant,
+    keyRefreshCooldownMs: config.keyRefreshCooldownMs,
+    devKeys: devIssuer ? store : null,
+  }));
 }
