@@ -114,7 +114,11 @@ export function devIssuerEnabled(config: ServeConfig): boolean {
 function identityProblems(config: ServeConfig): string[] {
   const problems: string[] = [];
   for (const tenant of config.entraTenants) if (!isGuid(tenant)) problems.push(`--entra-tenant must be a GUID, got '${tenant}'`);
-  for (const issuer of config.issuers) if (!URL.canParse(issuer)) problems.push(`--issuer must be a URL, got '${issuer}'`);
+  for (const issuer of config.issuers) {
+    // Without --jwks-url the keys come from the issuer's discovery document, which must be as safe to fetch as keys.
+    const problem = URL.canParse(issuer) ? (config.jwksUrl === null ? keyUrlProblem(issuer) : null) : `'${issuer}' is not a URL`;
+    if (problem) problems.push(`--issuer ${problem}`);
+  }
   if (!['auto', 'on', 'off'].includes(config.devIssuer)) problems.push(`--dev-issuer must be auto, on or off, got '${config.devIssuer}'`);
   if (!(config.keyRefreshCooldownMs >= 0)) problems.push('the key refresh cooldown must be zero or more');
   if (hasProductionIssuer(config)) {

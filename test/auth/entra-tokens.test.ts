@@ -273,6 +273,9 @@ describe('configuration of the identity providers', () => {
     assert.throws(() => validateServeConfig(config({ entraTenants: [tenantA] })), /need --audience/);
     assert.throws(() => validateServeConfig(config({ audiences: [clientId] })), /need --entra-tenant or --issuer/);
     assert.throws(() => validateServeConfig(config({ devIssuer: 'off' })), /--dev-issuer off needs/);
+    // Keys found through discovery are only as safe as the discovery document's transport.
+    assert.throws(() => validateServeConfig(config({ issuers: ['http://idp.example.test'], audiences: [clientId] })), /--issuer .*must be https/);
+    assert.doesNotThrow(() => validateServeConfig(config({ issuers: ['http://idp.example.test'], audiences: [clientId], jwksUrl: 'https://idp.example.test/keys' })));
   });
 
   test('the dev issuer is refused on a non-loopback host unless --dev-issuer on', () => {
