@@ -29,7 +29,8 @@ async function start(kind: string, port: number, dbPath: string | undefined): Pr
   }
   if (kind === 'real') {
     if (!dbPath) throw new Error('real needs a database path');
-    const server = await startServer({ ...serveDefaults, port, host: '127.0.0.1', db: dbPath, logLevel: 'silent' });
+    // The bench's fleet enrolls thousands of devices from one address: no per-address limit.
+    const server = await startServer({ ...serveDefaults, port, host: '127.0.0.1', db: dbPath, logLevel: 'silent', enrollRateLimit: null });
     return { port: Number(new URL(server.url).port), close: () => server.close() };
   }
   throw new Error(`unknown target '${kind}' (bare|real)`);

@@ -1,7 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { cpus, loadavg } from 'node:os';
-import { createEnrollmentToken } from '../src/http/agent/enrollment.js';
+import { operatorActor } from '../src/domain/audit.js';
+import { createEnrollmentToken } from '../src/engine/device-administration.js';
 import { demoSoftwareVersions, deviceFamily } from '../src/seed/demo-tables.js';
 import { SeededRandom, type RandomSource } from '../src/seed/seeded-random.js';
 import { openStore } from '../src/store/open-store.js';
@@ -175,7 +176,7 @@ async function measureFleet(label: 'small' | 'large', devices: number, config: B
   const store = await openStore(path);
   let enrollmentToken: string;
   try {
-    enrollmentToken = (await createEnrollmentToken(store, benchTenant, 3600)).token;
+    enrollmentToken = (await createEnrollmentToken(store, { tenantId: benchTenant, ttlSeconds: 3600, maxUses: null, description: 'bench' }, operatorActor)).token;
   } finally {
     await store.close();
   }

@@ -41,6 +41,12 @@ export interface ServeConfig {
   rateLimit: string | null;
   /** PostgreSQL connection pool size per process */
   poolSize: number;
+  /** devices enrollment tokens may bring into one tenant */
+  deviceQuota: number;
+  /** enrollments per second per source address; null: no limit */
+  enrollRateLimit: number | null;
+  /** agent requests per second per device credential; null: no limit */
+  agentRateLimit: number | null;
 }
 
 export const demoTenant = '6d1a2c3b-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
@@ -71,6 +77,9 @@ export const serveDefaults: ServeConfig = {
   simFailureRate: 0.05,
   rateLimit: null,
   poolSize: 10,
+  deviceQuota: 100_000,
+  enrollRateLimit: 5,
+  agentRateLimit: 10,
 };
 
 export const isGuid = (value: string): boolean => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
@@ -92,6 +101,10 @@ export function validateServeConfig(config: ServeConfig): ServeConfig {
     problems.push((error as Error).message);
   }
   if (!Number.isInteger(config.poolSize) || config.poolSize < 1) problems.push('--pool-size must be at least 1');
+  if (!Number.isInteger(config.deviceQuota) || config.deviceQuota < 0) problems.push('--device-quota must be a whole number');
+  for (const [name, rate] of [['--enroll-rate-limit', config.enrollRateLimit], ['--agent-rate-limit', config.agentRateLimit]] as const) {
+    if (rate !== null && !(rate > 0)) problems.push(`${name} must be a positive number or 'off'`);
+  }
   if ((config.tlsCert === null) !== (config.tlsKey === null)) problems.push('--tls-cert and --tls-key go together');
   problems.push(...identityProblems(config));
   if (problems.length) throw new Error(`Invalid configuration: ${problems.join('; ')}`);
@@ -149,6 +162,11 @@ export function parseRateLimit(setting: string | null): number | 'graph' | null 
   const n = Number(setting);
   if (!Number.isFinite(n) || n <= 0) throw new Error(`--rate-limit must be a positive number, 'graph' or 'off', got '${setting}'`);
   return n;
+}
+
+/** A per-second limit flag: a positive number, or 'off' (null). */
+export function parsePerSecond(setting: string): number | null {
+  return setting === 'off' ? null : Number(setting);
 }
 
 /** Parses durations such as 3600, 500ms, 90s, 30m, 1h, 2d into seconds (a bare number is seconds). */

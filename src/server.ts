@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './http/app.js';
+import { defaultAgentLimits } from './http/agent/agent-limits.js';
 import { devSigningKey } from './auth/dev-issuer.js';
 import { createTokenVerifier, type TokenVerifier } from './auth/token-verifier.js';
 import { trustedIssuers } from './auth/trusted-issuers.js';
@@ -50,6 +51,12 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
       https,
       bodyLimitBytes: config.bodyLimitBytes,
       rateLimit: parseRateLimit(config.rateLimit),
+      agentLimits: {
+        ...defaultAgentLimits,
+        deviceQuota: config.deviceQuota,
+        enrollPerSecond: config.enrollRateLimit,
+        devicePerSecond: config.agentRateLimit,
+      },
       log: config.logLevel === 'silent' ? null : log,
     });
     await app.listen({ port: config.port, host: config.host });

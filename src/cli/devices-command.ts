@@ -76,6 +76,18 @@ export function addDevicesCommand(program: Command): void {
       if (options.wait && operation.status !== 'successful') process.exitCode = 2;
     });
   };
+  common(group.command('revoke-credential <deviceId>').description("revoke a device's credential; its hardware may then enroll again (the reset)"))
+    .action(async (deviceId: string, options) => {
+      await client(options).call('POST', `/beta/teamwork/devices/${encodeURIComponent(deviceId)}/revokeCredential`);
+      print(options, { id: deviceId, credential: 'revoked' }, () => `${deviceId} credential revoked`);
+    });
+
+  common(group.command('remove <deviceId>').description('remove a device and its operations'))
+    .action(async (deviceId: string, options) => {
+      await client(options).call('DELETE', `/beta/teamwork/devices/${encodeURIComponent(deviceId)}`);
+      print(options, { id: deviceId, removed: true }, () => `${deviceId} removed`);
+    });
+
   action('update-software', 'updateSoftware', 'ask a device to install a software version', true);
   action('restart', 'restart', 'restart a device');
   action('run-diagnostics', 'runDiagnostics', 'collect diagnostics on a device');

@@ -18,6 +18,11 @@ export class GraphClient {
     return location;
   }
 
+  /** POSTs or DELETEs where the answer is the status alone (the extensions' 204s). */
+  async call(method: 'POST' | 'DELETE', path: string): Promise<number> {
+    return (await this.send(method, path)).status;
+  }
+
   private async send(method: string, path: string, body?: unknown): Promise<Response> {
     const url = path.startsWith('http') ? path : `${this.baseUrl}${path}`;
     const response = await fetch(url, {

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { addAuditCommand } from './audit-command.js';
 import { addCatalogCommand } from './catalog-command.js';
 import { addDevicesCommand } from './devices-command.js';
 import { addEnrollmentTokenCommand } from './enrollment-token-command.js';
@@ -23,6 +24,7 @@ export async function main(argv: string[]): Promise<void> {
   addSimulateCommand(program);
   addDevicesCommand(program);
   addMigrateCommand(program);
+  addAuditCommand(program);
   try {
     await program.parseAsync(argv);
   } catch (error) {

@@ -1,7 +1,10 @@
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { devSigningKey, signDevToken } from '../auth/dev-issuer.js';
-import { devIssuerEnabled, parseDurationSeconds, serveDefaults, validateServeConfig, type ServeConfig } from '../config.js';
-import { createEnrollmentToken } from '../http/agent/enrollment.js';
+import { devIssuerEnabled, parseDurationSeconds, parsePerSecond, serveDefaults, validateServeConfig, type ServeConfig } from '../config.js';
+import { operatorActor } from '../domain/audit.js';
+import { createEnrollmentToken, revokeDeviceCredential } from '../engine/device-administration.js';
 import { compareVersions } from '../domain/software-catalog.js';
 import { seedDemoCatalog } from '../seed/demo-catalog.js';
 import { seedDevices } from '../seed/seed-devices.js';
@@ -37,6 +40,9 @@ export function addServeCommand(program: Command): void {
     .addOption(env('--run-timeout <duration>', 'RUN_TIMEOUT', 'fail operations running longer than this (timeout)').default('1h'))
     .addOption(env('--rate-limit <n|graph|off>', 'RATE_LIMIT', "throttle: N requests/s per tenant and app, or 'graph' for Graph's documented limits").default('off'))
     .addOption(env('--pool-size <n>', 'POOL_SIZE', 'PostgreSQL connections per process').argParser(integer('--pool-size')).default(serveDefaults.poolSize))
+    .addOption(env('--device-quota <n>', 'DEVICE_QUOTA', 'devices enrollment tokens may bring into one tenant').argParser(integer('--device-quota')).default(serveDefaults.deviceQuota))
+    .addOption(env('--enroll-rate-limit <n|off>', 'ENROLL_RATE_LIMIT', 'enrollments per second per source address (burst 20 s worth)').default(String(serveDefaults.enrollRateLimit)))
+    .addOption(env('--agent-rate-limit <n|off>', 'AGENT_RATE_LIMIT', 'agent requests per second per device (burst 5 s worth)').default(String(serveDefaults.agentRateLimit)))
     .addOption(env('--heartbeat-timeout <duration>', 'HEARTBEAT_TIMEOUT', 'mark devices offline after this much silence').default('90s'))
     .action(async (options) => {
       const config = validateServeConfig({
@@ -63,6 +69,9 @@ export function addServeCommand(program: Command): void {
         heartbeatTimeoutMs: parseDurationSeconds(options.heartbeatTimeout) * 1000,
         rateLimit: options.rateLimit === 'off' ? null : options.rateLimit,
         poolSize: options.poolSize,
+        deviceQuota: options.deviceQuota,
+        enrollRateLimit: parsePerSecond(options.enrollRateLimit),
+        agentRateLimit: parsePerSecond(options.agentRateLimit),
       });
       const server = await startServer(config);
       if (config.demoDevices > 0 && (await server.store.countDevices(config.tenant)) === 0) {
@@ -88,7 +97,10 @@ function collect(value: string, previous: string[]): string[] {
 
 /** The in-process fleet: real agents speaking HTTP to this very server. */
 async function startFleet(server: RunningServer, config: ServeConfig): Promise<SimulatedFleet> {
-  const { token } = await createEnrollmentToken(server.store, config.tenant, 24 * 3600);
+  const { token } = await createEnrollmentToken(server.store, {
+    tenantId: config.tenant, ttlSeconds: 24 * 3600, maxUses: config.simulate, description: 'the simulated fleet of serve --simulate',
+  }, operatorActor);
+  const stateFile = join(config.db.includes('://') ? resolve('./data') : dirname(resolve(config.db)), 'simulated-fleet.json');
   const fleet = new SimulatedFleet({
     url: server.url,
     enrollmentToken: token,
@@ -96,9 +108,23 @@ async function startFleet(server: RunningServer, config: ServeConfig): Promise<S
     tenantId: config.tenant,
     updateMs: config.simUpdateMs,
     failureRate: config.simFailureRate,
+    // The fleet keeps its credentials beside the data, so a restarted server's fleet re-enrolls as the same devices.
+    stateFile,
   });
+  if (!existsSync(stateFile)) await resetFleetHardware(server, config, fleet);
   await fleet.start();
   return fleet;
+}
+
+/**
+ * The fleet's credentials were lost (a data directory from before they were kept, or the file
+ * deleted): its devices, which are this server's own, are reset so their hardware may enroll again.
+ */
+async function resetFleetHardware(server: RunningServer, config: ServeConfig, fleet: SimulatedFleet): Promise<void> {
+  for (const device of fleet.devices) {
+    const existing = await server.store.findDeviceByHardware(config.tenant, device.hardwareDetail);
+    if (existing) await revokeDeviceCredential(server.store, config.tenant, existing.id, operatorActor);
+  }
 }
 
 async function printWelcome(server: RunningServer, config: ServeConfig, fleet: SimulatedFleet | null): Promise<void> {

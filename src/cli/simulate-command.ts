@@ -14,6 +14,7 @@ export function addSimulateCommand(program: Command): void {
     .option('--sim-update-ms <ms>', 'how long an update takes (±30 %)', integer('--sim-update-ms'), serveDefaults.simUpdateMs)
     .option('--sim-failure-rate <r>', 'share of updates that fail, 0..1', failureRate, serveDefaults.simFailureRate)
     .option('--random-seed <n>', 'seed of the hardware generator', integer('--random-seed'), 42)
+    .option('--state-file <file>', 'keep the devices\' credentials here, so a restarted fleet re-enrolls as the same devices')
     .action(async (options) => {
       const fleet = new SimulatedFleet({
         url: options.url,
@@ -23,6 +24,7 @@ export function addSimulateCommand(program: Command): void {
         updateMs: options.simUpdateMs,
         failureRate: options.simFailureRate,
         seed: options.randomSeed,
+        stateFile: options.stateFile,
       });
       await fleet.start();
       process.stdout.write(`${options.devices} simulated devices running against ${options.url}; Ctrl-C stops them\n`);

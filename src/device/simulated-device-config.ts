@@ -8,6 +8,8 @@ export interface SimulatedDeviceOptions {
   /** base URL of the server, e.g. http://127.0.0.1:8080 */
   url: string;
   enrollmentToken: string;
+  /** the credential of an earlier enrollment: the device re-enrolls with it, as a real agent does after a restart */
+  credential?: string | null;
   /** a generated device (seed/device-generator) whose hardware, software and peripherals this one has */
   template: Device;
   /** how long an operation runs, ± 30 % */
@@ -44,6 +46,7 @@ export function simulatedDeviceConfig(options: SimulatedDeviceOptions): Simulate
   return {
     url: options.url,
     enrollmentToken: options.enrollmentToken,
+    credential: options.credential ?? null,
     updateMs: Math.max(0, options.updateMs),
     failureRate: clamp01(options.failureRate),
     versionMismatchRate: clamp01(options.versionMismatchRate ?? 0),

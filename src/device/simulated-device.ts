@@ -34,7 +34,7 @@ export class SimulatedDevice {
   private readonly random: RandomSource;
 
   private readonly deviceType: DeviceType;
-  private readonly hardwareDetail: HardwareDetail;
+  readonly hardwareDetail: HardwareDetail;
   private readonly displayName: string | null;
   private readonly inventory: SimulatedInventory;
   private readonly software: SimulatedSoftware;
@@ -54,6 +54,7 @@ export class SimulatedDevice {
     this.random = config.random;
     this.client = new AgentClient({
       url: config.url,
+      credential: config.credential,
       transport: config.transport,
       retry: config.retry,
       random: this.random,
@@ -101,6 +102,11 @@ export class SimulatedDevice {
     return this._earlyEmptyPolls;
   }
 
+  /** the device credential it holds now (to keep across restarts, as a real agent keeps it on disk) */
+  get credential(): string | null {
+    return this.client.credential;
+  }
+
   get isRebooting(): boolean {
     return this._state === 'rebooting';
   }
@@ -141,7 +147,10 @@ export class SimulatedDevice {
     };
     let reply;
     try {
-      reply = await this.client.enroll(request);
+      // Enrolled before: prove it with the credential; once it is refused (an admin reset the
+      // device, the database was replaced), the enrollment token is the way back in.
+      if (this.client.credential) reply = await this.client.enroll(request, { credential: this.client.credential });
+      if (!reply || reply.status === 401) reply = await this.client.enroll(request);
     } catch (error) {
       if (this.stopped) return;
       throw error;

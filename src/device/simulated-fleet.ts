@@ -1,3 +1,5 @@
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { generateDevices } from '../seed/device-generator.js';
 import { SeededRandom, seedOf } from '../seed/seeded-random.js';
 import { SimulatedDevice, type SimulatedDeviceOptions } from './simulated-device.js';
@@ -16,6 +18,11 @@ export interface SimulatedFleetOptions extends Omit<SimulatedDeviceOptions, 'tem
   seed?: number;
   /** enrollments in flight at once (default 50), so 10,000 devices do not stampede the server */
   concurrency?: number;
+  /**
+   * A file (mode 0600) where the devices' credentials are kept, so a restarted fleet re-enrolls
+   * with them as real agents do; without it, a restarted fleet's hardware is refused (409).
+   */
+  stateFile?: string;
 }
 
 export interface FleetStats {
@@ -44,14 +51,16 @@ export class SimulatedFleet {
   private starting: Promise<void> | null = null;
 
   constructor(private readonly options: SimulatedFleetOptions) {
-    const { devices, tenantId, seed = defaultFleetSeed, concurrency, ...deviceOptions } = options;
+    const { devices, tenantId, seed = defaultFleetSeed, concurrency, stateFile, ...deviceOptions } = options;
     if (!Number.isInteger(devices) || devices < 0) throw new Error('devices must be a whole number');
+    const saved = stateFile ? readCredentials(stateFile) : {};
     // Templates are made in batches and dropped once the devices took what they need.
     for (let start = 0; start < devices; start += generateBatch) {
       const templates = generateDevices({ tenantId, count: Math.min(generateBatch, devices - start), seed, startIndex: start });
       for (const template of templates) {
         const random = new SeededRandom(seedOf(`${seed}:${template.hardwareDetail.uniqueId}`));
-        this.devices.push(new SimulatedDevice({ ...deviceOptions, template, random }));
+        const credential = saved[template.hardwareDetail.uniqueId ?? ''] ?? null;
+        this.devices.push(new SimulatedDevice({ ...deviceOptions, template, random, credential }));
       }
     }
   }
@@ -82,6 +91,7 @@ export class SimulatedFleet {
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, this.devices.length) }, worker));
+    this.saveCredentials();
     if (failure !== null) {
       await this.stop();
       throw failure;
@@ -92,6 +102,22 @@ export class SimulatedFleet {
   async stop(): Promise<void> {
     this.stopped = true;
     await Promise.all(this.devices.map((d) => d.stop()));
+    this.saveCredentials();
+  }
+
+  /** Writes the credentials the devices hold now (a device may have re-enrolled or rotated since). */
+  private saveCredentials(): void {
+    const file = this.options.stateFile;
+    if (!file) return;
+    const credentials: Record<string, string> = {};
+    for (const device of this.devices) {
+      const id = device.hardwareDetail.uniqueId;
+      if (id && device.credential) credentials[id] = device.credential;
+    }
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    const partial = `${file}.${process.pid}.tmp`;
+    writeFileSync(partial, JSON.stringify({ credentials }), { mode: 0o600 });
+    renameSync(partial, file);
   }
 
   /** ids of the devices enrolled so far, in fleet order */
@@ -111,5 +137,15 @@ export class SimulatedFleet {
       stats.earlyEmptyPolls += device.earlyEmptyPolls;
     }
     return stats;
+  }
+}
+
+/** The credentials a fleet saved, by hardware uniqueId; none when the file is missing or unreadable. */
+function readCredentials(file: string): Record<string, string> {
+  try {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as { credentials?: Record<string, string> };
+    return parsed.credentials ?? {};
+  } catch {
+    return {};
   }
 }

@@ -14,6 +14,7 @@ export const maxLongPollSeconds = 30;
 
 export const agentPaths = {
   enroll: '/agent/v1/enroll',
+  credential: '/agent/v1/credential',
   work: '/agent/v1/work',
   inventory: '/agent/v1/inventory',
   ack: (operationId: string) => `/agent/v1/operations/${operationId}/ack`,
@@ -21,9 +22,13 @@ export const agentPaths = {
   result: (operationId: string) => `/agent/v1/operations/${operationId}/result`,
 } as const;
 
-/** POST /agent/v1/enroll: who the device is and what it runs. */
+/**
+ * POST /agent/v1/enroll: who the device is and what it runs. New hardware brings an
+ * enrollment token; an enrolled device re-enrolls with its credential in `Authorization`
+ * (the token is then not needed), or with a token once an admin has reset it.
+ */
 export interface EnrollRequest {
-  enrollmentToken: string;
+  enrollmentToken?: string | null;
   deviceType: DeviceType;
   hardwareDetail: HardwareDetail;
   installed: InstalledVersions;
@@ -37,6 +42,11 @@ export interface EnrollReply {
   /** `twd-device.<deviceId>.<secret>`, shown once */
   credential: string;
   longPollSeconds: number;
+}
+
+/** 200 of POST /agent/v1/credential: the device's new credential; the one it used keeps working for an hour. */
+export interface CredentialReply {
+  credential: string;
 }
 
 /** An operation as the work poll, the ack and the result hand it to the agent. */

@@ -8,6 +8,8 @@ export interface Caller {
   /** application id the token was issued to, for throttling per tenant and application */
   appId: string;
   permissions: ReadonlySet<string>;
+  /** the client's address (behind trusted proxies, the forwarded one), for the audit log */
+  sourceAddress?: string | null;
 }
 
 export interface Identity {

@@ -6,7 +6,12 @@ import { notFound } from '../domain/errors.js';
 import type { Caller } from '../domain/identity.js';
 import type { ActionName, Operation } from '../domain/operation.js';
 import type { ResultReport } from '../domain/operation-result.js';
-import type { Store } from '../store/store.js';
+import type { DeviceRef, EnrollmentToken, Store } from '../store/store.js';
+import { actorOf, type AuditActor } from '../domain/audit.js';
+import { AuditLog } from './audit-log.js';
+import {
+  createEnrollmentToken, removeDevice, revokeDeviceCredential, revokeEnrollmentToken, rotateDeviceCredential, type EnrollmentTokenRequest,
+} from './device-administration.js';
 import { enrollDevice, type EnrolledDevice, type EnrollmentClaim } from './device-enrollment.js';
 import { DeviceReports } from './device-reports.js';
 import type { EngineTimings } from './engine-timings.js';
@@ -28,6 +33,7 @@ export class Engine {
   private readonly presence: Presence;
   private readonly lifecycle: OperationLifecycle;
   private readonly supervisor: Supervisor;
+  private readonly audit: AuditLog;
   /** set on stop: long-polls answer at once instead of waiting */
   private stopping = false;
 
@@ -37,15 +43,17 @@ export class Engine {
     private readonly log: Logger,
   ) {
     this.reports = new DeviceReports(store);
+    this.audit = new AuditLog(store, log);
     this.presence = new Presence(store, this.reports, timings.presenceFlushMs, log);
     this.supervisor = new Supervisor(store, this.reports, timings, log);
-    this.lifecycle = new OperationLifecycle(store, this.reports, this.signal, timings, (deviceId) => this.notifyReplicas(deviceId));
+    this.lifecycle = new OperationLifecycle(store, this.reports, this.signal, timings, (deviceId) => this.notifyReplicas(deviceId), this.audit);
     store.onWork((deviceId) => this.signal.wake(deviceId));
   }
 
   start(): void {
     this.presence.start();
     this.supervisor.start();
+    this.audit.start();
   }
 
   async stop(): Promise<void> {
@@ -53,6 +61,7 @@ export class Engine {
     this.signal.wakeAll();
     await this.supervisor.stop();
     await this.presence.stop();
+    await this.audit.stop();
   }
 
   /** Accepts an action (202) or refuses it (409/400/404), and wakes the device's long-poll (the store tells other replicas). */
@@ -69,7 +78,35 @@ export class Engine {
 
   /** Creates or re-enrolls a device from an enrollment claim and records what it runs. */
   enroll(claim: EnrollmentClaim): Promise<EnrolledDevice> {
-    return enrollDevice(this.store, this.reports, claim);
+    return enrollDevice(this.store, this.reports, this.audit, claim);
+  }
+
+  /** The device replaces its credential; the presented one keeps working for a grace period. */
+  rotateCredential(device: DeviceRef, presentedHash: string, newHash: string, sourceAddress: string | null): Promise<void> {
+    return rotateDeviceCredential(this.store, device, presentedHash, newHash, sourceAddress);
+  }
+
+  /** The admin's reset of a device: its credential stops working and its hardware may enroll again. */
+  revokeCredential(caller: Caller, deviceId: string): Promise<void> {
+    return revokeDeviceCredential(this.store, caller.tenantId, deviceId, actorOf(caller));
+  }
+
+  /** Deletes a device and its operations (the audit log keeps that it was). */
+  removeDevice(caller: Caller, deviceId: string): Promise<void> {
+    return removeDevice(this.store, caller.tenantId, deviceId, actorOf(caller));
+  }
+
+  createEnrollmentToken(caller: Caller, request: Omit<EnrollmentTokenRequest, 'tenantId'>): Promise<{ token: string; enrollmentToken: EnrollmentToken }> {
+    return createEnrollmentToken(this.store, { ...request, tenantId: caller.tenantId }, actorOf(caller));
+  }
+
+  revokeEnrollmentToken(caller: Caller, tokenId: string): Promise<EnrollmentToken> {
+    return revokeEnrollmentToken(this.store, caller.tenantId, tokenId, actorOf(caller));
+  }
+
+  /** A token or device credential that did not verify: counted, then written to the audit log in batches. */
+  authenticationFailed(tenantId: string | null, actor: AuditActor, reason: string): void {
+    this.audit.authenticationFailed(tenantId, actor, reason);
   }
 
   /**

@@ -1,4 +1,6 @@
+import { actorOf, auditEvent } from '../domain/audit.js';
 import { ServiceError, notFound } from '../domain/errors.js';
+import type { AuditLog } from './audit-log.js';
 import { deviceIdentitySet, identitySetOf, type Caller } from '../domain/identity.js';
 import { pendingStatuses, terminalStatuses, type Operation } from '../domain/operation.js';
 import { decideResult, type ResultReport } from '../domain/operation-result.js';
@@ -19,10 +21,19 @@ export class OperationLifecycle {
     private readonly signal: WorkSignal,
     private readonly timings: EngineTimings,
     private readonly notifyReplicas: (deviceId: string) => Promise<void>,
+    private readonly audit: AuditLog,
   ) {}
 
   /** Cancel (an extension beyond Graph): pending → cancelled now; running → when the device confirms. */
   async cancel(caller: Caller, deviceId: string, operationId: string): Promise<Operation> {
+    const cancelled = await this.cancelOperation(caller, deviceId, operationId);
+    await this.audit.record(auditEvent(caller.tenantId, 'operationCancelled', actorOf(caller), { type: 'operation', id: operationId }, {
+      additionalDetails: { deviceId, status: cancelled.status },
+    }));
+    return cancelled;
+  }
+
+  private async cancelOperation(caller: Caller, deviceId: string, operationId: string): Promise<Operation> {
     const operation = await this.store.getOperation(caller.tenantId, deviceId, operationId);
     if (!operation) throw notFound(`The operation '${operationId.slice(0, 64)}' does not exist on device '${deviceId.slice(0, 64)}'.`);
     const now = new Date().toISOString();

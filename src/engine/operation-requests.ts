@@ -1,4 +1,5 @@
 import type { ActionRequest } from '../domain/action-body.js';
+import { actorOf, auditEvent } from '../domain/audit.js';
 import { ServiceError, badRequest, notFound } from '../domain/errors.js';
 import { newestVersion } from '../domain/software-catalog.js';
 import { identitySetOf, type Caller } from '../domain/identity.js';
@@ -56,7 +57,10 @@ export async function requestOperation(
     cancelRequested: false,
     result: null,
   };
-  const outcome = await store.createOperation(operation);
+  const outcome = await store.createOperation(operation, auditEvent(caller.tenantId, 'operationCreated', actorOf(caller), { type: 'operation', id: operation.id }, {
+    activityDateTime: now,
+    additionalDetails: { deviceId, operationType: operation.operationType, softwareType: operation.softwareType, softwareVersion },
+  }));
   if (outcome === 'noDevice') throw noDevice();
   if (outcome === 'conflict') {
     const what = request.softwareType ? `${actions[action]} of ${request.softwareType}` : actions[action];

@@ -3,9 +3,11 @@ import type { Logger } from 'pino';
 import type { TokenVerifier } from '../auth/token-verifier.js';
 import type { Engine } from '../engine/engine.js';
 import type { Store } from '../store/store.js';
+import { AgentThrottle, defaultAgentLimits, type AgentLimits } from './agent/agent-limits.js';
 import { addAgentRoutes } from './agent/agent-routes.js';
-import { DeviceCredentialVerifier } from './agent/device-credentials.js';
+import { DeviceCredentialVerifier } from './device-credentials.js';
 import { clientError, frameworkError, installGraphEdge, newRequestId } from './edge.js';
+import { addAdministrationRoutes } from './graph/administration-routes.js';
 import { addDeviceRoutes } from './graph/device-routes.js';
 import { addOperationRoutes } from './graph/operation-routes.js';
 import { installJsonBodies } from './json-bodies.js';
@@ -25,6 +27,8 @@ export interface AppOptions {
   /** throttling: N requests per second per tenant and application, 'graph', or null (off) */
   rateLimit?: number | 'graph' | null;
   shedding?: SheddingLimits;
+  /** device quota and the agent routes' rate limits */
+  agentLimits?: AgentLimits;
 }
 
 /** Builds the whole HTTP service without listening, so tests can use it over a socket or inject(). */
@@ -50,14 +54,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   installGraphEdge(app);
   installLoadShedding(app, options.shedding ?? defaultSheddingLimits);
   installJsonBodies(app);
-  installGraphAuth(app, options.verifyToken, options.store, rateLimitRules(options.rateLimit ?? null));
+  installGraphAuth(app, options.verifyToken, options.store, rateLimitRules(options.rateLimit ?? null), options.engine);
 
+  const credentials = new DeviceCredentialVerifier(options.store, (tenantId, actor, reason) => options.engine.authenticationFailed(tenantId, actor, reason));
   const routes = new RouteTable(app);
   addDeviceRoutes(routes, options.store);
   addOperationRoutes(routes, options.store, options.engine);
+  addAdministrationRoutes(routes, options.store, options.engine, credentials);
   routes.closeWith405();
   const agentRoutes = new RouteTable(app, ['']);
-  addAgentRoutes(app, agentRoutes, options.engine, new DeviceCredentialVerifier(options.store));
+  addAgentRoutes(app, agentRoutes, options.engine, credentials, new AgentThrottle(options.agentLimits ?? defaultAgentLimits));
   agentRoutes.closeWith405();
   return app;
 }

@@ -153,6 +153,53 @@ export const migrations: Migration[] = [
     // device are found through operations_one_pending and operations_one_running instead.
     sql: () => `DROP INDEX operations_open_by_device;`,
   },
+  {
+    version: 5,
+    name: 'device security: enrollment limits, credential rotation, audit log',
+    sql: (t) => `
+      ALTER TABLE enrollment_tokens ADD COLUMN max_uses integer;
+      ALTER TABLE enrollment_tokens ADD COLUMN uses integer NOT NULL DEFAULT 0;
+      ALTER TABLE enrollment_tokens ADD COLUMN revoked_at ${t.timestamp};
+      ALTER TABLE enrollment_tokens ADD COLUMN description text;
+      CREATE INDEX enrollment_tokens_by_tenant ON enrollment_tokens (tenant_id, created_at);
+
+      -- 'enrolled', or 'reset' (credential revoked by an admin: its hardware may enroll again);
+      -- null for devices registered without an agent (seed).
+      ALTER TABLE devices ADD COLUMN enrollment_state text;
+      -- A rotated credential keeps working until this time, so a device that lost the reply
+      -- of its rotation is not locked out.
+      ALTER TABLE devices ADD COLUMN previous_credential_hash text;
+      ALTER TABLE devices ADD COLUMN previous_credential_until ${t.timestamp};
+      UPDATE devices SET enrollment_state = 'enrolled' WHERE credential_hash IS NOT NULL;
+
+      -- The device quota's count, kept by enrollments and removals rather than counted per enrollment.
+      CREATE TABLE tenant_enrolled_devices (
+        tenant_id text PRIMARY KEY,
+        enrolled integer NOT NULL
+      );
+      INSERT INTO tenant_enrolled_devices (tenant_id, enrolled)
+        SELECT tenant_id, count(*) FROM devices WHERE enrollment_state IS NOT NULL GROUP BY tenant_id;
+
+      CREATE TABLE audit_events (
+        seq ${t.sequenceKey},
+        tenant_id ${t.key},
+        at ${t.timestamp} NOT NULL,
+        activity text NOT NULL,
+        result text NOT NULL,
+        result_reason text,
+        actor_type text NOT NULL,
+        actor_id text,
+        actor_name text,
+        source_address text,
+        target_type text,
+        target_id text,
+        detail ${t.json},
+        -- failed authentications are recorded once per source, reason and minute, with a count
+        occurrences integer NOT NULL DEFAULT 1
+      );
+      CREATE INDEX audit_events_by_tenant ON audit_events (tenant_id, seq);
+    `,
+  },
 ];
 
 /**

@@ -1,8 +1,9 @@
+import type { AuditActivity, AuditActor, AuditEvent, AuditTarget } from '../domain/audit.js';
 import type { Device, GeneratedFrom } from '../domain/device.js';
 import type { ActivityState, DeviceType, HealthStatus, OperationType, SoftwareType } from '../domain/enums.js';
 import type { Operation, OperationStatus } from '../domain/operation.js';
 import type { CatalogEntry } from '../domain/software-catalog.js';
-import type { SeededDocuments } from './store.js';
+import type { EnrollmentToken, SeededDocuments } from './store.js';
 
 /** A devices row; JSON columns are text in SQLite and jsonb (already parsed) in PostgreSQL. */
 export interface DeviceRow {
@@ -31,6 +32,7 @@ export interface DeviceRow {
   documents_seed?: unknown;
   installed: unknown;
   credential_hash: string | null;
+  enrollment_state?: string | null;
   connection_status: string | null;
   last_seen_at: string | Date | null;
 }
@@ -216,5 +218,83 @@ export function catalogFromRow(row: CatalogRow): CatalogEntry {
     deviceType: row.device_type as DeviceType | null,
     model: row.model,
     createdDateTime: iso(row.created_at),
+  };
+}
+
+/** The columns an audit event is written with (seq, its id, is assigned by the database). */
+export const auditInsertColumns = [
+  'tenant_id', 'at', 'activity', 'result', 'result_reason', 'actor_type', 'actor_id', 'actor_name', 'source_address',
+  'target_type', 'target_id', 'detail', 'occurrences',
+] as const;
+
+export interface AuditRow {
+  seq: number | string;
+  tenant_id: string | null;
+  at: string | Date;
+  activity: string;
+  result: string;
+  result_reason: string | null;
+  actor_type: string;
+  actor_id: string | null;
+  actor_name: string | null;
+  source_address: string | null;
+  target_type: string | null;
+  target_id: string | null;
+  detail: unknown;
+  occurrences: number | string;
+}
+
+/** An audit event's values in auditInsertColumns order. */
+export function auditValues(event: AuditEvent): unknown[] {
+  return [
+    event.tenantId, event.activityDateTime, event.activity, event.result, event.resultReason,
+    event.initiatedBy.type, event.initiatedBy.id, event.initiatedBy.displayName, event.initiatedBy.ipAddress,
+    event.target?.type ?? null, event.target?.id ?? null, jsonText(event.additionalDetails), event.occurrences,
+  ];
+}
+
+export function auditFromRow(row: AuditRow): AuditEvent {
+  return {
+    id: String(row.seq),
+    tenantId: row.tenant_id,
+    activityDateTime: iso(row.at),
+    activity: row.activity as AuditActivity,
+    result: row.result as AuditEvent['result'],
+    resultReason: row.result_reason,
+    initiatedBy: {
+      type: row.actor_type as AuditActor['type'],
+      id: row.actor_id,
+      displayName: row.actor_name,
+      ipAddress: row.source_address,
+    },
+    target: row.target_type === null || row.target_id === null ? null : { type: row.target_type as AuditTarget['type'], id: row.target_id },
+    additionalDetails: row.detail === null ? null : parsed(row.detail),
+    occurrences: Number(row.occurrences),
+  };
+}
+
+export interface EnrollmentTokenRow {
+  id: string;
+  tenant_id: string;
+  token_hash: string;
+  created_at: string | Date;
+  expires_at: string | Date;
+  max_uses: number | string | null;
+  uses: number | string;
+  revoked_at: string | Date | null;
+  description: string | null;
+}
+
+export function enrollmentTokenFromRow(row: EnrollmentTokenRow): EnrollmentToken {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    tokenHash: row.token_hash,
+    createdDateTime: iso(row.created_at),
+    expiresDateTime: iso(row.expires_at),
+    maxUses: row.max_uses === null ? null : Number(row.max_uses),
+    uses: Number(row.uses),
+    revokedDateTime: isoOrNull(row.revoked_at),
+    description: row.description,
   };
 }

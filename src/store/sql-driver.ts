@@ -1,3 +1,4 @@
+import type { AuditEvent } from '../domain/audit.js';
 import type { Operation } from '../domain/operation.js';
 import type { OperationInsertOutcome } from './store.js';
 
@@ -70,9 +71,10 @@ export interface SqlDriver extends SqlExecutor {
   transaction<T>(work: (tx: SqlExecutor) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /**
    * Group commit of accepted operations: answers after the commit that holds the row, and
-   * tells other replicas' long-polls (see Store.createOperation).
+   * tells other replicas' long-polls (see Store.createOperation); the audit event is written
+   * in the same commit when the row is created.
    */
-  insertOperation(operation: Operation): Promise<OperationInsertOutcome>;
+  insertOperation(operation: Operation, audit: AuditEvent): Promise<OperationInsertOutcome>;
   notifyWork(deviceId: string): Promise<void>;
   onWork(listener: (deviceId: string) => void): void;
   holdsSupervisorLease(): Promise<boolean>;

@@ -1,4 +1,5 @@
-import type { Device, GeneratedFrom } from '../domain/device.js';
+import type { AuditEvent } from '../domain/audit.js';
+import type { Device, GeneratedFrom, HardwareDetail } from '../domain/device.js';
 import type { DeviceType } from '../domain/enums.js';
 import type { Operation, OperationError, Transition } from '../domain/operation.js';
 import type { IdentitySet } from '../domain/identity.js';
@@ -11,6 +12,54 @@ export interface EnrollmentToken {
   tokenHash: string;
   createdDateTime: string;
   expiresDateTime: string;
+  /** enrollments it may make; null: no limit */
+  maxUses: number | null;
+  uses: number;
+  revokedDateTime: string | null;
+  description: string | null;
+}
+
+/** What entitles an enrollment: the device's own (verified) credential, or an enrollment token. */
+export type EnrollmentProof =
+  | { kind: 'credential'; deviceId: string }
+  | { kind: 'token'; tokenId: string };
+
+export interface EnrollmentWrite {
+  /** the device as it will be saved; its id is the existing device's or a new one */
+  device: Device;
+  credentialHash: string;
+  proof: EnrollmentProof;
+  /** devices an enrollment token may bring into the tenant */
+  deviceQuota: number;
+  /** the audit event of a successful enrollment, written in the same transaction */
+  audit: (outcome: 'created' | 'reenrolled', deviceId: string) => AuditEvent;
+}
+
+/**
+ * Why an enrollment changed nothing: the hardware is another enrolled device's (and no proof
+ * of being it was given), the credential's device has other hardware's identity, the token
+ * is used up / revoked / expired, or the tenant is at its quota.
+ */
+export type EnrollmentRefusal = 'hardwareEnrolled' | 'hardwareOfAnotherDevice' | 'tokenUnusable' | 'quotaReached' | 'deviceGone';
+
+export type EnrollmentOutcome =
+  | { outcome: 'created' | 'reenrolled'; deviceId: string }
+  | { outcome: 'refused'; reason: EnrollmentRefusal };
+
+export interface StoredCredential {
+  tenantId: string;
+  credentialHash: string;
+  /** the credential replaced by a rotation, accepted until `previousUntil` */
+  previousCredentialHash: string | null;
+  previousUntil: string | null;
+}
+
+export interface AuditQuery {
+  /** null: every tenant's events and those of no known tenant (the command line's view) */
+  tenantId: string | null;
+  top: number;
+  /** keyset position: events older than this sequence number */
+  beforeSeq: number | null;
 }
 
 /** What a transition writes besides the status (null/absent = leave as is). */
@@ -68,8 +117,9 @@ export interface Store {
    * pending one of the same (device, type, softwareType) exists ('conflict'). One statement
    * decides both (the unique partial index the second), never a read before the write.
    * Where replicas share the store, the same statement tells them (no notifyWork after it).
+   * The audit event is written with the operation, in the same commit, only when it is created.
    */
-  createOperation(operation: Operation): Promise<OperationInsertOutcome>;
+  createOperation(operation: Operation, audit: AuditEvent): Promise<OperationInsertOutcome>;
   getOperation(tenantId: string, deviceId: string, operationId: string): Promise<Operation | null>;
   listOperations(query: OperationPageQuery): Promise<Page<Operation>>;
 
@@ -90,16 +140,32 @@ export interface Store {
    */
   expireOverdue(now: string, errors: { start: OperationError; run: OperationError }, limit: number): Promise<Operation[]>;
 
-  createEnrollmentToken(token: EnrollmentToken): Promise<void>;
+  createEnrollmentToken(token: EnrollmentToken, audit: AuditEvent): Promise<void>;
   findEnrollmentToken(tokenHash: string): Promise<EnrollmentToken | null>;
-  findDeviceByHardware(tenantId: string, uniqueId: string | null, serialNumber: string | null): Promise<Device | null>;
+  listEnrollmentTokens(tenantId: string): Promise<EnrollmentToken[]>;
+  /** Revokes a token (once; a second revoke keeps the first time); null when the tenant has no such token. */
+  revokeEnrollmentToken(tenantId: string, tokenId: string, audit: AuditEvent): Promise<EnrollmentToken | null>;
   /**
-   * Saves an enrolling device with its credential hash; returns the id it was saved under.
-   * The hardware lookup is repeated under a lock, so the same hardware enrolling twice at
-   * once becomes one device (the second updates the first).
+   * The device this hardware is: by uniqueId, else by serial number of the same manufacturer
+   * and model (serial numbers are unique only within a model), never across uniqueIds.
    */
-  saveEnrolledDevice(device: Device, credentialHash: string): Promise<string>;
-  deviceCredential(deviceId: string): Promise<{ tenantId: string; credentialHash: string } | null>;
+  findDeviceByHardware(tenantId: string, hardware: HardwareDetail): Promise<Device | null>;
+  /**
+   * Enrolls in one transaction, serialised per hardware (across replicas): the hardware lookup
+   * is redone under the lock; a token's use and the tenant's quota are taken atomically, so
+   * N concurrent enrollments on a one-use token make exactly one device. A refusal writes nothing.
+   */
+  enrollDevice(write: EnrollmentWrite): Promise<EnrollmentOutcome>;
+  deviceCredential(deviceId: string): Promise<StoredCredential | null>;
+  /**
+   * Replaces a device's credential by a new one; the presented one (current or previous) stays
+   * valid until `previousUntil`. False when neither is the presented one any more (revoked, rotated).
+   */
+  rotateDeviceCredential(tenantId: string, deviceId: string, presentedHash: string, newHash: string, previousUntil: string, audit: AuditEvent): Promise<boolean>;
+  /** Revokes the credential and lets the hardware enroll again (the admin's reset); false when no such device. */
+  revokeDeviceCredential(tenantId: string, deviceId: string, audit: AuditEvent): Promise<boolean>;
+  /** Deletes a device and its operations; false when no such device. */
+  removeDevice(tenantId: string, deviceId: string, audit: AuditEvent): Promise<boolean>;
   /**
    * Read-modify-write of one device as a unit (a transaction with the row locked), so a
    * presence change and a new installed version cannot overwrite each other.
@@ -122,6 +188,10 @@ export interface Store {
    * available. Shared by all replicas on PostgreSQL; in memory for SQLite's single process.
    */
   takeRateToken(key: string, capacity: number, perSecond: number): Promise<number | null>;
+
+  recordAudit(events: AuditEvent[]): Promise<void>;
+  /** Newest first. */
+  listAudit(query: AuditQuery): Promise<Page<AuditEvent>>;
 
   addCatalogEntry(entry: CatalogEntry): Promise<'added' | 'exists'>;
   listCatalog(tenantId: string): Promise<CatalogEntry[]>;

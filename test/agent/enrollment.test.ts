@@ -71,7 +71,7 @@ describe('enrollment', () => {
     assert.equal(poll.status, 204, await poll.text());
   });
 
-  test('re-enrolling the same uniqueId: 200, same device id, a new credential; the old one is 401 at once', async () => {
+  test('re-enrolling with the device\'s credential: 200, same device id, a new credential; the old one is 401 at once', async () => {
     const agent = new TestAgent(server.url);
     const hardwareDetail = uniqueHardware();
     const first = await agent.enrollOk(enrollBody(token, { hardwareDetail }), 201);
@@ -85,6 +85,7 @@ describe('enrollment', () => {
         installed: { teamsClient: '1.0.96.2' },
       }),
       200,
+      first.credential,
     );
     assert.equal(second.deviceId, first.deviceId);
     assert.equal(second.tenantId, tenantA);
@@ -101,21 +102,31 @@ describe('enrollment', () => {
     assert.equal(configuration.softwareVersions.teamsClientSoftwareVersion, '1.0.96.2');
   });
 
-  test('re-enrolling hardware without a uniqueId by the same serial number keeps the device', async () => {
+  test('a credential needs no enrollment token; a wrong credential is a 401, not a fallback to the token', async () => {
+    const agent = new TestAgent(server.url);
+    const first = await agent.enrollOk(enrollBody(token), 201);
+    const { enrollmentToken: _none, ...withoutToken } = enrollBody(token, { hardwareDetail: (await graphDevice<{ hardwareDetail: Record<string, unknown> }>(server, first.deviceId)).hardwareDetail });
+    const again = await new TestAgent(server.url).enrollOk(withoutToken as typeof withoutToken & { enrollmentToken: string }, 200, first.credential);
+    assert.equal(again.deviceId, first.deviceId);
+    const forged = `twd-device.${first.deviceId}.${'A'.repeat(43)}`;
+    await expectGraphError(await new TestAgent(server.url).enroll(enrollBody(token), {}, forged), 401, 'unauthenticated');
+  });
+
+  test('re-enrolling hardware without a uniqueId by the same serial number (same model) keeps the device', async () => {
     const hardwareDetail = uniqueHardware({ uniqueId: null });
     const first = await new TestAgent(server.url).enrollOk(enrollBody(token, { hardwareDetail }), 201);
-    const second = await new TestAgent(server.url).enrollOk(enrollBody(token, { hardwareDetail }), 200);
+    const second = await new TestAgent(server.url).enrollOk(enrollBody(token, { hardwareDetail }), 200, first.credential);
     assert.equal(second.deviceId, first.deviceId);
   });
 
-  test('concurrent first enrollments of the same hardware make one device', async () => {
+  test('concurrent first enrollments of the same hardware make one device; the others are refused with 409', async () => {
     const hardwareDetail = uniqueHardware();
     const responses = await Promise.all(
       Array.from({ length: 6 }, () => new TestAgent(server.url).enroll(enrollBody(token, { hardwareDetail }))),
     );
-    const bodies = await Promise.all(responses.map(async (r) => ({ status: r.status, body: (await r.json()) as { deviceId: string } })));
-    for (const { status } of bodies) assert.ok(status === 200 || status === 201, `status ${status}`);
-    assert.equal(new Set(bodies.map((b) => b.body.deviceId)).size, 1, 'every enrollment got the same device id');
+    const statuses = responses.map((r) => r.status).sort();
+    assert.deepEqual(statuses, [201, 409, 409, 409, 409, 409]);
+    for (const r of responses.filter((r) => r.status === 409)) await expectGraphError(r, 409, 'conflict');
     const [{ n }] = await server.query<{ n: number | string }>('SELECT count(*) AS n FROM devices WHERE hw_unique_id = ?', [hardwareDetail.uniqueId]);
     assert.equal(Number(n), 1, 'one device row for the hardware');
   });
@@ -140,6 +151,8 @@ describe('enrollment', () => {
     // A device credential is not an enrollment token either.
     const enrolled = await new TestAgent(server.url).enrollOk(enrollBody(token), 201);
     await expectGraphError(await agent.enroll(enrollBody(enrolled.credential)), 401, 'unauthenticated');
+    // No token and no credential.
+    await expectGraphError(await agent.enroll({ ...enrollBody(token), enrollmentToken: undefined }), 401, 'unauthenticated');
     assert.equal(await deviceCount(), before + 1);
   });
 
@@ -151,7 +164,6 @@ describe('enrollment', () => {
       ['not JSON', '{"enrollmentToken": '],
       ['an array', [good]],
       ['a string', '"hello"'],
-      ['no enrollmentToken', { ...good, enrollmentToken: undefined }],
       ['a numeric enrollmentToken', { ...good, enrollmentToken: 42 }],
       ['an unknown deviceType', { ...good, deviceType: 'toaster' }],
       ['no deviceType', { ...good, deviceType: undefined }],

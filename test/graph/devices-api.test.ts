@@ -562,7 +562,7 @@ describe('request ids and errors', () => {
       ['GET', '/beta/teamwork/devices?$top=0', 400],
       ['GET', '/beta/teamwork/devices/nope', 404],
       ['GET', '/beta/teamwork/nothing-here', 404],
-      ['DELETE', `/beta/teamwork/devices/${id}`, 405],
+      ['PUT', `/beta/teamwork/devices/${id}`, 405],
     ];
     const seen = new Set<string>();
     for (const [method, path, status] of paths) {
@@ -596,7 +596,7 @@ describe('request ids and errors', () => {
   it('answers wrong methods with 405, Allow and the Graph error body', async () => {
     const id = allA[0].id;
     const cases: [string, string][] = [
-      ['DELETE', `/beta/teamwork/devices/${id}`],
+      ['PUT', `/beta/teamwork/devices/${id}`],
       ['PATCH', `/teamwork/devices/${id}`],
       ['PUT', `/beta/teamwork/devices/${id}/health`],
       ['POST', '/beta/teamwork/devices'],

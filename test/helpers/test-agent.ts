@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createEnrollmentToken } from '../../src/http/agent/enrollment.js';
+import { operatorActor } from '../../src/domain/audit.js';
+import { createEnrollmentToken } from '../../src/engine/device-administration.js';
 import { AgentClient, type AgentReply } from '../../src/device/agent-client.js';
 import { agentPaths, type EnrollReply, type EnrollRequest, type WorkItem, type WorkReply } from '../../src/domain/agent-protocol.js';
 import type { HardwareDetail } from '../../src/domain/device.js';
@@ -22,8 +23,8 @@ export type EnrollBody = Omit<EnrollRequest, 'deviceType' | 'hardwareDetail' | '
 };
 
 /** Creates an enrollment token in the server's store (tenant A unless told otherwise). */
-export async function enrollmentToken(server: { store: Store }, tenantId = tenantA, ttlSeconds = 3600): Promise<string> {
-  return (await createEnrollmentToken(server.store, tenantId, ttlSeconds)).token;
+export async function enrollmentToken(server: { store: Store }, tenantId = tenantA, ttlSeconds = 3600, maxUses: number | null = null): Promise<string> {
+  return (await createEnrollmentToken(server.store, { tenantId, ttlSeconds, maxUses, description: 'test' }, operatorActor)).token;
 }
 
 /** Hardware no other test uses: a fresh uniqueId, serial number and MAC address. */
@@ -59,13 +60,13 @@ export class TestAgent {
   }
 
   /** POST /agent/v1/enroll with exactly this body (a string is sent as is). */
-  enroll(body: unknown, headers: Record<string, string> = {}): Promise<Response> {
-    return this.send('POST', agentPaths.enroll, body, { credential: null }, headers);
+  enroll(body: unknown, headers: Record<string, string> = {}, credential: string | null = null): Promise<Response> {
+    return this.send('POST', agentPaths.enroll, body, { credential }, headers);
   }
 
-  /** Enrolls, asserts 200/201, and keeps the device id and credential for the next calls. */
-  async enrollOk(body: EnrollBody, expectedStatus?: 200 | 201): Promise<EnrollReply> {
-    const reply = await this.client.send<EnrollReply>('POST', agentPaths.enroll, body, { credential: null });
+  /** Enrolls (presenting `credential` when given), asserts 200/201, and keeps the device id and credential for the next calls. */
+  async enrollOk(body: EnrollBody, expectedStatus?: 200 | 201, credential: string | null = null): Promise<EnrollReply> {
+    const reply = await this.client.send<EnrollReply>('POST', agentPaths.enroll, body, { credential });
     if (expectedStatus) assert.equal(reply.status, expectedStatus, reply.text);
     else assert.ok(reply.status === 200 || reply.status === 201, `enroll: ${reply.status} ${reply.text}`);
     const enrolled = reply.body!;

@@ -11,7 +11,7 @@ import { migrations } from '../../src/store/migrations.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { Store } from '../../src/store/store.js';
 import { postgresSchema, sqliteSchema, type DatabaseSchema } from '../helpers/database-schema.js';
-import { makeDevice, makeOperation } from '../helpers/store-fixtures.js';
+import { makeDevice, makeOperation, operationAudit } from '../helpers/store-fixtures.js';
 import { createPostgresDatabase, testStore } from '../helpers/test-database.js';
 
 /**
@@ -29,8 +29,8 @@ interface LegacyReads {
   devices: Device[];
   operations: Operation[];
   catalog: unknown[];
-  enrollmentToken: unknown;
-  credential: unknown;
+  enrollmentToken: Record<string, unknown>;
+  credential: Record<string, unknown>;
   signingKeyId: string;
 }
 
@@ -74,18 +74,19 @@ async function assertNothingLost(store: Store, expected: LegacyReads): Promise<v
   }
   assert.deepEqual(operations, expected.operations);
   assert.deepEqual(await store.listCatalog(expected.tenant), expected.catalog);
-  assert.deepEqual(await store.findEnrollmentToken('a'.repeat(64)), expected.enrollmentToken);
+  // Tokens of the earlier release have no use limit and were never revoked.
+  assert.deepEqual(await store.findEnrollmentToken('a'.repeat(64)), { ...expected.enrollmentToken, maxUses: null, uses: 0, revokedDateTime: null, description: null });
   const enrolled = expected.devices.find((d) => d.id === '0a0b0c0d-0000-4000-8000-00000000e001')!;
-  assert.deepEqual(await store.deviceCredential(enrolled.id), expected.credential);
+  assert.deepEqual(await store.deviceCredential(enrolled.id), { ...expected.credential, previousCredentialHash: null, previousUntil: null });
   const [key] = await store.signingKeys();
   assert.equal(key.kid, expected.signingKeyId);
 
   // The rules the indexes carry still hold: the queued update is one per device, a new one is taken.
   const queued = expected.operations.find((o) => o.status === 'queued' && o.operationType === 'softwareUpdate')!;
-  assert.equal(await store.createOperation(makeOperation({ tenantId: queued.tenantId, id: queued.deviceId }, { softwareType: queued.softwareType })), 'conflict');
+  assert.equal(await store.createOperation(makeOperation({ tenantId: queued.tenantId, id: queued.deviceId }, { softwareType: queued.softwareType }), operationAudit), 'conflict');
   const device = makeDevice({ tenantId: expected.tenant });
   await store.insertDevices([device]);
-  assert.equal(await store.createOperation(makeOperation(device)), 'created');
+  assert.equal(await store.createOperation(makeOperation(device), operationAudit), 'created');
   assert.equal((await store.nextOperation(expected.tenant, queued.deviceId))?.id, queued.id);
 }
 

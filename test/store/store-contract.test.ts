@@ -6,10 +6,11 @@ import { operationStatuses, transitions, type Operation, type OperationStatus, t
 import type { CatalogEntry } from '../../src/domain/software-catalog.js';
 import type { DeviceFilter } from '../../src/store/device-query.js';
 import { openStore } from '../../src/store/open-store.js';
-import type { Store, TransitionChanges } from '../../src/store/store.js';
+import type { EnrollmentProof, EnrollmentToken, Store, TransitionChanges } from '../../src/store/store.js';
+import { auditEvent, operatorActor, type AuditActivity } from '../../src/domain/audit.js';
 import { createPostgresDatabase, queryDatabase, testStore } from '../helpers/test-database.js';
 import {
-  adminBy, byId, contractTenant as tenant, type FreshStore, isoAt, makeDevice, makeOperation, matchesFilter, otherTenant, withStore,
+  adminBy, byId, contractTenant as tenant, type FreshStore, isoAt, makeDevice, makeOperation, matchesFilter, operationAudit, otherTenant, withStore,
 } from '../helpers/store-fixtures.js';
 
 /**
@@ -54,7 +55,7 @@ async function operationIn(store: Store, status: OperationStatus, deviceOverride
   const device = makeDevice(deviceOverrides);
   await store.insertDevices([device]);
   const op = makeOperation(device);
-  assert.equal(await store.createOperation(op), 'created');
+  assert.equal(await store.createOperation(op, operationAudit), 'created');
   const at = isoAt(Date.now());
   const step = async (transition: Transition, changes: Partial<TransitionChanges> = {}) => {
     const moved = await store.transitionOperation(tenant, op.id, transition, { at, by: adminBy, ...changes });
@@ -222,26 +223,26 @@ async function operationIn(store: Store, status: OperationStatus, deviceOverride
       const device = makeDevice();
       await store.insertDevices([device]);
       const first = makeOperation(device, { softwareType: 'teamsClient' });
-      assert.equal(await store.createOperation(first), 'created');
+      assert.equal(await store.createOperation(first, operationAudit), 'created');
       assert.deepEqual(await store.getOperation(tenant, device.id, first.id), first, 'the operation round-trips');
-      assert.equal(await store.createOperation(makeOperation(device, { softwareType: 'teamsClient' })), 'conflict');
-      assert.equal(await store.createOperation(makeOperation(device, { softwareType: 'firmware' })), 'created');
-      assert.equal(await store.createOperation(makeOperation(device, { operationType: 'deviceRestart' })), 'created');
-      assert.equal(await store.createOperation(makeOperation(device, { operationType: 'deviceRestart' })), 'conflict', 'softwareType null is one key');
+      assert.equal(await store.createOperation(makeOperation(device, { softwareType: 'teamsClient' }), operationAudit), 'conflict');
+      assert.equal(await store.createOperation(makeOperation(device, { softwareType: 'firmware' }), operationAudit), 'created');
+      assert.equal(await store.createOperation(makeOperation(device, { operationType: 'deviceRestart' }), operationAudit), 'created');
+      assert.equal(await store.createOperation(makeOperation(device, { operationType: 'deviceRestart' }), operationAudit), 'conflict', 'softwareType null is one key');
       // scheduled is pending too
       assert.ok(await store.transitionOperation(tenant, first.id, 'schedule', { at: isoAt(Date.now()), by: adminBy }));
-      assert.equal(await store.createOperation(makeOperation(device, { softwareType: 'teamsClient' })), 'conflict', 'scheduled counts as pending');
+      assert.equal(await store.createOperation(makeOperation(device, { softwareType: 'teamsClient' }), operationAudit), 'conflict', 'scheduled counts as pending');
       const started = await store.transitionOperation(tenant, first.id, 'start', { at: isoAt(Date.now()), by: deviceBy(device.id), runDeadline: isoAt(Date.now() + 60_000) });
       assert.equal(started?.status, 'inProgress');
       const again = makeOperation(device, { softwareType: 'teamsClient' });
-      assert.equal(await store.createOperation(again), 'created', 'a running operation does not block a new pending one');
-      assert.equal(await store.createOperation(makeOperation(device, { softwareType: 'teamsClient' })), 'conflict');
+      assert.equal(await store.createOperation(again, operationAudit), 'created', 'a running operation does not block a new pending one');
+      assert.equal(await store.createOperation(makeOperation(device, { softwareType: 'teamsClient' }), operationAudit), 'conflict');
       // the same key on another device, or another tenant's device, is independent
       const second = makeDevice();
       const foreign = makeDevice({ tenantId: otherTenant, id: device.id });
       await store.insertDevices([second, foreign]);
-      assert.equal(await store.createOperation(makeOperation(second, { softwareType: 'teamsClient' })), 'created');
-      assert.equal(await store.createOperation(makeOperation(foreign, { softwareType: 'teamsClient' })), 'created');
+      assert.equal(await store.createOperation(makeOperation(second, { softwareType: 'teamsClient' }), operationAudit), 'created');
+      assert.equal(await store.createOperation(makeOperation(foreign, { softwareType: 'teamsClient' }), operationAudit), 'created');
       const page = await store.listOperations({ tenantId: tenant, deviceId: device.id, top: 10, beforeSeq: null });
       assert.deepEqual(page.items.map((o) => o.status), ['queued', 'queued', 'queued', 'inProgress'], 'newest first');
       assert.equal(page.next, null);
@@ -256,7 +257,7 @@ async function operationIn(store: Store, status: OperationStatus, deviceOverride
       const good = makeOperation(device, { softwareType: 'teamsClient' });
       // submitted together, so the group commit writes them in one batch
       assert.deepEqual(
-        await Promise.all([missing, good, otherTenants].map((op) => store.createOperation(op))),
+        await Promise.all([missing, good, otherTenants].map((op) => store.createOperation(op, operationAudit))),
         ['noDevice', 'created', 'noDevice'],
       );
       assert.equal(await store.getOperation(tenant, missing.deviceId, missing.id), null);
@@ -269,7 +270,7 @@ async function operationIn(store: Store, status: OperationStatus, deviceOverride
       const device = makeDevice();
       await store.insertDevices([device]);
       const attempts = Array.from({ length: 50 }, () => makeOperation(device, { softwareType: 'teamsClient' }));
-      const outcomes = await Promise.all(attempts.map((op) => store.createOperation(op)));
+      const outcomes = await Promise.all(attempts.map((op) => store.createOperation(op, operationAudit)));
       assert.equal(outcomes.filter((o) => o === 'created').length, 1, JSON.stringify(outcomes));
       assert.equal(outcomes.filter((o) => o === 'conflict').length, 49);
       const winner = attempts[outcomes.indexOf('created')];
@@ -283,7 +284,7 @@ async function operationIn(store: Store, status: OperationStatus, deviceOverride
       const ids: string[] = [];
       for (const softwareType of ['adminAgent', 'operatingSystem', 'teamsClient', 'firmware', 'partnerAgent', 'companyPortal'] as const) {
         const op = makeOperation(device, { softwareType });
-        assert.equal(await store.createOperation(op), 'created');
+        assert.equal(await store.createOperation(op, operationAudit), 'created');
         ids.push(op.id);
       }
       const seen: string[] = [];
@@ -356,7 +357,7 @@ async function operationIn(store: Store, status: OperationStatus, deviceOverride
       const older = makeOperation(device, { softwareType: 'teamsClient' });
       const newer = makeOperation(device, { softwareType: 'firmware' });
       const newest = makeOperation(device, { operationType: 'deviceRestart' });
-      for (const op of [older, newer, newest]) assert.equal(await store.createOperation(op), 'created');
+      for (const op of [older, newer, newest]) assert.equal(await store.createOperation(op, operationAudit), 'created');
       assert.equal(await store.transitionOperation(tenant, newer.id, 'start', changes()), null, 'an older one is queued');
       assert.equal((await store.getOperation(tenant, device.id, newer.id))?.status, 'queued');
       assert.equal((await store.transitionOperation(tenant, older.id, 'start', changes()))?.status, 'inProgress');
@@ -370,7 +371,7 @@ async function operationIn(store: Store, status: OperationStatus, deviceOverride
       await store.insertDevices([other]);
       const waiting = makeOperation(other, { softwareType: 'teamsClient' });
       const next = makeOperation(other, { softwareType: 'firmware' });
-      for (const op of [waiting, next]) assert.equal(await store.createOperation(op), 'created');
+      for (const op of [waiting, next]) assert.equal(await store.createOperation(op, operationAudit), 'created');
       assert.ok(await store.transitionOperation(tenant, waiting.id, 'schedule', changes()));
       assert.equal((await store.transitionOperation(tenant, next.id, 'start', changes()))?.status, 'inProgress');
       assert.equal(await store.transitionOperation(tenant, waiting.id, 'start', changes()), null, 'one at a time');
@@ -383,7 +384,7 @@ async function operationIn(store: Store, status: OperationStatus, deviceOverride
       await store.insertDevices([device]);
       const a = makeOperation(device, { softwareType: 'teamsClient' });
       const b = makeOperation(device, { softwareType: 'firmware' });
-      for (const op of [a, b]) assert.equal(await store.createOperation(op), 'created');
+      for (const op of [a, b]) assert.equal(await store.createOperation(op, operationAudit), 'created');
       assert.ok(await store.transitionOperation(tenant, a.id, 'schedule', { at: isoAt(Date.now()), by: adminBy }));
       const outcomes = await Promise.all([a, b, a, b, a, b].map((op) =>
         store.transitionOperation(tenant, op.id, 'start', { at: isoAt(Date.now()), by: adminBy, runDeadline: isoAt(Date.now() + 60_000) })));
@@ -399,7 +400,7 @@ async function operationIn(store: Store, status: OperationStatus, deviceOverride
       const onTime = makeOperation(devices[2], { startDeadline: isoAt(now + 60_000) });
       const running = makeOperation(devices[3], { startDeadline: isoAt(now - 5000) });
       const runningOnTime = makeOperation(devices[4], { startDeadline: isoAt(now - 5000) });
-      for (const op of [lateQueued, lateScheduled, onTime, running, runningOnTime]) assert.equal(await store.createOperation(op), 'created');
+      for (const op of [lateQueued, lateScheduled, onTime, running, runningOnTime]) assert.equal(await store.createOperation(op, operationAudit), 'created');
       assert.ok(await store.transitionOperation(tenant, lateScheduled.id, 'schedule', { at: isoAt(now - 500), by: adminBy }));
       assert.ok(await store.transitionOperation(tenant, running.id, 'start', { at: isoAt(now - 4000), by: adminBy, runDeadline: isoAt(now - 10) }));
       assert.ok(await store.transitionOperation(tenant, runningOnTime.id, 'start', { at: isoAt(now - 4000), by: adminBy, runDeadline: isoAt(now + 60_000) }));
@@ -428,7 +429,7 @@ async function operationIn(store: Store, status: OperationStatus, deviceOverride
       const now = Date.now();
       const devices = Array.from({ length: 30 }, () => makeDevice());
       await store.insertDevices(devices);
-      for (const d of devices) assert.equal(await store.createOperation(makeOperation(d, { startDeadline: isoAt(now - 1000) })), 'created');
+      for (const d of devices) assert.equal(await store.createOperation(makeOperation(d, { startDeadline: isoAt(now - 1000) }), operationAudit), 'created');
       const errors = { start: { code: 'deviceUnreachable', message: 'x' }, run: { code: 'timeout', message: 'y' } };
       assert.equal((await store.expireOverdue(isoAt(now), errors, 4)).length, 4);
       const batches = await Promise.all(Array.from({ length: 6 }, () => store.expireOverdue(isoAt(now), errors, 100)));
@@ -443,15 +444,15 @@ async function operationIn(store: Store, status: OperationStatus, deviceOverride
       assert.equal(await store.nextOperation(tenant, device.id), null);
       const a = makeOperation(device, { softwareType: 'teamsClient' });
       const b = makeOperation(device, { softwareType: 'firmware' });
-      assert.equal(await store.createOperation(a), 'created');
-      assert.equal(await store.createOperation(b), 'created');
+      assert.equal(await store.createOperation(a, operationAudit), 'created');
+      assert.equal(await store.createOperation(b, operationAudit), 'created');
       assert.equal((await store.nextOperation(tenant, device.id))?.id, a.id, 'oldest queued');
       assert.equal(await store.nextOperation(otherTenant, device.id), null);
       assert.ok(await store.transitionOperation(tenant, a.id, 'schedule', { at: isoAt(Date.now()), by: adminBy }));
       assert.equal((await store.nextOperation(tenant, device.id))?.id, b.id, 'scheduled ones wait for their window');
       assert.ok(await store.transitionOperation(tenant, b.id, 'start', { at: isoAt(Date.now()), by: adminBy, runDeadline: isoAt(Date.now() + 60_000) }));
       const c = makeOperation(device, { operationType: 'deviceRestart' });
-      assert.equal(await store.createOperation(c), 'created');
+      assert.equal(await store.createOperation(c, operationAudit), 'created');
       assert.equal((await store.nextOperation(tenant, device.id))?.id, b.id, 'running');
       assert.ok(await store.transitionOperation(tenant, b.id, 'succeed', { at: isoAt(Date.now()), by: adminBy }));
       assert.equal((await store.nextOperation(tenant, device.id))?.id, c.id);
@@ -460,8 +461,8 @@ async function operationIn(store: Store, status: OperationStatus, deviceOverride
       await store.insertDevices([other]);
       const olderQueued = makeOperation(other, { softwareType: 'teamsClient' });
       const newerRunning = makeOperation(other, { operationType: 'deviceRestart', status: 'inProgress', startedDateTime: isoAt(Date.now()) });
-      assert.equal(await store.createOperation(olderQueued), 'created');
-      assert.equal(await store.createOperation(newerRunning), 'created');
+      assert.equal(await store.createOperation(olderQueued, operationAudit), 'created');
+      assert.equal(await store.createOperation(newerRunning, operationAudit), 'created');
       assert.equal((await store.nextOperation(tenant, other.id))?.id, newerRunning.id);
     });
 
@@ -496,95 +497,181 @@ async function operationIn(store: Store, status: OperationStatus, deviceOverride
 
     // --- agents -------------------------------------------------------------------------
 
-    it('enrollment tokens are found by hash', async (store) => {
-      const token = {
-        id: randomUUID(),
-        tenantId: tenant,
-        tokenHash: 'hash-' + randomUUID(),
-        createdDateTime: isoAt(Date.UTC(2025, 4, 1, 12, 0, 0, 1)),
-        expiresDateTime: isoAt(Date.UTC(2025, 4, 8, 12, 0, 0, 999)),
-      };
-      await store.createEnrollmentToken(token);
+    const newToken = (overrides: Partial<EnrollmentToken> = {}): EnrollmentToken => ({
+      id: randomUUID(),
+      tenantId: tenant,
+      tokenHash: 'hash-' + randomUUID(),
+      createdDateTime: isoAt(Date.UTC(2025, 4, 1, 12, 0, 0, 1)),
+      expiresDateTime: isoAt(Date.now() + 3600_000),
+      maxUses: null,
+      uses: 0,
+      revokedDateTime: null,
+      description: null,
+      ...overrides,
+    });
+    const audit = (activity: AuditActivity = 'deviceEnrolled') => auditEvent(tenant, activity, operatorActor, null);
+    const enroll = (store: Store, device: Device, proof: EnrollmentProof, credentialHash = 'hash-' + randomUUID(), deviceQuota = 1000) =>
+      store.enrollDevice({ device, credentialHash, proof, deviceQuota, audit: (outcome, id) => auditEvent(tenant, outcome === 'created' ? 'deviceEnrolled' : 'deviceReenrolled', operatorActor, { type: 'device', id }) });
+
+    it('enrollment tokens: found by hash, listed per tenant, revoked once', async (store) => {
+      const token = newToken({ maxUses: 3, description: 'lobby phones' });
+      await store.createEnrollmentToken(token, audit('enrollmentTokenCreated'));
       assert.deepEqual(await store.findEnrollmentToken(token.tokenHash), token);
       assert.equal(await store.findEnrollmentToken('hash-unknown'), null);
-      await assert.rejects(store.createEnrollmentToken({ ...token, id: randomUUID() }), 'token hashes are unique');
+      await assert.rejects(store.createEnrollmentToken({ ...token, id: randomUUID() }, audit('enrollmentTokenCreated')), 'token hashes are unique');
+      assert.deepEqual(await store.listEnrollmentTokens(tenant), [token]);
+      assert.deepEqual(await store.listEnrollmentTokens(otherTenant), []);
+      assert.equal(await store.revokeEnrollmentToken(otherTenant, token.id, audit('enrollmentTokenRevoked')), null, "another tenant's token");
+      const revoked = await store.revokeEnrollmentToken(tenant, token.id, { ...audit('enrollmentTokenRevoked'), activityDateTime: isoAt(Date.UTC(2025, 5, 1)) });
+      assert.equal(revoked?.revokedDateTime, isoAt(Date.UTC(2025, 5, 1)));
+      const again = await store.revokeEnrollmentToken(tenant, token.id, { ...audit('enrollmentTokenRevoked'), activityDateTime: isoAt(Date.UTC(2025, 6, 1)) });
+      assert.equal(again?.revokedDateTime, isoAt(Date.UTC(2025, 5, 1)), 'the first revocation time is kept');
     });
 
-    it('findDeviceByHardware: by uniqueId first, then by serial number, within the tenant', async (store) => {
+    it('findDeviceByHardware: uniqueId first, then serial number within the same manufacturer and model, within the tenant', async (store) => {
+      const hw = (uniqueId: string | null, serialNumber: string | null, model = 'a') => ({ uniqueId, serialNumber, manufacturer: 'm', model, macAddresses: [] });
       // x sorts after y by id, so only ordering by the uniqueId match can pick x
-      const x = makeDevice({ id: `f${randomUUID().slice(1)}`, hardwareDetail: { uniqueId: 'U1', serialNumber: 'S1', manufacturer: 'm', model: 'a', macAddresses: [] } });
-      const y = makeDevice({ id: `0${randomUUID().slice(1)}`, hardwareDetail: { uniqueId: 'U2', serialNumber: 'S2', manufacturer: 'm', model: 'a', macAddresses: [] } });
-      const z = makeDevice({ hardwareDetail: { uniqueId: null, serialNumber: 'S3', manufacturer: 'm', model: 'a', macAddresses: [] } });
-      const foreign = makeDevice({ tenantId: otherTenant, hardwareDetail: { uniqueId: 'U9', serialNumber: 'S9', manufacturer: 'm', model: 'a', macAddresses: [] } });
-      // insertion order puts the serial match first, so ordering by uniqueId is what decides
+      const x = makeDevice({ id: `f${randomUUID().slice(1)}`, hardwareDetail: hw('U1', 'S1') });
+      const y = makeDevice({ id: `0${randomUUID().slice(1)}`, hardwareDetail: hw('U2', 'S2') });
+      const z = makeDevice({ hardwareDetail: hw(null, 'S3') });
+      const foreign = makeDevice({ tenantId: otherTenant, hardwareDetail: hw('U9', 'S9') });
       await store.insertDevices([y, z, x, foreign]);
-      assert.equal((await store.findDeviceByHardware(tenant, 'U1', 'S2'))?.id, x.id, 'uniqueId beats serial');
-      assert.equal((await store.findDeviceByHardware(tenant, 'U1', null))?.id, x.id);
-      assert.equal((await store.findDeviceByHardware(tenant, 'nope', 'S2'))?.id, y.id, 'serial when uniqueId is unknown');
-      assert.equal((await store.findDeviceByHardware(tenant, null, 'S3'))?.id, z.id);
-      assert.equal((await store.findDeviceByHardware(tenant, null, 'S1'))?.id, x.id);
-      assert.equal(await store.findDeviceByHardware(tenant, 'nope', 'nope'), null);
-      assert.equal(await store.findDeviceByHardware(tenant, null, null), null);
-      assert.equal(await store.findDeviceByHardware(tenant, 'U9', 'S9'), null, "another tenant's hardware");
-      assert.deepEqual(await store.findDeviceByHardware(otherTenant, 'U9', null), foreign);
+      assert.equal((await store.findDeviceByHardware(tenant, hw('U1', 'S2')))?.id, x.id, 'uniqueId beats serial');
+      assert.equal((await store.findDeviceByHardware(tenant, hw('U1', null)))?.id, x.id);
+      assert.equal(await store.findDeviceByHardware(tenant, hw('nope', 'S2')), null, 'a serial number never matches a device with another uniqueId');
+      assert.equal((await store.findDeviceByHardware(tenant, hw(null, 'S2')))?.id, y.id, 'no uniqueId given: the serial of the same model');
+      assert.equal((await store.findDeviceByHardware(tenant, hw('U7', 'S3')))?.id, z.id, 'a device without uniqueId matches by serial');
+      assert.equal(await store.findDeviceByHardware(tenant, hw(null, 'S3', 'other-model')), null, 'never across models');
+      assert.equal(await store.findDeviceByHardware(tenant, { ...hw(null, 'S3'), manufacturer: 'other' }), null, 'never across manufacturers');
+      assert.equal(await store.findDeviceByHardware(tenant, hw(null, null)), null);
+      assert.equal(await store.findDeviceByHardware(tenant, hw('U9', 'S9')), null, "another tenant's hardware");
+      assert.deepEqual(await store.findDeviceByHardware(otherTenant, hw('U9', null)), foreign);
     });
 
-    it('saveEnrolledDevice inserts, then updates keeping the id; deviceCredential', async (store) => {
-      const seeded = makeDevice();
-      await store.insertDevices([seeded]);
-      assert.equal(await store.deviceCredential(seeded.id), null, 'seeded devices have no credential');
+    it('enrollDevice with a token: a new device, a use of the token, the quota counted; refused without writing anything', async (store) => {
+      const token = newToken({ maxUses: 2 });
+      await store.createEnrollmentToken(token, audit());
       const device = makeDevice({ lastSeenDateTime: isoAt(Date.now()) });
-      assert.equal(await store.saveEnrolledDevice(device, 'hash-1'), device.id, 'saved under its own id');
+      assert.deepEqual(await enroll(store, device, { kind: 'token', tokenId: token.id }, 'hash-1'), { outcome: 'created', deviceId: device.id });
       assert.deepEqual(await store.getDevice(tenant, device.id), device);
-      assert.deepEqual(await store.deviceCredential(device.id), { tenantId: tenant, credentialHash: 'hash-1' });
-      const count = await store.countDevices(tenant);
-      const reenrolled: Device = {
-        ...device,
-        deviceType: 'collaborationBar',
-        hardwareDetail: { ...device.hardwareDetail, model: 'a30', macAddresses: ['00:15:65:00:00:01'] },
-        healthStatus: 'unknown',
-        activityState: 'busy',
-        currentUser: { id: null, displayName: 'Conf Room Baker', userIdentityType: 'aadUser' },
-        lastModifiedDateTime: isoAt(Date.now() + 1000),
-        lastModifiedBy: deviceBy(device.id),
-        health: { connection: { connectionStatus: 'connected' } },
-        configuration: { softwareVersions: { teamsClientSoftwareVersion: '1.0.96.1' } },
-        installed: { teamsClient: '1.0.96.1' },
-        lastSeenDateTime: isoAt(Date.now() + 1000),
-      };
-      assert.equal(await store.saveEnrolledDevice(reenrolled, 'hash-2'), device.id);
-      assert.equal(await store.countDevices(tenant), count, 'no second row');
-      assert.deepEqual(await store.getDevice(tenant, device.id), reenrolled);
-      assert.deepEqual(await store.deviceCredential(device.id), { tenantId: tenant, credentialHash: 'hash-2' });
-      assert.equal(await store.deviceCredential(randomUUID()), null);
+      assert.deepEqual(await store.deviceCredential(device.id), { tenantId: tenant, credentialHash: 'hash-1', previousCredentialHash: null, previousUntil: null });
+      assert.equal((await store.findEnrollmentToken(token.tokenHash))?.uses, 1);
+
+      // The same hardware again with the token: refused, nothing changes.
+      const again = makeDevice({ hardwareDetail: device.hardwareDetail, notes: 'attacker' });
+      assert.deepEqual(await enroll(store, again, { kind: 'token', tokenId: token.id }, 'hash-evil'), { outcome: 'refused', reason: 'hardwareEnrolled' });
+      assert.deepEqual(await store.getDevice(tenant, device.id), device);
+      assert.equal((await store.deviceCredential(device.id))?.credentialHash, 'hash-1');
+      assert.equal((await store.findEnrollmentToken(token.tokenHash))?.uses, 1, 'a refused enrollment uses nothing');
+
+      // The quota: refused without a use of the token.
+      assert.deepEqual(await enroll(store, makeDevice(), { kind: 'token', tokenId: token.id }, 'h', 1), { outcome: 'refused', reason: 'quotaReached' });
+      assert.equal((await store.findEnrollmentToken(token.tokenHash))?.uses, 1);
+      assert.equal((await enroll(store, makeDevice(), { kind: 'token', tokenId: token.id })).outcome, 'created');
+      assert.deepEqual(await enroll(store, makeDevice(), { kind: 'token', tokenId: token.id }), { outcome: 'refused', reason: 'tokenUnusable' }, 'used up');
+      const expired = newToken({ expiresDateTime: isoAt(Date.now() - 1000) });
+      await store.createEnrollmentToken(expired, audit());
+      assert.deepEqual(await enroll(store, makeDevice(), { kind: 'token', tokenId: expired.id }), { outcome: 'refused', reason: 'tokenUnusable' });
+      const revoked = newToken();
+      await store.createEnrollmentToken(revoked, audit());
+      await store.revokeEnrollmentToken(tenant, revoked.id, audit());
+      assert.deepEqual(await enroll(store, makeDevice(), { kind: 'token', tokenId: revoked.id }), { outcome: 'refused', reason: 'tokenUnusable' });
+      assert.equal(await store.countDevices(tenant), 2);
     });
 
-    it('saveEnrolledDevice: known hardware under a new id becomes the existing device', async (store) => {
-      const first = makeDevice();
-      assert.equal(await store.saveEnrolledDevice(first, 'hash-1'), first.id);
-      const count = await store.countDevices(tenant);
-      const again = makeDevice({ hardwareDetail: { ...first.hardwareDetail, serialNumber: 'SN-CHANGED' }, installed: { teamsClient: '1.0.96.1' } });
-      assert.equal(await store.saveEnrolledDevice(again, 'hash-2'), first.id, 'same uniqueId: the existing id');
-      assert.equal(await store.countDevices(tenant), count);
-      assert.deepEqual(await store.deviceCredential(first.id), { tenantId: tenant, credentialHash: 'hash-2' });
-      assert.equal(await store.deviceCredential(again.id), null);
-      assert.deepEqual((await store.getDevice(tenant, first.id))?.installed, { teamsClient: '1.0.96.1' });
-      // by serial number when there is no uniqueId
-      const serialOnly = makeDevice({ hardwareDetail: { uniqueId: null, serialNumber: 'SN-SERIAL-ONLY', manufacturer: 'poly', model: 'ccx', macAddresses: [] } });
-      assert.equal(await store.saveEnrolledDevice(serialOnly, 'hash-3'), serialOnly.id);
-      assert.equal(await store.saveEnrolledDevice({ ...serialOnly, id: randomUUID() }, 'hash-4'), serialOnly.id);
-      // the same hardware in another tenant is another device
-      const elsewhere = { ...makeDevice({ tenantId: otherTenant }), hardwareDetail: first.hardwareDetail };
-      assert.equal(await store.saveEnrolledDevice(elsewhere, 'hash-5'), elsewhere.id);
-    });
-
-    it('saveEnrolledDevice: the same new hardware enrolling 10 times at once becomes one device', async (store) => {
-      const hardware = makeDevice().hardwareDetail;
-      const attempts = Array.from({ length: 10 }, (_, i) => makeDevice({ hardwareDetail: hardware, notes: `attempt ${i}` }));
-      const ids = await Promise.all(attempts.map((d, i) => store.saveEnrolledDevice(d, `hash-${i}`)));
-      assert.equal(new Set(ids).size, 1, JSON.stringify(ids));
+    it('enrollDevice: 10 concurrent enrollments on a one-use token make exactly one device', async (store) => {
+      const token = newToken({ maxUses: 1 });
+      await store.createEnrollmentToken(token, audit());
+      const outcomes = await Promise.all(Array.from({ length: 10 }, () => enroll(store, makeDevice(), { kind: 'token', tokenId: token.id })));
+      assert.equal(outcomes.filter((o) => o.outcome === 'created').length, 1, JSON.stringify(outcomes));
       assert.equal(await store.countDevices(tenant), 1);
-      assert.ok(await store.deviceCredential(ids[0]));
+      assert.equal((await store.findEnrollmentToken(token.tokenHash))?.uses, 1);
+    });
+
+    it('enrollDevice: the same new hardware enrolling 10 times at once becomes one device; the others are refused', async (store) => {
+      const token = newToken();
+      await store.createEnrollmentToken(token, audit());
+      const hardware = makeDevice().hardwareDetail;
+      const outcomes = await Promise.all(Array.from({ length: 10 }, (_, i) =>
+        enroll(store, makeDevice({ hardwareDetail: hardware, notes: `attempt ${i}` }), { kind: 'token', tokenId: token.id })));
+      assert.equal(outcomes.filter((o) => o.outcome === 'created').length, 1, JSON.stringify(outcomes));
+      assert.ok(outcomes.every((o) => o.outcome === 'created' || (o.outcome === 'refused' && o.reason === 'hardwareEnrolled')));
+      assert.equal(await store.countDevices(tenant), 1);
+    });
+
+    it('enrollDevice with the credential re-enrolls; revokeDeviceCredential lets a token take the hardware over; removeDevice', async (store) => {
+      const token = newToken();
+      await store.createEnrollmentToken(token, audit());
+      const device = makeDevice();
+      await enroll(store, device, { kind: 'token', tokenId: token.id }, 'hash-1');
+      const other = makeDevice();
+      await enroll(store, other, { kind: 'token', tokenId: token.id }, 'hash-o');
+      const changed: Device = { ...device, hardwareDetail: { ...device.hardwareDetail, serialNumber: 'SN-NEW-BOARD' }, installed: { teamsClient: '1.0.96.1' } };
+      assert.deepEqual(await enroll(store, changed, { kind: 'credential', deviceId: device.id }, 'hash-2'), { outcome: 'reenrolled', deviceId: device.id });
+      assert.deepEqual((await store.getDevice(tenant, device.id))?.hardwareDetail, changed.hardwareDetail);
+      assert.equal((await store.deviceCredential(device.id))?.credentialHash, 'hash-2');
+      // A credential cannot take another device's hardware identity.
+      assert.deepEqual(await enroll(store, { ...other, id: device.id }, { kind: 'credential', deviceId: device.id }), { outcome: 'refused', reason: 'hardwareOfAnotherDevice' });
+
+      assert.equal(await store.revokeDeviceCredential(otherTenant, device.id, audit('deviceCredentialRevoked')), false);
+      assert.equal(await store.revokeDeviceCredential(tenant, device.id, audit('deviceCredentialRevoked')), true);
+      assert.equal(await store.deviceCredential(device.id), null);
+      assert.deepEqual(await enroll(store, changed, { kind: 'credential', deviceId: device.id }), { outcome: 'refused', reason: 'deviceGone' });
+      const op = makeOperation(device);
+      assert.equal(await store.createOperation(op, operationAudit), 'created');
+      assert.deepEqual(await enroll(store, { ...changed, id: randomUUID() }, { kind: 'token', tokenId: token.id }, 'hash-3'), { outcome: 'reenrolled', deviceId: device.id });
+      assert.equal((await store.deviceCredential(device.id))?.credentialHash, 'hash-3');
+      assert.equal((await store.nextOperation(tenant, device.id))?.id, op.id, 'the device keeps its operations');
+      // Taken over once: the reset is used up.
+      assert.deepEqual(await enroll(store, { ...changed, id: randomUUID() }, { kind: 'token', tokenId: token.id }), { outcome: 'refused', reason: 'hardwareEnrolled' });
+
+      assert.equal(await store.removeDevice(otherTenant, device.id, audit('deviceRemoved')), false);
+      assert.equal(await store.removeDevice(tenant, device.id, audit('deviceRemoved')), true);
+      assert.equal(await store.getDevice(tenant, device.id), null);
+      assert.equal(await store.getOperation(tenant, device.id, op.id), null);
+      assert.equal(await store.removeDevice(tenant, device.id, audit('deviceRemoved')), false);
+      // The removed device's place in the quota is free again.
+      assert.equal((await enroll(store, makeDevice(), { kind: 'token', tokenId: token.id }, 'h', 2)).outcome, 'created');
+    });
+
+    it('rotateDeviceCredential: the presented credential becomes the previous one; a stale one cannot rotate', async (store) => {
+      const token = newToken();
+      await store.createEnrollmentToken(token, audit());
+      const device = makeDevice();
+      await enroll(store, device, { kind: 'token', tokenId: token.id }, 'hash-1');
+      const until = isoAt(Date.now() + 3600_000);
+      assert.equal(await store.rotateDeviceCredential(tenant, device.id, 'hash-1', 'hash-2', until, audit('deviceCredentialRotated')), true);
+      assert.deepEqual(await store.deviceCredential(device.id), { tenantId: tenant, credentialHash: 'hash-2', previousCredentialHash: 'hash-1', previousUntil: until });
+      // The reply was lost: the device rotates again with the old one, which stays the previous.
+      assert.equal(await store.rotateDeviceCredential(tenant, device.id, 'hash-1', 'hash-3', until, audit('deviceCredentialRotated')), true);
+      assert.deepEqual(await store.deviceCredential(device.id), { tenantId: tenant, credentialHash: 'hash-3', previousCredentialHash: 'hash-1', previousUntil: until });
+      assert.equal(await store.rotateDeviceCredential(tenant, device.id, 'hash-2', 'hash-4', until, audit('deviceCredentialRotated')), false);
+      assert.equal(await store.rotateDeviceCredential(otherTenant, device.id, 'hash-3', 'hash-4', until, audit('deviceCredentialRotated')), false);
+    });
+
+    it('the audit log: events of every kind, newest first, paged, per tenant or all', async (store) => {
+      const token = newToken();
+      await store.createEnrollmentToken(token, audit('enrollmentTokenCreated'));
+      const device = makeDevice();
+      await enroll(store, device, { kind: 'token', tokenId: token.id });
+      const op = makeOperation(device);
+      const opAudit = auditEvent(tenant, 'operationCreated', { type: 'user', id: 'u1', displayName: 'Admin', ipAddress: '10.0.0.7' }, { type: 'operation', id: op.id }, {
+        additionalDetails: { deviceId: device.id, softwareVersion: '1.0' },
+      });
+      assert.equal(await store.createOperation(op, opAudit), 'created');
+      assert.equal(await store.createOperation(makeOperation(device), { ...opAudit, target: { type: 'operation', id: 'refused' } }), 'conflict');
+      await store.recordAudit([auditEvent(null, 'authenticationFailed', { type: 'anonymous', id: null, displayName: null, ipAddress: '203.0.113.9' }, null, {
+        result: 'failure', resultReason: 'expired token', occurrences: 7,
+      })]);
+      const mine = await store.listAudit({ tenantId: tenant, top: 50, beforeSeq: null });
+      assert.deepEqual(mine.items.map((e) => e.activity), ['operationCreated', 'deviceEnrolled', 'enrollmentTokenCreated'], 'no event for the refused operation');
+      const [created] = mine.items;
+      assert.deepEqual({ ...created, id: '' }, opAudit);
+      const all = await store.listAudit({ tenantId: null, top: 2, beforeSeq: null });
+      assert.deepEqual(all.items.map((e) => [e.activity, e.occurrences, e.tenantId]), [['authenticationFailed', 7, null], ['operationCreated', 1, tenant]]);
+      const rest = await store.listAudit({ tenantId: null, top: 2, beforeSeq: all.next as number });
+      assert.deepEqual(rest.items.map((e) => e.activity), ['deviceEnrolled', 'enrollmentTokenCreated']);
+      assert.deepEqual((await store.listAudit({ tenantId: otherTenant, top: 5, beforeSeq: null })).items, []);
     });
 
     it('updateDevice is a read-modify-write unit: concurrent changes are not lost', async (store) => {
@@ -754,7 +841,7 @@ async function operationIn(store: Store, status: OperationStatus, deviceOverride
       // 400 device ids are about 15,000 bytes: more than one notification's 8,000-byte payload
       const devices = Array.from({ length: 400 }, () => makeDevice());
       await store.insertDevices(devices);
-      const outcomes = await Promise.all(devices.map((d) => store.createOperation(makeOperation(d, { softwareType: 'teamsClient' }))));
+      const outcomes = await Promise.all(devices.map((d) => store.createOperation(makeOperation(d, { softwareType: 'teamsClient' }), operationAudit)));
       assert.ok(outcomes.every((o) => o === 'created'), JSON.stringify(outcomes.filter((o) => o !== 'created')));
       const until = Date.now() + 5000;
       while (devices.some((d) => !received.has(d.id))) {
@@ -762,7 +849,7 @@ async function operationIn(store: Store, status: OperationStatus, deviceOverride
         await new Promise((r) => setTimeout(r, 20));
       }
       const missing = makeDevice(); // never inserted: its operation is refused, and nobody is told
-      assert.equal(await store.createOperation(makeOperation(missing)), 'noDevice');
+      assert.equal(await store.createOperation(makeOperation(missing), operationAudit), 'noDevice');
       await new Promise((r) => setTimeout(r, 200));
       assert.ok(!received.has(missing.id));
     });

@@ -6,7 +6,8 @@ import { parseInstalled } from '../../domain/operation-result.js';
 export function parseEnrollRequest(body: unknown): EnrollRequest {
   const o = object(body, 'The enrollment request');
   allowOnly(o, ['enrollmentToken', 'deviceType', 'hardwareDetail', 'installed', 'displayName']);
-  if (typeof o.enrollmentToken !== 'string' || o.enrollmentToken.length > 200) throw badRequest("'enrollmentToken' is required.");
+  const token = o.enrollmentToken ?? null;
+  if (token !== null && (typeof token !== 'string' || token.length > 200)) throw badRequest("'enrollmentToken' must be a string.");
   const deviceType = deviceTypes.find((t) => t === o.deviceType);
   if (!deviceType) throw badRequest(`'deviceType' must be one of ${deviceTypes.join(', ')}.`);
   const hw = object(o.hardwareDetail, "'hardwareDetail'");
@@ -26,7 +27,7 @@ export function parseEnrollRequest(body: unknown): EnrollRequest {
   }
   const displayName = o.displayName === undefined || o.displayName === null ? null : String(o.displayName).slice(0, 256);
   return {
-    enrollmentToken: o.enrollmentToken,
+    enrollmentToken: token,
     deviceType,
     hardwareDetail: { uniqueId, serialNumber, manufacturer: text('manufacturer'), model: text('model'), macAddresses: macs as string[] },
     installed: o.installed === undefined ? {} : parseInstalled(o.installed),

@@ -1,11 +1,13 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { maxLongPollSeconds, type EnrollReply, type WorkItem } from '../../domain/agent-protocol.js';
+import { agentPaths, maxLongPollSeconds, type CredentialReply, type EnrollReply, type WorkItem } from '../../domain/agent-protocol.js';
+import { deviceCredential, hashSecret, newSecret } from '../../domain/device-secrets.js';
 import type { Operation } from '../../domain/operation.js';
 import { parseResultReport } from '../../domain/operation-result.js';
 import type { Engine } from '../../engine/engine.js';
 import type { RouteTable } from '../route-table.js';
 import { parseEnrollRequest, parseInventoryReport, parseProgress } from './agent-messages.js';
-import type { DeviceCaller, DeviceCredentialVerifier } from './device-credentials.js';
+import type { AgentThrottle } from './agent-limits.js';
+import type { DeviceCaller, DeviceCredentialVerifier } from '../device-credentials.js';
 import { enrollDevice } from './enrollment.js';
 
 declare module 'fastify' {
@@ -19,17 +21,26 @@ declare module 'fastify' {
  * acknowledge, report progress and results, report inventory. Device credentials reach
  * only these routes and only their own device's operations.
  */
-export function addAgentRoutes(app: FastifyInstance, routes: RouteTable, engine: Engine, credentials: DeviceCredentialVerifier): void {
+export function addAgentRoutes(app: FastifyInstance, routes: RouteTable, engine: Engine, credentials: DeviceCredentialVerifier, throttle: AgentThrottle): void {
   app.decorateRequest('device', null);
   app.addHook('onRequest', async (request) => {
     if (request.routeOptions.config?.access !== 'device') return;
-    request.device = await credentials.verify(request.headers.authorization);
+    request.device = await credentials.verify(request.headers.authorization, request.ip);
+    throttle.request(request.device.deviceId);
   });
   const deviceOf = (request: FastifyRequest) => request.device!;
   const operationIdOf = (request: FastifyRequest) => (request.params as { operationId: string }).operationId;
 
-  routes.add('POST', ['/agent/v1/enroll'], 'none', async (request, reply) => {
-    const enrollment = await enrollDevice(engine, credentials, parseEnrollRequest(request.body));
+  // Limited per source address before the body is read: enrolling is open to anyone with a token.
+  app.addHook('onRequest', async (request) => {
+    if (request.method === 'POST' && request.routeOptions.url === agentPaths.enroll) throttle.enrollment(request.ip);
+  });
+  routes.add('POST', [agentPaths.enroll], 'none', async (request, reply) => {
+    const enrollment = await enrollDevice(engine, credentials, parseEnrollRequest(request.body), {
+      authorization: request.headers.authorization,
+      sourceAddress: request.ip,
+      deviceQuota: throttle.limits.deviceQuota,
+    });
     return reply.code(enrollment.reenrolled ? 200 : 201).send({
       tenantId: enrollment.tenantId,
       deviceId: enrollment.deviceId,
@@ -38,13 +49,27 @@ export function addAgentRoutes(app: FastifyInstance, routes: RouteTable, engine:
     } satisfies EnrollReply);
   });
 
-  routes.add('GET', ['/agent/v1/work'], 'device', async (request, reply) => {
+  // The device replaces its credential without downtime: the one it used keeps working for a grace period.
+  routes.add('POST', [agentPaths.credential], 'device', async (request, reply) => {
+    const device = deviceOf(request);
+    const secret = newSecret();
+    await engine.rotateCredential(device, device.credentialHash, hashSecret(secret), request.ip);
+    credentials.forget(device.deviceId);
+    return reply.send({ credential: deviceCredential(device.deviceId, secret) } satisfies CredentialReply);
+  });
+
+  routes.add('GET', [agentPaths.work], 'device', async (request, reply) => {
     const { tenantId, deviceId } = deviceOf(request);
     const waitSeconds = Math.min(maxLongPollSeconds, Math.max(0, Number((request.query as { waitSeconds?: string }).waitSeconds ?? maxLongPollSeconds) || 0));
-    const abort = new AbortController();
-    request.raw.once('close', () => abort.abort());
-    const operation = await engine.nextWork(tenantId, deviceId, waitSeconds * 1000, abort.signal);
-    return operation ? reply.send({ operation: workItem(operation) }) : reply.code(204).send();
+    const closePoll = throttle.openPoll(deviceId);
+    try {
+      const abort = new AbortController();
+      request.raw.once('close', () => abort.abort());
+      const operation = await engine.nextWork(tenantId, deviceId, waitSeconds * 1000, abort.signal);
+      return operation ? reply.send({ operation: workItem(operation) }) : reply.code(204).send();
+    } finally {
+      closePoll();
+    }
   });
 
   routes.add('POST', ['/agent/v1/inventory'], 'device', async (request, reply) => {

@@ -1,4 +1,6 @@
+import type { AuditEvent } from '../../domain/audit.js';
 import type { Operation } from '../../domain/operation.js';
+import { auditInsertColumns, auditValues } from '../rows.js';
 import type { OperationInsertOutcome } from '../store.js';
 import { notifyDevicesSql } from './work-notifications.js';
 
@@ -11,7 +13,7 @@ const insertBatchSql = `WITH incoming AS (
     SELECT r.* FROM jsonb_to_recordset($1::jsonb) AS r(
       id text, tenant_id text, device_id text, operation_type text, software_type text, software_version text,
       status text, created_at timestamptz, created_by jsonb, last_action_at timestamptz, last_action_by jsonb,
-      start_deadline timestamptz)
+      start_deadline timestamptz, audit jsonb)
     WHERE EXISTS (SELECT 1 FROM devices d WHERE d.tenant_id = r.tenant_id AND d.id = r.device_id)
   ), inserted AS (
     INSERT INTO operations (id, tenant_id, device_id, operation_type, software_type, software_version, status,
@@ -19,6 +21,12 @@ const insertBatchSql = `WITH incoming AS (
     SELECT id, tenant_id, device_id, operation_type, software_type, software_version, status,
       created_at, created_by, last_action_at, last_action_by, start_deadline FROM incoming
     ON CONFLICT DO NOTHING RETURNING id, device_id
+  ), audited AS (
+    -- the audit event of each created operation, in the same commit (run whether read or not)
+    INSERT INTO audit_events (${auditInsertColumns.join(', ')})
+    SELECT a.* FROM incoming JOIN inserted USING (id) CROSS JOIN LATERAL jsonb_to_record(incoming.audit) AS a(
+      tenant_id text, at timestamptz, activity text, result text, result_reason text, actor_type text, actor_id text,
+      actor_name text, source_address text, target_type text, target_id text, detail jsonb, occurrences integer)
   ), notified AS (${notifyDevicesSql('inserted', '$2')})
   -- counting the notifications makes them happen: an unreferenced CTE is never run
   SELECT incoming.id, inserted.id IS NOT NULL AS created
@@ -26,6 +34,7 @@ const insertBatchSql = `WITH incoming AS (
 
 interface Pending {
   operation: Operation;
+  audit: AuditEvent;
   resolve(outcome: OperationInsertOutcome): void;
   reject(error: unknown): void;
 }
@@ -43,9 +52,9 @@ export class OperationBatches {
 
   constructor(private readonly run: RunStatement, private readonly channel: string) {}
 
-  submit(operation: Operation): Promise<OperationInsertOutcome> {
+  submit(operation: Operation, audit: AuditEvent): Promise<OperationInsertOutcome> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ operation, resolve, reject });
+      this.pending.push({ operation, audit, resolve, reject });
       if (!this.flushing) void this.flush();
     });
   }
@@ -56,11 +65,11 @@ export class OperationBatches {
       const batch = this.pending;
       this.pending = [];
       try {
-        const rows = await this.run(insertBatchSql, [JSON.stringify(batch.map(({ operation: op }) => ({
+        const rows = await this.run(insertBatchSql, [JSON.stringify(batch.map(({ operation: op, audit }) => ({
           id: op.id, tenant_id: op.tenantId, device_id: op.deviceId, operation_type: op.operationType,
           software_type: op.softwareType, software_version: op.softwareVersion, status: op.status,
           created_at: op.createdDateTime, created_by: op.createdBy, last_action_at: op.lastActionDateTime,
-          last_action_by: op.lastActionBy, start_deadline: op.startDeadline,
+          last_action_by: op.lastActionBy, start_deadline: op.startDeadline, audit: auditRecord(audit),
         }))), this.channel], 'insert-operations');
         const outcomes = new Map<string, OperationInsertOutcome>(rows.map((r) => [r.id, r.created ? 'created' : 'conflict']));
         for (const { operation, resolve } of batch) resolve(outcomes.get(operation.id) ?? 'noDevice');
@@ -70,4 +79,10 @@ export class OperationBatches {
     }
     this.flushing = false;
   }
+}
+
+/** An audit event as the JSON record the batch statement unpacks (keys: the audit columns). */
+function auditRecord(audit: AuditEvent): Record<string, unknown> {
+  const values = auditValues(audit);
+  return Object.fromEntries(auditInsertColumns.map((column, i) => [column, column === 'detail' ? audit.additionalDetails : values[i]]));
 }

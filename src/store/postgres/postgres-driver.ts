@@ -1,4 +1,5 @@
 import pg from 'pg';
+import type { AuditEvent } from '../../domain/audit.js';
 import type { Operation } from '../../domain/operation.js';
 import { type SqlDialect, type SqlDriver, type SqlExecutor, type TransactionOptions } from '../sql-driver.js';
 import { StoreUnavailableError } from '../store-errors.js';
@@ -119,8 +120,8 @@ export class PostgresDriver implements SqlDriver {
     }
   }
 
-  insertOperation(operation: Operation): Promise<OperationInsertOutcome> {
-    return this.operationBatches.submit(operation);
+  insertOperation(operation: Operation, audit: AuditEvent): Promise<OperationInsertOutcome> {
+    return this.operationBatches.submit(operation, audit);
   }
 
   async notifyWork(deviceId: string): Promise<void> {

@@ -1,5 +1,7 @@
 import { Worker } from 'node:worker_threads';
+import type { AuditEvent } from '../../domain/audit.js';
 import type { Operation } from '../../domain/operation.js';
+import { auditValues } from '../rows.js';
 import type { OperationInsertOutcome } from '../store.js';
 import { operationInsertValues } from './operation-insert.js';
 import { StoreUnavailableError } from '../store-errors.js';
@@ -7,6 +9,7 @@ import { storeErrorFromSqlite } from './sqlite-errors.js';
 
 interface Pending {
   operation: Operation;
+  audit: AuditEvent;
   resolve(result: OperationInsertOutcome): void;
   reject(error: unknown): void;
 }
@@ -31,10 +34,10 @@ export class GroupCommit {
     this.worker.on('error', (error) => this.failAll(storeErrorFromSqlite(error)));
   }
 
-  submit(operation: Operation): Promise<OperationInsertOutcome> {
+  submit(operation: Operation, audit: AuditEvent): Promise<OperationInsertOutcome> {
     if (this.closed) return Promise.reject(new StoreUnavailableError('the store is closed'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ operation, resolve, reject });
+      this.queue.push({ operation, audit, resolve, reject });
       if (!this.inFlight) this.send();
     });
   }
@@ -59,7 +62,7 @@ export class GroupCommit {
     this.inFlight = this.queue;
     this.queue = [];
     // Rows as plain value arrays: cheaper to copy to the thread than operation objects.
-    this.worker.postMessage({ rows: this.inFlight.map((p) => operationInsertValues(p.operation)) });
+    this.worker.postMessage({ rows: this.inFlight.map((p) => [operationInsertValues(p.operation), auditValues(p.audit)]) });
   }
 
   private settle(message: { outcomes?: OperationInsertOutcome[]; failure?: { error: string; code: string | null } }): void {

@@ -2,6 +2,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { OperationInsertOutcome } from '../store.js';
 import { operationInsertSql } from './operation-insert.js';
+import { auditInsertColumns } from '../rows.js';
+import { insertSql } from '../sql-driver.js';
 
 /**
  * The writer thread of the group commit: inserts each batch of accepted operations in one
@@ -16,11 +18,15 @@ db.pragma('busy_timeout = 5000');
 // The device check of every insert reads the devices index: keep it cached, as the main connection does.
 db.pragma('cache_size = -65536');
 const insert = db.prepare(operationInsertSql);
+const insertAudit = db.prepare(insertSql('audit_events', auditInsertColumns, 1));
 
-const writeBatch = db.transaction((rows: unknown[][]) =>
-  rows.map((values): OperationInsertOutcome => {
+/** Each row: the operation's values and its audit event's, written only when the operation is. */
+const writeBatch = db.transaction((rows: [unknown[], unknown[]][]) =>
+  rows.map(([values, audit]): OperationInsertOutcome => {
     try {
-      return insert.run(...values).changes === 1 ? 'created' : 'noDevice';
+      if (insert.run(...values).changes !== 1) return 'noDevice';
+      insertAudit.run(...audit);
+      return 'created';
     } catch (error) {
       // operations_one_pending: the statement is undone, the rest of the batch commits.
       if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') return 'conflict';
@@ -32,7 +38,7 @@ const writeBatch = db.transaction((rows: unknown[][]) =>
 );
 
 // One batch at a time is in flight, so answers need no id: the next answer is the batch's.
-parentPort!.on('message', (message: { rows: unknown[][] } | 'close') => {
+parentPort!.on('message', (message: { rows: [unknown[], unknown[]][] } | 'close') => {
   if (message === 'close') {
     db.close();
     parentPort!.close();

@@ -1,12 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import type { AuditEvent } from '../../domain/audit.js';
 import type { Operation } from '../../domain/operation.js';
 import { insertSql, type SqlDialect, type SqlDriver, type SqlExecutor, type TransactionOptions } from '../sql-driver.js';
 import type { OperationInsertOutcome } from '../store.js';
 import { GroupCommit } from './group-commit.js';
 import { storeErrorFromSqlite } from './sqlite-errors.js';
-import { TokenBuckets } from './token-buckets.js';
+import { TokenBuckets } from '../../domain/token-buckets.js';
 
 const sqliteDialect: SqlDialect = {
   name: 'sqlite',
@@ -124,9 +125,9 @@ export class SqliteDriver implements SqlDriver {
     return result;
   }
 
-  insertOperation(operation: Operation): Promise<OperationInsertOutcome> {
+  insertOperation(operation: Operation, audit: AuditEvent): Promise<OperationInsertOutcome> {
     this.operationInserts ??= new GroupCommit(this.path);
-    return this.operationInserts.submit(operation);
+    return this.operationInserts.submit(operation, audit);
   }
 
   async notifyWork(): Promise<void> {

@@ -1,0 +1,75 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { AuditActor } from '../domain/audit.js';
+import { hashSecret, parseDeviceAuthorization } from '../domain/device-secrets.js';
+import { ServiceError } from '../domain/errors.js';
+import type { Store, StoredCredential } from '../store/store.js';
+
+export interface DeviceCaller {
+  tenantId: string;
+  deviceId: string;
+  /** hash of the credential presented, for a rotation to name the one it replaces */
+  credentialHash: string;
+}
+
+/** Told of every credential that did not verify (the audit log counts them). */
+export type CredentialFailure = (tenantId: string | null, actor: AuditActor, reason: string) => void;
+
+/**
+ * Verifies `Authorization: Bearer twd-device.<deviceId>.<secret>`. Stored hashes are cached
+ * for a short while so 10,000 long-polling devices do not cost a query per poll; a revoked,
+ * rotated or re-enrolled device's old credential stops working at once on this replica
+ * (forget()), and within `cacheMs` on others.
+ */
+export class DeviceCredentialVerifier {
+  private readonly cache = new Map<string, { stored: StoredCredential | null; until: number }>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly onFailure: CredentialFailure,
+    private readonly cacheMs = 30_000,
+  ) {}
+
+  async verify(authorization: string | undefined, sourceAddress: string | null): Promise<DeviceCaller> {
+    const parts = parseDeviceAuthorization(authorization);
+    if (!parts) {
+      this.onFailure(null, { type: 'anonymous', id: null, displayName: null, ipAddress: sourceAddress }, 'malformed or missing device credential');
+      throw unauthenticated();
+    }
+    const now = Date.now();
+    let entry = this.cache.get(parts.deviceId);
+    if (!entry || entry.until < now) {
+      // An unknown device is cached too, so a flood of made-up ids costs one query each per cacheMs at most.
+      entry = { stored: await this.store.deviceCredential(parts.deviceId), until: now + this.cacheMs };
+      if (this.cache.size >= 100_000) this.cache.delete(this.cache.keys().next().value!);
+      this.cache.set(parts.deviceId, entry);
+    }
+    const { stored } = entry;
+    const presented = hashSecret(parts.secret);
+    const current = stored !== null && sameHash(presented, stored.credentialHash);
+    const previous = !current && stored?.previousCredentialHash && stored.previousUntil && Date.parse(stored.previousUntil) > now
+      ? sameHash(presented, stored.previousCredentialHash)
+      : false;
+    if (!current && !previous) {
+      const actor: AuditActor = { type: 'device', id: parts.deviceId, displayName: null, ipAddress: sourceAddress };
+      this.onFailure(stored?.tenantId ?? null, actor, stored ? 'wrong device credential' : 'unknown or revoked device');
+      throw unauthenticated();
+    }
+    return { tenantId: stored!.tenantId, deviceId: parts.deviceId, credentialHash: presented };
+  }
+
+  forget(deviceId: string): void {
+    this.cache.delete(deviceId);
+  }
+}
+
+function sameHash(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function unauthenticated(): ServiceError {
+  return new ServiceError('unauthenticated', 'A valid device credential is required.', {
+    'www-authenticate': 'Bearer realm="teamwork-devices-agent", error="invalid_token"',
+  });
+}
