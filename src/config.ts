@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { isLoopbackHost, keyUrlProblem } from './auth/key-sources.js';
 
 /**
  * Configuration of `serve`: one validated object, resolved once at start-up.
@@ -16,10 +17,17 @@ export interface ServeConfig {
   tls: boolean;
   tlsCert: string | null;
   tlsKey: string | null;
-  /** production identity provider; when all three are unset the dev issuer is used */
-  issuer: string | null;
-  audience: string | null;
+  /** production identity: Entra ID tenants (an allow-list) and other OpenID issuers */
+  entraTenants: string[];
+  issuers: string[];
+  /** accepted `aud` values of production tokens */
+  audiences: string[];
+  /** keys of the production issuers; null: Entra's common keys, discovery for `issuers` */
   jwksUrl: string | null;
+  /** the built-in dev issuer: 'auto' is on only when no production issuer is configured (see devIssuerEnabled) */
+  devIssuer: 'auto' | 'on' | 'off';
+  /** least time between two key refetches caused by tokens naming an unknown kid */
+  keyRefreshCooldownMs: number;
   bodyLimitBytes: number;
   logLevel: string;
   /** engine deadlines (see EngineTimings) */
@@ -62,9 +70,12 @@ export const serveDefaults: ServeConfig = {
   tls: false,
   tlsCert: null,
   tlsKey: null,
-  issuer: null,
-  audience: null,
+  entraTenants: [],
+  issuers: [],
+  audiences: [],
   jwksUrl: null,
+  devIssuer: 'auto',
+  keyRefreshCooldownMs: 30_000,
   bodyLimitBytes: 64 * 1024,
   logLevel: 'info',
   startTimeoutMs: 24 * 3600_000,
@@ -116,10 +127,7 @@ export function validateServeConfig(config: ServeConfig): ServeConfig {
   const untrustable = config.trustProxy.filter((entry) => !isProxyAddress(entry));
   if (untrustable.length) problems.push(`--trust-proxy takes IP addresses or CIDR ranges (or loopback, linklocal, uniquelocal), got ${untrustable.map((e) => `'${e}'`).join(', ')}`);
   if ((config.tlsCert === null) !== (config.tlsKey === null)) problems.push('--tls-cert and --tls-key go together');
-  const production = [config.issuer, config.audience, config.jwksUrl];
-  if (production.some((v) => v !== null) && production.some((v) => v === null)) {
-    problems.push('--issuer, --audience and --jwks-url go together');
-  }
+  problems.push(...identityProblems(config));
   if (problems.length) throw new Error(`Invalid configuration: ${problems.join('; ')}`);
   return config;
 }
@@ -142,6 +150,50 @@ function isProxyAddress(entry: string): boolean {
 /** `--trust-proxy` values: repeatable, each a comma-separated list. */
 export function parseTrustProxy(values: readonly string[]): string[] {
   return values.flatMap((value) => value.split(',')).map((entry) => entry.trim()).filter((entry) => entry !== '');
+}
+
+/** A production issuer is configured: Entra ID tenants or other OpenID issuers. */
+export function hasProductionIssuer(config: ServeConfig): boolean {
+  return config.entraTenants.length > 0 || config.issuers.length > 0;
+}
+
+/**
+ * Whether the dev issuer accepts tokens. 'auto' means "only when nothing else can": a server
+ * given a production issuer does not also accept tokens anyone with the database can mint.
+ */
+export function devIssuerEnabled(config: ServeConfig): boolean {
+  return config.devIssuer === 'on' || (config.devIssuer === 'auto' && !hasProductionIssuer(config));
+}
+
+function identityProblems(config: ServeConfig): string[] {
+  const problems: string[] = [];
+  for (const tenant of config.entraTenants) if (!isGuid(tenant)) problems.push(`--entra-tenant must be a GUID, got '${tenant}'`);
+  for (const issuer of config.issuers) {
+    // Without --jwks-url the keys come from the issuer's discovery document, which must be as safe to fetch as keys.
+    const problem = URL.canParse(issuer) ? (config.jwksUrl === null ? keyUrlProblem(issuer) : null) : `'${issuer}' is not a URL`;
+    if (problem) problems.push(`--issuer ${problem}`);
+  }
+  if (!['auto', 'on', 'off'].includes(config.devIssuer)) problems.push(`--dev-issuer must be auto, on or off, got '${config.devIssuer}'`);
+  if (!(config.keyRefreshCooldownMs >= 0)) problems.push('the key refresh cooldown must be zero or more');
+  if (hasProductionIssuer(config)) {
+    if (!config.audiences.length) problems.push('--entra-tenant and --issuer need --audience');
+  } else if (config.audiences.length || config.jwksUrl !== null) {
+    problems.push('--audience and --jwks-url need --entra-tenant or --issuer');
+  }
+  const keyProblem = config.jwksUrl === null ? null : keyUrlProblem(config.jwksUrl);
+  if (keyProblem) problems.push(`--jwks-url ${keyProblem}`);
+  if (config.devIssuer === 'off' && !hasProductionIssuer(config)) {
+    problems.push('--dev-issuer off needs --entra-tenant or --issuer, or no token would ever be accepted');
+  }
+  // The dev issuer's key is in the database: on a reachable address, whoever copies the data
+  // (or a token printed at start) is an admin of every tenant. Only an explicit `on` allows it.
+  if (config.devIssuer === 'auto' && !hasProductionIssuer(config) && !isLoopbackHost(config.host)) {
+    problems.push(
+      `refusing to serve the dev issuer on --host ${config.host}, which is not a loopback address: ` +
+        'configure --entra-tenant or --issuer, or pass --dev-issuer on to expose the dev issuer deliberately',
+    );
+  }
+  return problems;
 }
 
 /** `--rate-limit`: requests per second per tenant and application, 'graph' (Graph's documented limits), or null/'off'. */

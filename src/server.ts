@@ -1,10 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './http/app.js';
 import { defaultAgentLimits } from './http/agent/agent-limits.js';
-import { devAudience, devIssuer, devSigningKey } from './auth/dev-issuer.js';
+import { devSigningKey } from './auth/dev-issuer.js';
 import { createTokenVerifier, type TokenVerifier } from './auth/token-verifier.js';
+import { trustedIssuers } from './auth/trusted-issuers.js';
 import { localTlsCertificate, readTlsFiles } from './auth/tls-certificate.js';
-import { parseRateLimit, type ServeConfig } from './config.js';
+import { devIssuerEnabled, parseRateLimit, validateServeConfig, type ServeConfig } from './config.js';
 import { Engine } from './engine/engine.js';
 import { defaultTimings } from './engine/engine-timings.js';
 import { regenerateSeededDocuments } from './seed/seeded-documents.js';
@@ -31,6 +32,8 @@ export interface ServerOutputs {
 
 /** Opens the store, builds the service and listens; the pieces `serve` and the tests share. */
 export async function startServer(config: ServeConfig, outputs: ServerOutputs = {}): Promise<RunningServer> {
+  // Before the store opens: a refused configuration (the dev issuer on a public address) must not even touch the data.
+  validateServeConfig(config);
   const log = outputs.logDestination ? pino({ level: config.logLevel }, outputs.logDestination) : pino({ level: config.logLevel });
   const store = await openStore(config.db, { poolSize: config.poolSize, seededDocuments: regenerateSeededDocuments });
   for (const warning of databaseFileWarnings(config.db)) log.warn(warning);
@@ -95,9 +98,16 @@ export async function startServer(config: ServeConfig, outputs: ServerOutputs = 
 }
 
 async function tokenVerifierFor(config: ServeConfig, store: Store): Promise<TokenVerifier> {
-  if (config.issuer && config.audience && config.jwksUrl) {
-    return createTokenVerifier({ issuer: config.issuer, audience: config.audience, keys: { jwksUrl: config.jwksUrl } });
-  }
-  const key = await devSigningKey(store);
-  return createTokenVerifier({ issuer: devIssuer, audience: devAudience, keys: { jwks: { keys: [key.publicJwk] } } });
+  const devIssuer = devIssuerEnabled(config);
+  // Made now, not on the first token, so a token printed at start (or by `token`) is signed by a kept key.
+  if (devIssuer) await devSigningKey(store);
+  return createTokenVerifier(trustedIssuers({
+    entraTenants: config.entraTenants,
+    issuers: config.issuers,
+    audiences: config.audiences,
+    jwksUrl: config.jwksUrl,
+    defaultTenant: config.tenant,
+    keyRefreshCooldownMs: config.keyRefreshCooldownMs,
+    devKeys: devIssuer ? store : null,
+  }));
 }

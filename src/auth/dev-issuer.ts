@@ -8,17 +8,35 @@ export const devIssuer = 'https://teamwork-devices.local/dev-issuer/v2.0';
 /** Tokens carry Graph's own audience, so a client configured for Graph needs no change. */
 export const devAudience = 'https://graph.microsoft.com';
 
+/** The key that signs dev tokens: the newest in the store, made on first use. */
 export async function devSigningKey(store: Store): Promise<SigningKey> {
-  return store.devSigningKey(async () => {
-    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
-    const kid = randomUUID();
-    return {
-      kid,
-      alg: 'ES256',
-      privateJwk: { ...(await exportJWK(privateKey)), kid, alg: 'ES256' },
-      publicJwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' },
-    };
-  });
+  const [newest] = await store.signingKeys();
+  if (newest) return newest;
+  await store.addSigningKey(await newDevKey(new Date()));
+  // Replicas starting together may each add one; every kept key verifies, and all sign with the newest.
+  return (await store.signingKeys())[0];
+}
+
+/** Makes a new key the one that signs; the previous ones keep verifying the tokens they signed. */
+export async function rotateDevSigningKey(store: Store): Promise<SigningKey> {
+  const [newest] = await store.signingKeys();
+  // Strictly newer than the current key even within one millisecond, so "newest" is never a tie.
+  const createdAt = new Date(Math.max(Date.now(), newest ? Date.parse(newest.createdAt) + 1 : 0));
+  const key = await newDevKey(createdAt);
+  await store.addSigningKey(key);
+  return key;
+}
+
+async function newDevKey(createdAt: Date): Promise<SigningKey> {
+  const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+  const kid = randomUUID();
+  return {
+    kid,
+    alg: 'ES256',
+    privateJwk: { ...(await exportJWK(privateKey)), kid, alg: 'ES256' },
+    publicJwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' },
+    createdAt: createdAt.toISOString(),
+  };
 }
 
 export interface DevTokenRequest {

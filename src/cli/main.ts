@@ -3,6 +3,7 @@ import { addAuditCommand } from './audit-command.js';
 import { addCatalogCommand } from './catalog-command.js';
 import { addDevicesCommand } from './devices-command.js';
 import { addEnrollmentTokenCommand } from './enrollment-token-command.js';
+import { addKeysCommand } from './keys-command.js';
 import { addMigrateCommand } from './migrate-command.js';
 import { addSeedCommand } from './seed-command.js';
 import { addServeCommand } from './serve-command.js';
@@ -16,6 +17,7 @@ export async function main(argv: string[]): Promise<void> {
     .showHelpAfterError();
   addServeCommand(program);
   addTokenCommand(program);
+  addKeysCommand(program);
   addSeedCommand(program);
   addEnrollmentTokenCommand(program);
   addCatalogCommand(program);

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { devSigningKey, signDevToken } from '../auth/dev-issuer.js';
-import { parseDurationSeconds, parsePerSecond, parseTrustProxy, serveDefaults, validateServeConfig, type ServeConfig } from '../config.js';
+import { devIssuerEnabled, parseDurationSeconds, parsePerSecond, parseTrustProxy, serveDefaults, validateServeConfig, type ServeConfig } from '../config.js';
 import { operatorActor } from '../domain/audit.js';
 import { createEnrollmentToken, revokeDeviceCredential } from '../engine/device-administration.js';
 import { compareVersions } from '../domain/software-catalog.js';
@@ -29,9 +29,11 @@ export function addServeCommand(program: Command): void {
     .addOption(env('--tls', 'TLS', 'serve https with a self-signed certificate for localhost kept with the data'))
     .addOption(env('--tls-cert <file>', 'TLS_CERT', 'PEM certificate for https'))
     .addOption(env('--tls-key <file>', 'TLS_KEY', 'PEM private key for https'))
-    .addOption(env('--issuer <url>', 'ISSUER', 'token issuer of the production identity provider'))
-    .addOption(env('--audience <uri>', 'AUDIENCE', 'token audience expected in production'))
-    .addOption(env('--jwks-url <url>', 'JWKS_URL', 'JWKS URL of the production identity provider'))
+    .addOption(env('--entra-tenant <guid>', 'ENTRA_TENANT', 'accept v1.0 and v2.0 Entra ID tokens of this tenant (repeatable; comma-separated in the environment)').argParser(collect).default([]))
+    .addOption(env('--issuer <url>', 'ISSUER', 'accept tokens of this OpenID provider (repeatable; comma-separated in the environment)').argParser(collect).default([]))
+    .addOption(env('--audience <id>', 'AUDIENCE', "accepted token audience: the API's client id or App ID URI (repeatable)").argParser(collect).default([]))
+    .addOption(env('--jwks-url <url>', 'JWKS_URL', "keys of the production issuers (default: Entra ID's common keys; OpenID discovery for --issuer)"))
+    .addOption(env('--dev-issuer <auto|on|off>', 'DEV_ISSUER', 'the built-in dev issuer; auto: only without a production issuer, and only on a loopback --host').choices(['auto', 'on', 'off']).default(serveDefaults.devIssuer))
     .addOption(env('--log-level <level>', 'LOG_LEVEL', 'pino log level or silent').default(serveDefaults.logLevel))
     .addOption(env('--simulate <n>', 'SIMULATE', 'also run N simulated devices enrolled in --tenant').argParser(integer('--simulate')).default(serveDefaults.simulate))
     .addOption(env('--sim-update-ms <ms>', 'SIM_UPDATE_MS', 'how long a simulated update takes (±30 %)').argParser(integer('--sim-update-ms')).default(serveDefaults.simUpdateMs))
@@ -60,9 +62,11 @@ export function addServeCommand(program: Command): void {
         tls: Boolean(options.tls),
         tlsCert: options.tlsCert ?? null,
         tlsKey: options.tlsKey ?? null,
-        issuer: options.issuer ?? null,
-        audience: options.audience ?? null,
+        entraTenants: options.entraTenant,
+        issuers: options.issuer,
+        audiences: options.audience,
         jwksUrl: options.jwksUrl ?? null,
+        devIssuer: options.devIssuer,
         logLevel: options.logLevel,
         simulate: options.simulate,
         simUpdateMs: options.simUpdateMs,
@@ -95,6 +99,11 @@ export function addServeCommand(program: Command): void {
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });
+}
+
+/** A repeatable flag; the environment variable may hold several values separated by commas. */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
 }
 
 /** The in-process fleet: real agents speaking HTTP to this very server. */
@@ -134,7 +143,9 @@ async function resetFleetHardware(server: RunningServer, config: ServeConfig, fl
 
 async function printWelcome(server: RunningServer, config: ServeConfig, fleet: SimulatedFleet | null): Promise<void> {
   const lines = [`teamwork-devices listening on ${server.url}  (db: ${redactDatabaseUrl(config.db)}, tenant: ${config.tenant})`];
-  if (!config.issuer) {
+  if (config.entraTenants.length) lines.push(`Entra ID tenants: ${config.entraTenants.join(', ')}`);
+  if (config.issuers.length) lines.push(`OpenID issuers: ${config.issuers.join(', ')}`);
+  if (devIssuerEnabled(config)) {
     const token = await signDevToken(await devSigningKey(server.store), { tenantId: config.tenant, ttlSeconds: 8 * 3600 });
     const simulated = fleet?.deviceIds()[0];
     const device = simulated
@@ -161,7 +172,7 @@ async function printWelcome(server: RunningServer, config: ServeConfig, fleet: S
       'Then GET the Location it answers with (prefix it with the address above), or list the operations:',
       `curl -s${insecure} -H "Authorization: Bearer $TOKEN" ${server.url}/beta/teamwork/devices/${deviceId}/operations`,
     );
-    if (fleet) lines.push('', `${config.simulate} simulated devices are enrolled; updates take about ${config.simUpdateMs} ms.`);
   }
+  if (fleet) lines.push('', `${config.simulate} simulated devices are enrolled; updates take about ${config.simUpdateMs} ms.`);
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { devSigningKey, signDevToken } from '../auth/dev-issuer.js';
+import { maxTokenLifetimeSeconds } from '../auth/token-lifetime.js';
 import { parseDurationSeconds } from '../config.js';
 import { openStore } from '../store/open-store.js';
 import { dbOption, tenantOption } from './cli-options.js';
@@ -14,9 +15,10 @@ export function addTokenCommand(program: Command): void {
     .option('--scope <scope...>', 'permissions (scp for users, roles for apps)', ['TeamworkDevice.ReadWrite.All'])
     .option('--app', 'an application (app-only) token instead of a delegated user token', false)
     .option('--user <upn>', 'user principal name of a delegated token', 'admin@contoso.example')
-    .option('--ttl <duration>', 'lifetime, e.g. 3600, 30m, 1h, 2d', '1h')
+    .option('--ttl <duration>', 'lifetime, e.g. 3600, 30m, 1h, at most 24h', '1h')
     .action(async (options) => {
       const ttlSeconds = parseDurationSeconds(options.ttl);
+      if (ttlSeconds > maxTokenLifetimeSeconds) throw new Error(`--ttl must be at most ${maxTokenLifetimeSeconds / 3600}h: the server refuses longer-lived tokens`);
       const store = await openStore(options.db);
       try {
         const key = await devSigningKey(store);

@@ -89,19 +89,22 @@ export class SqlStore implements Store {
     return row ? operationFromRow(row) : null;
   }
 
-  async devSigningKey(create: () => Promise<SigningKey>): Promise<SigningKey> {
-    const read = async () => (await this.sql.query<KeyRow>('SELECT * FROM signing_keys ORDER BY created_at, kid LIMIT 1'))[0];
-    let row = await read();
-    if (!row) {
-      const key = await create();
-      // Replicas starting together each create one; the first written is everyone's.
-      await this.sql.query(
-        'INSERT INTO signing_keys (kid, alg, private_jwk, public_jwk, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
-        [key.kid, key.alg, JSON.stringify(key.privateJwk), JSON.stringify(key.publicJwk), new Date().toISOString()],
-      );
-      row = await read();
-    }
-    return { kid: row.kid, alg: row.alg, privateJwk: parsed(row.private_jwk), publicJwk: parsed(row.public_jwk) };
+  async signingKeys(): Promise<SigningKey[]> {
+    const rows = await this.sql.query<KeyRow>('SELECT * FROM signing_keys ORDER BY created_at DESC, kid DESC');
+    return rows.map((row) => ({
+      kid: row.kid,
+      alg: row.alg,
+      privateJwk: parsed(row.private_jwk),
+      publicJwk: parsed(row.public_jwk),
+      createdAt: iso(row.created_at),
+    }));
+  }
+
+  async addSigningKey(key: SigningKey): Promise<void> {
+    await this.sql.query(
+      'INSERT INTO signing_keys (kid, alg, private_jwk, public_jwk, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      [key.kid, key.alg, JSON.stringify(key.privateJwk), JSON.stringify(key.publicJwk), key.createdAt],
+    );
   }
 
   async insertDevices(devices: Device[]): Promise<void> {
@@ -474,4 +477,5 @@ interface KeyRow {
   alg: string;
   private_jwk: unknown;
   public_jwk: unknown;
+  created_at: string | Date;
 }

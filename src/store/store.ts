@@ -87,6 +87,8 @@ export interface SigningKey {
   alg: string;
   privateJwk: Record<string, unknown>;
   publicJwk: Record<string, unknown>;
+  /** ISO 8601; the newest key signs, older ones only verify */
+  createdAt: string;
 }
 
 /**
@@ -97,8 +99,10 @@ export interface SigningKey {
 export interface Store {
   close(): Promise<void>;
 
-  /** The dev issuer's signing key, created on first use and kept with the data. */
-  devSigningKey(create: () => Promise<SigningKey>): Promise<SigningKey>;
+  /** The dev issuer's signing keys, newest first (by createdAt, then kid). */
+  signingKeys(): Promise<SigningKey[]>;
+  /** Keeps a dev signing key; a key with the same kid already kept is left as it is. */
+  addSigningKey(key: SigningKey): Promise<void>;
 
   insertDevices(devices: Device[]): Promise<void>;
   getDevice(tenantId: string, deviceId: string): Promise<Device | null>;

@@ -325,7 +325,7 @@ describe('production mode: an external issuer with a JWKS URL', () => {
     providerKey = pair.privateKey;
     const publicJwk = { ...(await exportJWK(pair.publicKey)), kid, alg: 'RS256', use: 'sig' };
     jwks = await startJwksServer({ keys: [publicJwk] });
-    server = await startTestServer({ devicesA: 5, config: { issuer, audience, jwksUrl: jwks.url } });
+    server = await startTestServer({ devicesA: 5, config: { issuers: [issuer], audiences: [audience], jwksUrl: jwks.url } });
   });
   after(async () => {
     await server?.stop();
@@ -388,7 +388,7 @@ describe('production mode: the identity provider’s JWKS is unreachable', () =>
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
     const { port } = probe.address() as AddressInfo;
     await new Promise<void>((resolve) => probe.close(() => resolve()));
-    server = await startTestServer({ config: { issuer, audience, jwksUrl: `http://127.0.0.1:${port}/keys` } });
+    server = await startTestServer({ config: { issuers: [issuer], audiences: [audience], jwksUrl: `http://127.0.0.1:${port}/keys` } });
     const { privateKey } = await generateKeyPair('RS256');
     token = await sign({ key: privateKey, alg: 'RS256', kid: 'k1', issuer, audience });
   });

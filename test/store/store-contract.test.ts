@@ -784,18 +784,20 @@ async function operationIn(store: Store, status: OperationStatus, deviceOverride
       assert.deepEqual(await store.listCatalog(randomUUID()), []);
     });
 
-    it('devSigningKey is created once and kept', async (store, fresh) => {
-      let created = 0;
-      const make = async () => {
-        created++;
-        return { kid: `kid-${created}`, alg: 'ES256', privateJwk: { kty: 'EC', d: 'secret' }, publicJwk: { kty: 'EC', x: 'x', y: 'y' } };
-      };
-      const first = await store.devSigningKey(make);
-      assert.deepEqual(first, { kid: 'kid-1', alg: 'ES256', privateJwk: { kty: 'EC', d: 'secret' }, publicJwk: { kty: 'EC', x: 'x', y: 'y' } });
-      assert.deepEqual(await store.devSigningKey(make), first);
-      assert.equal(created, 1);
-      const second = await fresh.another();
-      assert.deepEqual(await second.devSigningKey(make), first, 'another process sees the same key');
+    it('signingKeys: kept, newest first, a kid added twice kept once, seen by another process', async (store, fresh) => {
+      assert.deepEqual(await store.signingKeys(), []);
+      const key = (kid: string, createdAt: string) => ({
+        kid, alg: 'ES256', privateJwk: { kty: 'EC', d: `secret-${kid}` }, publicJwk: { kty: 'EC', x: kid, y: 'y' }, createdAt,
+      });
+      const first = key('kid-1', '2024-05-01T10:00:00.000Z');
+      const second = key('kid-2', '2024-05-02T10:00:00.000Z');
+      await store.addSigningKey(first);
+      assert.deepEqual(await store.signingKeys(), [first]);
+      await store.addSigningKey(second);
+      await store.addSigningKey({ ...first, createdAt: '2024-06-01T00:00:00.000Z', privateJwk: { kty: 'EC', d: 'other' } });
+      assert.deepEqual(await store.signingKeys(), [second, first], 'newest first; the kid already kept is left as it was');
+      const other = await fresh.another();
+      assert.deepEqual(await other.signingKeys(), [second, first], 'another process sees the same keys');
     });
 
     // --- work notifications and the supervisor lease --------------------------------------
