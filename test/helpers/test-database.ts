@@ -72,3 +72,19 @@ export async function queryDatabase<T = Record<string, unknown>>(db: string, sql
     conn.close();
   }
 }
+
+/** Changes the database behind a running server (to put it in a state no API call makes, such as a past deadline). */
+export async function changeDatabase(db: string, sql: string, params: unknown[] = []): Promise<void> {
+  if (db.startsWith('postgres')) {
+    await queryDatabase(db, sql, params);
+    return;
+  }
+  const { default: Database } = await import('better-sqlite3');
+  const conn = new Database(db);
+  try {
+    conn.pragma('busy_timeout = 5000');
+    conn.prepare(sql).run(...params);
+  } finally {
+    conn.close();
+  }
+}
