@@ -35,6 +35,7 @@ export class SimulatedDevice {
 
   private readonly deviceType: DeviceType;
   readonly hardwareDetail: HardwareDetail;
+  private refusedCredential: string | null = null;
   private readonly displayName: string | null;
   private readonly inventory: SimulatedInventory;
   private readonly software: SimulatedSoftware;
@@ -149,7 +150,8 @@ export class SimulatedDevice {
     try {
       // Enrolled before: prove it with the credential; once it is refused (an admin reset the
       // device, the database was replaced), the enrollment token is the way back in.
-      if (this.client.credential) reply = await this.client.enroll(request, { credential: this.client.credential });
+      const proof = this.client.credential ?? this.refusedCredential;
+      if (proof) reply = await this.client.enroll(request, { credential: proof });
       if (!reply || reply.status === 401) reply = await this.client.enroll(request);
     } catch (error) {
       if (this.stopped) return;
@@ -157,15 +159,25 @@ export class SimulatedDevice {
     }
     if (!reply.body || (reply.status !== 200 && reply.status !== 201)) throw new AgentHttpError(reply.status, reply.error, 'enrollment refused');
     this._deviceId = reply.body.deviceId;
+    this.refusedCredential = null;
     this.inventory.fullReportNext();
     this._state = 'polling';
     this.log(`enrolled as ${reply.body.deviceId} (${reply.status === 201 ? 'new' : 're-enrolled'})`);
   }
 
+  /**
+   * A 401: the work loop enrolls again. The refused credential is kept to try first: a
+   * replica may have refused it from a cache that is seconds out of date, and only the
+   * credential (not the token) gets an enrolled device back in.
+   */
+  private credentialRefused(): void {
+    this.refusedCredential = this.client.credential ?? this.refusedCredential;
+    this.client.credential = null;
+  }
+
   /** The server no longer knows the credential (re-enrolled elsewhere, database reset): enroll again. */
   private async reenroll(): Promise<void> {
     this.log('credential refused; enrolling again');
-    this.client.credential = null;
     try {
       await this.enroll();
     } catch (error) {
@@ -216,7 +228,7 @@ export class SimulatedDevice {
       return null;
     }
     if (reply.status === 401) {
-      this.client.credential = null;
+      this.credentialRefused();
       return null;
     }
     throw new AgentHttpError(reply.status, reply.error, 'work poll');
@@ -235,7 +247,7 @@ export class SimulatedDevice {
         return;
       }
       if (ack.status !== 200 || !ack.body) {
-        if (ack.status === 401) this.client.credential = null;
+        if (ack.status === 401) this.credentialRefused();
         throw new AgentHttpError(ack.status, ack.error, `acknowledging operation ${operation.id}`);
       }
       operation = ack.body.operation;
@@ -350,7 +362,7 @@ export class SimulatedDevice {
     }
     const what = `operation ${operation.id} ${operation.operationType}${operation.softwareType ? ` ${operation.softwareType} ${operation.softwareVersion}` : ''}`;
     if (reply.status !== 200 || !reply.body) {
-      if (reply.status === 401) this.client.credential = null;
+      if (reply.status === 401) this.credentialRefused();
       this.log(`result of ${what} refused (${reply.status}${errorText(reply)})`);
       return false;
     }
@@ -387,7 +399,7 @@ export class SimulatedDevice {
     try {
       const reply = await this.client.inventory(body, { retry: false });
       if (reply.status === 200) this.inventory.delivered(body);
-      else if (reply.status === 401) this.client.credential = null;
+      else if (reply.status === 401) this.credentialRefused();
       else this.log(`inventory refused (${reply.status}${errorText(reply)})`);
     } catch (error) {
       if (!this.stopped) this.log(`inventory not delivered (${describeError(error)})`);
