@@ -167,6 +167,37 @@ describe('replicas on one PostgreSQL', { timeout: 120_000, skip: onlyOnPostgres 
     t.diagnostic(`long-poll on B answered ${latency} ms after the POST on A`);
   });
 
+  test("a device re-enrolled or rotated through A is let in by B at once, though B had its old credential cached", async () => {
+    const enrollVia = (replica: Replica, hardwareDetail: Record<string, unknown> | undefined, credential?: string) => fetch(`${replica.url}/agent/v1/enroll`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(credential ? { authorization: `Bearer ${credential}` } : {}) },
+      body: JSON.stringify(enrollBody(enrollmentToken, hardwareDetail ? { hardwareDetail } : {})),
+    });
+    const pollVia = (replica: Replica, credential: string) =>
+      fetch(`${replica.url}/agent/v1/work?waitSeconds=0`, { headers: { authorization: `Bearer ${credential}` } }).then((r) => r.status);
+    const first = await enrollVia(b, undefined);
+    assert.equal(first.status, 201);
+    const { deviceId, credential } = (await first.json()) as { deviceId: string; credential: string };
+    assert.equal(await pollVia(b, credential), 204, 'B caches the credential');
+    // B's copy is now over a second old.
+    await new Promise((r) => setTimeout(r, 1100));
+
+    const reset = await graph(a, token, `/beta/teamwork/devices/${deviceId}/revokeCredential`, { method: 'POST' });
+    assert.equal(reset.status, 204, await reset.text());
+    const [{ hw_unique_id: uniqueId, hw_serial_number: serialNumber }] = await queryDatabase<{ hw_unique_id: string; hw_serial_number: string }>(
+      db, 'SELECT hw_unique_id, hw_serial_number FROM devices WHERE id = ?', [deviceId]);
+    const again = await enrollVia(a, { uniqueId, serialNumber, manufacturer: 'yealink', model: 'a30' });
+    assert.equal(again.status, 200, await again.clone().text());
+    const renewed = ((await again.json()) as { credential: string }).credential;
+    assert.equal(await pollVia(b, renewed), 204, 'the new credential works on B at once');
+
+    await new Promise((r) => setTimeout(r, 1100));
+    const rotated = await fetch(`${a.url}/agent/v1/credential`, { method: 'POST', headers: { authorization: `Bearer ${renewed}` } });
+    assert.equal(rotated.status, 200);
+    const next = ((await rotated.json()) as { credential: string }).credential;
+    assert.equal(await pollVia(b, next), 204, 'the rotated credential works on B at once');
+  });
+
   test('killing a replica mid-load loses nothing it accepted', async (t) => {
     const targets = deviceIds.slice(1);
     const accepted: { deviceId: string; location: string }[] = [];
