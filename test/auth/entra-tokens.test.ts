@@ -4,6 +4,7 @@ import { decodeProtectedHeader } from 'jose';
 import { expectGraphError } from '../helpers/http-assertions.js';
 import { defaultClientAppId, defaultUser, entraIssuer, startOpenIdProvider, type OpenIdProvider } from '../helpers/openid-provider.js';
 import { postJson, startTestServer, tenantA, tenantB, type TestServer } from '../helpers/test-server.js';
+import { expect401, listIds } from '../helpers/token-assertions.js';
 
 /** The API's app registration: v2.0 tokens name it by client id, v1.0 tokens by App ID URI. */
 const clientId = '8f3c1d2e-4b5a-4c6d-9e7f-0a1b2c3d4e5f';
@@ -11,18 +12,6 @@ const appIdUri = 'api://teamwork-devices.contoso.example';
 /** A real tenant of the same provider that this service was not told to trust. */
 const tenantC = '33333333-3333-4333-8333-333333333333';
 const devicesPath = '/beta/teamwork/devices';
-
-async function expect401(response: Response, message: RegExp): Promise<void> {
-  assert.match(response.headers.get('www-authenticate') ?? '', /^Bearer realm="teamwork-devices", error="invalid_token"/);
-  const error = await expectGraphError(response, 401, 'unauthenticated');
-  assert.match(error.message, message);
-}
-
-async function listIds(server: TestServer, token: string): Promise<string[]> {
-  const response = await server.request(`${devicesPath}?$top=50`, { token });
-  assert.equal(response.status, 200, await response.clone().text());
-  return ((await response.json()) as { value: { id: string }[] }).value.map((d) => d.id).sort();
-}
 
 /** Restarts the device with the token and returns the operation's createdBy, as Graph shows it. */
 async function createdByOf(server: TestServer, deviceId: string, token: string): Promise<Record<string, unknown>> {

@@ -9,23 +9,12 @@ import { runCli, ServeProcess, freshDatabase, type FreshDatabase } from '../help
 import { expectGraphError } from '../helpers/http-assertions.js';
 import { startOpenIdProvider, type OpenIdProvider } from '../helpers/openid-provider.js';
 import { startTestServer, tenantA, type TestServer } from '../helpers/test-server.js';
+import { expect401, listIds } from '../helpers/token-assertions.js';
 
 /** Which issuers a server trusts, how it refuses to expose the dev issuer, and the dev keys' rotation. */
 
 const clientId = '8f3c1d2e-4b5a-4c6d-9e7f-0a1b2c3d4e5f';
 const devicesPath = '/beta/teamwork/devices';
-
-async function expect401(response: Response, message: RegExp): Promise<void> {
-  assert.match(response.headers.get('www-authenticate') ?? '', /^Bearer realm="teamwork-devices", error="invalid_token"/);
-  const error = await expectGraphError(response, 401, 'unauthenticated');
-  assert.match(error.message, message);
-}
-
-async function listIds(server: TestServer, token: string): Promise<string[]> {
-  const response = await server.request(`${devicesPath}?$top=50`, { token });
-  assert.equal(response.status, 200, await response.clone().text());
-  return ((await response.json()) as { value: { id: string }[] }).value.map((d) => d.id).sort();
-}
 
 describe('configuration of the identity providers', () => {
   const config = (overrides: Partial<ServeConfig>): ServeConfig => ({ ...serveDefaults, ...overrides });

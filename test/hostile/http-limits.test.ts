@@ -11,6 +11,7 @@ import { plainRequest } from '../helpers/plain-http.js';
 import { enrollAgent } from '../helpers/test-agent.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { logCapture } from '../helpers/log-capture.js';
 
 /**
  * The HTTP edge against clients that hold connections instead of using them: a body sent a
@@ -61,18 +62,6 @@ function assertRawGraphError(text: string, status: number, code: string): Record
   assert.equal(body.error.code, code);
   assert.equal(body.error.innerError['request-id'], reply.headers['request-id']);
   return reply.headers;
-}
-
-/** Log lines kept in memory, as pino writes them. */
-function logCapture(): { stream: Writable; text(): string } {
-  let text = '';
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      text += chunk.toString('utf8');
-      done();
-    },
-  });
-  return { stream, text: () => text };
 }
 
 describe('request timeout (--request-timeout 1s)', () => {

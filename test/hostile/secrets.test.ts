@@ -10,6 +10,7 @@ import { requestOperation } from '../helpers/graph-operations.js';
 import { enrollBody, enrollmentToken, TestAgent } from '../helpers/test-agent.js';
 import { createPostgresDatabase, testStore } from '../helpers/test-database.js';
 import { postJson, startTestServer } from '../helpers/test-server.js';
+import { logCapture } from '../helpers/log-capture.js';
 
 /**
  * Secrets stay secret: the SQLite file (it holds the dev issuer's signing key) and the
@@ -19,18 +20,6 @@ import { postJson, startTestServer } from '../helpers/test-server.js';
 
 const mode = (path: string) => statSync(path).mode & 0o777;
 const octal = (m: number) => m.toString(8).padStart(4, '0');
-
-/** Log lines kept in memory, as pino writes them. */
-function logCapture(): { stream: Writable; text(): string } {
-  let text = '';
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      text += chunk.toString('utf8');
-      done();
-    },
-  });
-  return { stream, text: () => text };
-}
 
 const temporary: string[] = [];
 after(() => {
