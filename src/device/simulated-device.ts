@@ -27,6 +27,10 @@ const progressSteps = 4;
  * update needs it, and reports inventory (simulated-inventory.ts). Updates fail now and then,
  * or install something else than asked (simulated-software.ts). Its hardware and software
  * come from a generated device so that a fleet looks like a real one.
+ *
+ * Over 400 lines, kept as one file: enrollment, the work loop and the heartbeat share the
+ * device's state (credential, running operation, reboots), and its parts that stand alone
+ * (software, inventory, diagnostics, config) are already files of their own.
  */
 export class SimulatedDevice {
   private readonly client: AgentClient;
