@@ -16,8 +16,17 @@ const storeRetryAfterSeconds = 2;
  */
 export function installGraphEdge(app: FastifyInstance): void {
   let closing = false;
+  const connections = new Set<Socket>();
+  app.server.on('connection', (socket: Socket) => {
+    connections.add(socket);
+    socket.once('close', () => connections.delete(socket));
+  });
   app.addHook('preClose', async () => {
     closing = true;
+    // A connection that has not sent a byte has nothing to answer, yet Node counts it as busy
+    // (its first request's header timer runs), so close() would wait the whole grace period
+    // for it: a client's pool that connected and then gave up its request leaves such sockets.
+    for (const socket of connections) if (socket.bytesRead === 0) socket.destroy();
   });
   app.addHook('onRequest', async (request, reply) => {
     reply.headers(securityHeadersFor(request));
