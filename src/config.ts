@@ -42,6 +42,8 @@ export interface ServeConfig {
   rateLimit: string | null;
   /** PostgreSQL connection pool size per process */
   poolSize: number;
+  /** devices a filtered list page examines at most (no flag: tests lower it to see short pages) */
+  scanRowsPerPage: number;
   /** devices enrollment tokens may bring into one tenant */
   deviceQuota: number;
   /** enrollments per second per source address; null: no limit */
@@ -86,6 +88,7 @@ export const serveDefaults: ServeConfig = {
   simFailureRate: 0.05,
   rateLimit: null,
   poolSize: 10,
+  scanRowsPerPage: 5000,
   deviceQuota: 100_000,
   enrollRateLimit: 5,
   agentRateLimit: 10,
@@ -117,6 +120,7 @@ export function validateServeConfig(config: ServeConfig): ServeConfig {
     problems.push((error as Error).message);
   }
   if (!Number.isInteger(config.poolSize) || config.poolSize < 1) problems.push('--pool-size must be at least 1');
+  if (!Number.isInteger(config.scanRowsPerPage) || config.scanRowsPerPage < 1) problems.push('the devices a list page examines must be at least 1');
   if (!Number.isInteger(config.deviceQuota) || config.deviceQuota < 0) problems.push('--device-quota must be a whole number');
   for (const [name, rate] of [['--enroll-rate-limit', config.enrollRateLimit], ['--agent-rate-limit', config.agentRateLimit]] as const) {
     if (rate !== null && !(rate > 0)) problems.push(`${name} must be a positive number or 'off'`);

@@ -35,7 +35,11 @@ export async function startServer(config: ServeConfig, outputs: ServerOutputs = 
   // Before the store opens: a refused configuration (the dev issuer on a public address) must not even touch the data.
   validateServeConfig(config);
   const log = outputs.logDestination ? pino({ level: config.logLevel }, outputs.logDestination) : pino({ level: config.logLevel });
-  const store = await openStore(config.db, { poolSize: config.poolSize, seededDocuments: regenerateSeededDocuments });
+  const store = await openStore(config.db, {
+    poolSize: config.poolSize,
+    seededDocuments: regenerateSeededDocuments,
+    scanRowsPerPage: config.scanRowsPerPage,
+  });
   for (const warning of databaseFileWarnings(config.db)) log.warn(warning);
   try {
     const verifyToken = await tokenVerifierFor(config, store);

@@ -20,5 +20,6 @@ export async function seedDevices(store: Store, options: { tenantId: string; cou
     });
     await store.insertDevices(devices);
   }
+  await store.refreshStatistics();
   return store.countDevices(options.tenantId);
 }

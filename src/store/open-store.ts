@@ -15,7 +15,7 @@ export async function openStore(db: string, options: StoreOptions = {}): Promise
     await driver.close().catch(() => {});
     throw error;
   }
-  return new SqlStore(driver, options.seededDocuments);
+  return new SqlStore(driver, options.seededDocuments, options.scanRowsPerPage);
 }
 
 /** A `--db` value fit to print or log: a PostgreSQL URL's password becomes `***`; a file path is unchanged. */

@@ -79,5 +79,7 @@ export interface SqlDriver extends SqlExecutor {
   onWork(listener: (deviceId: string) => void): void;
   holdsSupervisorLease(): Promise<boolean>;
   takeRateToken(key: string, capacity: number, perSecond: number): Promise<number | null>;
+  /** Refreshes the planner's statistics of a table after a bulk change. */
+  analyze(table: string): Promise<void>;
   close(): Promise<void>;
 }

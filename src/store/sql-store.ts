@@ -20,6 +20,16 @@ import type {
 } from './store.js';
 import { nextOperationSql, transitionSql } from './transition-sql.js';
 
+/**
+ * Devices a filtered page examines at most. Measured on SQLite with a 64 MiB page cache over
+ * 200,000 seeded devices: about 10 ms for 5,000, well inside the 50 ms any request may hold
+ * the event loop.
+ */
+const defaultScanRowsPerPage = 5000;
+
+/** Filter properties with an index (tenant_id, column, id): an `eq` on one walks it in page order. */
+const indexedProperties = new Set<string>(['deviceType', 'hardwareDetail/uniqueId', 'currentUser/id']);
+
 /** Devices per presence UPDATE. */
 const devicesPerMarkSeen = 500;
 
@@ -35,7 +45,11 @@ const refuseSeededDocuments: SeededDocuments = () => {
 export class SqlStore implements Store {
   private readonly seededDocuments: SeededDocuments;
 
-  constructor(private readonly sql: SqlDriver, seededDocuments?: SeededDocuments) {
+  constructor(
+    private readonly sql: SqlDriver,
+    seededDocuments?: SeededDocuments,
+    private readonly scanRowsPerPage = defaultScanRowsPerPage,
+  ) {
     this.seededDocuments = seededDocuments ?? refuseSeededDocuments;
   }
 
@@ -82,6 +96,10 @@ export class SqlStore implements Store {
     }, { durable: false });
   }
 
+  refreshStatistics(): Promise<void> {
+    return this.sql.analyze('devices');
+  }
+
   async getDevice(tenantId: string, deviceId: string): Promise<Device | null> {
     const [row] = await this.sql.query<DeviceRow>('SELECT * FROM devices WHERE tenant_id = ? AND id = ?', [tenantId, deviceId]);
     return this.device(row);
@@ -100,12 +118,20 @@ export class SqlStore implements Store {
   }
 
   async listDevices(query: DevicePageQuery): Promise<Page<Device>> {
+    const filter = query.filter;
+    // No filter, or an eq an index serves in id order: every row read is on the page.
+    if (filter === null || (filter.op === 'eq' && filter.value !== null && indexedProperties.has(filter.property))) {
+      return this.devicePage(query, filter ? compileFilter(filter) : null);
+    }
+    return this.scannedDevicePage(query, compileFilter(filter));
+  }
+
+  private async devicePage(query: DevicePageQuery, filter: { sql: string; params: unknown[] } | null): Promise<Page<Device>> {
     const where = ['tenant_id = ?'];
     const params: unknown[] = [query.tenantId];
-    if (query.filter) {
-      const compiled = compileFilter(query.filter);
-      where.push(compiled.sql);
-      params.push(...compiled.params);
+    if (filter) {
+      where.push(filter.sql);
+      params.push(...filter.params);
     }
     if (query.afterId !== null) {
       where.push('id > ?');
@@ -117,6 +143,28 @@ export class SqlStore implements Store {
     );
     const items = rows.slice(0, query.top).map((row) => deviceFromRow(row, this.seededDocuments));
     return { items, next: rows.length > query.top ? items[items.length - 1].id : null };
+  }
+
+  /**
+   * Any other filter is checked over the next `scanRowsPerPage` devices in id order and no
+   * further: a rare match costs each page the same, however large the tenant. When the window
+   * ends before the page is full, the page continues after the window's last device.
+   */
+  private async scannedDevicePage(query: DevicePageQuery, filter: { sql: string; params: unknown[] }): Promise<Page<Device>> {
+    const after = query.afterId ?? '';
+    const rows = await this.sql.query<DeviceRow>(
+      `SELECT ${deviceListColumns} FROM (
+         SELECT * FROM devices WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?
+       ) AS scanned WHERE ${filter.sql} ORDER BY id LIMIT ?`,
+      [query.tenantId, after, this.scanRowsPerPage, ...filter.params, query.top + 1],
+    );
+    const items = rows.slice(0, query.top).map((row) => deviceFromRow(row, this.seededDocuments));
+    if (rows.length > query.top) return { items, next: items[items.length - 1].id };
+    const [windowEnd] = await this.sql.query<{ id: string }>(
+      'SELECT id FROM devices WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT 1 OFFSET ?',
+      [query.tenantId, after, this.scanRowsPerPage - 1],
+    );
+    return { items, next: windowEnd ? windowEnd.id : null };
   }
 
   createOperation(operation: Operation, audit: AuditEvent): Promise<OperationInsertOutcome> {

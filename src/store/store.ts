@@ -105,10 +105,19 @@ export interface Store {
   addSigningKey(key: SigningKey): Promise<void>;
 
   insertDevices(devices: Device[]): Promise<void>;
+  /**
+   * Tells the query planner how many devices there now are, after a bulk insert: PostgreSQL
+   * planned a sort of the whole tenant for a bounded list page while it believed the table small.
+   */
+  refreshStatistics(): Promise<void>;
   getDevice(tenantId: string, deviceId: string): Promise<Device | null>;
   /** What an action needs to know of a device, without reading its documents (the hot path of updateSoftware). */
   getDeviceModel(tenantId: string, deviceId: string): Promise<DeviceModel | null>;
-  /** A page of devices without their documents (health, activity, configuration are empty). */
+  /**
+   * A page of devices without their documents (health, activity, configuration are empty).
+   * Bounded work: a filter no index serves is checked over at most `scanRowsPerPage` devices,
+   * so the page may be short, even empty, with `next` set to continue after them.
+   */
   listDevices(query: DevicePageQuery): Promise<Page<Device>>;
   countDevices(tenantId: string): Promise<number>;
 
@@ -211,4 +220,10 @@ export interface StoreOptions {
   poolSize?: number;
   /** needed to read seeded devices' documents; a store opened without it refuses to */
   seededDocuments?: SeededDocuments;
+  /**
+   * Devices a filtered list page examines at most (default 5,000): a filter no index serves
+   * is checked over that many devices in id order, so a page may hold fewer than `top` (even
+   * none) and continue from where it stopped.
+   */
+  scanRowsPerPage?: number;
 }

@@ -10,7 +10,7 @@ import type { OperationType, SoftwareType } from '../../src/domain/enums.js';
 import type { DeviceFilter } from '../../src/store/device-query.js';
 import { filterColumns } from '../../src/store/filter-sql.js';
 import { openStore } from '../../src/store/open-store.js';
-import type { Store } from '../../src/store/store.js';
+import type { Store, StoreOptions } from '../../src/store/store.js';
 import { createPostgresDatabase } from './test-database.js';
 
 export type StoreKind = 'sqlite' | 'postgres';
@@ -21,7 +21,8 @@ export interface FreshStore {
   store: Store;
   /** the --db value: a SQLite file path or a postgres:// URL */
   db: string;
-  another(): Promise<Store>;
+  /** a second store on the same database, opened with these options */
+  another(options?: StoreOptions): Promise<Store>;
   dispose(): Promise<void>;
 }
 
@@ -37,8 +38,8 @@ export async function freshStore(kind: StoreKind): Promise<FreshStore> {
       kind,
       store,
       db,
-      async another() {
-        const s = await openStore(db);
+      async another(options?: StoreOptions) {
+        const s = await openStore(db, options);
         opened.push(s);
         return s;
       },
@@ -56,8 +57,8 @@ export async function freshStore(kind: StoreKind): Promise<FreshStore> {
       kind,
       store,
       db: database.url,
-      async another() {
-        const s = await openStore(database.url);
+      async another(options?: StoreOptions) {
+        const s = await openStore(database.url, options);
         opened.push(s);
         return s;
       },
