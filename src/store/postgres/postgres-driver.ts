@@ -38,6 +38,9 @@ function numberPlaceholders(sql: string): string {
   return text;
 }
 
+/** Longest a statement may run; every statement of the store takes milliseconds. */
+export const statementTimeoutMs = 5000;
+
 /**
  * PostgreSQL shared by several replicas: a pool for statements, plus one connection each for
  * LISTEN and the supervisor lease. Accepted operations go in batches that NOTIFY the replicas.
@@ -51,9 +54,13 @@ export class PostgresDriver implements SqlDriver {
   private readonly columnTypes = new ColumnTypesByTable();
 
   constructor(url: string, poolSize: number) {
-    // query_timeout: a connection that went silent (a network partition) fails the request with a
-    // 503 after a few seconds instead of holding it forever; keepAlive notices dead peers.
-    this.pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000, query_timeout: 5000, keepAlive: true });
+    // statement_timeout: a statement that still runs after 5 s is cancelled by the server itself,
+    // which frees its connection and its work (a 503 here). query_timeout, a little later, covers
+    // a connection that went silent (a network partition); keepAlive notices dead peers.
+    this.pool = new pg.Pool({
+      connectionString: url, max: poolSize, connectionTimeoutMillis: 5000,
+      statement_timeout: statementTimeoutMs, query_timeout: statementTimeoutMs + 1000, keepAlive: true,
+    });
     // An idle client losing its connection must not crash the process; the pool replaces it.
     this.pool.on('error', () => {});
     this.notifications = new WorkNotifications(url);
