@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { isGuid } from '../config.js';
-import { openStore } from '../store/open-store.js';
-import { dbOption, integer } from './cli-options.js';
+import { dbOption, integer, withStore } from './cli-options.js';
 
 /** `audit list`: the audit log, newest first, straight from the database. */
 export function addAuditCommand(program: Command): void {
@@ -15,8 +14,7 @@ export function addAuditCommand(program: Command): void {
     .option('--json', 'print JSON for scripts', false)
     .action(async (options) => {
       if (options.tenant !== undefined && !isGuid(options.tenant)) throw new Error('--tenant must be a GUID');
-      const store = await openStore(options.db);
-      try {
+      await withStore(options.db, async (store) => {
         const page = await store.listAudit({ tenantId: options.tenant ?? null, top: options.top, beforeSeq: null });
         if (options.json) {
           process.stdout.write(`${JSON.stringify(page.items, null, 2)}\n`);
@@ -28,8 +26,6 @@ export function addAuditCommand(program: Command): void {
           const count = e.occurrences > 1 ? ` ×${e.occurrences}` : '';
           process.stdout.write(`${[e.activityDateTime, e.tenantId ?? '-', e.activity + count, e.result + (e.resultReason ? ` (${e.resultReason})` : ''), actor, target].join('\t')}\n`);
         }
-      } finally {
-        await store.close();
-      }
+      });
     });
 }

@@ -2,8 +2,7 @@ import { Option, type Command } from 'commander';
 import { deviceTypes, softwareTypes } from '../domain/enums.js';
 import { compareVersions, versionTextPattern } from '../domain/software-catalog.js';
 import { seedDemoCatalog } from '../seed/demo-catalog.js';
-import { openStore } from '../store/open-store.js';
-import { dbOption, tenantOption } from './cli-options.js';
+import { dbOption, tenantOption, withStore } from './cli-options.js';
 
 /** `catalog add|list|demo`: the software versions devices can be updated to. */
 export function addCatalogCommand(program: Command): void {
@@ -19,8 +18,7 @@ export function addCatalogCommand(program: Command): void {
     .option('--model <model>', 'only for this hardware model')
     .action(async (options) => {
       if (!versionTextPattern.test(options.version)) throw new Error('--version must be 1-64 characters of letters, digits and . - + _');
-      const store = await openStore(options.db);
-      try {
+      await withStore(options.db, async (store) => {
         const result = await store.addCatalogEntry({
           tenantId: options.tenant,
           softwareType: options.softwareType,
@@ -30,9 +28,7 @@ export function addCatalogCommand(program: Command): void {
           createdDateTime: new Date().toISOString(),
         });
         process.stdout.write(`${result === 'added' ? 'added' : 'already in the catalog'}: ${options.softwareType} ${options.version}\n`);
-      } finally {
-        await store.close();
-      }
+      });
     });
   group
     .command('list')
@@ -41,8 +37,7 @@ export function addCatalogCommand(program: Command): void {
     .addOption(tenantOption())
     .option('--json', 'machine-readable output', false)
     .action(async (options) => {
-      const store = await openStore(options.db);
-      try {
+      await withStore(options.db, async (store) => {
         const entries = (await store.listCatalog(options.tenant)).sort(
           (a, b) => a.softwareType.localeCompare(b.softwareType) || compareVersions(b.version, a.version),
         );
@@ -53,9 +48,7 @@ export function addCatalogCommand(program: Command): void {
         for (const e of entries) {
           process.stdout.write(`${e.softwareType.padEnd(16)} ${e.version.padEnd(28)} ${e.deviceType ?? '*'}${e.model ? ` / ${e.model}` : ''}\n`);
         }
-      } finally {
-        await store.close();
-      }
+      });
     });
   group
     .command('demo')
@@ -63,11 +56,8 @@ export function addCatalogCommand(program: Command): void {
     .addOption(dbOption())
     .addOption(tenantOption())
     .action(async (options) => {
-      const store = await openStore(options.db);
-      try {
+      await withStore(options.db, async (store) => {
         process.stdout.write(`added ${await seedDemoCatalog(store, options.tenant)} catalog entries\n`);
-      } finally {
-        await store.close();
-      }
+      });
     });
 }

@@ -1,5 +1,7 @@
 import { Option } from 'commander';
 import { defaultDbPath, demoTenant, isGuid } from '../config.js';
+import { openStore } from '../store/open-store.js';
+import type { Store } from '../store/store.js';
 
 /** Options several commands share, with the same flag, environment variable and default. */
 export const dbOption = () =>
@@ -19,4 +21,14 @@ export function integer(name: string) {
     if (!/^\d+$/.test(value)) throw new Error(`${name} must be a whole number, got '${value}'`);
     return Number(value);
   };
+}
+
+/** Opens the store a command names with --db, runs `work` on it, and always closes it. */
+export async function withStore<T>(db: string, work: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openStore(db);
+  try {
+    return await work(store);
+  } finally {
+    await store.close();
+  }
 }

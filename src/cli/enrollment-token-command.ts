@@ -2,9 +2,7 @@ import type { Command } from 'commander';
 import { operatorActor } from '../domain/audit.js';
 import { createEnrollmentToken, revokeEnrollmentToken } from '../engine/device-administration.js';
 import { parseDurationSeconds } from '../config.js';
-import { openStore } from '../store/open-store.js';
-import type { Store } from '../store/store.js';
-import { dbOption, integer, tenantOption } from './cli-options.js';
+import { dbOption, integer, tenantOption, withStore } from './cli-options.js';
 
 /** `enrollment-token create|list|revoke`: the tokens devices present to enroll in a tenant. */
 export function addEnrollmentTokenCommand(program: Command): void {
@@ -59,13 +57,4 @@ export function addEnrollmentTokenCommand(program: Command): void {
         process.stdout.write(`${id} revoked\n`);
       });
     });
-}
-
-async function withStore(db: string, work: (store: Store) => Promise<void>): Promise<void> {
-  const store = await openStore(db);
-  try {
-    await work(store);
-  } finally {
-    await store.close();
-  }
 }

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { rotateDevSigningKey } from '../auth/dev-issuer.js';
 import { verifyingDevKeys } from '../auth/dev-keys.js';
-import { openStore } from '../store/open-store.js';
-import { dbOption } from './cli-options.js';
+import { dbOption, withStore } from './cli-options.js';
 
 /** `keys`: the dev issuer's signing keys (public facts only; private keys never leave the store). */
 export function addKeysCommand(program: Command): void {
@@ -12,21 +11,17 @@ export function addKeysCommand(program: Command): void {
     .description('make a new key the one that signs dev tokens; older keys still verify the tokens they signed')
     .addOption(dbOption())
     .action(async (options) => {
-      const store = await openStore(options.db);
-      try {
+      await withStore(options.db, async (store) => {
         const key = await rotateDevSigningKey(store);
         process.stdout.write(`${key.kid}\n`);
-      } finally {
-        await store.close();
-      }
+      });
     });
   keys
     .command('list')
     .description('kid, algorithm, creation time and status of each key, newest first')
     .addOption(dbOption())
     .action(async (options) => {
-      const store = await openStore(options.db);
-      try {
+      await withStore(options.db, async (store) => {
         const all = await store.signingKeys();
         const verifying = new Set(verifyingDevKeys(all, Date.now()).map((key) => key.kid));
         const lines = all.map((key, i) => {
@@ -34,8 +29,6 @@ export function addKeysCommand(program: Command): void {
           return `${key.kid}\t${key.alg}\t${key.createdAt}\t${status}`;
         });
         process.stdout.write(lines.length ? `${lines.join('\n')}\n` : '');
-      } finally {
-        await store.close();
-      }
+      });
     });
 }

@@ -166,9 +166,7 @@ export function rotateDeviceCredential(sql: SqlDriver, tenantId: string, deviceI
 
 export function revokeDeviceCredential(sql: SqlDriver, tenantId: string, deviceId: string, audit: AuditEvent): Promise<boolean> {
   return sql.transaction(async (tx) => {
-    const [row] = await tx.query<{ enrollment_state: string | null }>(
-      `SELECT enrollment_state FROM devices WHERE tenant_id = ? AND id = ?${sql.dialect.forUpdate}`, [tenantId, deviceId],
-    );
+    const row = await lockDevice(sql, tx, tenantId, deviceId);
     if (!row) return false;
     await tx.query(
       `UPDATE devices SET credential_hash = NULL, previous_credential_hash = NULL, previous_credential_until = NULL,
@@ -184,9 +182,7 @@ export function revokeDeviceCredential(sql: SqlDriver, tenantId: string, deviceI
 
 export function removeDevice(sql: SqlDriver, tenantId: string, deviceId: string, audit: AuditEvent): Promise<boolean> {
   return sql.transaction(async (tx) => {
-    const [row] = await tx.query<{ enrollment_state: string | null }>(
-      `SELECT enrollment_state FROM devices WHERE tenant_id = ? AND id = ?${sql.dialect.forUpdate}`, [tenantId, deviceId],
-    );
+    const row = await lockDevice(sql, tx, tenantId, deviceId);
     if (!row) return false;
     await tx.query('DELETE FROM operations WHERE tenant_id = ? AND device_id = ?', [tenantId, deviceId]);
     await tx.query('DELETE FROM devices WHERE tenant_id = ? AND id = ?', [tenantId, deviceId]);
@@ -194,6 +190,14 @@ export function removeDevice(sql: SqlDriver, tenantId: string, deviceId: string,
     await tx.query(insertAuditSql, auditValues(audit));
     return true;
   });
+}
+
+/** The device's row, locked for the rest of the transaction: its enrollment state, or undefined when there is none. */
+async function lockDevice(sql: SqlDriver, tx: SqlExecutor, tenantId: string, deviceId: string): Promise<{ enrollment_state: string | null } | undefined> {
+  const [row] = await tx.query<{ enrollment_state: string | null }>(
+    `SELECT enrollment_state FROM devices WHERE tenant_id = ? AND id = ?${sql.dialect.forUpdate}`, [tenantId, deviceId],
+  );
+  return row;
 }
 
 async function countEnrolled(tx: SqlExecutor, tenantId: string, change: number): Promise<void> {
