@@ -7,7 +7,8 @@ import type { CatalogEntry } from '../domain/software-catalog.js';
 import type { DevicePageQuery, OperationPageQuery, Page } from './device-query.js';
 import * as access from './device-access.js';
 import { updateDeviceParams, updateDeviceSql } from './device-sql.js';
-import { compileFilter } from './filter-sql.js';
+import { candidateConditions, readsInPageOrder, type IndexedCondition } from './device-list-plan.js';
+import { compileFilter, type CompiledSql } from './filter-sql.js';
 import {
   catalogFromRow, deviceFromRow, deviceInsertColumns, deviceListColumns, deviceToRow, iso, jsonText, operationFromRow, parsed,
   type CatalogRow, type DeviceRow, type OperationRow,
@@ -27,8 +28,9 @@ import { nextOperationSql, transitionSql } from './transition-sql.js';
  */
 const defaultScanRowsPerPage = 5000;
 
-/** Filter properties with an index (tenant_id, column, id): an `eq` on one walks it in page order. */
-const indexedProperties = new Set<string>(['deviceType', 'hardwareDetail/uniqueId', 'currentUser/id']);
+/** Sets of candidate conditions a filtered page tries, and conditions in one set, before it scans. */
+const maxCandidateSets = 4;
+const maxConditionsPerSet = 16;
 
 /** Devices per presence UPDATE. */
 const devicesPerMarkSeen = 500;
@@ -119,14 +121,16 @@ export class SqlStore implements Store {
 
   async listDevices(query: DevicePageQuery): Promise<Page<Device>> {
     const filter = query.filter;
-    // No filter, or an eq an index serves in id order: every row read is on the page.
-    if (filter === null || (filter.op === 'eq' && filter.value !== null && indexedProperties.has(filter.property))) {
-      return this.devicePage(query, filter ? compileFilter(filter) : null);
+    if (readsInPageOrder(filter)) return this.devicePage(query, filter && compileFilter(filter));
+    const compiled = compileFilter(filter!);
+    for (const conditions of candidateConditions(filter!).slice(0, maxCandidateSets)) {
+      if (conditions.length > maxConditionsPerSet) continue;
+      if (await this.fewCandidates(query.tenantId, conditions)) return this.candidateDevicePage(query, conditions, compiled);
     }
-    return this.scannedDevicePage(query, compileFilter(filter));
+    return this.scannedDevicePage(query, compiled);
   }
 
-  private async devicePage(query: DevicePageQuery, filter: { sql: string; params: unknown[] } | null): Promise<Page<Device>> {
+  private async devicePage(query: DevicePageQuery, filter: CompiledSql | null): Promise<Page<Device>> {
     const where = ['tenant_id = ?'];
     const params: unknown[] = [query.tenantId];
     if (filter) {
@@ -146,11 +150,55 @@ export class SqlStore implements Store {
   }
 
   /**
+   * Whether the devices matching these conditions number at most `scanRowsPerPage`: each
+   * condition's index is counted up to that bound and no further, so asking costs little
+   * whatever the answer.
+   */
+  private async fewCandidates(tenantId: string, conditions: IndexedCondition[]): Promise<boolean> {
+    let found = 0;
+    for (const condition of conditions) {
+      const { sql, params } = compileFilter(condition);
+      const [row] = await this.sql.query<{ n: number | string }>(
+        `SELECT count(*) AS n FROM (SELECT 1 FROM devices WHERE tenant_id = ? AND ${sql} LIMIT ?) AS counted`,
+        [tenantId, ...params, this.scanRowsPerPage + 1 - found],
+      );
+      found += Number(row.n);
+      if (found > this.scanRowsPerPage) return false;
+    }
+    return true;
+  }
+
+  /**
+   * A page read from few candidates: their ids come from the conditions' indexes, each read
+   * whole (there are few), with nothing that would let a database prefer walking the tenant
+   * in id order (no id range, no UNION's sorted merge); the set is materialised and joined to
+   * devices from its side. Then the whole filter is checked on their rows.
+   */
+  private async candidateDevicePage(query: DevicePageQuery, conditions: IndexedCondition[], filter: CompiledSql): Promise<Page<Device>> {
+    const branches: string[] = [];
+    const params: unknown[] = [];
+    for (const condition of conditions) {
+      const compiled = compileFilter(condition);
+      branches.push(`SELECT id AS candidate_id FROM devices WHERE tenant_id = ? AND ${compiled.sql}`);
+      params.push(query.tenantId, ...compiled.params);
+    }
+    const rows = await this.sql.query<DeviceRow>(
+      `WITH candidates AS MATERIALIZED (SELECT DISTINCT candidate_id FROM (${branches.join(' UNION ALL ')}) AS found)
+       SELECT ${deviceListColumns} FROM candidates CROSS JOIN devices
+       WHERE devices.tenant_id = ? AND devices.id = candidates.candidate_id AND devices.id > ? AND ${filter.sql}
+       ORDER BY devices.id LIMIT ?`,
+      [...params, query.tenantId, query.afterId ?? '', ...filter.params, query.top + 1],
+    );
+    const items = rows.slice(0, query.top).map((row) => deviceFromRow(row, this.seededDocuments));
+    return { items, next: rows.length > query.top ? items[items.length - 1].id : null };
+  }
+
+  /**
    * Any other filter is checked over the next `scanRowsPerPage` devices in id order and no
    * further: a rare match costs each page the same, however large the tenant. When the window
    * ends before the page is full, the page continues after the window's last device.
    */
-  private async scannedDevicePage(query: DevicePageQuery, filter: { sql: string; params: unknown[] }): Promise<Page<Device>> {
+  private async scannedDevicePage(query: DevicePageQuery, filter: CompiledSql): Promise<Page<Device>> {
     const after = query.afterId ?? '';
     const rows = await this.sql.query<DeviceRow>(
       `SELECT ${deviceListColumns} FROM (

@@ -198,6 +198,17 @@ async function operationIn(store: Store, status: OperationStatus, deviceOverride
             { op: 'not', operand: { op: 'or', operands: [eq('companyAssetTag', 'y'), eq('healthStatus', 'healthy')] } },
           ],
         }],
+        ["notes in ('a_b', '%') or currentUser/id eq 'user-1'", {
+          op: 'or', operands: [{ op: 'in', property: 'notes', values: ['a_b', '%'] }, eq('currentUser/id', 'user-1')],
+        }],
+        ["deviceType eq 'teamsRoom' and startswith(notes, '_x')", {
+          op: 'and', operands: [eq('deviceType', 'teamsRoom'), { op: 'startswith', property: 'notes', value: '_x' }],
+        }],
+        ["healthStatus ne 'healthy' and (notes eq 'a_b' or (startswith(notes, 'a%') and deviceType eq 'ipPhone'))", {
+          op: 'and', operands: [ne('healthStatus', 'healthy'), {
+            op: 'or', operands: [eq('notes', 'a_b'), { op: 'and', operands: [{ op: 'startswith', property: 'notes', value: 'a%' }, eq('deviceType', 'ipPhone')] }],
+          }],
+        }],
         ["not (not (healthStatus eq 'critical') and companyAssetTag ne 'y')", {
           op: 'not', operand: { op: 'and', operands: [{ op: 'not', operand: eq('healthStatus', 'critical') }, ne('companyAssetTag', 'y')] },
         }],
@@ -217,6 +228,19 @@ async function operationIn(store: Store, status: OperationStatus, deviceOverride
         if (first.items.length < 4 && first.next !== null) shortPages++;
       }
       assert.ok(shortPages > 0, 'some first pages stopped at the scan window with more to come');
+      // Where the indexes narrow a filter to at most the window, its first page is whole and
+      // final (a window of 10 devices out of 66 would end the page with a nextLink).
+      const narrowing = await fresh.another({ scanRowsPerPage: 10 });
+      const rare: DeviceFilter[] = [
+        { op: 'and', operands: [eq('deviceType', 'teamsRoom'), { op: 'startswith', property: 'notes', value: '_x' }] },
+        { op: 'or', operands: [{ op: 'in', property: 'notes', values: ['_x'] }, eq('currentUser/id', 'user-nope')] },
+      ];
+      for (const filter of rare) {
+        const expected = devices.filter((d) => matchesFilter(d, filter)).sort(byId).map((d) => d.id);
+        assert.ok(expected.length > 0 && expected.length <= 10, `${JSON.stringify(filter)} matches ${expected.length}`);
+        const first = await narrowing.listDevices({ tenantId: tenant, filter, top: 10, afterId: null });
+        assert.deepEqual({ ids: first.items.map((d) => d.id), next: first.next }, { ids: expected, next: null }, JSON.stringify(filter));
+      }
       // The checks above are only as good as the reference: pin a few counts by hand.
       const count = async (filter: DeviceFilter) => (await allPages(store, tenant, filter, 50)).length;
       assert.equal(await count(ne('companyAssetTag', 'x')), devices.filter((d) => d.companyAssetTag !== 'x').length);

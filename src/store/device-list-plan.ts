@@ -1,0 +1,41 @@
+import type { DeviceFilter } from './device-query.js';
+
+/**
+ * A condition an index answers directly: every filterable property has an index
+ * (tenant_id, column, id), which an eq, an in or a startswith on it reads as a range.
+ */
+export type IndexedCondition = DeviceFilter & { op: 'eq' | 'in' | 'startswith' };
+
+/**
+ * An eq with a value reads its index in id order, the order of pages, so the page is read
+ * straight from the index and nothing it reads is wasted.
+ */
+export function readsInPageOrder(filter: DeviceFilter | null): boolean {
+  return filter === null || (filter.op === 'eq' && filter.value !== null);
+}
+
+/**
+ * Sets of indexed conditions such that every device the filter matches satisfies one
+ * condition of each set: an and offers each of its operands' sets, an or made only of indexed
+ * conditions offers them together. A set that names few devices bounds the page's reading to
+ * those devices; `not` and `ne` offer none (they match most of a fleet).
+ */
+export function candidateConditions(filter: DeviceFilter): IndexedCondition[][] {
+  switch (filter.op) {
+    case 'eq':
+    case 'in':
+    case 'startswith':
+      // (TypeScript keeps the eq case's op as 'eq' | 'ne')
+      return [[filter as IndexedCondition]];
+    case 'and':
+      return filter.operands.flatMap(candidateConditions);
+    case 'or': {
+      const sets = filter.operands.map(candidateConditions);
+      // An operand offering several sets is an and; any one of its sets covers it.
+      return sets.every((offered) => offered.length > 0) ? [sets.flatMap((offered) => offered[0])] : [];
+    }
+    case 'ne':
+    case 'not':
+      return [];
+  }
+}
