@@ -23,6 +23,12 @@ export interface SqlExecutor {
   insertRows(table: string, columns: readonly string[], rows: unknown[][]): Promise<void>;
 }
 
+/**
+ * How long one statement may run before the store gives up on it with StoreUnavailableError (a
+ * 503 with Retry-After): PostgreSQL's server cancels it; a SQLite reader process is killed.
+ */
+export const statementTimeoutMs = 5000;
+
 /** `INSERT INTO table (columns) VALUES (?, …), …` for `rowCount` rows. */
 export function insertSql(table: string, columns: readonly string[], rowCount: number): string {
   const row = `(${columns.map(() => '?').join(', ')})`;
@@ -79,6 +85,12 @@ export interface SqlDriver extends SqlExecutor {
   onWork(listener: (deviceId: string) => void): void;
   holdsSupervisorLease(): Promise<boolean>;
   takeRateToken(key: string, capacity: number, perSecond: number): Promise<number | null>;
+  /**
+   * A read that may examine thousands of rows (a filtered device page): SQLite runs it on a
+   * reader process, so the event loop keeps serving meanwhile; PostgreSQL's server does the
+   * work anyway. Past statementTimeoutMs it fails with StoreUnavailableError.
+   */
+  scan<R = Record<string, unknown>>(sql: string, params: readonly unknown[]): Promise<R[]>;
   /** Refreshes the planner's statistics of a table after a bulk change. */
   analyze(table: string): Promise<void>;
   close(): Promise<void>;

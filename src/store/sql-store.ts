@@ -158,7 +158,7 @@ export class SqlStore implements Store {
     let found = 0;
     for (const condition of conditions) {
       const { sql, params } = compileFilter(condition);
-      const [row] = await this.sql.query<{ n: number | string }>(
+      const [row] = await this.sql.scan<{ n: number | string }>(
         `SELECT count(*) AS n FROM (SELECT 1 FROM devices WHERE tenant_id = ? AND ${sql} LIMIT ?) AS counted`,
         [tenantId, ...params, this.scanRowsPerPage + 1 - found],
       );
@@ -182,7 +182,7 @@ export class SqlStore implements Store {
       branches.push(`SELECT id AS candidate_id FROM devices WHERE tenant_id = ? AND ${compiled.sql}`);
       params.push(query.tenantId, ...compiled.params);
     }
-    const rows = await this.sql.query<DeviceRow>(
+    const rows = await this.sql.scan<DeviceRow>(
       `WITH candidates AS MATERIALIZED (SELECT DISTINCT candidate_id FROM (${branches.join(' UNION ALL ')}) AS found)
        SELECT ${deviceListColumns} FROM candidates CROSS JOIN devices
        WHERE devices.tenant_id = ? AND devices.id = candidates.candidate_id AND devices.id > ? AND ${filter.sql}
@@ -200,7 +200,7 @@ export class SqlStore implements Store {
    */
   private async scannedDevicePage(query: DevicePageQuery, filter: CompiledSql): Promise<Page<Device>> {
     const after = query.afterId ?? '';
-    const rows = await this.sql.query<DeviceRow>(
+    const rows = await this.sql.scan<DeviceRow>(
       `SELECT ${deviceListColumns} FROM (
          SELECT * FROM devices WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?
        ) AS scanned WHERE ${filter.sql} ORDER BY id LIMIT ?`,
@@ -208,7 +208,7 @@ export class SqlStore implements Store {
     );
     const items = rows.slice(0, query.top).map((row) => deviceFromRow(row, this.seededDocuments));
     if (rows.length > query.top) return { items, next: items[items.length - 1].id };
-    const [windowEnd] = await this.sql.query<{ id: string }>(
+    const [windowEnd] = await this.sql.scan<{ id: string }>(
       'SELECT id FROM devices WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT 1 OFFSET ?',
       [query.tenantId, after, this.scanRowsPerPage - 1],
     );

@@ -128,7 +128,7 @@ describe('filters at tens of thousands of devices', { timeout: 120_000 }, () => 
       // one, a single late timer (the process descheduled, a GC) says nothing about the server.
       // A scan of the whole tenant holds the loop for most of the time the clients run.
       const p99Ms = loop.percentile(99) / 1e6;
-      assert.ok(p99Ms < 100, `the event loop's delay was ${p99Ms.toFixed(1)} ms at p99 (max ${(loop.max / 1e6).toFixed(1)} ms)`);
+      assert.ok(p99Ms < 50, `the event loop's delay was ${p99Ms.toFixed(1)} ms at p99 (max ${(loop.max / 1e6).toFixed(1)} ms)`);
       assert.ok(requests >= 20, `the clients kept paging (${requests} requests)`);
       assert.ok(answeredMs < 1000, `the long-poll was answered ${answeredMs} ms after the 202`);
     } finally {

@@ -1,10 +1,21 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { PostgresDriver, statementTimeoutMs } from '../../src/store/postgres/postgres-driver.js';
+import { PostgresDriver } from '../../src/store/postgres/postgres-driver.js';
+import { statementTimeoutMs } from '../../src/store/sql-driver.js';
 import { StoreUnavailableError } from '../../src/store/store-errors.js';
+import { ReaderProcesses } from '../../src/store/sqlite/reader-processes.js';
+import { SqliteDriver } from '../../src/store/sqlite/sqlite-driver.js';
 import { createPostgresDatabase, queryDatabase, testStore } from '../helpers/test-database.js';
 
 /**
+ * SQLite: the reads that may examine many rows run in reader processes with the same limit; a
+ * read past it fails with the same error while the event loop keeps turning, its process is
+ * killed (which ends the statement), and a new process serves the next read.
+ *
  * A statement that goes wrong on PostgreSQL ends with the store's "unavailable" error (a 503
  * with Retry-After at the edge) after statementTimeoutMs, and the server stops running it: the
  * connection and the database's work are freed, not just the caller's wait.
@@ -37,5 +48,36 @@ test('a statement running past the limit is cancelled by the server and is a Sto
     assert.deepEqual(await driver.query<{ one: number }>('SELECT 1 AS one'), [{ one: 1 }]);
   } finally {
     await driver.close();
+  }
+});
+
+test('SQLite: a read running past the limit in a reader process is a StoreUnavailableError and the process is ended, the event loop never waits, the next read is served', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'twd-readers-'));
+  const driver = new SqliteDriver(join(dir, 'readers.db'));
+  const readers = new ReaderProcesses(join(dir, 'readers.db'), 1, 300);
+  try {
+    await driver.script('CREATE TABLE t (x integer)');
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 10);
+    const started = Date.now();
+    // Counts to a billion: minutes of work for SQLite.
+    const failure = await readers.read('WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000) SELECT count(*) AS n FROM c', [])
+      .then(() => null, (error: unknown) => error);
+    const elapsed = Date.now() - started;
+    clearInterval(ticker);
+    assert.ok(failure instanceof StoreUnavailableError, `failed with ${String(failure)}`);
+    assert.match((failure as Error).message, /time limit/);
+    assert.ok(elapsed >= 290 && elapsed < 1500, `ended after ${elapsed} ms`);
+    assert.ok(ticks >= elapsed / 10 / 2, `the event loop kept turning: ${ticks} ticks of 10 ms in ${elapsed} ms`);
+    assert.deepEqual(await readers.read('SELECT 1 AS one', []), [{ one: 1 }], 'a new reader process serves the next read');
+    const busy = execFileSync('ps', ['-o', 'pid=,pcpu=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' })
+      .split('\n').filter((line) => line.includes('reader-process'));
+    assert.equal(busy.length, 1, `one reader process is left, the one that answered: ${busy.join('; ')}`);
+    // The driver's own scans answer the same way as its queries.
+    assert.deepEqual(await driver.scan('SELECT count(*) AS n FROM t WHERE x > ?', [0]), [{ n: 0 }]);
+  } finally {
+    await readers.close();
+    await driver.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { AuditEvent } from '../../domain/audit.js';
 import type { Operation } from '../../domain/operation.js';
-import { type SqlDialect, type SqlDriver, type SqlExecutor, type TransactionOptions } from '../sql-driver.js';
+import { statementTimeoutMs, type SqlDialect, type SqlDriver, type SqlExecutor, type TransactionOptions } from '../sql-driver.js';
 import { StoreUnavailableError } from '../store-errors.js';
 import type { OperationInsertOutcome } from '../store.js';
 import { OperationBatches } from './operation-batch.js';
@@ -38,9 +38,6 @@ function numberPlaceholders(sql: string): string {
   return text;
 }
 
-/** Longest a statement may run; every statement of the store takes milliseconds. */
-export const statementTimeoutMs = 5000;
-
 /**
  * PostgreSQL shared by several replicas: a pool for statements, plus one connection each for
  * LISTEN and the supervisor lease. Accepted operations go in batches that NOTIFY the replicas.
@@ -70,6 +67,11 @@ export class PostgresDriver implements SqlDriver {
 
   query<R>(sql: string, params: readonly unknown[] = [], name?: string): Promise<R[]> {
     return this.queryNumbered<R>(numberPlaceholders(sql), params, name);
+  }
+
+  /** The server does the examining; the event loop only waits. */
+  scan<R>(sql: string, params: readonly unknown[]): Promise<R[]> {
+    return this.query<R>(sql, params);
   }
 
   /** A statement already in PostgreSQL's own $n form (the PostgreSQL-only ones). */

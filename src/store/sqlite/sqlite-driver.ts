@@ -1,10 +1,11 @@
 import Database from 'better-sqlite3';
 import type { AuditEvent } from '../../domain/audit.js';
 import type { Operation } from '../../domain/operation.js';
-import { insertSql, type SqlDialect, type SqlDriver, type SqlExecutor, type TransactionOptions } from '../sql-driver.js';
+import { insertSql, statementTimeoutMs, type SqlDialect, type SqlDriver, type SqlExecutor, type TransactionOptions } from '../sql-driver.js';
 import type { OperationInsertOutcome } from '../store.js';
 import { createDatabaseFilePrivately } from './file-modes.js';
 import { GroupCommit } from './group-commit.js';
+import { ReaderProcesses } from './reader-processes.js';
 import { storeErrorFromSqlite } from './sqlite-errors.js';
 import { TokenBuckets } from '../../domain/token-buckets.js';
 
@@ -14,6 +15,9 @@ const sqliteDialect: SqlDialect = {
   skipLocked: '',
   forUpdate: '',
 };
+
+/** Reads that may examine thousands of rows run in this many processes (one per core here). */
+const readerProcesses = 2;
 
 /** Statements kept prepared; past this many (distinct $filter texts), the cache starts over. */
 const maxPreparedStatements = 2000;
@@ -30,6 +34,8 @@ export class SqliteDriver implements SqlDriver {
   private readonly statements = new Map<string, Database.Statement>();
   /** opened at the first accepted operation: its writer thread prepares against the migrated schema */
   private operationInserts: GroupCommit | null = null;
+  /** started at the first scan, like the writer thread */
+  private readers: ReaderProcesses | null = null;
   private readonly rateBuckets = new TokenBuckets();
   /** transactions on the one connection run one after another */
   private transactionTail: Promise<unknown> = Promise.resolve();
@@ -57,6 +63,11 @@ export class SqliteDriver implements SqlDriver {
 
   async query<R>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
     return this.run<R>(sql, params);
+  }
+
+  scan<R>(sql: string, params: readonly unknown[]): Promise<R[]> {
+    this.readers ??= new ReaderProcesses(this.path, readerProcesses, statementTimeoutMs);
+    return this.readers.read<R>(sql, params.map(bindable));
   }
 
   async script(sql: string): Promise<void> {
@@ -150,6 +161,7 @@ export class SqliteDriver implements SqlDriver {
 
   async close(): Promise<void> {
     await this.operationInserts?.close();
+    await this.readers?.close();
     if (this.db.open) this.db.close();
   }
 }
