@@ -1,13 +1,13 @@
 /** Every knob of `npm run bench`, read once from the environment. */
-export type BenchName = 'update' | 'seed' | 'list' | 'select' | 'dispatch';
-export const allBenches: readonly BenchName[] = ['update', 'seed', 'list', 'select', 'dispatch'];
-/** The stores `update` and `list` run on (the other benchmarks use SQLite only). */
+export type BenchName = 'update' | 'seed' | 'list' | 'filters' | 'select' | 'dispatch';
+export const allBenches: readonly BenchName[] = ['update', 'seed', 'list', 'filters', 'select', 'dispatch'];
+/** The stores `update`, `list` and `filters` run on (the other benchmarks use SQLite only). */
 export type StoreName = 'sqlite' | 'postgres';
 export const allStores: readonly StoreName[] = ['sqlite', 'postgres'];
 
 export interface BenchConfig {
   only: BenchName[];
-  /** update and list: the stores to run on, SQLite first */
+  /** update, list and filters: the stores to run on, SQLite first */
   stores: StoreName[];
   /** PostgreSQL server (any database on it) where the benchmark creates and drops its databases */
   pgAdminUrl: string;
@@ -22,6 +22,9 @@ export interface BenchConfig {
   listWarmupSeconds: number;
   listSmall: number;
   listLarge: number;
+  /** filters: sequential requests timed per filter and database; seconds of each wrk run of the admin GET */
+  filterRequests: number;
+  filterSeconds: number;
   /** seed speed: devices seeded into a fresh file */
   seedDevices: number;
   /** dispatch: long-polling devices (measured) and the small fleet of the baseline */
@@ -77,6 +80,8 @@ export function benchConfigFromEnv(): BenchConfig {
     listWarmupSeconds: numberFromEnv('BENCH_LIST_WARMUP_SECONDS', 1),
     listSmall: Math.round(numberFromEnv('BENCH_LIST_SMALL', 10_000)),
     listLarge: Math.round(numberFromEnv('BENCH_LIST_LARGE', 1_000_000)),
+    filterRequests: Math.round(numberFromEnv('BENCH_FILTER_REQUESTS', 15)),
+    filterSeconds: numberFromEnv('BENCH_FILTER_SECONDS', 6),
     seedDevices: Math.round(numberFromEnv('BENCH_SEED_DEVICES', 150_000)),
     dispatchDevices: Math.round(numberFromEnv('BENCH_DISPATCH_DEVICES', 10_000)),
     dispatchSmall: Math.round(numberFromEnv('BENCH_DISPATCH_SMALL', 100)),

@@ -116,24 +116,28 @@ export class BenchWorkspace {
   }
 
   /** A dev token (TeamworkDevice.ReadWrite.All, delegated) the database's own dev issuer accepts. */
-  async token(name: string, store: StoreName = 'sqlite'): Promise<string> {
+  async token(name: string, store: StoreName = 'sqlite', tenantId = benchTenant): Promise<string> {
     const opened = await openStore((await this.database(name, store)).db);
     try {
       const key = await devSigningKey(opened);
-      return await signDevToken(key, { tenantId: benchTenant, ttlSeconds: 3600 });
+      return await signDevToken(key, { tenantId, ttlSeconds: 3600 });
     } finally {
       await opened.close();
     }
   }
 
   /** Device ids and types of the database in id order, read directly (the server is not running yet). */
-  async deviceKeys(name: string, store: StoreName = 'sqlite'): Promise<DeviceKey[]> {
+  deviceKeys(name: string, store: StoreName = 'sqlite'): Promise<DeviceKey[]> {
+    return this.rows<DeviceKey>(name, store, 'SELECT id, device_type AS "deviceType" FROM devices WHERE tenant_id = $1 ORDER BY id', [benchTenant]);
+  }
+
+  /** Rows of a statement, read directly; `$n` placeholders (`$1` is the benchmark tenant unless `params` are given). */
+  async rows<T>(name: string, store: StoreName, sql: string, params: unknown[] = [benchTenant]): Promise<T[]> {
     const file = await this.database(name, store);
-    const sql = 'SELECT id, device_type AS "deviceType" FROM devices WHERE tenant_id = $1 ORDER BY id';
-    if (store === 'postgres') return this.withDatabase(file.db, async (client) => (await client.query<DeviceKey>(sql, [benchTenant])).rows);
+    if (store === 'postgres') return this.withDatabase(file.db, async (client) => (await client.query(sql, params)).rows as T[]);
     const db = new Database(file.db, { readonly: true });
     try {
-      return db.prepare(sql.replace('$1', '?')).all(benchTenant) as DeviceKey[];
+      return db.prepare(sql.replace(/\$\d+/g, '?')).all(...params) as T[];
     } finally {
       db.close();
     }

@@ -1,8 +1,8 @@
 /**
  * `npm run bench`: runs the benchmarks in sequence against 127.0.0.1 and prints every figure
  * beside a baseline measured in the same run. Knobs (environment):
- *   BENCH_ONLY=update,seed,list,select,dispatch  which to run (default all)
- *   BENCH_STORES=sqlite,postgres  stores for update and list (default both; the others use SQLite)
+ *   BENCH_ONLY=update,seed,list,filters,select,dispatch  which to run (default all)
+ *   BENCH_STORES=sqlite,postgres  stores for update, list and filters (default both; the others use SQLite)
  *   BENCH_PG=postgres://postgres@127.0.0.1:5432/postgres  where the PostgreSQL databases are created and dropped
  *   BENCH_SECONDS=8            updateSoftware measured seconds per server
  *   BENCH_CONNECTIONS=40       updateSoftware connections
@@ -13,6 +13,8 @@
  *   BENCH_LIST_SECONDS=4       list/$select measured seconds per page
  *   BENCH_LIST_CONNECTIONS=10  list/$select connections
  *   BENCH_LIST_WARMUP_SECONDS=1
+ *   BENCH_FILTER_REQUESTS=15   filters: requests timed per filter and database (one at a time)
+ *   BENCH_FILTER_SECONDS=6     filters: seconds of each wrk run of another tenant's GET
  *   BENCH_SEED_DEVICES=150000  devices for the seed-speed benchmark
  *   BENCH_DISPATCH_DEVICES=10000   long-polling devices for the dispatch benchmark
  *   BENCH_DISPATCH_SMALL=100       devices of the dispatch baseline fleet
@@ -27,6 +29,7 @@ import { benchConfigFromEnv, type BenchConfig, type BenchName } from './bench-co
 import { BenchResults, fmt, renderTable, type BenchOutcome } from './bench-report.js';
 import { BenchWorkspace } from './bench-workspace.js';
 import { dispatchBench } from './dispatch-bench.js';
+import { filterBench } from './filter-bench.js';
 import { listDevicesBench } from './list-devices-bench.js';
 import { seedBench } from './seed-bench.js';
 import { selectBench } from './select-bench.js';
@@ -36,6 +39,7 @@ const benches: Record<BenchName, (config: BenchConfig, workspace: BenchWorkspace
   update: updateSoftwareBench,
   seed: seedBench,
   list: listDevicesBench,
+  filters: filterBench,
   select: selectBench,
   dispatch: dispatchBench,
 };
@@ -56,7 +60,7 @@ async function main(): Promise<number> {
   };
   console.log(`teamwork-devices benchmarks — ${meta.date}`);
   console.log(`node ${meta.node}, ${meta.platform}, ${meta.cpus} cores (${meta.cpuModel}), ${meta.memoryGB} GB`);
-  console.log(`running: ${config.only.join(', ')} (update and list on ${config.stores.join(', ')}); every figure is a ratio against a baseline measured in this run`);
+  console.log(`running: ${config.only.join(', ')} (update, list and filters on ${config.stores.join(', ')}); every figure is a ratio against a baseline measured in this run`);
   console.log(`load average (1, 5, 15 min) at the start: ${loadAverage()}`);
 
   const workspace = new BenchWorkspace(config.pgAdminUrl);

@@ -85,8 +85,11 @@ export function addServeCommand(program: Command): void {
         trustProxy: parseTrustProxy([options.trustProxy ?? []].flat()),
       });
       const server = await startServer(config);
-      if (config.demoDevices > 0 && (await server.store.countDevices(config.tenant)) === 0) {
-        await seedDevices(server.store, { tenantId: config.tenant, count: config.demoDevices });
+      // The server already answers requests: whether the tenant is empty is one index entry,
+      // not a count, and the demo fleet goes in small batches.
+      const empty = (await server.store.listDevices({ tenantId: config.tenant, filter: null, top: 1, afterId: null })).items.length === 0;
+      if (config.demoDevices > 0 && empty) {
+        await seedDevices(server.store, { tenantId: config.tenant, count: config.demoDevices, batchSize: 100 });
       }
       if (config.demoDevices > 0 || config.simulate > 0) await seedDemoCatalog(server.store, config.tenant);
       const fleet = config.simulate > 0 ? await startFleet(server, config) : null;

@@ -276,6 +276,39 @@ describe('serve', () => {
     assert.deepEqual({ ...row }, { status: 'queued', software_type: 'teamsClient' });
   });
 
+  test('seeding the demo fleet never holds requests the server is already answering', async () => {
+    const port = await freePort();
+    const serve = spawn(
+      process.execPath,
+      [bin, 'serve', '--db', join(dir, 'seeding.db'), '--port', String(port), '--tenant', tenant, '--demo-devices', '20000', '--log-level', 'silent'],
+      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    child = serve;
+    let stdout = '';
+    serve.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    const base = `http://127.0.0.1:${port}`;
+    // From the moment the port answers until the welcome is printed (after seeding), time
+    // requests one after another: each waits for whatever the event loop is doing.
+    const latencies: number[] = [];
+    const deadline = Date.now() + 60_000;
+    while (!stdout.includes('listening on') && Date.now() < deadline) {
+      const started = performance.now();
+      const answered = await fetch(`${base}/beta/teamwork/devices`).then((r) => r.status, () => null);
+      if (answered !== null) {
+        assert.equal(answered, 401);
+        latencies.push(performance.now() - started);
+      } else {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    assert.match(stdout, /listening on/, 'the server finished seeding');
+    serve.kill('SIGTERM');
+    const during = latencies.slice(0, -1);
+    assert.ok(during.length >= 20, `${during.length} requests were answered while the devices were seeded`);
+    const slowest = Math.max(...during);
+    assert.ok(slowest < 250, `the slowest request while seeding took ${slowest.toFixed(0)} ms`);
+  });
+
   test('a port in use is an error with a non-zero exit code, not a hang', async () => {
     const blocker = createServer();
     await new Promise<void>((resolveListen) => blocker.listen(0, '127.0.0.1', resolveListen));

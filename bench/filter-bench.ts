@@ -1,0 +1,210 @@
+import { activityStates, deviceTypes, healthStatuses } from '../src/domain/enums.js';
+import { filterableDeviceProperties, type FilterableProperty } from '../src/domain/device.js';
+import { seedDevices } from '../src/seed/seed-devices.js';
+import { filterColumns } from '../src/store/filter-sql.js';
+import { openStore } from '../src/store/open-store.js';
+import type { BenchConfig, StoreName } from './bench-config.js';
+import { fmt, goalText, progress, ratioOf, type BenchOutcome, type ReportRow, type ReportTable } from './bench-report.js';
+import { storeLabel, type BenchWorkspace, type SeededFile } from './bench-workspace.js';
+import { fetchPage, listPath } from './page-walk.js';
+import { startTarget } from './target-process.js';
+import { runWrk, type WrkResult } from './wrk.js';
+
+/** The tenant whose admin reads are timed while the benchmark tenant's filters run. */
+const otherTenant = '0b7e2c4d-9a1f-4e3b-8c5d-6f7a8b9c0d1e';
+const otherTenantDevices = 1000;
+const top = 50;
+const warmupRequests = 2;
+const adminGetPath = '/beta/teamwork/devices?$top=1';
+
+interface FilterCase {
+  property: string;
+  /** 'match' (values devices have) or 'rare' (values no device or few devices have) */
+  kind: 'match' | 'rare' | 'no index';
+  filter: string;
+}
+
+interface FirstPage {
+  /** milliseconds, over `filterRequests` sequential requests */
+  median: number;
+  max: number;
+  items: number;
+  nextLink: boolean;
+}
+
+interface StoreRun {
+  store: StoreName;
+  cases: FilterCase[];
+  small: FirstPage[];
+  large: FirstPage[];
+  idle: WrkResult;
+  loaded: WrkResult;
+  worst: { filter: string; result: WrkResult }[];
+}
+
+/**
+ * Every supported `$filter` property, with values devices have and with rare ones, and filters
+ * no index narrows: the first page's time over 1,000,000 devices against its time over 10,000
+ * (the same devices: the small database holds the large one's first 10,000), from the real
+ * server in a child process, one request at a time. Then, over the large database, another
+ * tenant's `$top=1` GET with wrk (one connection): its p99 idle, and while 4 wrk clients
+ * (one connection each) send the 4 filters slowest at 1,000,000.
+ */
+export async function filterBench(config: BenchConfig, workspace: BenchWorkspace): Promise<BenchOutcome> {
+  const runs: StoreRun[] = [];
+  for (const store of config.stores) {
+    const label = storeLabel[store];
+    progress(`filters: ${label}: seeding ${fmt.int(config.listSmall)} and ${fmt.int(config.listLarge)} devices (unless an earlier benchmark did)`);
+    const small = (await workspace.seed('small', config.listSmall, store)).file;
+    const large = (await workspace.seed('large', config.listLarge, store)).file;
+    await seedOtherTenant(workspace, large);
+    const cases = await filterCases(workspace, store);
+    progress(`filters: ${label}: ${cases.length} filters, first page over ${fmt.int(small.devices)} devices`);
+    const smallPages = await firstPages(workspace, 'small', small, cases, config.filterRequests);
+    progress(`filters: ${label}: first page over ${fmt.int(large.devices)} devices`);
+    const largePages = await firstPages(workspace, 'large', large, cases, config.filterRequests);
+    progress(`filters: ${label}: another tenant's GET, idle and under the 4 slowest filters`);
+    const worstCases = cases.map((c, i) => ({ c, ms: largePages[i].median })).sort((a, b) => b.ms - a.ms).slice(0, 4).map((w) => w.c);
+    const stall = await adminGetUnderLoad(workspace, large, worstCases, config.filterSeconds);
+    runs.push({ store, cases, small: smallPages, large: largePages, ...stall });
+  }
+  return report(runs, config);
+}
+
+async function seedOtherTenant(workspace: BenchWorkspace, file: SeededFile): Promise<void> {
+  const store = await openStore(file.db);
+  try {
+    if ((await store.listDevices({ tenantId: otherTenant, filter: null, top: 1, afterId: null })).items.length === 0) {
+      await seedDevices(store, { tenantId: otherTenant, count: otherTenantDevices, seed: 2 });
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+/** Filters over values read from the small database, so every "match" filter matches in both. */
+async function filterCases(workspace: BenchWorkspace, store: StoreName): Promise<FilterCase[]> {
+  const cases: FilterCase[] = [];
+  const enums: Record<string, readonly string[]> = { deviceType: deviceTypes, healthStatus: healthStatuses, activityState: activityStates };
+  for (const property of Object.keys(filterableDeviceProperties) as FilterableProperty[]) {
+    const column = filterColumns[property];
+    if (enums[property]) {
+      const counts = await workspace.rows<{ value: string; n: number | string }>('small', store, `SELECT ${column} AS value, count(*) AS n FROM devices WHERE tenant_id = $1 AND ${column} IS NOT NULL GROUP BY ${column}`);
+      const count = (member: string) => Number(counts.find((c) => c.value === member)?.n ?? 0);
+      const members = enums[property].filter((m) => m !== 'unknownFutureValue').sort((a, b) => count(b) - count(a));
+      cases.push(
+        { property, kind: 'match', filter: `${property} eq '${members[0]}'` },
+        { property, kind: 'match', filter: `${property} in ('${members[0]}', '${members[1]}')` },
+        { property, kind: 'rare', filter: `${property} eq '${members[members.length - 1]}'` },
+      );
+      continue;
+    }
+    const [sample] = await workspace.rows<{ value: string }>('small', store, `SELECT ${column} AS value FROM devices WHERE tenant_id = $1 AND ${column} IS NOT NULL ORDER BY id LIMIT 1`);
+    const value = sample.value.replace(/'/g, "''");
+    cases.push(
+      { property, kind: 'match', filter: `${property} eq '${value}'` },
+      { property, kind: 'match', filter: `${property} in ('nope', '${value}')` },
+      { property, kind: 'match', filter: `startswith(${property}, '${value.slice(0, 2)}')` },
+      { property, kind: 'rare', filter: `${property} eq 'nope'` },
+      { property, kind: 'rare', filter: `startswith(${property}, 'zzz')` },
+    );
+  }
+  cases.push(
+    { property: '(not)', kind: 'no index', filter: "not(hardwareDetail/serialNumber ne 'nope')" },
+    { property: '(and)', kind: 'no index', filter: "deviceType eq 'teamsRoom' and deviceType eq 'ipPhone'" },
+  );
+  return cases;
+}
+
+async function firstPages(workspace: BenchWorkspace, name: string, file: SeededFile, cases: FilterCase[], requests: number): Promise<FirstPage[]> {
+  const headers = { authorization: `Bearer ${await workspace.token(name, file.store)}` };
+  const target = await startTarget('real', file.db);
+  try {
+    const pages: FirstPage[] = [];
+    for (const c of cases) {
+      const path = listPath({ $top: String(top), $filter: c.filter });
+      const times: number[] = [];
+      let last = await fetchPage(target.url, path, headers);
+      for (let i = 0; i < warmupRequests + requests; i++) {
+        const started = performance.now();
+        last = await fetchPage(target.url, path, headers);
+        if (i >= warmupRequests) times.push(performance.now() - started);
+      }
+      if (last.status !== 200) throw new Error(`GET ${path} answered ${last.status}`);
+      times.sort((a, b) => a - b);
+      pages.push({ median: times[Math.floor(times.length / 2)], max: times[times.length - 1], items: last.items, nextLink: last.nextPath !== null });
+    }
+    return pages;
+  } finally {
+    await target.stop();
+  }
+}
+
+async function adminGetUnderLoad(workspace: BenchWorkspace, file: SeededFile, worst: FilterCase[], seconds: number) {
+  const adminHeaders = { authorization: `Bearer ${await workspace.token('large', file.store, otherTenant)}` };
+  const loadHeaders = { authorization: `Bearer ${await workspace.token('large', file.store)}` };
+  const target = await startTarget('real', file.db);
+  try {
+    const admin = { url: target.url + adminGetPath, headers: adminHeaders, connections: 1, seconds };
+    await runWrk({ ...admin, seconds: 1 });
+    const idle = await runWrk(admin);
+    const loads = worst.map((c) => runWrk({ url: target.url + listPath({ $top: String(top), $filter: c.filter }), headers: loadHeaders, connections: 1, seconds: seconds + 2 }));
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const loaded = await runWrk(admin);
+    const results = await Promise.all(loads);
+    return { idle, loaded, worst: worst.map((c, i) => ({ filter: c.filter, result: results[i] })) };
+  } finally {
+    await target.stop();
+  }
+}
+
+function report(runs: StoreRun[], config: BenchConfig): BenchOutcome {
+  const tables: ReportTable[] = [];
+  const data: Record<string, unknown> = {};
+  for (const run of runs) {
+    const label = storeLabel[run.store];
+    const rows: ReportRow[] = run.cases.map((c, i) => {
+      const ratio = ratioOf(run.large[i].median, run.small[i].median);
+      const page = (p: FirstPage) => `${p.items}${p.nextLink ? '+' : ''}`;
+      return {
+        figure: `${c.kind === 'match' ? '' : `${c.kind}: `}${c.filter.length > 70 ? `${c.filter.slice(0, 67)}...` : c.filter} [${page(run.large[i])}/${page(run.small[i])}]`,
+        measured: fmt.ms(run.large[i].median),
+        baseline: fmt.ms(run.small[i].median),
+        ratio: fmt.ratio(ratio),
+        goal: goalText(ratio <= 2, '<= 2'),
+      };
+    });
+    const worstRatio = Math.max(...run.cases.map((_, i) => ratioOf(run.large[i].median, run.small[i].median)));
+    tables.push({
+      title: `filters (${label}): first page, ${fmt.int(config.listLarge)} vs ${fmt.int(config.listSmall)} devices; the largest ratio is ${fmt.ratio(worstRatio)}`,
+      columns: { measured: `ms, ${fmt.int(config.listLarge)}`, baseline: `ms, ${fmt.int(config.listSmall)}`, ratio: 'large/small' },
+      rows,
+      notes: [
+        `GET /beta/teamwork/devices?$top=${top}&$filter=…, one request at a time from this process: median of ${config.filterRequests} after ${warmupRequests} warm-ups`,
+        '[large/small]: devices on the page, + when it ends with an @odata.nextLink (a page may stop short at the bounded scan)',
+      ],
+    });
+    const p99Ratio = ratioOf(run.loaded.p99, run.idle.p99);
+    const failures = run.idle.failures + run.loaded.failures + run.worst.reduce((sum, w) => sum + w.result.failures, 0);
+    tables.push({
+      title: `filters (${label}): another tenant's GET ${adminGetPath} while 4 clients send the slowest filters, vs idle`,
+      columns: { measured: 'under load', baseline: 'idle', ratio: 'loaded/idle' },
+      rows: [
+        { figure: 'p99 (ms)', measured: fmt.ms(run.loaded.p99), baseline: fmt.ms(run.idle.p99), ratio: fmt.ratio(p99Ratio), goal: goalText(p99Ratio <= 2, '<= 2') },
+        { figure: 'p50 (ms)', measured: fmt.ms(run.loaded.p50), baseline: fmt.ms(run.idle.p50), ratio: fmt.ratio(ratioOf(run.loaded.p50, run.idle.p50)) },
+        { figure: 'requests/s', measured: fmt.rps(run.loaded.requestsPerSecond), baseline: fmt.rps(run.idle.requestsPerSecond), ratio: fmt.ratio(ratioOf(run.loaded.requestsPerSecond, run.idle.requestsPerSecond)) },
+      ],
+      notes: [
+        `wrk, 1 connection, ${config.filterSeconds} s each; the tenant holds ${fmt.int(otherTenantDevices)} devices`,
+        ...run.worst.map((w) => `load: ${w.filter}: ${fmt.rps(w.result.requestsPerSecond)} requests/s, p99 ${fmt.ms(w.result.p99)} ms`),
+        ...(failures ? [`!!! ${failures} responses were not 2xx or failed !!!`] : []),
+      ],
+    });
+    data[run.store] = {
+      cases: run.cases.map((c, i) => ({ ...c, small: run.small[i], large: run.large[i] })),
+      adminGet: { idle: run.idle, loaded: run.loaded, p99Ratio },
+      load: run.worst,
+    };
+  }
+  return { name: 'filters', tables, data: { top, requests: config.filterRequests, stores: data } };
+}
