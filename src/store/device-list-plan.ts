@@ -39,3 +39,24 @@ export function candidateConditions(filter: DeviceFilter): IndexedCondition[][] 
       return [];
   }
 }
+
+/**
+ * The filter as a union of indexed conditions (an eq, an in, a startswith, or an or of them,
+ * on any properties), or null. Each names values whose index ranges a page can walk in id
+ * order; a startswith names the distinct values its prefix covers.
+ */
+export function unionOfIndexedConditions(filter: DeviceFilter): IndexedCondition[] | null {
+  switch (filter.op) {
+    case 'eq':
+      return filter.value === null ? null : [filter as IndexedCondition];
+    case 'in':
+    case 'startswith':
+      return [filter];
+    case 'or': {
+      const parts = filter.operands.map(unionOfIndexedConditions);
+      return parts.every((part) => part !== null) ? parts.flat() as IndexedCondition[] : null;
+    }
+    default:
+      return null;
+  }
+}

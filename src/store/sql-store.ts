@@ -7,8 +7,8 @@ import type { CatalogEntry } from '../domain/software-catalog.js';
 import type { DevicePageQuery, OperationPageQuery, Page } from './device-query.js';
 import * as access from './device-access.js';
 import { updateDeviceParams, updateDeviceSql } from './device-sql.js';
-import { candidateConditions, readsInPageOrder, type IndexedCondition } from './device-list-plan.js';
-import { compileFilter, type CompiledSql } from './filter-sql.js';
+import { candidateConditions, readsInPageOrder, unionOfIndexedConditions, type IndexedCondition } from './device-list-plan.js';
+import { compileFilter, filterColumns, type CompiledSql } from './filter-sql.js';
 import {
   catalogFromRow, deviceFromRow, deviceInsertColumns, deviceListColumns, deviceToRow, iso, jsonText, operationFromRow, parsed,
   type CatalogRow, type DeviceRow, type OperationRow,
@@ -28,9 +28,29 @@ import { nextOperationSql, transitionSql } from './transition-sql.js';
  */
 const defaultScanRowsPerPage = 5000;
 
+/**
+ * Devices a page reads through its conditions' indexes at most; past this, the indexed
+ * conditions are common, and the page examines the scan window instead (whose rows it reads
+ * lazily, stopping at a full page). Counting candidates up to it is cheap at any fleet size.
+ */
+const maxCandidatesPerPage = 1000;
+
+/**
+ * Index ranges (one property, one value) a page walks side by side at most: an `in` of that
+ * many values, or a startswith covering that many distinct values, reads at most this many
+ * times a page's devices.
+ */
+const maxIndexWalks = 16;
+
 /** Sets of candidate conditions a filtered page tries, and conditions in one set, before it scans. */
 const maxCandidateSets = 4;
 const maxConditionsPerSet = 16;
+
+/** One index range of a walked page: the devices whose `column` holds `value`, in id order. */
+interface IndexWalk {
+  column: string;
+  value: string;
+}
 
 /** Devices per presence UPDATE. */
 const devicesPerMarkSeen = 500;
@@ -122,6 +142,9 @@ export class SqlStore implements Store {
   async listDevices(query: DevicePageQuery): Promise<Page<Device>> {
     const filter = query.filter;
     if (readsInPageOrder(filter)) return this.devicePage(query, filter && compileFilter(filter));
+    const union = unionOfIndexedConditions(filter!);
+    const walks = union && (await this.indexWalks(query.tenantId, union));
+    if (walks) return this.walkedDevicePage(query, walks);
     const compiled = compileFilter(filter!);
     for (const conditions of candidateConditions(filter!).slice(0, maxCandidateSets)) {
       if (conditions.length > maxConditionsPerSet) continue;
@@ -150,20 +173,79 @@ export class SqlStore implements Store {
   }
 
   /**
-   * Whether the devices matching these conditions number at most `scanRowsPerPage`: each
-   * condition's index is counted up to that bound and no further, so asking costs little
-   * whatever the answer.
+   * The (column, value) index ranges that together hold exactly the devices of a union of
+   * indexed conditions, or null past maxIndexWalks. A startswith becomes the distinct values
+   * its prefix covers, found by seeking the index from one value to the next: a few seeks,
+   * however many devices share each value.
+   */
+  private async indexWalks(tenantId: string, conditions: IndexedCondition[]): Promise<IndexWalk[] | null> {
+    const walks = new Map<string, IndexWalk>();
+    const add = (column: string, values: string[]) => {
+      for (const value of values) walks.set(JSON.stringify([column, value]), { column, value });
+    };
+    for (const condition of conditions) {
+      const column = filterColumns[condition.property];
+      if (condition.op === 'eq') add(column, [condition.value!]);
+      else if (condition.op === 'in') add(column, condition.values);
+      else add(column, await this.valuesWithPrefix(tenantId, column, condition.value, maxIndexWalks + 1 - walks.size));
+      if (walks.size > maxIndexWalks) return null;
+    }
+    return [...walks.values()];
+  }
+
+  private async valuesWithPrefix(tenantId: string, column: string, prefix: string, limit: number): Promise<string[]> {
+    const end = `${prefix}\u{10FFFF}`;
+    const rows = await this.sql.query<{ value: string | null }>(
+      `WITH RECURSIVE found (value, n) AS (
+         SELECT (SELECT ${column} FROM devices WHERE tenant_id = ? AND ${column} >= ? AND ${column} < ? ORDER BY ${column} LIMIT 1), 1
+         UNION ALL
+         SELECT (SELECT ${column} FROM devices WHERE tenant_id = ? AND ${column} > found.value AND ${column} < ? ORDER BY ${column} LIMIT 1), n + 1
+           FROM found WHERE found.value IS NOT NULL AND n < ?
+       ) SELECT value FROM found WHERE value IS NOT NULL`,
+      [tenantId, prefix, end, tenantId, end, limit],
+    );
+    return rows.map((row) => row.value!);
+  }
+
+  /**
+   * A page of the devices in any of these index ranges: each range read in id order up to a
+   * page, the ranges merged. Exact and cheap however common the values; a device in ranges of
+   * several columns is listed once.
+   */
+  private async walkedDevicePage(query: DevicePageQuery, walks: IndexWalk[]): Promise<Page<Device>> {
+    if (walks.length === 0) return { items: [], next: null };
+    const branches: string[] = [];
+    const params: unknown[] = [];
+    walks.forEach((walk, i) => {
+      branches.push(`SELECT * FROM (SELECT ${deviceListColumns} FROM devices WHERE tenant_id = ? AND ${walk.column} = ? AND id > ? ORDER BY id LIMIT ?) AS walk${i}`);
+      params.push(query.tenantId, walk.value, query.afterId ?? '', query.top + 1);
+    });
+    // A device is in one range per column at most.
+    const columns = new Set(walks.map((walk) => walk.column)).size;
+    const rows = await this.sql.scan<DeviceRow>(
+      `SELECT * FROM (${branches.join(' UNION ALL ')}) AS walked ORDER BY id LIMIT ?`, [...params, columns * (query.top + 1)],
+    );
+    const distinct = rows.filter((row, i) => i === 0 || row.id !== rows[i - 1].id);
+    const items = distinct.slice(0, query.top).map((row) => deviceFromRow(row, this.seededDocuments));
+    return { items, next: distinct.length > query.top ? items[items.length - 1].id : null };
+  }
+
+  /**
+   * Whether the devices matching these conditions number at most maxCandidatesPerPage (or the
+   * scan window, if smaller): each condition's index is counted up to that bound and no
+   * further, so asking costs little whatever the answer.
    */
   private async fewCandidates(tenantId: string, conditions: IndexedCondition[]): Promise<boolean> {
+    const bound = Math.min(maxCandidatesPerPage, this.scanRowsPerPage);
     let found = 0;
     for (const condition of conditions) {
       const { sql, params } = compileFilter(condition);
       const [row] = await this.sql.scan<{ n: number | string }>(
         `SELECT count(*) AS n FROM (SELECT 1 FROM devices WHERE tenant_id = ? AND ${sql} LIMIT ?) AS counted`,
-        [tenantId, ...params, this.scanRowsPerPage + 1 - found],
+        [tenantId, ...params, bound + 1 - found],
       );
       found += Number(row.n);
-      if (found > this.scanRowsPerPage) return false;
+      if (found > bound) return false;
     }
     return true;
   }

@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { AuditEvent } from '../../domain/audit.js';
 import type { Operation } from '../../domain/operation.js';
 import { statementTimeoutMs, type SqlDialect, type SqlDriver, type SqlExecutor, type TransactionOptions } from '../sql-driver.js';
+import { ScanSlots } from '../scan-slots.js';
 import { StoreUnavailableError } from '../store-errors.js';
 import type { OperationInsertOutcome } from '../store.js';
 import { OperationBatches } from './operation-batch.js';
@@ -49,6 +50,7 @@ export class PostgresDriver implements SqlDriver {
   private readonly lease: SupervisorLease;
   private readonly operationBatches: OperationBatches;
   private readonly columnTypes = new ColumnTypesByTable();
+  private readonly scans = new ScanSlots();
 
   constructor(url: string, poolSize: number) {
     // statement_timeout: a statement that still runs after 5 s is cancelled by the server itself,
@@ -71,7 +73,7 @@ export class PostgresDriver implements SqlDriver {
 
   /** The server does the examining; the event loop only waits. */
   scan<R>(sql: string, params: readonly unknown[]): Promise<R[]> {
-    return this.query<R>(sql, params);
+    return this.scans.run(() => this.query<R>(sql, params));
   }
 
   /** A statement already in PostgreSQL's own $n form (the PostgreSQL-only ones). */

@@ -6,6 +6,7 @@ import type { OperationInsertOutcome } from '../store.js';
 import { createDatabaseFilePrivately } from './file-modes.js';
 import { GroupCommit } from './group-commit.js';
 import { ReaderProcesses } from './reader-processes.js';
+import { scanConcurrency } from '../scan-slots.js';
 import { storeErrorFromSqlite } from './sqlite-errors.js';
 import { TokenBuckets } from '../../domain/token-buckets.js';
 
@@ -15,9 +16,6 @@ const sqliteDialect: SqlDialect = {
   skipLocked: '',
   forUpdate: '',
 };
-
-/** Reads that may examine thousands of rows run in this many processes (one per core here). */
-const readerProcesses = 2;
 
 /** Statements kept prepared; past this many (distinct $filter texts), the cache starts over. */
 const maxPreparedStatements = 2000;
@@ -66,7 +64,7 @@ export class SqliteDriver implements SqlDriver {
   }
 
   scan<R>(sql: string, params: readonly unknown[]): Promise<R[]> {
-    this.readers ??= new ReaderProcesses(this.path, readerProcesses, statementTimeoutMs);
+    this.readers ??= new ReaderProcesses(this.path, scanConcurrency, statementTimeoutMs);
     return this.readers.read<R>(sql, params.map(bindable));
   }
 
