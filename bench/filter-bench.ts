@@ -171,10 +171,11 @@ function report(runs: StoreRun[], config: BenchConfig): BenchOutcome {
         measured: fmt.ms(run.large[i].median),
         baseline: fmt.ms(run.small[i].median),
         ratio: fmt.ratio(ratio),
-        goal: goalText(ratio <= 2, '<= 2'),
+        // The goal is for the filter properties; a filter no index narrows is shown for comparison.
+        goal: c.kind === 'no index' ? undefined : goalText(ratio <= 2, '<= 2'),
       };
     });
-    const worstRatio = Math.max(...run.cases.map((_, i) => ratioOf(run.large[i].median, run.small[i].median)));
+    const worstRatio = Math.max(...run.cases.filter((c) => c.kind !== 'no index').map((c) => ratioOf(run.large[run.cases.indexOf(c)].median, run.small[run.cases.indexOf(c)].median)));
     tables.push({
       title: `filters (${label}): first page, ${fmt.int(config.listLarge)} vs ${fmt.int(config.listSmall)} devices; the largest ratio is ${fmt.ratio(worstRatio)}`,
       columns: { measured: `ms, ${fmt.int(config.listLarge)}`, baseline: `ms, ${fmt.int(config.listSmall)}`, ratio: 'large/small' },
@@ -182,6 +183,7 @@ function report(runs: StoreRun[], config: BenchConfig): BenchOutcome {
       notes: [
         `GET /beta/teamwork/devices?$top=${top}&$filter=…, one request at a time from this process: median of ${config.filterRequests} after ${warmupRequests} warm-ups`,
         '[large/small]: devices on the page, + when it ends with an @odata.nextLink (a page may stop short at the bounded scan)',
+        'the largest ratio in the title is over the filter properties; "no index" rows (a not, two common conditions) are for comparison',
       ],
     });
     const p99Ratio = ratioOf(run.loaded.p99, run.idle.p99);
