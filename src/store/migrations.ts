@@ -248,5 +248,5 @@ export async function migrate(driver: SqlDriver, list: Migration[] = migrations)
         migration.version, migration.name, new Date().toISOString(),
       ]);
     }
-  }, { lockKey: 'schema-migrations' });
+  }, { lockKey: 'schema-migrations', unlimitedTime: true });
 }

@@ -43,6 +43,11 @@ export interface TransactionOptions {
   lockKey?: string;
   /** false: data that can be written again (seeding) commits without waiting for the disk. */
   durable?: boolean;
+  /**
+   * true: no statementTimeoutMs for the transaction's statements. Only for work no request
+   * waits on: migrations (an index built over a million devices takes longer) and ANALYZE.
+   */
+  unlimitedTime?: boolean;
 }
 
 /** Column types a migration names; each dialect spells them its own way. */

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { PostgresDriver } from '../../src/store/postgres/postgres-driver.js';
 import { statementTimeoutMs } from '../../src/store/sql-driver.js';
+import { migrate, migrations } from '../../src/store/migrations.js';
 import { StoreUnavailableError } from '../../src/store/store-errors.js';
 import { ReaderProcesses } from '../../src/store/sqlite/reader-processes.js';
 import { SqliteDriver } from '../../src/store/sqlite/sqlite-driver.js';
@@ -79,5 +80,21 @@ test('SQLite: a read running past the limit in a reader process is a StoreUnavai
     await readers.close();
     await driver.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('migrations and ANALYZE have no statement limit: an index built over a large table may take longer', { skip: onlyOnPostgres }, async () => {
+  const driver = new PostgresDriver(database.url, 2);
+  try {
+    const slow = { version: 1000, name: 'a migration longer than the statement limit', sql: () => `SELECT pg_sleep(${statementTimeoutMs / 1000 + 1.5})` };
+    await migrate(driver, [...migrations, slow]);
+    const [row] = await driver.query<{ name: string }>('SELECT name FROM schema_migrations WHERE version = ?', [1000]);
+    assert.equal(row?.name, slow.name, 'the migration was applied');
+    await driver.analyze('devices');
+    // Requests' statements keep the limit.
+    const failure = await driver.query('SELECT pg_sleep(?)', [statementTimeoutMs / 1000 + 10]).then(() => null, (error: unknown) => error);
+    assert.ok(failure instanceof StoreUnavailableError, `failed with ${String(failure)}`);
+  } finally {
+    await driver.close();
   }
 });

@@ -43,6 +43,9 @@ function numberPlaceholders(sql: string): string {
  * PostgreSQL shared by several replicas: a pool for statements, plus one connection each for
  * LISTEN and the supervisor lease. Accepted operations go in batches that NOTIFY the replicas.
  */
+/** pg's query_timeout cannot be switched off per query; this is the longest a Node timer waits (24.8 days). */
+const longestTimerMs = 2 ** 31 - 1;
+
 export class PostgresDriver implements SqlDriver {
   readonly dialect = postgresDialect;
   private readonly pool: pg.Pool;
@@ -104,7 +107,9 @@ export class PostgresDriver implements SqlDriver {
     const tx: SqlExecutor = {
       async query<R>(sql: string, params: readonly unknown[] = []) {
         try {
-          return (await client.query(numberPlaceholders(sql), params as unknown[])).rows as R[];
+          const text = numberPlaceholders(sql);
+          const query = options.unlimitedTime ? { text, values: params as unknown[], query_timeout: longestTimerMs } : { text, values: params as unknown[] };
+          return (await client.query(query)).rows as R[];
         } catch (error) {
           throw storeErrorFromPostgres(error);
         }
@@ -119,6 +124,7 @@ export class PostgresDriver implements SqlDriver {
     try {
       await tx.query('BEGIN');
       if (options.durable === false) await tx.query('SET LOCAL synchronous_commit = off');
+      if (options.unlimitedTime) await tx.query('SET LOCAL statement_timeout = 0');
       if (options.lockKey) await tx.query('SELECT pg_advisory_xact_lock(hashtext(?))', [options.lockKey]);
       const result = await work(tx);
       await tx.query('COMMIT');
@@ -133,7 +139,7 @@ export class PostgresDriver implements SqlDriver {
 
   async analyze(table: string): Promise<void> {
     // Table names come from the store's own code, never from a request.
-    await this.query(`ANALYZE ${table}`);
+    await this.transaction((tx) => tx.query(`ANALYZE ${table}`), { unlimitedTime: true });
   }
 
   insertOperation(operation: Operation, audit: AuditEvent): Promise<OperationInsertOutcome> {
