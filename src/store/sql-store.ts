@@ -7,10 +7,9 @@ import type { CatalogEntry } from '../domain/software-catalog.js';
 import type { DevicePageQuery, OperationPageQuery, Page } from './device-query.js';
 import * as access from './device-access.js';
 import { updateDeviceParams, updateDeviceSql } from './device-sql.js';
-import { candidateConditions, readsInPageOrder, unionOfIndexedConditions, type IndexedCondition } from './device-list-plan.js';
-import { compileFilter, filterColumns, type CompiledSql } from './filter-sql.js';
+import { DevicePages } from './device-pages.js';
 import {
-  catalogFromRow, deviceFromRow, deviceInsertColumns, deviceListColumns, deviceToRow, iso, jsonText, operationFromRow, parsed,
+  catalogFromRow, deviceFromRow, deviceInsertColumns, deviceToRow, iso, jsonText, operationFromRow, parsed,
   type CatalogRow, type DeviceRow, type OperationRow,
 } from './rows.js';
 import type { SqlDriver, SqlExecutor } from './sql-driver.js';
@@ -20,37 +19,6 @@ import type {
   SeededDocuments, SigningKey, Store, StoredCredential, TransitionChanges,
 } from './store.js';
 import { nextOperationSql, transitionSql } from './transition-sql.js';
-
-/**
- * Devices a filtered page examines at most. Timed by hand on SQLite with a 64 MiB page cache
- * over 200,000 seeded devices: about 10 ms for 5,000, well inside the 50 ms any request may
- * hold the event loop.
- */
-const defaultScanRowsPerPage = 5000;
-
-/**
- * Devices a page reads through its conditions' indexes at most; past this, the indexed
- * conditions are common, and the page examines the scan window instead (whose rows it reads
- * lazily, stopping at a full page). Counting candidates up to it is cheap at any fleet size.
- */
-const maxCandidatesPerPage = 1000;
-
-/**
- * Index ranges (one property, one value) a page walks side by side at most: an `in` of that
- * many values, or a startswith covering that many distinct values, reads at most this many
- * times a page's devices.
- */
-const maxIndexWalks = 16;
-
-/** Sets of candidate conditions a filtered page tries, and conditions in one set, before it scans. */
-const maxCandidateSets = 4;
-const maxConditionsPerSet = 16;
-
-/** One index range of a walked page: the devices whose `column` holds `value`, in id order. */
-interface IndexWalk {
-  column: string;
-  value: string;
-}
 
 /** Devices per presence UPDATE. */
 const devicesPerMarkSeen = 500;
@@ -67,12 +35,15 @@ const refuseSeededDocuments: SeededDocuments = () => {
 export class SqlStore implements Store {
   private readonly seededDocuments: SeededDocuments;
 
+  private readonly devicePages: DevicePages;
+
   constructor(
     private readonly sql: SqlDriver,
     seededDocuments?: SeededDocuments,
-    private readonly scanRowsPerPage = defaultScanRowsPerPage,
+    scanRowsPerPage?: number,
   ) {
     this.seededDocuments = seededDocuments ?? refuseSeededDocuments;
+    this.devicePages = new DevicePages(sql, this.seededDocuments, scanRowsPerPage);
   }
 
   close(): Promise<void> {
@@ -139,162 +110,8 @@ export class SqlStore implements Store {
     return Number(row.n);
   }
 
-  async listDevices(query: DevicePageQuery): Promise<Page<Device>> {
-    const filter = query.filter;
-    if (readsInPageOrder(filter)) return this.devicePage(query, filter && compileFilter(filter));
-    const union = unionOfIndexedConditions(filter!);
-    const walks = union && (await this.indexWalks(query.tenantId, union));
-    if (walks) return this.walkedDevicePage(query, walks);
-    const compiled = compileFilter(filter!);
-    for (const conditions of candidateConditions(filter!).slice(0, maxCandidateSets)) {
-      if (conditions.length > maxConditionsPerSet) continue;
-      if (await this.fewCandidates(query.tenantId, conditions)) return this.candidateDevicePage(query, conditions, compiled);
-    }
-    return this.scannedDevicePage(query, compiled);
-  }
-
-  private async devicePage(query: DevicePageQuery, filter: CompiledSql | null): Promise<Page<Device>> {
-    const where = ['tenant_id = ?'];
-    const params: unknown[] = [query.tenantId];
-    if (filter) {
-      where.push(filter.sql);
-      params.push(...filter.params);
-    }
-    if (query.afterId !== null) {
-      where.push('id > ?');
-      params.push(query.afterId);
-    }
-    params.push(query.top + 1);
-    const rows = await this.sql.query<DeviceRow>(
-      `SELECT ${deviceListColumns} FROM devices WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`, params,
-    );
-    const items = rows.slice(0, query.top).map((row) => deviceFromRow(row, this.seededDocuments));
-    return { items, next: rows.length > query.top ? items[items.length - 1].id : null };
-  }
-
-  /**
-   * The (column, value) index ranges that together hold exactly the devices of a union of
-   * indexed conditions, or null past maxIndexWalks. A startswith becomes the distinct values
-   * its prefix covers, found by seeking the index from one value to the next: a few seeks,
-   * however many devices share each value.
-   */
-  private async indexWalks(tenantId: string, conditions: IndexedCondition[]): Promise<IndexWalk[] | null> {
-    const walks = new Map<string, IndexWalk>();
-    const add = (column: string, values: string[]) => {
-      for (const value of values) walks.set(JSON.stringify([column, value]), { column, value });
-    };
-    for (const condition of conditions) {
-      const column = filterColumns[condition.property];
-      if (condition.op === 'eq') add(column, [condition.value!]);
-      else if (condition.op === 'in') add(column, condition.values);
-      else add(column, await this.valuesWithPrefix(tenantId, column, condition.value, maxIndexWalks + 1 - walks.size));
-      if (walks.size > maxIndexWalks) return null;
-    }
-    return [...walks.values()];
-  }
-
-  private async valuesWithPrefix(tenantId: string, column: string, prefix: string, limit: number): Promise<string[]> {
-    const end = `${prefix}\u{10FFFF}`;
-    const rows = await this.sql.query<{ value: string | null }>(
-      `WITH RECURSIVE found (value, n) AS (
-         SELECT (SELECT ${column} FROM devices WHERE tenant_id = ? AND ${column} >= ? AND ${column} < ? ORDER BY ${column} LIMIT 1), 1
-         UNION ALL
-         SELECT (SELECT ${column} FROM devices WHERE tenant_id = ? AND ${column} > found.value AND ${column} < ? ORDER BY ${column} LIMIT 1), n + 1
-           FROM found WHERE found.value IS NOT NULL AND n < ?
-       ) SELECT value FROM found WHERE value IS NOT NULL`,
-      [tenantId, prefix, end, tenantId, end, limit],
-    );
-    return rows.map((row) => row.value!);
-  }
-
-  /**
-   * A page of the devices in any of these index ranges: each range read in id order up to a
-   * page, the ranges merged. Exact and cheap however common the values; a device in ranges of
-   * several columns is listed once.
-   */
-  private async walkedDevicePage(query: DevicePageQuery, walks: IndexWalk[]): Promise<Page<Device>> {
-    if (walks.length === 0) return { items: [], next: null };
-    const branches: string[] = [];
-    const params: unknown[] = [];
-    walks.forEach((walk, i) => {
-      branches.push(`SELECT * FROM (SELECT ${deviceListColumns} FROM devices WHERE tenant_id = ? AND ${walk.column} = ? AND id > ? ORDER BY id LIMIT ?) AS walk${i}`);
-      params.push(query.tenantId, walk.value, query.afterId ?? '', query.top + 1);
-    });
-    // A device is in one range per column at most.
-    const columns = new Set(walks.map((walk) => walk.column)).size;
-    const rows = await this.sql.scan<DeviceRow>(
-      `SELECT * FROM (${branches.join(' UNION ALL ')}) AS walked ORDER BY id LIMIT ?`, [...params, columns * (query.top + 1)],
-    );
-    const distinct = rows.filter((row, i) => i === 0 || row.id !== rows[i - 1].id);
-    const items = distinct.slice(0, query.top).map((row) => deviceFromRow(row, this.seededDocuments));
-    return { items, next: distinct.length > query.top ? items[items.length - 1].id : null };
-  }
-
-  /**
-   * Whether the devices matching these conditions number at most maxCandidatesPerPage (or the
-   * scan window, if smaller): each condition's index is counted up to that bound and no
-   * further, so asking costs little whatever the answer.
-   */
-  private async fewCandidates(tenantId: string, conditions: IndexedCondition[]): Promise<boolean> {
-    const bound = Math.min(maxCandidatesPerPage, this.scanRowsPerPage);
-    let found = 0;
-    for (const condition of conditions) {
-      const { sql, params } = compileFilter(condition);
-      const [row] = await this.sql.scan<{ n: number | string }>(
-        `SELECT count(*) AS n FROM (SELECT 1 FROM devices WHERE tenant_id = ? AND ${sql} LIMIT ?) AS counted`,
-        [tenantId, ...params, bound + 1 - found],
-      );
-      found += Number(row.n);
-      if (found > bound) return false;
-    }
-    return true;
-  }
-
-  /**
-   * A page read from few candidates: their ids come from the conditions' indexes, each read
-   * whole (there are few), with nothing that would let a database prefer walking the tenant
-   * in id order (no id range, no UNION's sorted merge); the set is materialised and joined to
-   * devices from its side. Then the whole filter is checked on their rows.
-   */
-  private async candidateDevicePage(query: DevicePageQuery, conditions: IndexedCondition[], filter: CompiledSql): Promise<Page<Device>> {
-    const branches: string[] = [];
-    const params: unknown[] = [];
-    for (const condition of conditions) {
-      const compiled = compileFilter(condition);
-      branches.push(`SELECT id AS candidate_id FROM devices WHERE tenant_id = ? AND ${compiled.sql}`);
-      params.push(query.tenantId, ...compiled.params);
-    }
-    const rows = await this.sql.scan<DeviceRow>(
-      `WITH candidates AS MATERIALIZED (SELECT DISTINCT candidate_id FROM (${branches.join(' UNION ALL ')}) AS found)
-       SELECT ${deviceListColumns} FROM candidates CROSS JOIN devices
-       WHERE devices.tenant_id = ? AND devices.id = candidates.candidate_id AND devices.id > ? AND ${filter.sql}
-       ORDER BY devices.id LIMIT ?`,
-      [...params, query.tenantId, query.afterId ?? '', ...filter.params, query.top + 1],
-    );
-    const items = rows.slice(0, query.top).map((row) => deviceFromRow(row, this.seededDocuments));
-    return { items, next: rows.length > query.top ? items[items.length - 1].id : null };
-  }
-
-  /**
-   * Any other filter is checked over the next `scanRowsPerPage` devices in id order and no
-   * further: a rare match costs each page the same, however large the tenant. When the window
-   * ends before the page is full, the page continues after the window's last device.
-   */
-  private async scannedDevicePage(query: DevicePageQuery, filter: CompiledSql): Promise<Page<Device>> {
-    const after = query.afterId ?? '';
-    const rows = await this.sql.scan<DeviceRow>(
-      `SELECT ${deviceListColumns} FROM (
-         SELECT * FROM devices WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?
-       ) AS scanned WHERE ${filter.sql} ORDER BY id LIMIT ?`,
-      [query.tenantId, after, this.scanRowsPerPage, ...filter.params, query.top + 1],
-    );
-    const items = rows.slice(0, query.top).map((row) => deviceFromRow(row, this.seededDocuments));
-    if (rows.length > query.top) return { items, next: items[items.length - 1].id };
-    const [windowEnd] = await this.sql.scan<{ id: string }>(
-      'SELECT id FROM devices WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT 1 OFFSET ?',
-      [query.tenantId, after, this.scanRowsPerPage - 1],
-    );
-    return { items, next: windowEnd ? windowEnd.id : null };
+  listDevices(query: DevicePageQuery): Promise<Page<Device>> {
+    return this.devicePages.list(query);
   }
 
   createOperation(operation: Operation, audit: AuditEvent): Promise<OperationInsertOutcome> {
