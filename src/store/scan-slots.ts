@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { StoreUnavailableError } from './store-errors.js';
 
 /**
  * Reads that examine thousands of rows (filtered device pages) run this many at a time per
@@ -8,24 +9,50 @@ import { availableParallelism } from 'node:os';
  */
 export const scanConcurrency = Math.max(1, Math.floor(availableParallelism() / 2));
 
-/** A first-come, first-served queue of `size` slots. */
+interface Waiter {
+  admit(): void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * A first-come, first-served queue of `size` slots. A read that waits longer than `waitLimitMs`
+ * for a slot fails with the store's "unavailable" error (a 503 with Retry-After), so a flood of
+ * slow filters is turned away instead of queueing without end.
+ */
 export class ScanSlots {
   private free: number;
-  private readonly waiting: (() => void)[] = [];
+  private readonly waiting: Waiter[] = [];
 
-  constructor(size = scanConcurrency) {
+  constructor(private readonly waitLimitMs: number, size = scanConcurrency) {
     this.free = size;
   }
 
   async run<T>(work: () => Promise<T>): Promise<T> {
     if (this.free > 0) this.free--;
-    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else await this.slot();
     try {
       return await work();
     } finally {
       const next = this.waiting.shift();
-      if (next) next();
-      else this.free++;
+      if (next) {
+        clearTimeout(next.timer);
+        next.admit();
+      } else {
+        this.free++;
+      }
     }
+  }
+
+  private slot(): Promise<void> {
+    return new Promise<void>((admit, refuse) => {
+      const waiter: Waiter = {
+        admit,
+        timer: setTimeout(() => {
+          this.waiting.splice(this.waiting.indexOf(waiter), 1);
+          refuse(new StoreUnavailableError(`too many slow reads: this one waited ${this.waitLimitMs} ms for its turn`));
+        }, this.waitLimitMs),
+      };
+      this.waiting.push(waiter);
+    });
   }
 }

@@ -10,6 +10,7 @@ import { migrate, migrations } from '../../src/store/migrations.js';
 import { StoreUnavailableError } from '../../src/store/store-errors.js';
 import { ReaderProcesses } from '../../src/store/sqlite/reader-processes.js';
 import { SqliteDriver } from '../../src/store/sqlite/sqlite-driver.js';
+import { ScanSlots } from '../../src/store/scan-slots.js';
 import { createPostgresDatabase, queryDatabase, testStore } from '../helpers/test-database.js';
 
 /**
@@ -97,4 +98,23 @@ test('migrations and ANALYZE have no statement limit: an index built over a larg
   } finally {
     await driver.close();
   }
+});
+
+test('slow reads wait for a slot at most the limit, then fail as unavailable without running', async () => {
+  const slots = new ScanSlots(300, 1);
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const ran: string[] = [];
+  const started = Date.now();
+  // One slot: the first runs 200 ms; the second gets the slot after 200 ms (within 300) and
+  // runs 200 ms; the third would get it after 400 ms, so it is refused at 300 ms.
+  const first = slots.run(async () => { await sleep(200); ran.push('first'); });
+  const second = slots.run(async () => { await sleep(200); ran.push('second'); });
+  const third = slots.run(async () => { ran.push('third'); }).then(() => null, (error: unknown) => error);
+  const failure = await third;
+  const refusedAfter = Date.now() - started;
+  assert.ok(failure instanceof StoreUnavailableError, `failed with ${String(failure)}`);
+  assert.ok(refusedAfter >= 290 && refusedAfter < 390, `refused after ${refusedAfter} ms`);
+  await Promise.all([first, second]);
+  await slots.run(async () => { ran.push('after'); });
+  assert.deepEqual(ran, ['first', 'second', 'after'], 'the refused read never ran; a free slot serves the next read at once');
 });

@@ -53,7 +53,7 @@ export class PostgresDriver implements SqlDriver {
   private readonly lease: SupervisorLease;
   private readonly operationBatches: OperationBatches;
   private readonly columnTypes = new ColumnTypesByTable();
-  private readonly scans = new ScanSlots();
+  private readonly scans = new ScanSlots(statementTimeoutMs);
 
   constructor(url: string, poolSize: number) {
     // statement_timeout: a statement that still runs after 5 s is cancelled by the server itself,

@@ -6,7 +6,7 @@ import type { OperationInsertOutcome } from '../store.js';
 import { createDatabaseFilePrivately } from './file-modes.js';
 import { GroupCommit } from './group-commit.js';
 import { ReaderProcesses } from './reader-processes.js';
-import { scanConcurrency } from '../scan-slots.js';
+import { ScanSlots, scanConcurrency } from '../scan-slots.js';
 import { storeErrorFromSqlite } from './sqlite-errors.js';
 import { TokenBuckets } from '../../domain/token-buckets.js';
 
@@ -34,6 +34,7 @@ export class SqliteDriver implements SqlDriver {
   private operationInserts: GroupCommit | null = null;
   /** started at the first scan, like the writer thread */
   private readers: ReaderProcesses | null = null;
+  private readonly scans = new ScanSlots(statementTimeoutMs);
   private readonly rateBuckets = new TokenBuckets();
   /** transactions on the one connection run one after another */
   private transactionTail: Promise<unknown> = Promise.resolve();
@@ -64,8 +65,8 @@ export class SqliteDriver implements SqlDriver {
   }
 
   scan<R>(sql: string, params: readonly unknown[]): Promise<R[]> {
-    this.readers ??= new ReaderProcesses(this.path, scanConcurrency, statementTimeoutMs);
-    return this.readers.read<R>(sql, params.map(bindable));
+    const readers = (this.readers ??= new ReaderProcesses(this.path, scanConcurrency, statementTimeoutMs));
+    return this.scans.run(() => readers.read<R>(sql, params.map(bindable)));
   }
 
   async script(sql: string): Promise<void> {
