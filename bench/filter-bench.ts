@@ -99,7 +99,9 @@ async function filterCases(workspace: BenchWorkspace, store: StoreName): Promise
       );
       continue;
     }
-    const [sample] = await workspace.rows<{ value: string }>('small', store, `SELECT ${column} AS value FROM devices WHERE tenant_id = $1 AND ${column} IS NOT NULL ORDER BY id LIMIT 1`);
+    // The most common value, so a page over 10,000 devices is as full as one over 1,000,000 where it can be.
+    const [sample] = await workspace.rows<{ value: string }>('small', store,
+      `SELECT ${column} AS value FROM devices WHERE tenant_id = $1 AND ${column} IS NOT NULL GROUP BY ${column} ORDER BY count(*) DESC, ${column} LIMIT 1`);
     const value = sample.value.replace(/'/g, "''");
     cases.push(
       { property, kind: 'match', filter: `${property} eq '${value}'` },

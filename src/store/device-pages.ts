@@ -21,6 +21,15 @@ const defaultScanRowsPerPage = 5000;
 const maxCandidatesPerPage = 1000;
 
 /**
+ * Devices a filter that is only indexed conditions (a startswith covering many values) may
+ * name, in scan windows, for its page to be read from their ids: the ids come from the
+ * indexes alone, sorted, and only the page's rows are read, so four times the window's
+ * devices (20,000) cost about what the window's rows do. Past this, the page examines the
+ * scan window.
+ */
+const unionCandidatesPerWindow = 4;
+
+/**
  * Index ranges (one property, one value) a page walks side by side at most: an `in` of that
  * many values, or a startswith covering that many distinct values, reads at most this many
  * times a page's devices.
@@ -59,10 +68,13 @@ export class DevicePages {
     const union = unionOfIndexedConditions(filter!);
     const walks = union && (await this.indexWalks(query.tenantId, union));
     if (walks) return this.walkedDevicePage(query, walks);
+    if (union && union.length <= maxConditionsPerSet && (await this.fewCandidates(query.tenantId, union, unionCandidatesPerWindow * this.scanRowsPerPage))) {
+      return this.unionDevicePage(query, union);
+    }
     const compiled = compileFilter(filter!);
     for (const conditions of candidateConditions(filter!).slice(0, maxCandidateSets)) {
       if (conditions.length > maxConditionsPerSet) continue;
-      if (await this.fewCandidates(query.tenantId, conditions)) return this.candidateDevicePage(query, conditions, compiled);
+      if (await this.fewCandidates(query.tenantId, conditions, Math.min(maxCandidatesPerPage, this.scanRowsPerPage))) return this.candidateDevicePage(query, conditions, compiled);
     }
     return this.scannedDevicePage(query, compiled);
   }
@@ -145,12 +157,10 @@ export class DevicePages {
   }
 
   /**
-   * Whether the devices matching these conditions number at most maxCandidatesPerPage (or the
-   * scan window, if smaller): each condition's index is counted up to that bound and no
-   * further, so asking costs little whatever the answer.
+   * Whether the devices matching these conditions number at most `bound`: each condition's
+   * index is counted up to that bound and no further, so asking costs little whatever the answer.
    */
-  private async fewCandidates(tenantId: string, conditions: IndexedCondition[]): Promise<boolean> {
-    const bound = Math.min(maxCandidatesPerPage, this.scanRowsPerPage);
+  private async fewCandidates(tenantId: string, conditions: IndexedCondition[], bound: number): Promise<boolean> {
     let found = 0;
     for (const condition of conditions) {
       const { sql, params } = compileFilter(condition);
@@ -165,21 +175,33 @@ export class DevicePages {
   }
 
   /**
-   * A page read from few candidates: their ids come from the conditions' indexes, each read
-   * whole (there are few), with nothing that would let a database prefer walking the tenant
-   * in id order (no id range, no UNION's sorted merge); the set is materialised and joined to
-   * devices from its side. Then the whole filter is checked on their rows.
+   * A page of a filter that is exactly a union of indexed conditions (a startswith covering
+   * many values, say) naming at most unionCandidatesPerWindow windows of devices: their ids are read from the
+   * indexes alone and sorted, and only the page's devices are read from the table.
+   */
+  private async unionDevicePage(query: DevicePageQuery, conditions: IndexedCondition[]): Promise<Page<Device>> {
+    const { branches, params } = candidateIds(query.tenantId, conditions);
+    const rows = await this.sql.scan<DeviceRow>(
+      // Two materialised steps: a condition on the ids inside the first would let SQLite push
+      // it into the index reads, and then prefer walking the tenant in id order.
+      `WITH candidates AS MATERIALIZED (SELECT DISTINCT candidate_id FROM (${branches}) AS found),
+       page AS MATERIALIZED (SELECT candidate_id FROM candidates WHERE candidate_id > ? ORDER BY candidate_id LIMIT ?)
+       SELECT ${deviceListColumns} FROM page CROSS JOIN devices
+       WHERE devices.tenant_id = ? AND devices.id = page.candidate_id ORDER BY devices.id`,
+      [...params, query.afterId ?? '', query.top + 1, query.tenantId],
+    );
+    const items = rows.slice(0, query.top).map((row) => deviceFromRow(row, this.seededDocuments));
+    return { items, next: rows.length > query.top ? items[items.length - 1].id : null };
+  }
+
+  /**
+   * A page read from few candidates: their ids, the set materialised and joined to devices
+   * from its side; then the whole filter is checked on their rows.
    */
   private async candidateDevicePage(query: DevicePageQuery, conditions: IndexedCondition[], filter: CompiledSql): Promise<Page<Device>> {
-    const branches: string[] = [];
-    const params: unknown[] = [];
-    for (const condition of conditions) {
-      const compiled = compileFilter(condition);
-      branches.push(`SELECT id AS candidate_id FROM devices WHERE tenant_id = ? AND ${compiled.sql}`);
-      params.push(query.tenantId, ...compiled.params);
-    }
+    const { branches, params } = candidateIds(query.tenantId, conditions);
     const rows = await this.sql.scan<DeviceRow>(
-      `WITH candidates AS MATERIALIZED (SELECT DISTINCT candidate_id FROM (${branches.join(' UNION ALL ')}) AS found)
+      `WITH candidates AS MATERIALIZED (SELECT DISTINCT candidate_id FROM (${branches}) AS found)
        SELECT ${deviceListColumns} FROM candidates CROSS JOIN devices
        WHERE devices.tenant_id = ? AND devices.id = candidates.candidate_id AND devices.id > ? AND ${filter.sql}
        ORDER BY devices.id LIMIT ?`,
@@ -210,4 +232,20 @@ export class DevicePages {
     );
     return { items, next: windowEnd ? windowEnd.id : null };
   }
+}
+
+/**
+ * The ids of the devices matching any of the conditions, each read from its index alone, with
+ * nothing that would let a database prefer walking the tenant in id order instead (no id
+ * range, no UNION's sorted merge).
+ */
+function candidateIds(tenantId: string, conditions: IndexedCondition[]): { branches: string; params: unknown[] } {
+  const branches: string[] = [];
+  const params: unknown[] = [];
+  for (const condition of conditions) {
+    const compiled = compileFilter(condition);
+    branches.push(`SELECT id AS candidate_id FROM devices WHERE tenant_id = ? AND ${compiled.sql}`);
+    params.push(tenantId, ...compiled.params);
+  }
+  return { branches: branches.join(' UNION ALL '), params };
 }

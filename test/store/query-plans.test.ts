@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { seedDevices } from '../../src/seed/seed-devices.js';
+import { regenerateSeededDocuments } from '../../src/seed/seeded-documents.js';
+import type { DeviceFilter } from '../../src/store/device-query.js';
+import { migrate } from '../../src/store/migrations.js';
+import { SqlStore } from '../../src/store/sql-store.js';
+import { SqliteDriver } from '../../src/store/sqlite/sqlite-driver.js';
+
+/**
+ * SQLite plans from its indexes alone (no statistics), so a statement that gives it a choice
+ * may walk the whole tenant in id order instead of reading a condition's index: seconds at a
+ * million devices, for a page that should cost milliseconds. Each statement a filtered device
+ * page runs is recorded and its plan asked for; only the bounded scan window (a LIMIT on
+ * its id range) may walk the tenant's primary key by id range.
+ */
+
+const tenant = '11111111-2222-4333-8444-555555555555';
+let dir: string;
+let driver: RecordingDriver;
+let store: SqlStore;
+
+class RecordingDriver extends SqliteDriver {
+  readonly recorded: string[] = [];
+
+  override query<R>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
+    this.recorded.push(sql);
+    return super.query<R>(sql, params);
+  }
+
+  override scan<R>(sql: string, params: readonly unknown[]): Promise<R[]> {
+    this.recorded.push(sql);
+    return super.scan<R>(sql, params);
+  }
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'twd-plans-'));
+  driver = new RecordingDriver(join(dir, 'plans.db'));
+  await migrate(driver);
+  store = new SqlStore(driver, regenerateSeededDocuments, 200);
+  await seedDevices(store, { tenantId: tenant, count: 3000, seed: 3 });
+});
+
+after(async () => {
+  await driver?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const eq = (property: any, value: string | null): DeviceFilter => ({ op: 'eq', property, value });
+const startswith = (property: any, value: string): DeviceFilter => ({ op: 'startswith', property, value });
+
+const filters: [string, DeviceFilter][] = [
+  ["hardwareDetail/serialNumber eq 'nope'", eq('hardwareDetail/serialNumber', 'nope')],
+  ["notes in ('a', 'b')", { op: 'in', property: 'notes', values: ['a', 'b'] }],
+  ["startswith(hardwareDetail/uniqueId, 'c') (many values)", startswith('hardwareDetail/uniqueId', 'c')],
+  ["startswith(displayName, '') (every value)", startswith('displayName', '')],
+  ["startswith(companyAssetTag, 'zzz')", startswith('companyAssetTag', 'zzz')],
+  ["or of two properties", { op: 'or', operands: [eq('hardwareDetail/model', 'nope'), startswith('hardwareDetail/uniqueId', 'c')] }],
+  ["and with a rare condition", { op: 'and', operands: [eq('deviceType', 'teamsRoom'), startswith('hardwareDetail/serialNumber', 'Q')] }],
+  ["and of common conditions", { op: 'and', operands: [eq('deviceType', 'teamsRoom'), eq('deviceType', 'ipPhone')] }],
+  ["not", { op: 'not', operand: { op: 'ne', property: 'notes', value: 'x' } }],
+];
+
+test('no statement of a filtered device page walks the tenant in id order, other than the bounded scan window', async () => {
+  const db = new Database(join(dir, 'plans.db'), { readonly: true });
+  try {
+    for (const [name, filter] of filters) {
+      for (const afterId of [null, '8']) {
+        driver.recorded.length = 0;
+        await store.listDevices({ tenantId: tenant, filter, top: 50, afterId });
+        assert.ok(driver.recorded.length > 0, name);
+        for (const sql of driver.recorded) {
+          const params = Array.from({ length: (sql.match(/\?/g) ?? []).length }, () => 'x');
+          const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((row) => row.detail);
+          const walksById = plan.filter((line) => /USING (COVERING )?INDEX sqlite_autoindex_devices_1 \(tenant_id=\? AND id>\?\)/.test(line));
+          const scanWindow = /ORDER BY id LIMIT \?\s*\) AS scanned/.test(sql) || /ORDER BY id LIMIT 1 OFFSET \?/.test(sql);
+          if (!scanWindow) assert.deepEqual(walksById, [], `${name}: a walk of the tenant by id in\n${sql}\n${plan.join('\n')}`);
+          assert.ok(!plan.some((line) => /^SCAN devices\b/.test(line)), `${name}: a full scan in\n${sql}\n${plan.join('\n')}`);
+        }
+      }
+    }
+  } finally {
+    db.close();
+  }
+});
