@@ -21,15 +21,6 @@ const defaultScanRowsPerPage = 5000;
 const maxCandidatesPerPage = 1000;
 
 /**
- * Devices a filter that is only indexed conditions (a startswith covering many values) may
- * name, in scan windows, for its page to be read from their ids: the ids come from the
- * indexes alone, sorted, and only the page's rows are read, so four times the window's
- * devices (20,000) cost about what the window's rows do. Past this, the page examines the
- * scan window.
- */
-const unionCandidatesPerWindow = 4;
-
-/**
  * Index ranges (one property, one value) a page walks side by side at most: an `in` of that
  * many values, or a startswith covering that many distinct values, reads at most this many
  * times a page's devices.
@@ -68,7 +59,7 @@ export class DevicePages {
     const union = unionOfIndexedConditions(filter!);
     const walks = union && (await this.indexWalks(query.tenantId, union));
     if (walks) return this.walkedDevicePage(query, walks);
-    if (union && union.length <= maxConditionsPerSet && (await this.fewCandidates(query.tenantId, union, unionCandidatesPerWindow * this.scanRowsPerPage))) {
+    if (union && union.length <= maxConditionsPerSet && (await this.fewCandidates(query.tenantId, union, this.scanRowsPerPage))) {
       return this.unionDevicePage(query, union);
     }
     const compiled = compileFilter(filter!);
@@ -176,16 +167,23 @@ export class DevicePages {
 
   /**
    * A page of a filter that is exactly a union of indexed conditions (a startswith covering
-   * many values, say) naming at most unionCandidatesPerWindow windows of devices: their ids are read from the
-   * indexes alone and sorted, and only the page's devices are read from the table.
+   * many values, say) naming at most a scan window of devices: their ids are read from the
+   * indexes alone, the page's few kept (a top-N sort), and only their rows read from the table.
    */
   private async unionDevicePage(query: DevicePageQuery, conditions: IndexedCondition[]): Promise<Page<Device>> {
-    const { branches, params } = candidateIds(query.tenantId, conditions);
+    const branches: string[] = [];
+    const params: unknown[] = [];
+    for (const condition of conditions) {
+      const compiled = compileFilter(condition);
+      // `id || ''`: the same text and order, but no index serves it, so neither database is
+      // tempted to answer `> ?` by walking the tenant in id order instead of the condition's index.
+      branches.push(`SELECT id || '' AS candidate_id FROM devices WHERE tenant_id = ? AND ${compiled.sql}`);
+      params.push(query.tenantId, ...compiled.params);
+    }
     const rows = await this.sql.scan<DeviceRow>(
-      // Two materialised steps: a condition on the ids inside the first would let SQLite push
-      // it into the index reads, and then prefer walking the tenant in id order.
-      `WITH candidates AS MATERIALIZED (SELECT DISTINCT candidate_id FROM (${branches}) AS found),
-       page AS MATERIALIZED (SELECT candidate_id FROM candidates WHERE candidate_id > ? ORDER BY candidate_id LIMIT ?)
+      `WITH page AS MATERIALIZED (
+         SELECT candidate_id FROM (${branches.join(' UNION ')}) AS found WHERE candidate_id > ? ORDER BY candidate_id LIMIT ?
+       )
        SELECT ${deviceListColumns} FROM page CROSS JOIN devices
        WHERE devices.tenant_id = ? AND devices.id = page.candidate_id ORDER BY devices.id`,
       [...params, query.afterId ?? '', query.top + 1, query.tenantId],

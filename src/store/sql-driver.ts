@@ -91,12 +91,16 @@ export interface SqlDriver extends SqlExecutor {
   holdsSupervisorLease(): Promise<boolean>;
   takeRateToken(key: string, capacity: number, perSecond: number): Promise<number | null>;
   /**
-   * A read that may examine thousands of rows (a filtered device page): SQLite runs it on a
+   * A read that may examine thousands of rows (a filtered device page): SQLite runs it in a
    * reader process, so the event loop keeps serving meanwhile; PostgreSQL's server does the
    * work anyway. Past statementTimeoutMs it fails with StoreUnavailableError.
    */
   scan<R = Record<string, unknown>>(sql: string, params: readonly unknown[]): Promise<R[]>;
-  /** Refreshes the planner's statistics of a table after a bulk change. */
-  analyze(table: string): Promise<void>;
+  /**
+   * After a bulk load (seeding): PostgreSQL refreshes the planner's statistics and the
+   * visibility map, without which an index-only read visits the table for every entry (what
+   * autovacuum would do a minute later); SQLite has nothing to do.
+   */
+  afterBulkLoad(table: string): Promise<void>;
   close(): Promise<void>;
 }

@@ -90,7 +90,7 @@ export class SqlStore implements Store {
   }
 
   refreshStatistics(): Promise<void> {
-    return this.sql.analyze('devices');
+    return this.sql.afterBulkLoad('devices');
   }
 
   async getDevice(tenantId: string, deviceId: string): Promise<Device | null> {

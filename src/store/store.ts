@@ -107,7 +107,8 @@ export interface Store {
   insertDevices(devices: Device[]): Promise<void>;
   /**
    * Tells the query planner how many devices there now are, after a bulk insert: PostgreSQL
-   * planned a sort of the whole tenant for a bounded list page while it believed the table small.
+   * planned a sort of the whole tenant for a bounded list page while it believed the table
+   * small, and counted index entries by visiting the table until its visibility map was set.
    */
   refreshStatistics(): Promise<void>;
   getDevice(tenantId: string, deviceId: string): Promise<Device | null>;

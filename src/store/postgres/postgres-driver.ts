@@ -137,9 +137,25 @@ export class PostgresDriver implements SqlDriver {
     }
   }
 
-  async analyze(table: string): Promise<void> {
+  async afterBulkLoad(table: string): Promise<void> {
+    // VACUUM cannot run in a transaction: a connection of its own, without the statement limit.
     // Table names come from the store's own code, never from a request.
-    await this.transaction((tx) => tx.query(`ANALYZE ${table}`), { unlimitedTime: true });
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw new StoreUnavailableError((error as Error).message, error);
+    }
+    try {
+      await client.query('SET statement_timeout = 0');
+      await client.query({ text: `VACUUM (ANALYZE) ${table}`, query_timeout: longestTimerMs } as pg.QueryConfig);
+      await client.query('RESET statement_timeout');
+      client.release();
+    } catch (error) {
+      // A connection left in an unknown state is not given back to the pool.
+      client.release(true);
+      throw storeErrorFromPostgres(error);
+    }
   }
 
   insertOperation(operation: Operation, audit: AuditEvent): Promise<OperationInsertOutcome> {

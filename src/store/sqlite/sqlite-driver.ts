@@ -153,7 +153,7 @@ export class SqliteDriver implements SqlDriver {
     return this.rateBuckets.take(key, capacity, perSecond, Date.now());
   }
 
-  async analyze(): Promise<void> {
+  async afterBulkLoad(): Promise<void> {
     // SQLite plans the store's statements from their indexes alone, and an ANALYZE of a large
     // table would hold the event loop: nothing to do.
   }
