@@ -85,8 +85,7 @@ export class DevicePages {
     const rows = await this.sql.query<DeviceRow>(
       `SELECT ${deviceListColumns} FROM devices WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`, params,
     );
-    const items = rows.slice(0, query.top).map((row) => deviceFromRow(row, this.seededDocuments));
-    return { items, next: rows.length > query.top ? items[items.length - 1].id : null };
+    return this.page(rows, query.top);
   }
 
   /**
@@ -142,9 +141,7 @@ export class DevicePages {
     const rows = await this.sql.scan<DeviceRow>(
       `SELECT * FROM (${branches.join(' UNION ALL ')}) AS walked ORDER BY id LIMIT ?`, [...params, columns * (query.top + 1)],
     );
-    const distinct = rows.filter((row, i) => i === 0 || row.id !== rows[i - 1].id);
-    const items = distinct.slice(0, query.top).map((row) => deviceFromRow(row, this.seededDocuments));
-    return { items, next: distinct.length > query.top ? items[items.length - 1].id : null };
+    return this.page(rows.filter((row, i) => i === 0 || row.id !== rows[i - 1].id), query.top);
   }
 
   /**
@@ -171,25 +168,16 @@ export class DevicePages {
    * indexes alone, the page's few kept (a top-N sort), and only their rows read from the table.
    */
   private async unionDevicePage(query: DevicePageQuery, conditions: IndexedCondition[]): Promise<Page<Device>> {
-    const branches: string[] = [];
-    const params: unknown[] = [];
-    for (const condition of conditions) {
-      const compiled = compileFilter(condition);
-      // `id || ''`: the same text and order, but no index serves it, so neither database is
-      // tempted to answer `> ?` by walking the tenant in id order instead of the condition's index.
-      branches.push(`SELECT id || '' AS candidate_id FROM devices WHERE tenant_id = ? AND ${compiled.sql}`);
-      params.push(query.tenantId, ...compiled.params);
-    }
+    const { branches, params } = candidateIds(query.tenantId, conditions);
     const rows = await this.sql.scan<DeviceRow>(
       `WITH page AS MATERIALIZED (
-         SELECT candidate_id FROM (${branches.join(' UNION ')}) AS found WHERE candidate_id > ? ORDER BY candidate_id LIMIT ?
+         SELECT candidate_id FROM (${branches}) AS found WHERE candidate_id > ? ORDER BY candidate_id LIMIT ?
        )
        SELECT ${deviceListColumns} FROM page CROSS JOIN devices
        WHERE devices.tenant_id = ? AND devices.id = page.candidate_id ORDER BY devices.id`,
       [...params, query.afterId ?? '', query.top + 1, query.tenantId],
     );
-    const items = rows.slice(0, query.top).map((row) => deviceFromRow(row, this.seededDocuments));
-    return { items, next: rows.length > query.top ? items[items.length - 1].id : null };
+    return this.page(rows, query.top);
   }
 
   /**
@@ -199,14 +187,13 @@ export class DevicePages {
   private async candidateDevicePage(query: DevicePageQuery, conditions: IndexedCondition[], filter: CompiledSql): Promise<Page<Device>> {
     const { branches, params } = candidateIds(query.tenantId, conditions);
     const rows = await this.sql.scan<DeviceRow>(
-      `WITH candidates AS MATERIALIZED (SELECT DISTINCT candidate_id FROM (${branches}) AS found)
+      `WITH candidates AS MATERIALIZED (${branches})
        SELECT ${deviceListColumns} FROM candidates CROSS JOIN devices
        WHERE devices.tenant_id = ? AND devices.id = candidates.candidate_id AND devices.id > ? AND ${filter.sql}
        ORDER BY devices.id LIMIT ?`,
       [...params, query.tenantId, query.afterId ?? '', ...filter.params, query.top + 1],
     );
-    const items = rows.slice(0, query.top).map((row) => deviceFromRow(row, this.seededDocuments));
-    return { items, next: rows.length > query.top ? items[items.length - 1].id : null };
+    return this.page(rows, query.top);
   }
 
   /**
@@ -222,28 +209,35 @@ export class DevicePages {
        ) AS scanned WHERE ${filter.sql} ORDER BY id LIMIT ?`,
       [query.tenantId, after, this.scanRowsPerPage, ...filter.params, query.top + 1],
     );
-    const items = rows.slice(0, query.top).map((row) => deviceFromRow(row, this.seededDocuments));
-    if (rows.length > query.top) return { items, next: items[items.length - 1].id };
+    const page = this.page(rows, query.top);
+    if (page.next !== null) return page;
     const [windowEnd] = await this.sql.scan<{ id: string }>(
       'SELECT id FROM devices WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT 1 OFFSET ?',
       [query.tenantId, after, this.scanRowsPerPage - 1],
     );
-    return { items, next: windowEnd ? windowEnd.id : null };
+    return { items: page.items, next: windowEnd ? windowEnd.id : null };
+  }
+
+  /** Up to `top` devices from rows in id order; `next` when one more row was read. */
+  private page(rows: DeviceRow[], top: number): Page<Device> {
+    const items = rows.slice(0, top).map((row) => deviceFromRow(row, this.seededDocuments));
+    return { items, next: rows.length > top ? items[items.length - 1].id : null };
   }
 }
 
 /**
- * The ids of the devices matching any of the conditions, each read from its index alone, with
- * nothing that would let a database prefer walking the tenant in id order instead (no id
- * range, no UNION's sorted merge).
+ * The ids of the devices matching any of the conditions, once each, read from the conditions'
+ * indexes alone. `id || ''` is the same text in the same order, but no index serves it, so
+ * neither database is tempted to answer a condition on it (`> ?`, the UNION's sort) by
+ * walking the tenant in id order instead of the conditions' indexes.
  */
 function candidateIds(tenantId: string, conditions: IndexedCondition[]): { branches: string; params: unknown[] } {
   const branches: string[] = [];
   const params: unknown[] = [];
   for (const condition of conditions) {
     const compiled = compileFilter(condition);
-    branches.push(`SELECT id AS candidate_id FROM devices WHERE tenant_id = ? AND ${compiled.sql}`);
+    branches.push(`SELECT id || '' AS candidate_id FROM devices WHERE tenant_id = ? AND ${compiled.sql}`);
     params.push(tenantId, ...compiled.params);
   }
-  return { branches: branches.join(' UNION ALL '), params };
+  return { branches: branches.join(' UNION '), params };
 }
