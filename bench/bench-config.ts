@@ -80,7 +80,7 @@ export function benchConfigFromEnv(): BenchConfig {
     listWarmupSeconds: numberFromEnv('BENCH_LIST_WARMUP_SECONDS', 1),
     listSmall: Math.round(numberFromEnv('BENCH_LIST_SMALL', 10_000)),
     listLarge: Math.round(numberFromEnv('BENCH_LIST_LARGE', 1_000_000)),
-    filterRequests: Math.round(numberFromEnv('BENCH_FILTER_REQUESTS', 15)),
+    filterRequests: Math.round(numberFromEnv('BENCH_FILTER_REQUESTS', 31)),
     filterSeconds: numberFromEnv('BENCH_FILTER_SECONDS', 6),
     seedDevices: Math.round(numberFromEnv('BENCH_SEED_DEVICES', 150_000)),
     dispatchDevices: Math.round(numberFromEnv('BENCH_DISPATCH_DEVICES', 10_000)),

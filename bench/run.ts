@@ -13,7 +13,7 @@
  *   BENCH_LIST_SECONDS=4       list/$select measured seconds per page
  *   BENCH_LIST_CONNECTIONS=10  list/$select connections
  *   BENCH_LIST_WARMUP_SECONDS=1
- *   BENCH_FILTER_REQUESTS=15   filters: requests timed per filter and database (one at a time)
+ *   BENCH_FILTER_REQUESTS=31   filters: requests timed per filter and database (one at a time)
  *   BENCH_FILTER_SECONDS=6     filters: seconds of each wrk run of another tenant's GET
  *   BENCH_SEED_DEVICES=150000  devices for the seed-speed benchmark
  *   BENCH_DISPATCH_DEVICES=10000   long-polling devices for the dispatch benchmark
