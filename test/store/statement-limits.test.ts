@@ -100,6 +100,19 @@ test('migrations and the VACUUM (ANALYZE) after a bulk load have no statement li
   }
 });
 
+test('SQLite: when no reader process can open the file, a read fails as unavailable within the limit', { timeout: 10_000 }, async () => {
+  const readers = new ReaderProcesses(join(tmpdir(), 'twd-no-such-dir', 'missing.db'), 1, 400);
+  try {
+    const started = Date.now();
+    const failure = await readers.read('SELECT 1 AS one', []).then(() => null, (error: unknown) => error);
+    const elapsed = Date.now() - started;
+    assert.ok(failure instanceof StoreUnavailableError, `failed with ${String(failure)}`);
+    assert.ok(elapsed >= 390 && elapsed < 1500, `failed after ${elapsed} ms`);
+  } finally {
+    await readers.close();
+  }
+});
+
 test('slow reads wait for a slot at most the limit, then fail as unavailable without running', async () => {
   const slots = new ScanSlots(300, 1);
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

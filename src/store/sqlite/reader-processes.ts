@@ -9,18 +9,22 @@ interface Read {
   params: unknown[];
   resolve(rows: unknown[]): void;
   reject(error: unknown): void;
+  /** the time limit, from the moment the read is asked for */
+  timer: NodeJS.Timeout;
 }
 
 interface Reader {
   process: ChildProcess;
   ready: boolean;
-  /** the read it runs, with the timer of its time limit */
-  running: { read: Read; timer: NodeJS.Timeout } | null;
+  running: Read | null;
 }
 
 type ReaderMessage = { ready: true } | { id: number; rows?: unknown[]; failure?: { error: string; code: string | null } };
 
 const readerScript = fileURLToPath(new URL('./reader-process.js', import.meta.url));
+
+/** A reader that ends before it is ready (the file cannot be opened) is started again after this, not at once. */
+const restartDelayMs = 1000;
 
 /**
  * Processes for the reads that may examine thousands of rows (filtered device pages). SQLite
@@ -29,8 +33,8 @@ const readerScript = fileURLToPath(new URL('./reader-process.js', import.meta.ur
  *
  * Processes and not threads, for the time limit: better-sqlite3 cannot interrupt a running
  * statement, and a thread cannot be stopped inside one, but a process can be killed. A read
- * still running after `timeLimitMs` fails with the store's "unavailable" error (a 503), its
- * process is killed, which ends the statement, and a new one takes its place.
+ * not answered within `timeLimitMs` fails with the store's "unavailable" error (a 503); if it
+ * was running, its process is killed, which ends the statement, and a new one takes its place.
  */
 export class ReaderProcesses {
   private readonly readers: Reader[] = [];
@@ -45,17 +49,22 @@ export class ReaderProcesses {
   read<R>(sql: string, params: unknown[]): Promise<R[]> {
     if (this.closed) return Promise.reject(new StoreUnavailableError('the store is closed'));
     return new Promise<R[]>((resolve, reject) => {
-      this.waiting.push({ id: this.nextId++, sql, params, resolve: resolve as (rows: unknown[]) => void, reject });
+      const read: Read = {
+        id: this.nextId++, sql, params, resolve: resolve as (rows: unknown[]) => void, reject,
+        timer: setTimeout(() => this.timedOut(read), this.timeLimitMs),
+      };
+      this.waiting.push(read);
       this.dispatch();
-      this.holdProcessOpen();
     });
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const read of this.waiting.splice(0)) read.reject(new StoreUnavailableError('the store is closed'));
+    const unavailable = new StoreUnavailableError('the store is closed');
+    for (const read of this.waiting.splice(0)) this.settle(read, null, unavailable);
     for (const reader of this.readers) {
-      if (reader.running) this.finish(reader, null, new StoreUnavailableError('the store is closed'));
+      if (reader.running) this.settle(reader.running, null, unavailable);
+      reader.running = null;
       reader.process.kill('SIGKILL');
     }
   }
@@ -70,9 +79,12 @@ export class ReaderProcesses {
       if ('ready' in message) {
         reader.ready = true;
         this.dispatch();
-      } else if (reader.running?.read.id === message.id) {
-        if (message.failure) this.finish(reader, null, storeErrorFromSqlite(Object.assign(new Error(message.failure.error), { code: message.failure.code ?? undefined })));
-        else this.finish(reader, message.rows!, null);
+      } else if (reader.running?.id === message.id) {
+        const read = reader.running;
+        reader.running = null;
+        if (message.failure) this.settle(read, null, storeErrorFromSqlite(Object.assign(new Error(message.failure.error), { code: message.failure.code ?? undefined })));
+        else this.settle(read, message.rows!, null);
+        this.dispatch();
       }
     });
     child.once('exit', (code, signal) => this.replace(reader, new StoreUnavailableError(`a reader process ended (${signal ?? `code ${code}`})`)));
@@ -84,20 +96,47 @@ export class ReaderProcesses {
     for (const reader of this.readers) {
       if (!reader.ready || reader.running || this.waiting.length === 0) continue;
       const read = this.waiting.shift()!;
-      const timer = setTimeout(() => this.replace(reader, new StoreUnavailableError(`a read ran past its ${this.timeLimitMs} ms time limit`)), this.timeLimitMs);
-      reader.running = { read, timer };
+      reader.running = read;
       reader.process.send({ id: read.id, sql: read.sql, params: read.params });
     }
+    this.holdProcessOpen();
   }
 
-  private finish(reader: Reader, rows: unknown[] | null, error: unknown): void {
-    const running = reader.running!;
-    clearTimeout(running.timer);
-    reader.running = null;
-    if (error) running.read.reject(error);
-    else running.read.resolve(rows!);
-    this.dispatch();
+  private settle(read: Read, rows: unknown[] | null, error: unknown): void {
+    clearTimeout(read.timer);
+    if (error) read.reject(error);
+    else read.resolve(rows!);
+  }
+
+  private timedOut(read: Read): void {
+    const error = new StoreUnavailableError(`a read ran past its ${this.timeLimitMs} ms time limit`);
+    const reader = this.readers.find((r) => r.running === read);
+    if (reader) {
+      this.replace(reader, error);
+      return;
+    }
+    const index = this.waiting.indexOf(read);
+    if (index !== -1) this.waiting.splice(index, 1);
+    this.settle(read, null, error);
     this.holdProcessOpen();
+  }
+
+  /** A reader that ran out of time or ended: its read fails, it is killed, a new one takes its place. */
+  private replace(reader: Reader, error: unknown): void {
+    const index = this.readers.indexOf(reader);
+    if (this.closed || index === -1) return;
+    this.readers.splice(index, 1);
+    reader.process.kill('SIGKILL');
+    if (reader.running) this.settle(reader.running, null, error);
+    reader.running = null;
+    const restart = () => {
+      if (this.closed) return;
+      this.readers.push(this.startReader());
+      this.dispatch();
+    };
+    if (reader.ready) restart();
+    else setTimeout(restart, restartDelayMs).unref();
+    this.dispatch();
   }
 
   /** The readers keep this process running only while a read waits for them. */
@@ -107,15 +146,5 @@ export class ReaderProcesses {
       if (busy) reader.process.channel?.ref();
       else reader.process.channel?.unref();
     }
-  }
-
-  /** A reader that ran out of time or ended: its read fails, it is killed, a new one takes its place. */
-  private replace(reader: Reader, error: unknown): void {
-    const index = this.readers.indexOf(reader);
-    if (this.closed || index === -1) return;
-    reader.process.kill('SIGKILL');
-    this.readers[index] = this.startReader();
-    if (reader.running) this.finish(reader, null, error);
-    else this.holdProcessOpen();
   }
 }
