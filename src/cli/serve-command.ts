@@ -85,15 +85,9 @@ export function addServeCommand(program: Command): void {
         trustProxy: parseTrustProxy([options.trustProxy ?? []].flat()),
       });
       const server = await startServer(config);
-      // The server already answers requests: whether the tenant is empty is one index entry,
-      // not a count, and the demo fleet goes in small batches.
-      const empty = (await server.store.listDevices({ tenantId: config.tenant, filter: null, top: 1, afterId: null })).items.length === 0;
-      if (config.demoDevices > 0 && empty) {
-        await seedDevices(server.store, { tenantId: config.tenant, count: config.demoDevices, batchSize: 100 });
-      }
-      if (config.demoDevices > 0 || config.simulate > 0) await seedDemoCatalog(server.store, config.tenant);
-      const fleet = config.simulate > 0 ? await startFleet(server, config) : null;
-      await printWelcome(server, config, fleet);
+      // Stop handlers before anything is printed: a supervisor (or a test) that sends SIGTERM as
+      // soon as it reads the welcome must get a clean shutdown, not the default kill.
+      let fleet: SimulatedFleet | null = null;
       const stop = async () => {
         await fleet?.stop();
         await server.close();
@@ -101,6 +95,15 @@ export function addServeCommand(program: Command): void {
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
+      // The server already answers requests: whether the tenant is empty is one index entry,
+      // not a count, and the demo fleet goes in small batches.
+      const empty = (await server.store.listDevices({ tenantId: config.tenant, filter: null, top: 1, afterId: null })).items.length === 0;
+      if (config.demoDevices > 0 && empty) {
+        await seedDevices(server.store, { tenantId: config.tenant, count: config.demoDevices, batchSize: 100 });
+      }
+      if (config.demoDevices > 0 || config.simulate > 0) await seedDemoCatalog(server.store, config.tenant);
+      fleet = config.simulate > 0 ? await startFleet(server, config) : null;
+      await printWelcome(server, config, fleet);
     });
 }
 
