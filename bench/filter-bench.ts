@@ -19,7 +19,7 @@ const adminGetPath = '/beta/teamwork/devices?$top=1';
 
 interface FilterCase {
   property: string;
-  /** 'match' (values devices have) or 'rare' (values no device or few devices have) */
+  /** 'match' (values devices have), 'rare' (values no device or few devices have), or 'no index' (shown for comparison) */
   kind: 'match' | 'rare' | 'no index';
   filter: string;
 }
@@ -57,7 +57,7 @@ export async function filterBench(config: BenchConfig, workspace: BenchWorkspace
     progress(`filters: ${label}: seeding ${fmt.int(config.listSmall)} and ${fmt.int(config.listLarge)} devices (unless an earlier benchmark did)`);
     const small = (await workspace.seed('small', config.listSmall, store)).file;
     const large = (await workspace.seed('large', config.listLarge, store)).file;
-    await seedOtherTenant(workspace, large);
+    await seedOtherTenant(large);
     const cases = await filterCases(workspace, store);
     progress(`filters: ${label}: ${cases.length} filters, first page over ${fmt.int(small.devices)} devices`);
     const smallPages = await firstPages(workspace, 'small', small, cases, config.filterRequests);
@@ -74,7 +74,7 @@ export async function filterBench(config: BenchConfig, workspace: BenchWorkspace
   return report(runs, config);
 }
 
-async function seedOtherTenant(workspace: BenchWorkspace, file: SeededFile): Promise<void> {
+async function seedOtherTenant(file: SeededFile): Promise<void> {
   const store = await openStore(file.db);
   try {
     if ((await store.listDevices({ tenantId: otherTenant, filter: null, top: 1, afterId: null })).items.length === 0) {

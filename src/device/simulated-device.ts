@@ -1,3 +1,6 @@
+// Over 400 lines, kept whole: it is one state machine (enroll, poll, run an operation's steps,
+// reboot, report), and its states share the client, the stop signal and the counters. The
+// parts that stand alone already live beside it: configuration, inventory, software, diagnostics.
 import type { EnrollRequest, ResultBody, WorkItem } from '../domain/agent-protocol.js';
 import type { HardwareDetail } from '../domain/device.js';
 import type { InstalledVersions } from '../domain/device-health.js';

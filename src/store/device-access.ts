@@ -165,28 +165,37 @@ export function rotateDeviceCredential(sql: SqlDriver, tenantId: string, deviceI
 }
 
 export function revokeDeviceCredential(sql: SqlDriver, tenantId: string, deviceId: string, audit: AuditEvent): Promise<boolean> {
-  return sql.transaction(async (tx) => {
-    const row = await lockDevice(sql, tx, tenantId, deviceId);
-    if (!row) return false;
+  return changeLockedDevice(sql, tenantId, deviceId, audit, async (tx, enrollmentState) => {
     await tx.query(
       `UPDATE devices SET credential_hash = NULL, previous_credential_hash = NULL, previous_credential_until = NULL,
          enrollment_state = 'reset' WHERE tenant_id = ? AND id = ?`,
       [tenantId, deviceId],
     );
     // A device that never enrolled (seeded) now counts, as its hardware may enroll.
-    if (row.enrollment_state === null) await countEnrolled(tx, tenantId, 1);
-    await tx.query(insertAuditSql, auditValues(audit));
-    return true;
+    if (enrollmentState === null) await countEnrolled(tx, tenantId, 1);
   });
 }
 
 export function removeDevice(sql: SqlDriver, tenantId: string, deviceId: string, audit: AuditEvent): Promise<boolean> {
+  return changeLockedDevice(sql, tenantId, deviceId, audit, async (tx, enrollmentState) => {
+    await tx.query('DELETE FROM operations WHERE tenant_id = ? AND device_id = ?', [tenantId, deviceId]);
+    await tx.query('DELETE FROM devices WHERE tenant_id = ? AND id = ?', [tenantId, deviceId]);
+    if (enrollmentState !== null) await countEnrolled(tx, tenantId, -1);
+  });
+}
+
+/**
+ * An admin's change to one device, in one transaction with its audit event: the device's row
+ * is locked first (false when there is none), and `change` sees its enrollment state as it is.
+ */
+function changeLockedDevice(
+  sql: SqlDriver, tenantId: string, deviceId: string, audit: AuditEvent,
+  change: (tx: SqlExecutor, enrollmentState: string | null) => Promise<void>,
+): Promise<boolean> {
   return sql.transaction(async (tx) => {
     const row = await lockDevice(sql, tx, tenantId, deviceId);
     if (!row) return false;
-    await tx.query('DELETE FROM operations WHERE tenant_id = ? AND device_id = ?', [tenantId, deviceId]);
-    await tx.query('DELETE FROM devices WHERE tenant_id = ? AND id = ?', [tenantId, deviceId]);
-    if (row.enrollment_state !== null) await countEnrolled(tx, tenantId, -1);
+    await change(tx, row.enrollment_state);
     await tx.query(insertAuditSql, auditValues(audit));
     return true;
   });
