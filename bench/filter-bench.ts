@@ -77,7 +77,7 @@ export async function filterBench(config: BenchConfig, workspace: BenchWorkspace
 async function seedOtherTenant(file: SeededFile): Promise<void> {
   const store = await openStore(file.db);
   try {
-    if ((await store.listDevices({ tenantId: otherTenant, filter: null, top: 1, afterId: null })).items.length === 0) {
+    if ((await store.listDevices({ tenantId: otherTenant, filter: null, order: [], top: 1, after: null })).items.length === 0) {
       await seedDevices(store, { tenantId: otherTenant, count: otherTenantDevices, seed: 2 });
     }
   } finally {

@@ -97,7 +97,7 @@ export function addServeCommand(program: Command): void {
       process.once('SIGTERM', stop);
       // The server already answers requests: whether the tenant is empty is one index entry,
       // not a count, and the demo fleet goes in small batches.
-      const empty = (await server.store.listDevices({ tenantId: config.tenant, filter: null, top: 1, afterId: null })).items.length === 0;
+      const empty = (await server.store.listDevices({ tenantId: config.tenant, filter: null, order: [], top: 1, after: null })).items.length === 0;
       if (config.demoDevices > 0 && empty) {
         await seedDevices(server.store, { tenantId: config.tenant, count: config.demoDevices, batchSize: 100 });
       }
@@ -156,7 +156,7 @@ async function printWelcome(server: RunningServer, config: ServeConfig, fleet: S
     const simulated = fleet?.deviceIds()[0];
     const device = simulated
       ? await server.store.getDevice(config.tenant, simulated)
-      : (await server.store.listDevices({ tenantId: config.tenant, filter: null, top: 1, afterId: null })).items[0];
+      : (await server.store.listDevices({ tenantId: config.tenant, filter: null, order: [], top: 1, after: null })).items[0];
     const deviceId = device?.id ?? '{deviceId}';
     const offered = (await server.store.listCatalog(config.tenant))
       .filter((e) => e.softwareType === 'teamsClient' && (e.deviceType === null || e.deviceType === device?.deviceType))

@@ -1,10 +1,20 @@
-import type { DeviceFilter } from './device-query.js';
+import type { DeviceFilter, DeviceOrderKey } from './device-query.js';
 
 /**
  * A condition an index answers directly: every filterable property has an index
  * (tenant_id, column, id), which an eq, an in or a startswith on it reads as a range.
  */
 export type IndexedCondition = DeviceFilter & { op: 'eq' | 'in' | 'startswith' };
+
+/**
+ * The order of a filter's pages before the id. A lone startswith pages in its property's
+ * order, so a page is one range of that property's index, read in index order: exactly a
+ * page's rows, however many distinct values the prefix covers (in id order, a prefix shared by
+ * many values would mean merging their ranges or scanning). Any other filter pages in id order.
+ */
+export function devicePageOrder(filter: DeviceFilter | null): DeviceOrderKey[] {
+  return filter?.op === 'startswith' ? [{ property: filter.property, descending: false }] : [];
+}
 
 /**
  * An eq with a value reads its index in id order, the order of pages, so the page is read

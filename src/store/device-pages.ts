@@ -1,7 +1,6 @@
-import type { Device } from '../domain/device.js';
-import type { DevicePageQuery, Page } from './device-query.js';
+import type { DevicePage, DevicePageQuery } from './device-query.js';
 import { candidateConditions, readsInPageOrder, unionOfIndexedConditions, type IndexedCondition } from './device-list-plan.js';
-import { compileFilter, filterColumns, type CompiledSql } from './filter-sql.js';
+import { compileFilter, filterColumns, prefixEnd, type CompiledSql } from './filter-sql.js';
 import { deviceFromRow, deviceListColumns, type DeviceRow } from './rows.js';
 import type { SqlDriver } from './sql-driver.js';
 import type { SeededDocuments } from './store.js';
@@ -48,9 +47,10 @@ interface IndexWalk {
 }
 
 /**
- * Pages of a tenant's devices, in id order, each read with bounded work whatever the filter
- * and however large the fleet (the plan, cheapest first):
- * - no filter, or an eq: the index, in page order;
+ * Pages of a tenant's devices, each read with bounded work whatever the filter and however
+ * large the fleet (the plan, cheapest first):
+ * - a lone startswith: its index range, in the property's order (devicePageOrder);
+ * - no filter, or an eq: the index, in page order (id order, as every plan below);
  * - an in, a startswith covering few values, an or of them: those index ranges side by side;
  * - indexed conditions that name few devices: just those devices;
  * - anything else: a window of devices in id order, after which the page says where it stopped.
@@ -63,8 +63,9 @@ export class DevicePages {
     private readonly scanRowsPerPage = defaultScanRowsPerPage,
   ) {}
 
-  async list(query: DevicePageQuery): Promise<Page<Device>> {
+  async list(query: DevicePageQuery): Promise<DevicePage> {
     const filter = query.filter;
+    if (query.order.length > 0) return this.prefixDevicePage(query);
     if (readsInPageOrder(filter)) return this.devicePage(query, filter && compileFilter(filter));
     const union = unionOfIndexedConditions(filter!);
     const walks = union && (await this.indexWalks(query.tenantId, union));
@@ -80,22 +81,47 @@ export class DevicePages {
     return this.scannedDevicePage(query, compiled);
   }
 
-  private async devicePage(query: DevicePageQuery, filter: CompiledSql | null): Promise<Page<Device>> {
+  private async devicePage(query: DevicePageQuery, filter: CompiledSql | null): Promise<DevicePage> {
     const where = ['tenant_id = ?'];
     const params: unknown[] = [query.tenantId];
     if (filter) {
       where.push(filter.sql);
       params.push(...filter.params);
     }
-    if (query.afterId !== null) {
+    if (query.after !== null) {
       where.push('id > ?');
-      params.push(query.afterId);
+      params.push(query.after.id);
     }
     params.push(query.top + 1);
     const rows = await this.sql.query<DeviceRow>(
       `SELECT ${deviceListColumns} FROM devices WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`, params,
     );
     return this.page(rows, query.top);
+  }
+
+  /**
+   * A page of a lone startswith in its property's order (devicePageOrder): one range of the
+   * property's index (tenant_id, column, id), read for exactly a page. A later page enters the
+   * range by a row-value comparison in place of the prefix's lower bound, which it implies:
+   * SQLite seeks to a row value only when no other lower bound on the column competes with it
+   * (a position outside the range, from an altered token, keeps both and stays correct).
+   */
+  private async prefixDevicePage(query: DevicePageQuery): Promise<DevicePage> {
+    const filter = query.filter;
+    const [key] = query.order;
+    if (filter?.op !== 'startswith' || query.order.length !== 1 || key.property !== filter.property || key.descending) {
+      throw new Error('pages in a property order are read only for a lone startswith on that property');
+    }
+    const column = filterColumns[filter.property];
+    const after = query.after;
+    const inRange = typeof after?.keys[0] === 'string' && after.keys[0].startsWith(filter.value);
+    const from = [...(inRange ? [] : [`${column} >= ?`]), ...(after ? [`(${column}, id) > (?, ?)`] : [])];
+    const fromParams = [...(inRange ? [] : [filter.value]), ...(after ? [after.keys[0], after.id] : [])];
+    const rows = await this.sql.query<DeviceRow>(
+      `SELECT ${deviceListColumns} FROM devices WHERE tenant_id = ? AND ${from.join(' AND ')} AND ${column} < ? ORDER BY ${column}, id LIMIT ?`,
+      [query.tenantId, ...fromParams, prefixEnd(filter.value), query.top + 1],
+    );
+    return this.page(rows, query.top, [column as keyof DeviceRow]);
   }
 
   /**
@@ -120,7 +146,7 @@ export class DevicePages {
   }
 
   private async valuesWithPrefix(tenantId: string, column: string, prefix: string, limit: number): Promise<string[]> {
-    const end = `${prefix}\u{10FFFF}`;
+    const end = prefixEnd(prefix);
     const rows = await this.sql.query<{ value: string | null }>(
       `WITH RECURSIVE found (value, n) AS (
          SELECT (SELECT ${column} FROM devices WHERE tenant_id = ? AND ${column} >= ? AND ${column} < ? ORDER BY ${column} LIMIT 1), 1
@@ -138,13 +164,13 @@ export class DevicePages {
    * page, the ranges merged. Exact and cheap however common the values; a device in ranges of
    * several columns is listed once.
    */
-  private async walkedDevicePage(query: DevicePageQuery, walks: IndexWalk[]): Promise<Page<Device>> {
+  private async walkedDevicePage(query: DevicePageQuery, walks: IndexWalk[]): Promise<DevicePage> {
     if (walks.length === 0) return { items: [], next: null };
     const branches: string[] = [];
     const params: unknown[] = [];
     walks.forEach((walk, i) => {
       branches.push(`SELECT * FROM (SELECT ${deviceListColumns} FROM devices WHERE tenant_id = ? AND ${walk.column} = ? AND id > ? ORDER BY id LIMIT ?) AS walk${i}`);
-      params.push(query.tenantId, walk.value, query.afterId ?? '', query.top + 1);
+      params.push(query.tenantId, walk.value, query.after?.id ?? '', query.top + 1);
     });
     // A device is in one range per column at most.
     const columns = new Set(walks.map((walk) => walk.column)).size;
@@ -177,7 +203,7 @@ export class DevicePages {
    * many values, say) naming at most unionCandidatesPerWindow windows of devices: their ids
    * are read from the indexes alone, the page's kept (a top-N sort), and only their rows read.
    */
-  private async unionDevicePage(query: DevicePageQuery, conditions: IndexedCondition[]): Promise<Page<Device>> {
+  private async unionDevicePage(query: DevicePageQuery, conditions: IndexedCondition[]): Promise<DevicePage> {
     const { branches, params } = candidateIds(query.tenantId, conditions);
     const rows = await this.sql.scan<DeviceRow>(
       `WITH page AS MATERIALIZED (
@@ -185,7 +211,7 @@ export class DevicePages {
        )
        SELECT ${deviceListColumns} FROM page CROSS JOIN devices
        WHERE devices.tenant_id = ? AND devices.id = page.candidate_id ORDER BY devices.id`,
-      [...params, query.afterId ?? '', query.top + 1, query.tenantId],
+      [...params, query.after?.id ?? '', query.top + 1, query.tenantId],
     );
     return this.page(rows, query.top);
   }
@@ -194,14 +220,14 @@ export class DevicePages {
    * A page read from few candidates: their ids, the set materialised and joined to devices
    * from its side; then the whole filter is checked on their rows.
    */
-  private async candidateDevicePage(query: DevicePageQuery, conditions: IndexedCondition[], filter: CompiledSql): Promise<Page<Device>> {
+  private async candidateDevicePage(query: DevicePageQuery, conditions: IndexedCondition[], filter: CompiledSql): Promise<DevicePage> {
     const { branches, params } = candidateIds(query.tenantId, conditions);
     const rows = await this.sql.scan<DeviceRow>(
       `WITH candidates AS MATERIALIZED (${branches})
        SELECT ${deviceListColumns} FROM candidates CROSS JOIN devices
        WHERE devices.tenant_id = ? AND devices.id = candidates.candidate_id AND devices.id > ? AND ${filter.sql}
        ORDER BY devices.id LIMIT ?`,
-      [...params, query.tenantId, query.afterId ?? '', ...filter.params, query.top + 1],
+      [...params, query.tenantId, query.after?.id ?? '', ...filter.params, query.top + 1],
     );
     return this.page(rows, query.top);
   }
@@ -211,8 +237,8 @@ export class DevicePages {
    * further: a rare match costs each page the same, however large the tenant. When the window
    * ends before the page is full, the page continues after the window's last device.
    */
-  private async scannedDevicePage(query: DevicePageQuery, filter: CompiledSql): Promise<Page<Device>> {
-    const after = query.afterId ?? '';
+  private async scannedDevicePage(query: DevicePageQuery, filter: CompiledSql): Promise<DevicePage> {
+    const after = query.after?.id ?? '';
     const rows = await this.sql.scan<DeviceRow>(
       `SELECT ${deviceListColumns} FROM (
          SELECT * FROM devices WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?
@@ -225,13 +251,19 @@ export class DevicePages {
       'SELECT id FROM devices WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT 1 OFFSET ?',
       [query.tenantId, after, this.scanRowsPerPage - 1],
     );
-    return { items: page.items, next: windowEnd ? windowEnd.id : null };
+    return { items: page.items, next: windowEnd ? { keys: [], id: windowEnd.id } : null };
   }
 
-  /** Up to `top` devices from rows in id order; `next` when one more row was read. */
-  private page(rows: DeviceRow[], top: number): Page<Device> {
-    const items = rows.slice(0, top).map((row) => deviceFromRow(row, this.seededDocuments));
-    return { items, next: rows.length > top ? items[items.length - 1].id : null };
+  /**
+   * Up to `top` devices from rows in page order; `next` when one more row was read, at the
+   * page's last row (the values of the order's columns, then its id).
+   */
+  private page(rows: DeviceRow[], top: number, orderColumns: (keyof DeviceRow)[] = []): DevicePage {
+    const kept = rows.slice(0, top);
+    const items = kept.map((row) => deviceFromRow(row, this.seededDocuments));
+    const last = kept[kept.length - 1];
+    const next = rows.length > top ? { keys: orderColumns.map((column) => last[column] as string | null), id: last.id } : null;
+    return { items, next };
   }
 }
 

@@ -1,4 +1,4 @@
-import type { FilterableProperty } from '../domain/device.js';
+import type { Device, FilterableProperty } from '../domain/device.js';
 
 /**
  * A validated `$filter` over device properties. Values are plain data; the store compiles
@@ -11,13 +11,27 @@ export type DeviceFilter =
   | { op: 'in'; property: FilterableProperty; values: string[] }
   | { op: 'startswith'; property: FilterableProperty; value: string };
 
+/** A property pages of devices are sorted by, before the id that breaks ties. */
+export interface DeviceOrderKey {
+  property: FilterableProperty;
+  descending: boolean;
+}
+
+/** Where a page of devices continues: after this device in the page order (its order keys' values, then its id). */
+export interface DevicePosition {
+  keys: (string | null)[];
+  id: string;
+}
+
 export interface DevicePageQuery {
   tenantId: string;
   filter: DeviceFilter | null;
+  /** the order of pages before the id (empty: id order); see devicePageOrder */
+  order: DeviceOrderKey[];
   /** page size */
   top: number;
-  /** keyset position: the id of the last device of the previous page */
-  afterId: string | null;
+  /** keyset position: the last device of the previous page */
+  after: DevicePosition | null;
 }
 
 export interface OperationPageQuery {
@@ -28,8 +42,11 @@ export interface OperationPageQuery {
   beforeSeq: number | null;
 }
 
-export interface Page<T> {
+export interface Page<T, Position = number> {
   items: T[];
   /** keyset position to continue from, absent on the last page */
-  next: string | number | null;
+  next: Position | null;
 }
+
+/** A page of devices, continuing at a device position. */
+export type DevicePage = Page<Device, DevicePosition>;

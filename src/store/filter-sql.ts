@@ -51,12 +51,18 @@ export function compileFilter(filter: DeviceFilter): CompiledSql {
       case 'in':
         return `${filterColumns[node.property]} IN (${node.values.map(param).join(', ')})`;
       case 'startswith': {
-        // A range in byte order (binary collation, "C" on PostgreSQL) uses the column's index;
-        // U+10FFFF sorts after every other character.
         const column = filterColumns[node.property];
-        return `(${column} >= ${param(node.value)} AND ${column} < ${param(`${node.value}\u{10FFFF}`)})`;
+        return `(${column} >= ${param(node.value)} AND ${column} < ${param(prefixEnd(node.value))})`;
       }
     }
   };
   return { sql: walk(filter), params };
+}
+
+/**
+ * The end of a prefix's range in byte order (binary collation, "C" on PostgreSQL), so that a
+ * startswith is an index range: U+10FFFF sorts after every other character.
+ */
+export function prefixEnd(prefix: string): string {
+  return `${prefix}\u{10FFFF}`;
 }

@@ -4,7 +4,7 @@ import type { DeviceType } from '../domain/enums.js';
 import type { IdentitySet } from '../domain/identity.js';
 import type { Operation, OperationError, Transition } from '../domain/operation.js';
 import type { CatalogEntry } from '../domain/software-catalog.js';
-import type { DevicePageQuery, OperationPageQuery, Page } from './device-query.js';
+import type { DevicePage, DevicePageQuery, OperationPageQuery, Page } from './device-query.js';
 import * as access from './device-access.js';
 import { updateDeviceParams, updateDeviceSql } from './device-sql.js';
 import { DevicePages } from './device-pages.js';
@@ -110,7 +110,7 @@ export class SqlStore implements Store {
     return Number(row.n);
   }
 
-  listDevices(query: DevicePageQuery): Promise<Page<Device>> {
+  listDevices(query: DevicePageQuery): Promise<DevicePage> {
     return this.devicePages.list(query);
   }
 

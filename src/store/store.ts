@@ -4,7 +4,7 @@ import type { DeviceType } from '../domain/enums.js';
 import type { Operation, OperationError, Transition } from '../domain/operation.js';
 import type { IdentitySet } from '../domain/identity.js';
 import type { CatalogEntry } from '../domain/software-catalog.js';
-import type { DevicePageQuery, OperationPageQuery, Page } from './device-query.js';
+import type { DevicePage, DevicePageQuery, OperationPageQuery, Page } from './device-query.js';
 
 export interface EnrollmentToken {
   id: string;
@@ -119,7 +119,7 @@ export interface Store {
    * Bounded work: a filter no index serves is checked over at most `scanRowsPerPage` devices,
    * so the page may be short, even empty, with `next` set to continue after them.
    */
-  listDevices(query: DevicePageQuery): Promise<Page<Device>>;
+  listDevices(query: DevicePageQuery): Promise<DevicePage>;
   countDevices(tenantId: string): Promise<number>;
 
   /**

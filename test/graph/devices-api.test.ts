@@ -295,6 +295,32 @@ describe('$filter', () => {
     await assertFilter("startswith(hardwareDetail/model,'_')", () => false, false);
   });
 
+  it("pages a lone startswith in its property's order (then id), each match once, and checks its tokens' positions", async () => {
+    const serial = firstWhere((d) => (d.hardwareDetail.serialNumber ?? '').length > 3, 'a serial number').hardwareDetail.serialNumber ?? '';
+    const prefix = serial.slice(0, 1);
+    const filter = `startswith(hardwareDetail/serialNumber,'${prefix}')`;
+    const matching = allA.filter((d) => (d.hardwareDetail.serialNumber ?? '').startsWith(prefix));
+    assert.ok(new Set(matching.map((d) => d.hardwareDetail.serialNumber)).size > 6, `the prefix ${prefix} covers several serial numbers`);
+    const bytes = (value: string | null) => Buffer.from(value ?? '', 'utf8');
+    const expected = [...matching].sort((a, b) => Buffer.compare(bytes(a.hardwareDetail.serialNumber), bytes(b.hardwareDetail.serialNumber)) || (a.id < b.id ? -1 : 1));
+    const { items, pages } = await listAll(`/beta/teamwork/devices?$filter=${q(filter)}&$top=3`);
+    assert.deepEqual(items.map((d) => d.id), expected.map((d) => d.id));
+    assert.equal(pages, Math.ceil(expected.length / 3), 'every page but the last is full');
+
+    const { body } = await ok<Collection<DeviceBody>>(`/beta/teamwork/devices?$filter=${q(filter)}&$top=3`);
+    const token = new URL(body['@odata.nextLink'] ?? assert.fail('no nextLink')).searchParams.get('$skiptoken') ?? '';
+    const { f } = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { f: string };
+    const withPosition = (p: unknown) => `/beta/teamwork/devices?$filter=${q(filter)}&$top=50&$skiptoken=${Buffer.from(JSON.stringify({ p, f })).toString('base64url')}`;
+    for (const p of [expected[0].id, { keys: [], id: expected[0].id }, { keys: [5], id: 'x' }, { keys: ['a', 'b'], id: 'x' }, { keys: ['a'] }]) {
+      await assertBadRequest(withPosition(p), /skiptoken/i);
+    }
+    // A position before the prefix's range (an altered token) still lists only matches.
+    const fromBefore = await ok<Collection<DeviceBody>>(withPosition({ keys: [''], id: '' }));
+    assert.deepEqual(fromBefore.body.value.map((d) => d.id), expected.slice(0, 50).map((d) => d.id));
+    const fromNull = await ok<Collection<DeviceBody>>(withPosition({ keys: [null], id: '' }));
+    assert.deepEqual(fromNull.body.value, []);
+  });
+
   it('and/or with parentheses', async () => {
     await assertFilter(
       "(deviceType eq 'teamsRoom' or deviceType eq 'ipPhone') and healthStatus eq 'healthy'",

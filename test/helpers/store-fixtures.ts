@@ -7,6 +7,7 @@ import type { Device } from '../../src/domain/device.js';
 import type { IdentitySet } from '../../src/domain/identity.js';
 import type { Operation } from '../../src/domain/operation.js';
 import type { OperationType, SoftwareType } from '../../src/domain/enums.js';
+import { devicePageOrder } from '../../src/store/device-list-plan.js';
 import type { DeviceFilter } from '../../src/store/device-query.js';
 import { filterColumns } from '../../src/store/filter-sql.js';
 import { openStore } from '../../src/store/open-store.js';
@@ -214,6 +215,23 @@ function columnValue(device: Device, property: keyof typeof filterColumns): stri
     case 'hardwareDetail/model': return device.hardwareDetail.model;
     case 'currentUser/id': return device.currentUser?.id ?? null;
   }
+}
+
+/**
+ * The reference page order of a filter's matches (devicePageOrder's keys, then the id), in
+ * byte order of UTF-8 as the binary / "C" collation sorts; a null key sorts first.
+ */
+export function inPageOrder(devices: Device[], filter: DeviceFilter | null): Device[] {
+  const order = devicePageOrder(filter);
+  const bytes = (value: string | null) => Buffer.from(value ?? '', 'utf8');
+  return [...devices].sort((a, b) => {
+    for (const key of order) {
+      const [x, y] = [columnValue(a, key.property), columnValue(b, key.property)];
+      const compared = x === y ? 0 : x === null ? -1 : y === null ? 1 : Buffer.compare(bytes(x), bytes(y));
+      if (compared !== 0) return key.descending ? -compared : compared;
+    }
+    return byId(a, b);
+  });
 }
 
 /** Byte-order comparison of ASCII ids, as `ORDER BY id` gives them (binary / "C" collation). */

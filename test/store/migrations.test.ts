@@ -65,7 +65,7 @@ async function assertNothingLost(store: Store, expected: LegacyReads): Promise<v
     assert.deepEqual(await store.getDevice(device.tenantId, device.id), device, `device ${device.id}`);
   }
   for (const tenantId of [expected.tenant, expected.other]) {
-    const page = await store.listDevices({ tenantId, filter: null, top: 50, afterId: null });
+    const page = await store.listDevices({ tenantId, filter: null, order: [], top: 50, after: null });
     assert.deepEqual(page.items.map((d) => d.id), expected.devices.filter((d) => d.tenantId === tenantId).map((d) => d.id).sort());
   }
   const operations: Operation[] = [];

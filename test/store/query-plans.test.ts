@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { seedDevices } from '../../src/seed/seed-devices.js';
 import { regenerateSeededDocuments } from '../../src/seed/seeded-documents.js';
+import { devicePageOrder } from '../../src/store/device-list-plan.js';
 import type { DeviceFilter } from '../../src/store/device-query.js';
 import { migrate } from '../../src/store/migrations.js';
 import { SqlStore } from '../../src/store/sql-store.js';
@@ -70,9 +71,11 @@ test('no statement of a filtered device page walks the tenant in id order, other
   const db = new Database(join(dir, 'plans.db'), { readonly: true });
   try {
     for (const [name, filter] of filters) {
-      for (const afterId of [null, '8']) {
+      const order = devicePageOrder(filter);
+      const inRange = filter.op === 'startswith' ? `${filter.value}8` : '8';
+      for (const position of [null, { keys: order.map(() => inRange), id: '8' }]) {
         driver.recorded.length = 0;
-        await store.listDevices({ tenantId: tenant, filter, top: 50, afterId });
+        await store.listDevices({ tenantId: tenant, filter, order, top: 50, after: position });
         assert.ok(driver.recorded.length > 0, name);
         for (const sql of driver.recorded) {
           const params = Array.from({ length: (sql.match(/\?/g) ?? []).length }, () => 'x');
@@ -82,6 +85,28 @@ test('no statement of a filtered device page walks the tenant in id order, other
           if (!scanWindow) assert.deepEqual(walksById, [], `${name}: a walk of the tenant by id in\n${sql}\n${plan.join('\n')}`);
           assert.ok(!plan.some((line) => /^SCAN devices\b/.test(line)), `${name}: a full scan in\n${sql}\n${plan.join('\n')}`);
         }
+      }
+    }
+  } finally {
+    db.close();
+  }
+});
+
+test('a lone startswith pages through one index range in order: one statement, no sort, a later page seeks to its position', async () => {
+  const db = new Database(join(dir, 'plans.db'), { readonly: true });
+  try {
+    for (const [name, filter] of filters.filter(([, f]) => f.op === 'startswith')) {
+      const prefix = (filter as { value: string }).value;
+      for (const position of [null, { keys: [`${prefix}8`], id: '8' }]) {
+        driver.recorded.length = 0;
+        await store.listDevices({ tenantId: tenant, filter, order: devicePageOrder(filter), top: 50, after: position });
+        assert.equal(driver.recorded.length, 1, `${name}: ${driver.recorded.join('\n')}`);
+        const [sql] = driver.recorded;
+        const params = Array.from({ length: (sql.match(/\?/g) ?? []).length }, () => 'x');
+        const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((row) => row.detail);
+        assert.equal(plan.length, 1, `${name}: one index search\n${plan.join('\n')}`);
+        assert.match(plan[0], /^SEARCH devices USING INDEX \w+ \(tenant_id=\? AND /, name);
+        if (position) assert.match(plan[0], /\(\w+,id\)>\(\?,\?\)/, `${name}: the position is a seek, not a filter\n${plan[0]}`);
       }
     }
   } finally {

@@ -4,13 +4,14 @@ import { describe, test } from 'node:test';
 import type { Device } from '../../src/domain/device.js';
 import { operationStatuses, transitions, type Operation, type OperationStatus, type Transition } from '../../src/domain/operation.js';
 import type { CatalogEntry } from '../../src/domain/software-catalog.js';
-import type { DeviceFilter } from '../../src/store/device-query.js';
+import { devicePageOrder } from '../../src/store/device-list-plan.js';
+import type { DeviceFilter, DevicePage, DevicePosition } from '../../src/store/device-query.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { EnrollmentProof, EnrollmentToken, Store, TransitionChanges } from '../../src/store/store.js';
 import { auditEvent, operatorActor, type AuditActivity } from '../../src/domain/audit.js';
 import { createPostgresDatabase, queryDatabase, testStore } from '../helpers/test-database.js';
 import {
-  adminBy, byId, contractTenant as tenant, type FreshStore, isoAt, makeDevice, makeOperation, matchesFilter, operationAudit, otherTenant, withStore,
+  adminBy, byId, contractTenant as tenant, inPageOrder, type FreshStore, isoAt, makeDevice, makeOperation, matchesFilter, operationAudit, otherTenant, withStore,
 } from '../helpers/store-fixtures.js';
 
 /**
@@ -23,21 +24,23 @@ const deviceBy = (deviceId: string) => ({ application: null, device: { id: devic
 
 async function allPages(store: Store, tenantId: string, filter: DeviceFilter | null, top: number): Promise<Device[]> {
   const seen: Device[] = [];
-  let afterId: string | null = null;
+  const order = devicePageOrder(filter);
+  let after: DevicePosition | null = null;
   for (let pages = 0; pages < 1000; pages++) {
-    const page = await store.listDevices({ tenantId, filter, top, afterId });
+    const page: DevicePage = await store.listDevices({ tenantId, filter, order, top, after });
     assert.ok(page.items.length <= top, `a page holds at most ${top}`);
     seen.push(...page.items);
     if (page.next === null) return seen;
     const last = page.items[page.items.length - 1]?.id;
-    if (filter === null) {
-      assert.equal(page.items.length, top, 'an unfiltered page is short only at the end');
-      assert.equal(page.next, last, 'the keyset position is the last id of the page');
+    assert.equal(page.next.keys.length, order.length, 'the keyset position holds a value per order key');
+    if (filter === null || order.length > 0) {
+      assert.equal(page.items.length, top, 'an unfiltered page, or one read in a property order, is short only at the end');
+      assert.equal(page.next.id, last, 'the keyset position is the last device of the page');
     } else {
       // A filtered page may stop at its scan window: short, even empty, continuing after the window.
-      assert.ok(last === undefined || (page.next as string) >= last, 'a page continues after its last device');
+      assert.ok(last === undefined || page.next.id >= last, 'a page continues after its last device');
     }
-    afterId = page.next as string;
+    after = page.next;
   }
   throw new Error('paging did not end');
 }
@@ -140,12 +143,12 @@ async function operationIn(store: Store, status: OperationStatus, deviceOverride
         const listed = await allPages(store, tenant, null, top);
         assert.deepEqual(listed.map((d) => d.id), expected, `top ${top}`);
       }
-      const first = await store.listDevices({ tenantId: tenant, filter: null, top: 5, afterId: null });
+      const first = await store.listDevices({ tenantId: tenant, filter: null, order: [], top: 5, after: null });
       assert.deepEqual(first.items[0], { ...[...mine].sort(byId)[0], health: {}, activity: {}, configuration: {} },
         'listed devices carry every field but the three documents');
       assert.deepEqual((await allPages(store, otherTenant, null, 4)).map((d) => d.id), [...theirs].sort(byId).map((d) => d.id));
-      assert.deepEqual(await store.listDevices({ tenantId: randomUUID(), filter: null, top: 10, afterId: null }), { items: [], next: null });
-      const afterLast = await store.listDevices({ tenantId: tenant, filter: null, top: 10, afterId: expected[expected.length - 1] });
+      assert.deepEqual(await store.listDevices({ tenantId: randomUUID(), filter: null, order: [], top: 10, after: null }), { items: [], next: null });
+      const afterLast = await store.listDevices({ tenantId: tenant, filter: null, order: [], top: 10, after: { keys: [], id: expected[expected.length - 1] } });
       assert.deepEqual(afterLast, { items: [], next: null });
     });
 
@@ -218,13 +221,13 @@ async function operationIn(store: Store, status: OperationStatus, deviceOverride
       const scanning = await fresh.another({ scanRowsPerPage: 5 });
       let shortPages = 0;
       for (const [name, filter, count] of filters) {
-        const expected = devices.filter((d) => matchesFilter(d, filter)).sort(byId).map((d) => d.id);
+        const expected = inPageOrder(devices.filter((d) => matchesFilter(d, filter)), filter).map((d) => d.id);
         if (count !== undefined) assert.equal(expected.length, count, `reference count for ${name}`);
         const listed = (await allPages(store, tenant, filter, 4)).map((d) => d.id);
         assert.deepEqual(listed, expected, `${name}: ${listed.length} listed, ${expected.length} expected`);
         const scanned = (await allPages(scanning, tenant, filter, 4)).map((d) => d.id);
         assert.deepEqual(scanned, expected, `${name}, 5 devices per page: ${scanned.length} listed, ${expected.length} expected`);
-        const first = await scanning.listDevices({ tenantId: tenant, filter, top: 4, afterId: null });
+        const first = await scanning.listDevices({ tenantId: tenant, filter, order: devicePageOrder(filter), top: 4, after: null });
         if (first.items.length < 4 && first.next !== null) shortPages++;
       }
       assert.ok(shortPages > 0, 'some first pages stopped at the scan window with more to come');
@@ -238,7 +241,7 @@ async function operationIn(store: Store, status: OperationStatus, deviceOverride
       for (const filter of rare) {
         const expected = devices.filter((d) => matchesFilter(d, filter)).sort(byId).map((d) => d.id);
         assert.ok(expected.length > 0 && expected.length <= 10, `${JSON.stringify(filter)} matches ${expected.length}`);
-        const first = await narrowing.listDevices({ tenantId: tenant, filter, top: 10, afterId: null });
+        const first = await narrowing.listDevices({ tenantId: tenant, filter, order: [], top: 10, after: null });
         assert.deepEqual({ ids: first.items.map((d) => d.id), next: first.next }, { ids: expected, next: null }, JSON.stringify(filter));
       }
       // The checks above are only as good as the reference: pin a few counts by hand.

@@ -9,7 +9,7 @@ import { callerOf } from '../request-caller.js';
 import type { RouteTable } from '../route-table.js';
 import { sendCollection, sendJson } from './graph-replies.js';
 import { contextUrl, entityBody } from './odata-envelope.js';
-import { parseODataQuery } from './odata-query.js';
+import { parseODataQuery, sequencePosition } from './odata-query.js';
 
 /** Longest an enrollment token may live. */
 const maxTokenLifetimeMs = 365 * 24 * 3600_000;
@@ -64,8 +64,8 @@ export function addAdministrationRoutes(routes: RouteTable, store: Store, engine
   });
 
   routes.add('GET', ['/teamwork/auditEvents'], 'read', async (request, reply) => {
-    const query = parseODataQuery(request.query as Record<string, unknown>, ['top', 'skiptoken'], [], 'number');
-    const page = await store.listAudit({ tenantId: callerOf(request).tenantId, top: query.top, beforeSeq: query.position as number | null });
+    const query = parseODataQuery(request.query as Record<string, unknown>, ['top', 'skiptoken'], [], sequencePosition);
+    const page = await store.listAudit({ tenantId: callerOf(request).tenantId, top: query.top, beforeSeq: query.position });
     return sendCollection(request, reply, 'teamwork/auditEvents', query, page, auditEventBody);
   });
 }

@@ -1,11 +1,13 @@
 import type { FastifyRequest } from 'fastify';
 import { deviceProperties, type Device } from '../../domain/device.js';
-import { notFound } from '../../domain/errors.js';
+import { badRequest, notFound } from '../../domain/errors.js';
+import { devicePageOrder } from '../../store/device-list-plan.js';
+import type { DevicePosition } from '../../store/device-query.js';
 import type { Store } from '../../store/store.js';
 import { deviceBody, documentBody, documentProperties, selectProperties, type DocumentKind } from './graph-shapes.js';
 import { sendCollection, sendJson } from './graph-replies.js';
 import { contextUrl, entityBody } from './odata-envelope.js';
-import { parseODataQuery } from './odata-query.js';
+import { parseODataQuery, type PositionReader } from './odata-query.js';
 import { responseSchemas } from './response-schemas.js';
 import { callerOf } from '../request-caller.js';
 import type { RouteTable } from '../route-table.js';
@@ -16,13 +18,10 @@ type Params = { deviceId: string };
 export function addDeviceRoutes(routes: RouteTable, store: Store): void {
   routes.add('GET', ['/teamwork/devices'], 'read', async (request, reply) => {
     const caller = callerOf(request);
-    const query = parseODataQuery(request.query as Record<string, unknown>, ['filter', 'select', 'top', 'skiptoken'], deviceProperties);
-    const page = await store.listDevices({
-      tenantId: caller.tenantId,
-      filter: query.filter,
-      top: query.top,
-      afterId: query.position as string | null,
-    });
+    const query = parseODataQuery(request.query as Record<string, unknown>, ['filter', 'select', 'top', 'skiptoken'], deviceProperties, devicePosition);
+    const order = devicePageOrder(query.filter);
+    if (query.position && query.position.keys.length !== order.length) throw badRequest('Invalid $skiptoken.');
+    const page = await store.listDevices({ tenantId: caller.tenantId, filter: query.filter, order, top: query.top, after: query.position });
     return sendCollection(request, reply, 'teamwork/devices', query, page, deviceBody);
   }, responseSchemas.deviceList);
 
@@ -43,6 +42,17 @@ export function addDeviceRoutes(routes: RouteTable, store: Store): void {
     });
   }
 }
+
+/**
+ * A device page's position: the order keys' values and the id of the previous page's last
+ * device. A bare id is a token from before pages had orders, which were all id order.
+ */
+const devicePosition: PositionReader<DevicePosition> = (token) => {
+  if (typeof token === 'string') return { keys: [], id: token };
+  const { keys, id } = (token ?? {}) as Partial<DevicePosition>;
+  const valid = typeof id === 'string' && Array.isArray(keys) && keys.every((key) => key === null || typeof key === 'string');
+  return valid ? { keys, id } : undefined;
+};
 
 /** The caller's device or a 404: another tenant's device does not exist for this caller. */
 export async function findDevice(store: Store, request: FastifyRequest): Promise<Device> {

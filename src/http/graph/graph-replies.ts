@@ -14,7 +14,7 @@ export function sendCollection<T>(
   reply: FastifyReply,
   path: string,
   query: ODataQuery,
-  page: { items: T[]; next: string | number | null },
+  page: { items: T[]; next: unknown },
   body: (item: T) => Record<string, unknown>,
 ) {
   const value = page.items.map((item) => selectProperties(body(item), query.select));

@@ -25,10 +25,10 @@ export function collectionBody(
   path: string,
   query: ODataQuery,
   value: unknown[],
-  next: string | number | null,
+  next: unknown,
 ): Record<string, unknown> {
   const body: Record<string, unknown> = { '@odata.context': contextUrl(request, path, query.select) };
-  if (next !== null) body['@odata.nextLink'] = nextLink(request, encodeSkipToken(next, query.filterText));
+  if (next !== null && next !== undefined) body['@odata.nextLink'] = nextLink(request, encodeSkipToken(next, query.filterText));
   body.value = value;
   return body;
 }

@@ -9,25 +9,31 @@ const maxPageSize = 50;
 /** Which system query options a route honours; any other `$` option is a 400 naming it. */
 export type QueryOptionName = 'filter' | 'select' | 'top' | 'skiptoken';
 
-export interface ODataQuery {
+export interface ODataQuery<Position = unknown> {
   filter: DeviceFilter | null;
   filterText: string | null;
   select: string[] | null;
   top: number;
   /** decoded keyset position from $skiptoken */
-  position: string | number | null;
+  position: Position | null;
 }
+
+/** A collection's keyset position as its $skiptoken carries it (JSON), or undefined when it is not one. */
+export type PositionReader<Position> = (token: unknown) => Position | undefined;
+
+/** The position of collections newest first: the sequence number of the previous page's last item. */
+export const sequencePosition: PositionReader<number> = (token) => (typeof token === 'number' && Number.isSafeInteger(token) ? token : undefined);
 
 /**
  * Reads OData system query options. On beta the `$` is optional (`top=5` ≡ `$top=5`);
  * names are case-insensitive; each may appear once.
  */
-export function parseODataQuery(
+export function parseODataQuery<Position = never>(
   query: Record<string, unknown>,
   allowed: QueryOptionName[],
   selectable: readonly string[],
-  positionKind: 'string' | 'number' = 'string',
-): ODataQuery {
+  readPosition?: PositionReader<Position>,
+): ODataQuery<Position> {
   const options = new Map<string, string>();
   for (const [rawName, rawValue] of Object.entries(query)) {
     const name = rawName.replace(/^\$/, '').toLowerCase();
@@ -44,7 +50,8 @@ export function parseODataQuery(
   const filter = filterText === null ? null : parseDeviceFilter(filterText);
   const select = options.has('select') ? parseSelect(options.get('select')!, selectable) : null;
   const top = options.has('top') ? parseTop(options.get('top')!) : defaultPageSize;
-  const position = options.has('skiptoken') ? decodeSkipToken(options.get('skiptoken')!, filterText, positionKind) : null;
+  if (options.has('skiptoken') && !readPosition) throw new Error('a route that takes $skiptoken must read its positions');
+  const position = options.has('skiptoken') ? decodeSkipToken(options.get('skiptoken')!, filterText, readPosition!) : null;
   return { filter, filterText, select, top, position };
 }
 
@@ -74,11 +81,11 @@ function parseSelect(raw: string, selectable: readonly string[]): string[] {
  * $skiptoken is opaque to clients: a keyset position plus a fingerprint of the filter it was
  * made for, so a token cannot be replayed against a different query.
  */
-export function encodeSkipToken(position: string | number, filterText: string | null): string {
+export function encodeSkipToken(position: unknown, filterText: string | null): string {
   return Buffer.from(JSON.stringify({ p: position, f: fingerprint(filterText) })).toString('base64url');
 }
 
-function decodeSkipToken(raw: string, filterText: string | null, kind: 'string' | 'number'): string | number {
+function decodeSkipToken<Position>(raw: string, filterText: string | null, readPosition: PositionReader<Position>): Position {
   let decoded: unknown;
   try {
     decoded = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
@@ -86,13 +93,10 @@ function decodeSkipToken(raw: string, filterText: string | null, kind: 'string' 
     throw badRequest('Invalid $skiptoken.');
   }
   const token = decoded as { p?: unknown; f?: unknown } | null;
-  const position = token?.p;
-  const valid = kind === 'string' ? typeof position === 'string' : typeof position === 'number' && Number.isSafeInteger(position);
-  if (!valid) {
-    throw badRequest('Invalid $skiptoken.');
-  }
+  const position = readPosition(token?.p);
+  if (position === undefined) throw badRequest('Invalid $skiptoken.');
   if (token?.f !== fingerprint(filterText)) throw badRequest('The $skiptoken was issued for a different query.');
-  return position as string | number;
+  return position;
 }
 
 function fingerprint(filterText: string | null): string {

@@ -7,7 +7,7 @@ import { findDevice } from './device-routes.js';
 import { sendCollection, sendJson } from './graph-replies.js';
 import { operationBody, selectProperties } from './graph-shapes.js';
 import { contextUrl, entityBody } from './odata-envelope.js';
-import { parseODataQuery } from './odata-query.js';
+import { parseODataQuery, sequencePosition } from './odata-query.js';
 import { responseSchemas } from './response-schemas.js';
 import { callerOf } from '../request-caller.js';
 import type { RouteTable } from '../route-table.js';
@@ -18,12 +18,12 @@ type Params = { deviceId: string; operationId: string };
 export function addOperationRoutes(routes: RouteTable, store: Store, engine: Engine): void {
   routes.add('GET', ['/teamwork/devices/:deviceId/operations'], 'read', async (request, reply) => {
     const device = await findDevice(store, request);
-    const query = parseODataQuery(request.query as Record<string, unknown>, ['select', 'top', 'skiptoken'], operationProperties, 'number');
+    const query = parseODataQuery(request.query as Record<string, unknown>, ['select', 'top', 'skiptoken'], operationProperties, sequencePosition);
     const page = await store.listOperations({
       tenantId: device.tenantId,
       deviceId: device.id,
       top: query.top,
-      beforeSeq: query.position as number | null,
+      beforeSeq: query.position,
     });
     return sendCollection(request, reply, `teamwork/devices('${device.id}')/operations`, query, page, operationBody);
   }, responseSchemas.operationList);
