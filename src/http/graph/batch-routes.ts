@@ -1,0 +1,117 @@
+import type { FastifyRequest } from 'fastify';
+import { badRequest, ServiceError } from '../../domain/errors.js';
+import { errorSubResponse, injectSubRequest, type SubResponse } from '../sub-requests.js';
+import type { RouteTable } from '../route-table.js';
+import { parseBatch, type BatchStep } from './batch-request.js';
+
+/**
+ * Requests of one batch in flight at once. Independent reads finish sooner side by side
+ * (PostgreSQL serves them on several pool connections), but one batch must not take the whole
+ * pool (10 connections by default) from every other client.
+ */
+const maxConcurrentSubRequests = 4;
+
+/**
+ * Reply headers that describe the batch's own HTTP reply, not a request inside it: framing,
+ * and what tells a browser how to treat the reply it received (the batch carries those).
+ */
+const outerOnlyHeaders = new Set(['content-length', 'connection', 'keep-alive', 'transfer-encoding', 'date', 'strict-transport-security', 'x-content-type-options']);
+
+/**
+ * Graph's JSON batching: `POST /$batch` (and `/beta/$batch`) runs up to 20 requests and answers
+ * 200 with `{"responses":[{id, status, headers, body?}]}` in the order they were sent. Every
+ * request goes through the same pipeline as a direct one (`injectSubRequest`): permissions,
+ * throttling, validation and errors are each request's. The batch itself needs only a valid
+ * token: a missing or invalid one is a 401 for the whole batch, as Graph answers it.
+ */
+export function addBatchRoutes(routes: RouteTable): void {
+  routes.add('POST', ['/$batch'], 'authenticated', async (request, reply) => {
+    if (request.outerRequest) throw badRequest('A $batch request cannot be part of a batch: batches cannot be nested.');
+    const version = /^\/beta\//i.test(request.routeOptions.url ?? '') ? '/beta' : '';
+    const steps = parseBatch(request.body, version);
+    const results = await runSteps(request, steps);
+    return reply.send({ responses: steps.map((step, i) => batchResponse(step.id, results[i])) });
+  });
+}
+
+/**
+ * Runs each step once all it depends on have finished, at most `maxConcurrentSubRequests` at a
+ * time. A step whose dependency failed (status 400 or more, a 424 included) is not run: 424.
+ * parseBatch refused cycles, so the waits end.
+ */
+function runSteps(request: FastifyRequest, steps: BatchStep[]): Promise<SubResponse[]> {
+  const slots = new Slots(maxConcurrentSubRequests);
+  const runs: Array<Promise<SubResponse> | undefined> = [];
+  const run = (i: number): Promise<SubResponse> => {
+    runs[i] ??= (async () => {
+      const step = steps[i];
+      const dependencies = await Promise.all(step.dependsOn.map((j) => run(j)));
+      const failed = dependencies.findIndex((response) => response.status >= 400);
+      if (failed >= 0) {
+        const dependency = steps[step.dependsOn[failed]];
+        const message = `The request was not run: it depends on '${String(dependency.id).slice(0, 64)}', which failed with status ${dependencies[failed].status}.`;
+        return errorSubResponse(request, new ServiceError('failedDependency', message), step.request.headers);
+      }
+      return slots.use(() => injectSubRequest(request.server, request, step.request));
+    })();
+    return runs[i];
+  };
+  return Promise.all(steps.map((_, i) => run(i)));
+}
+
+/** One entry of `responses`. A reply without a body (a 202, a 204) has no `body`. */
+function batchResponse(id: string | number, response: SubResponse): Record<string, unknown> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(response.headers)) {
+    if (!outerOnlyHeaders.has(name)) headers[graphHeaderName(name)] = value;
+  }
+  const entry: Record<string, unknown> = { id, status: response.status, headers };
+  if (response.payload.length > 0) entry.body = batchBody(response);
+  return entry;
+}
+
+/**
+ * A JSON reply's body is the JSON value; any other is base64, as Graph documents for bodies
+ * that are not JSON.
+ */
+function batchBody(response: SubResponse): unknown {
+  if (/^application\/json/i.test(response.headers['content-type'] ?? '')) {
+    try {
+      return JSON.parse(response.payload.toString('utf8'));
+    } catch {
+      // not JSON after all: sent as bytes, like any other body
+    }
+  }
+  return response.payload.toString('base64');
+}
+
+/**
+ * Header names as Graph spells them in a batch (`Content-Type`, `Location`, `Retry-After`;
+ * `request-id` and `client-request-id` in lower case). Clients look them up by that spelling:
+ * the Graph JavaScript client's BatchResponseContent reads `headers["Content-Type"]` to decide
+ * whether a body is JSON.
+ */
+function graphHeaderName(name: string): string {
+  if (name === 'request-id' || name === 'client-request-id') return name;
+  if (name === 'www-authenticate') return 'WWW-Authenticate';
+  return name.replace(/(^|-)([a-z])/g, (_match, dash: string, letter: string) => dash + letter.toUpperCase());
+}
+
+/** A counting semaphore: callers beyond the limit wait, first come first served. */
+class Slots {
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private free: number) {}
+
+  async use<T>(task: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free -= 1;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await task();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free += 1;
+    }
+  }
+}
