@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { BatchRequestContent, BatchResponseContent, Client, HTTPMessageHandler, type Context, type Middleware } from '@microsoft/microsoft-graph-client';
 import fc from 'fast-check';
@@ -555,5 +559,38 @@ describe('--trust-proxy: a batch through a trusted proxy', () => {
     const created = audit.value.find((e) => e.activity === 'operationCreated' && e.targetResources[0]?.id === operationId);
     assert.ok(created, 'the operation is in the audit log');
     assert.equal(created.initiatedBy.ipAddress, '203.0.113.9');
+  });
+});
+
+describe('--tls: a batch over https', () => {
+  test('links in sub-responses are https, as a direct request\'s are (the sub-request itself never touches TLS)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'twd-tls-'));
+    // TLS is not a store concern: a SQLite file keeps the generated certificate in the temporary folder.
+    const secure = await startTestServer({ devicesA: 3, config: { tls: true, db: join(dir, 'tls.db') } });
+    try {
+      assert.match(secure.url, /^https:/);
+      const token = await secure.token();
+      const body = JSON.stringify({ requests: [{ id: '1', method: 'GET', url: '/teamwork/devices?$top=1' }] });
+      const reply = await new Promise<{ status: number; text: string }>((done, fail) => {
+        const request = https.request(`${secure.url}/beta/$batch`, {
+          method: 'POST',
+          rejectUnauthorized: false,
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        }, (res) => {
+          let text = '';
+          res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+          res.on('end', () => done({ status: res.statusCode ?? 0, text }));
+        });
+        request.on('error', fail);
+        request.end(body);
+      });
+      assert.equal(reply.status, 200, reply.text);
+      const page = (JSON.parse(reply.text) as { responses: SubResponse[] }).responses[0].body as Page;
+      assert.ok(page['@odata.nextLink']!.startsWith(`${secure.url}/beta/teamwork/devices?`), page['@odata.nextLink']);
+      assert.ok(page['@odata.context'].startsWith(`${secure.url}/beta/$metadata#`));
+    } finally {
+      await secure.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
