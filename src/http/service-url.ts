@@ -17,7 +17,7 @@ export function installServiceUrl(app: FastifyInstance, publicUrl: string | null
   const fixed = publicUrl === null ? null : publicUrl.replace(/\/+$/, '');
   app.decorateRequest('serviceUrl', {
     getter(this: FastifyRequest) {
-      // A batch's sub-request is reached the way its batch was (inject's socket knows no TLS).
+      // A batch's sub-request is reached the way its batch was (its in-process socket knows no TLS).
       return fixed ?? this.outerRequest?.serviceUrl ?? `${this.protocol}://${this.host}`;
     },
   });

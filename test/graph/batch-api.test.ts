@@ -252,18 +252,24 @@ describe('requests as clients write them', () => {
     assert.equal(responses.get('1')!.body!['@odata.context'], `${server.url}/$metadata#teamwork/devices/$entity`);
   });
 
-  test('a 202 keeps its Location and has no body; a body that is not JSON is a 415 of that request only', async () => {
+  test('a 202 keeps its Location and has no body (an action with a JSON body, without one, with {}); a body that is not JSON is a 415 of that request only', async () => {
     const deviceId = freshDevice();
     const responses = await runBatch([
       updateRequest('accepted', deviceId),
+      { id: 'restart', method: 'POST', url: `/teamwork/devices/${deviceId}/microsoft.graph.restart` },
+      { id: 'diagnostics', method: 'POST', url: `/teamwork/devices/${deviceId}/runDiagnostics`, headers: { 'Content-Type': 'application/json' }, body: {} },
       { id: 'text', method: 'POST', url: `/teamwork/devices/${deviceId}/restart`, headers: { 'content-type': 'text/plain' }, body: Buffer.from('reboot').toString('base64') },
     ]);
     const accepted = responses.get('accepted')!;
     assert.equal(accepted.status, 202);
     assert.equal('body' in accepted, false, 'a 202 has no body');
     assert.match(accepted.headers.Location, new RegExp(`^/teamwork/devices/${deviceId}/operations/`));
+    for (const id of ['restart', 'diagnostics']) {
+      assert.equal(responses.get(id)!.status, 202, JSON.stringify(responses.get(id)));
+      assert.equal('body' in responses.get(id)!, false);
+    }
     expectSubError(responses.get('text'), 415, 'unsupportedMediaType');
-    assert.equal(await operationCount(deviceId), 1);
+    assert.equal(await operationCount(deviceId), 3);
   });
 
   test('client-request-id: a request\'s own is echoed, else the batch\'s', async () => {

@@ -65,7 +65,7 @@ export function parseBatch(body: unknown, version: string): BatchStep[] {
 }
 
 /**
- * The path a sub-request is injected at: the batch's version, then `url` with or without its
+ * The path a sub-request is run at: the batch's version, then `url` with or without its
  * leading slash. Clients write spaces and quotes unencoded (`?$filter=deviceType eq 'ipPhone'`);
  * URL parsing encodes them as a client's HTTP stack would. A backslash or `#` is text here, not
  * a path separator (URL parsing's reading of `\`) or the start of a fragment that would silently
@@ -114,8 +114,8 @@ function readHeaders(raw: unknown, name: string): Record<string, string> {
  * A sub-request's payload. A JSON body is the JSON value itself; any other content type's body
  * is base64, as Graph documents (the routes then answer 415, as they do to such a request).
  */
-function encodeBody(body: unknown, contentType: string): string | Buffer {
-  if (/^application\/([\w.-]+\+)?json\b/i.test(contentType.trim()) || typeof body !== 'string') return JSON.stringify(body);
+function encodeBody(body: unknown, contentType: string): Buffer {
+  if (/^application\/([\w.-]+\+)?json\b/i.test(contentType.trim()) || typeof body !== 'string') return Buffer.from(JSON.stringify(body));
   return Buffer.from(body, 'base64');
 }
 
