@@ -86,10 +86,18 @@ function batchResponse(id: string | number, response: SubResponse): string {
  * whether a body is JSON.
  */
 function graphHeaderName(name: string): string {
-  if (name === 'request-id' || name === 'client-request-id') return name;
-  if (name === 'www-authenticate') return 'WWW-Authenticate';
-  return name.replace(/(^|-)([a-z])/g, (_match, dash: string, letter: string) => dash + letter.toUpperCase());
+  let spelled = headerSpellings.get(name);
+  if (spelled === undefined) {
+    spelled = name === 'request-id' || name === 'client-request-id' ? name
+      : name === 'www-authenticate' ? 'WWW-Authenticate'
+      : name.replace(/(^|-)([a-z])/g, (_match, dash: string, letter: string) => dash + letter.toUpperCase());
+    // The service sends a handful of header names; a client's own cannot reach this map.
+    if (headerSpellings.size < 100) headerSpellings.set(name, spelled);
+  }
+  return spelled;
 }
+
+const headerSpellings = new Map<string, string>();
 
 /** A counting semaphore: callers beyond the limit wait, first come first served. */
 class Slots {
