@@ -1,13 +1,13 @@
 /** Every knob of `npm run bench`, read once from the environment. */
-export type BenchName = 'update' | 'seed' | 'list' | 'filters' | 'select' | 'dispatch';
-export const allBenches: readonly BenchName[] = ['update', 'seed', 'list', 'filters', 'select', 'dispatch'];
-/** The stores `update`, `list` and `filters` run on (the other benchmarks use SQLite only). */
+export type BenchName = 'update' | 'seed' | 'list' | 'filters' | 'select' | 'dispatch' | 'batch';
+export const allBenches: readonly BenchName[] = ['update', 'seed', 'list', 'filters', 'select', 'dispatch', 'batch'];
+/** The stores `update`, `list`, `filters` and `batch` run on (the other benchmarks use SQLite only). */
 export type StoreName = 'sqlite' | 'postgres';
 export const allStores: readonly StoreName[] = ['sqlite', 'postgres'];
 
 export interface BenchConfig {
   only: BenchName[];
-  /** update, list and filters: the stores to run on, SQLite first */
+  /** update, list, filters and batch: the stores to run on, SQLite first */
   stores: StoreName[];
   /** PostgreSQL server (any database on it) where the benchmark creates and drops its databases */
   pgAdminUrl: string;
@@ -34,6 +34,9 @@ export interface BenchConfig {
   dispatchOperations: number;
   dispatchRate: number;
   dispatchConcurrency: number;
+  /** batch: seconds of each wrk round, and rounds of each kind (separate reads, batches), alternating */
+  batchSeconds: number;
+  batchRounds: number;
 }
 
 function numberFromEnv(name: string, fallback: number): number {
@@ -88,5 +91,7 @@ export function benchConfigFromEnv(): BenchConfig {
     dispatchOperations: Math.round(numberFromEnv('BENCH_DISPATCH_OPERATIONS', 1_000)),
     dispatchRate: numberFromEnv('BENCH_DISPATCH_RATE', 100),
     dispatchConcurrency: Math.round(numberFromEnv('BENCH_DISPATCH_CONCURRENCY', 20)),
+    batchSeconds: numberFromEnv('BENCH_BATCH_SECONDS', 4),
+    batchRounds: Math.round(numberFromEnv('BENCH_BATCH_ROUNDS', 3)),
   };
 }

@@ -1,8 +1,8 @@
 /**
  * `npm run bench`: runs the benchmarks in sequence against 127.0.0.1 and prints every figure
  * beside a baseline measured in the same run. Knobs (environment):
- *   BENCH_ONLY=update,seed,list,filters,select,dispatch  which to run (default all)
- *   BENCH_STORES=sqlite,postgres  stores for update, list and filters (default both; the others use SQLite)
+ *   BENCH_ONLY=update,seed,list,filters,select,dispatch,batch  which to run (default all)
+ *   BENCH_STORES=sqlite,postgres  stores for update, list, filters and batch (default both; the others use SQLite)
  *   BENCH_PG=postgres://postgres@127.0.0.1:5432/postgres  where the PostgreSQL databases are created and dropped
  *   BENCH_SECONDS=8            updateSoftware measured seconds per server
  *   BENCH_CONNECTIONS=40       updateSoftware connections
@@ -21,10 +21,13 @@
  *   BENCH_DISPATCH_OPERATIONS=1000 updateSoftware requests dispatched per fleet
  *   BENCH_DISPATCH_RATE=100        their rate per second
  *   BENCH_DISPATCH_CONCURRENCY=20  their concurrency cap
+ *   BENCH_BATCH_SECONDS=4      batch: seconds of each wrk round
+ *   BENCH_BATCH_ROUNDS=3       batch: rounds of separate reads and of batches, alternating
  * Machine-readable results: dist/bench-results.json.
  */
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { batchBench } from './batch-bench.js';
 import { benchConfigFromEnv, type BenchConfig, type BenchName } from './bench-config.js';
 import { BenchResults, fmt, renderTable, type BenchOutcome } from './bench-report.js';
 import { BenchWorkspace } from './bench-workspace.js';
@@ -42,6 +45,7 @@ const benches: Record<BenchName, (config: BenchConfig, workspace: BenchWorkspace
   filters: filterBench,
   select: selectBench,
   dispatch: dispatchBench,
+  batch: batchBench,
 };
 
 const resultsPath = fileURLToPath(new URL('../bench-results.json', import.meta.url));
@@ -60,7 +64,7 @@ async function main(): Promise<number> {
   };
   console.log(`teamwork-devices benchmarks — ${meta.date}`);
   console.log(`node ${meta.node}, ${meta.platform}, ${meta.cpus} cores (${meta.cpuModel}), ${meta.memoryGB} GB`);
-  console.log(`running: ${config.only.join(', ')} (update, list and filters on ${config.stores.join(', ')}); every figure is a ratio against a baseline measured in this run`);
+  console.log(`running: ${config.only.join(', ')} (update, list, filters and batch on ${config.stores.join(', ')}); every figure is a ratio against a baseline measured in this run`);
   console.log(`load average (1, 5, 15 min) at the start: ${loadAverage()}`);
 
   const workspace = new BenchWorkspace(config.pgAdminUrl);
