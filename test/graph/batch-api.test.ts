@@ -375,6 +375,26 @@ describe('dependsOn', () => {
   });
 });
 
+describe('many batches at once', () => {
+  test('8 batches of 20 (some chained by dependsOn) sent together all finish, every read a 200', async () => {
+    const batches = Array.from({ length: 8 }, (_, b) =>
+      Array.from({ length: 20 }, (_, i) => ({
+        id: `r${i}`,
+        method: 'GET',
+        url: `/teamwork/devices/${devices[(b + i) % 10]}?$select=id`,
+        ...(b % 2 === 1 && i > 0 ? { dependsOn: [`r${i - 1}`] } : {}),
+      })),
+    );
+    const results = await Promise.all(batches.map((requests) => runBatch(requests)));
+    for (const [b, responses] of results.entries()) {
+      for (const [i, sub] of [...responses.values()].entries()) {
+        assert.equal(sub.status, 200, JSON.stringify(sub));
+        assert.equal(sub.body!.id, devices[(b + i) % 10]);
+      }
+    }
+  });
+});
+
 describe('a malformed batch is a 400 naming the problem, and runs nothing', () => {
   const get = (id: unknown, extra: Record<string, unknown> = {}) => ({ id, method: 'GET', url: `/teamwork/devices/${devices[5]}`, ...extra });
 

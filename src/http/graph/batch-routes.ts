@@ -5,11 +5,16 @@ import type { RouteTable } from '../route-table.js';
 import { parseBatch, type BatchStep } from './batch-request.js';
 
 /**
- * Requests of one batch in flight at once. Independent reads finish sooner side by side
- * (PostgreSQL serves them on several pool connections), but one batch must not take the whole
- * pool (10 connections by default) from every other client.
+ * Requests of one batch in flight at once: independent reads finish sooner side by side
+ * (PostgreSQL serves them on several pool connections).
  */
-const maxConcurrentSubRequests = 4;
+const maxConcurrentPerBatch = 4;
+/**
+ * Requests of all batches in flight at once, below the default PostgreSQL pool (10): however
+ * many batches arrive, their queries do not pile up waiting for pool connections, and direct
+ * requests still find a free one. (SQLite reads are synchronous; there the bound costs nothing.)
+ */
+const maxConcurrentInAllBatches = 8;
 
 /**
  * Reply headers that describe the batch's own HTTP reply, not a request inside it: framing,
@@ -25,23 +30,24 @@ const outerOnlyHeaders = new Set(['content-length', 'connection', 'keep-alive', 
  * token: a missing or invalid one is a 401 for the whole batch, as Graph answers it.
  */
 export function addBatchRoutes(routes: RouteTable): void {
+  const allBatches = new Slots(maxConcurrentInAllBatches);
   routes.add('POST', ['/$batch'], 'authenticated', async (request, reply) => {
     if (request.outerRequest) throw badRequest('A $batch request cannot be part of a batch: batches cannot be nested.');
     const version = /^\/beta\//i.test(request.routeOptions.url ?? '') ? '/beta' : '';
     const steps = parseBatch(request.body, version);
-    const results = await runSteps(request, steps);
+    const results = await runSteps(request, steps, allBatches);
     const responses = steps.map((step, i) => batchResponse(step.id, results[i]));
     return reply.type('application/json; charset=utf-8').send(`{"responses":[${responses.join(',')}]}`);
   });
 }
 
 /**
- * Runs each step once all it depends on have finished, at most `maxConcurrentSubRequests` at a
- * time. A step whose dependency failed (status 400 or more, a 424 included) is not run: 424.
- * parseBatch refused cycles, so the waits end.
+ * Runs each step once all it depends on have finished, at most `maxConcurrentPerBatch` at a
+ * time and within the slots all batches share. A step whose dependency failed (status 400 or
+ * more, a 424 included) is not run: 424. parseBatch refused cycles, so the waits end.
  */
-function runSteps(request: FastifyRequest, steps: BatchStep[]): Promise<SubResponse[]> {
-  const slots = new Slots(maxConcurrentSubRequests);
+function runSteps(request: FastifyRequest, steps: BatchStep[], allBatches: Slots): Promise<SubResponse[]> {
+  const slots = new Slots(maxConcurrentPerBatch);
   const runs: Array<Promise<SubResponse> | undefined> = [];
   const run = (i: number): Promise<SubResponse> => {
     runs[i] ??= (async () => {
@@ -53,7 +59,8 @@ function runSteps(request: FastifyRequest, steps: BatchStep[]): Promise<SubRespo
         const message = `The request was not run: it depends on '${String(dependency.id).slice(0, 64)}', which failed with status ${dependencies[failed].status}.`;
         return errorSubResponse(request, new ServiceError('failedDependency', message), step.request.headers);
       }
-      return slots.use(() => runSubRequest(request.server, request, step.request));
+      // A shared slot is taken only while a request runs, never while it waits: no batch holds one idle.
+      return slots.use(() => allBatches.use(() => runSubRequest(request.server, request, step.request)));
     })();
     return runs[i];
   };
