@@ -4,21 +4,28 @@ import type { DeviceType } from '../domain/enums.js';
 import type { IdentitySet } from '../domain/identity.js';
 import type { Operation, OperationError, Transition } from '../domain/operation.js';
 import type { CatalogEntry } from '../domain/software-catalog.js';
-import type { DevicePage, DevicePageQuery, OperationPageQuery, Page } from './device-query.js';
+import type { DeviceFilter, DevicePage, DevicePageQuery, OperationPageQuery, Page } from './device-query.js';
+import { compileFilter } from './filter-sql.js';
 import * as access from './device-access.js';
 import { updateDeviceParams, updateDeviceSql } from './device-sql.js';
 import { DevicePages } from './device-pages.js';
 import {
-  catalogFromRow, deviceFromRow, deviceInsertColumns, deviceToRow, iso, jsonText, operationFromRow, parsed,
+  catalogFromRow, deviceFromRow, deviceInsertColumns, documentsOf, deviceToRow, iso, jsonText, operationFromRow, parsed,
   type CatalogRow, type DeviceRow, type OperationRow,
 } from './rows.js';
 import type { SqlDriver, SqlExecutor } from './sql-driver.js';
 import { StoreConflictError } from './store-errors.js';
 import type {
   AuditQuery, DeviceModel, DeviceRef, EnrollmentOutcome, EnrollmentToken, EnrollmentWrite, OperationInsertOutcome,
-  SeededDocuments, SigningKey, Store, StoredCredential, TransitionChanges,
+  DeviceDocuments, SeededDocuments, SigningKey, Store, StoredCredential, TransitionChanges,
 } from './store.js';
 import { nextOperationSql, transitionSql } from './transition-sql.js';
+
+/** Up to `top` operations from rows newest first; `next` when one more row was read. */
+function operationPage(rows: OperationRow[], top: number): Page<Operation> {
+  const page = rows.slice(0, top);
+  return { items: page.map(operationFromRow), next: rows.length > top ? Number(page[page.length - 1].seq) : null };
+}
 
 /** Devices per presence UPDATE. */
 const devicesPerMarkSeen = 500;
@@ -105,9 +112,22 @@ export class SqlStore implements Store {
     return row ? { id: row.id, deviceType: row.device_type as DeviceType, model: row.hw_model } : null;
   }
 
-  async countDevices(tenantId: string): Promise<number> {
-    const [row] = await this.sql.query<{ n: number | string }>('SELECT count(*) AS n FROM devices WHERE tenant_id = ?', [tenantId]);
+  async countDevices(tenantId: string, filter: DeviceFilter | null = null): Promise<number> {
+    const compiled = filter ? compileFilter(filter) : { sql: 'TRUE', params: [] };
+    const [row] = await this.sql.scan<{ n: number | string }>(
+      `SELECT count(*) AS n FROM devices WHERE tenant_id = ? AND ${compiled.sql}`, [tenantId, ...compiled.params],
+    );
     return Number(row.n);
+  }
+
+  async getDeviceDocuments(tenantId: string, deviceIds: string[]): Promise<Map<string, DeviceDocuments>> {
+    if (deviceIds.length === 0) return new Map();
+    const rows = await this.sql.query<DeviceRow>(
+      `SELECT tenant_id, id, health, activity, configuration, documents_seed FROM devices
+       WHERE tenant_id = ? AND id IN (${deviceIds.map(() => '?').join(', ')})`,
+      [tenantId, ...deviceIds],
+    );
+    return new Map(rows.map((row) => [row.id, documentsOf(row, this.seededDocuments)]));
   }
 
   listDevices(query: DevicePageQuery): Promise<DevicePage> {
@@ -125,12 +145,31 @@ export class SqlStore implements Store {
   }
 
   async listOperations(query: OperationPageQuery): Promise<Page<Operation>> {
+    // A device's operations are few enough that an OFFSET for $skip reads little.
     const rows = await this.sql.query<OperationRow>(
-      'SELECT * FROM operations WHERE tenant_id = ? AND device_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
-      [query.tenantId, query.deviceId, query.beforeSeq ?? Number.MAX_SAFE_INTEGER, query.top + 1],
+      'SELECT * FROM operations WHERE tenant_id = ? AND device_id = ? AND seq < ? ORDER BY seq DESC LIMIT ? OFFSET ?',
+      [query.tenantId, query.deviceId, query.beforeSeq ?? Number.MAX_SAFE_INTEGER, query.top + 1, query.skip ?? 0],
     );
-    const page = rows.slice(0, query.top);
-    return { items: page.map(operationFromRow), next: rows.length > query.top ? Number(page[page.length - 1].seq) : null };
+    return operationPage(rows, query.top);
+  }
+
+  async countOperations(tenantId: string, deviceId: string): Promise<number> {
+    const [row] = await this.sql.query<{ n: number | string }>(
+      'SELECT count(*) AS n FROM operations WHERE tenant_id = ? AND device_id = ?', [tenantId, deviceId],
+    );
+    return Number(row.n);
+  }
+
+  async listRecentOperations(tenantId: string, deviceIds: string[], top: number): Promise<Map<string, Page<Operation>>> {
+    if (deviceIds.length === 0) return new Map();
+    // One bounded index range per device, newest first: no device's history is read whole.
+    const branches = deviceIds.map((_, i) => `SELECT * FROM (SELECT * FROM operations WHERE tenant_id = ? AND device_id = ? ORDER BY seq DESC LIMIT ?) AS recent${i}`);
+    const rows = await this.sql.query<OperationRow>(
+      branches.join(' UNION ALL '), deviceIds.flatMap((deviceId) => [tenantId, deviceId, top + 1]),
+    );
+    const byDevice = new Map<string, OperationRow[]>(deviceIds.map((deviceId) => [deviceId, []]));
+    for (const row of rows) byDevice.get(row.device_id)?.push(row);
+    return new Map([...byDevice].map(([deviceId, deviceRows]) => [deviceId, operationPage(deviceRows.sort((a, b) => Number(b.seq) - Number(a.seq)), top)]));
   }
 
   async transitionOperation(tenantId: string, operationId: string, transition: Transition, changes: TransitionChanges): Promise<Operation | null> {

@@ -4,7 +4,7 @@ import type { DeviceType } from '../domain/enums.js';
 import type { Operation, OperationError, Transition } from '../domain/operation.js';
 import type { IdentitySet } from '../domain/identity.js';
 import type { CatalogEntry } from '../domain/software-catalog.js';
-import type { DevicePage, DevicePageQuery, OperationPageQuery, Page } from './device-query.js';
+import type { DeviceFilter, DevicePage, DevicePageQuery, OperationPageQuery, Page } from './device-query.js';
 
 export interface EnrollmentToken {
   id: string;
@@ -120,7 +120,10 @@ export interface Store {
    * so the page may be short, even empty, with `next` set to continue after them.
    */
   listDevices(query: DevicePageQuery): Promise<DevicePage>;
-  countDevices(tenantId: string): Promise<number>;
+  /** Devices of the tenant matching the filter, all pages ($count); read off the event loop, time-limited. */
+  countDevices(tenantId: string, filter?: DeviceFilter | null): Promise<number>;
+  /** The three documents of each device named that exists in the tenant, read in one statement ($expand). */
+  getDeviceDocuments(tenantId: string, deviceIds: string[]): Promise<Map<string, DeviceDocuments>>;
 
   /**
    * Inserts an operation unless its device does not exist in its tenant ('noDevice') or a
@@ -132,6 +135,9 @@ export interface Store {
   createOperation(operation: Operation, audit: AuditEvent): Promise<OperationInsertOutcome>;
   getOperation(tenantId: string, deviceId: string, operationId: string): Promise<Operation | null>;
   listOperations(query: OperationPageQuery): Promise<Page<Operation>>;
+  countOperations(tenantId: string, deviceId: string): Promise<number>;
+  /** The first page (newest first, `top`) of each device's operations, read in one statement ($expand). */
+  listRecentOperations(tenantId: string, deviceIds: string[], top: number): Promise<Map<string, Page<Operation>>>;
 
   /**
    * Moves an operation along one legal transition in one conditional statement; null when
@@ -214,7 +220,10 @@ export type OperationInsertOutcome = 'created' | 'conflict' | 'noDevice';
  * Regenerates a seeded device's three documents from the generator descriptor the store keeps
  * instead of them (src/seed supplies it; the store knows no generator).
  */
-export type SeededDocuments = (tenantId: string, from: GeneratedFrom) => Pick<Device, 'health' | 'activity' | 'configuration'>;
+/** A device's three documents. */
+export type DeviceDocuments = Pick<Device, 'health' | 'activity' | 'configuration'>;
+
+export type SeededDocuments = (tenantId: string, from: GeneratedFrom) => DeviceDocuments;
 
 export interface StoreOptions {
   /** PostgreSQL connections in the pool */
