@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { seedDevices } from '../../src/seed/seed-devices.js';
 import { regenerateSeededDocuments } from '../../src/seed/seeded-documents.js';
+import { orderableDeviceProperties } from '../../src/domain/device.js';
 import { devicePageOrder } from '../../src/store/device-list-plan.js';
 import type { DeviceFilter } from '../../src/store/device-query.js';
 import { migrate } from '../../src/store/migrations.js';
@@ -107,6 +108,30 @@ test('a lone startswith pages through one index range in order: one statement, n
         assert.equal(plan.length, 1, `${name}: one index search\n${plan.join('\n')}`);
         assert.match(plan[0], /^SEARCH devices USING INDEX \w+ \(tenant_id=\? AND /, name);
         if (position) assert.match(plan[0], /\(\w+,id\)>\(\?,\?\)/, `${name}: the position is a seek, not a filter\n${plan[0]}`);
+      }
+    }
+  } finally {
+    db.close();
+  }
+});
+
+test('an $orderby page on any one key reads that key’s index in order: no sort, no scan, either direction, from either part', async () => {
+  const db = new Database(join(dir, 'plans.db'), { readonly: true });
+  try {
+    for (const property of orderableDeviceProperties) {
+      for (const descending of [false, true]) {
+        const order = [{ property, descending }];
+        for (const position of [null, { keys: ['m'], id: '8' }, { keys: [null], id: '8' }]) {
+          driver.recorded.length = 0;
+          await store.listDevices({ tenantId: tenant, filter: null, order, top: 50, after: position });
+          const name = `${property} ${descending ? 'desc' : 'asc'} after ${JSON.stringify(position)}`;
+          assert.ok(driver.recorded.length > 0, name);
+          for (const sql of driver.recorded) {
+            const params = Array.from({ length: (sql.match(/\?/g) ?? []).length }, () => 'x');
+            const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((row) => row.detail);
+            assert.ok(!plan.some((line) => /TEMP B-TREE|^SCAN devices\b/.test(line)), `${name}: a sort or a scan in\n${sql}\n${plan.join('\n')}`);
+          }
+        }
       }
     }
   } finally {
