@@ -15,6 +15,12 @@ export interface DeviceAgentOptions {
   enrollmentToken: string | null;
   /** the credential of an earlier enrollment, tried first */
   credential?: string | null;
+  /**
+   * When the server refuses the credential of an enrolled device: enroll again with the token
+   * (the simulator, like a device an admin reset), or stop and say so (the real agent: a revoked
+   * device must not come back by itself).
+   */
+  whenRefused?: 'enrollAgain' | 'stop';
   /** how long the server may hold a work poll (it caps this at 30 s) */
   longPollSeconds: number;
   /** time between inventory reports (± 20 %) */
@@ -48,6 +54,7 @@ export class DeviceAgent {
   private _earlyEmptyPolls = 0;
   private readonly stopController = new AbortController();
   private loops: Promise<void>[] = [];
+  private _stopReason: string | null = null;
 
   constructor(
     private readonly options: DeviceAgentOptions,
@@ -94,6 +101,16 @@ export class DeviceAgent {
     return this.client.credential;
   }
 
+  /** why the agent stopped by itself (its credential was refused), or null */
+  get stopReason(): string | null {
+    return this._stopReason;
+  }
+
+  /** Resolves when the agent has stopped, by stop() or by itself. */
+  async done(): Promise<void> {
+    await Promise.allSettled(this.loops);
+  }
+
   private get stopped(): boolean {
     return this.stopController.signal.aborted;
   }
@@ -119,7 +136,7 @@ export class DeviceAgent {
 
   // --- enrollment --------------------------------------------------------------------------
 
-  private async enroll(): Promise<void> {
+  private async enroll(again = false): Promise<void> {
     this._state = 'enrolling';
     const request: EnrollRequest = { enrollmentToken: this.options.enrollmentToken, ...(await this.host.enrollment()) };
     let reply;
@@ -128,7 +145,8 @@ export class DeviceAgent {
       // device, the database was replaced), the enrollment token is the way back in.
       const proof = this.client.credential ?? this.refusedCredential;
       if (proof) reply = await this.client.enroll(request, { credential: proof });
-      if ((!reply || reply.status === 401) && this.options.enrollmentToken) reply = await this.client.enroll(request);
+      const tokenAllowed = !again || this.options.whenRefused !== 'stop';
+      if ((!reply || reply.status === 401) && this.options.enrollmentToken && tokenAllowed) reply = await this.client.enroll(request);
     } catch (error) {
       if (this.stopped) return;
       throw error;
@@ -157,9 +175,16 @@ export class DeviceAgent {
   private async reenroll(): Promise<void> {
     this.log('credential refused; enrolling again');
     try {
-      await this.enroll();
+      await this.enroll(true);
     } catch (error) {
       if (this.stopped) return;
+      if (this.options.whenRefused === 'stop' && error instanceof AgentHttpError && error.status === 401) {
+        this._stopReason = 'the server refused this device\'s credential (the device was revoked or removed); an admin must enroll it again';
+        this.log(`stopping: ${this._stopReason}`);
+        this.stopController.abort();
+        this._state = 'stopped';
+        return;
+      }
       // The token may have expired: wait long, not in a tight loop.
       this.log(`re-enrollment refused (${describeError(error)}); retrying in a minute`);
       await this.sleep(jitter(60_000, 0.2, this.options.random));

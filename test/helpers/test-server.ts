@@ -19,6 +19,8 @@ export interface TestServer extends RunningServer {
   token(request?: Partial<DevTokenRequest>): Promise<string>;
   /** fetch against the server with a token of tenant A unless headers say otherwise */
   request(path: string, init?: RequestInit & { token?: string | null }): Promise<Response>;
+  /** closes the server and starts it again on the same port and database (app, store and engine are new) */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -27,13 +29,14 @@ export async function startTestServer(options: { devicesA?: number; devicesB?: n
   const dir = mkdtempSync(join(tmpdir(), 'twd-test-'));
   const postgres = testStore === 'postgres' && !options.config?.db ? await createPostgresDatabase() : null;
   const dbPath = options.config?.db ?? postgres?.url ?? join(dir, 'test.db');
-  const server = await startServer({ ...serveDefaults, port: 0, logLevel: 'silent', ...options.config, db: dbPath }, options.outputs);
+  const config: ServeConfig = { ...serveDefaults, port: 0, logLevel: 'silent', ...options.config, db: dbPath };
+  const server = await startServer(config, options.outputs);
   if (options.devicesA) await seedDevices(server.store, { tenantId: tenantA, count: options.devicesA, seed: 7 });
   if (options.devicesB) await seedDevices(server.store, { tenantId: tenantB, count: options.devicesB, seed: 8 });
   const key = await devSigningKey(server.store);
   const token = (request: Partial<DevTokenRequest> = {}) => signDevToken(key, { tenantId: tenantA, ...request });
   const defaultToken = await token();
-  return {
+  const testServer: TestServer = {
     ...server,
     dir,
     dbPath,
@@ -43,14 +46,30 @@ export async function startTestServer(options: { devicesA?: number; devicesB?: n
       const headers = new Headers(init.headers);
       const bearer = init.token === undefined ? defaultToken : init.token;
       if (bearer !== null && !headers.has('authorization')) headers.set('authorization', `Bearer ${bearer}`);
-      return fetch(path.startsWith('http') ? path : server.url + path, { ...init, headers });
+      return fetch(path.startsWith('http') ? path : testServer.url + path, { ...init, headers });
+    },
+    async restart() {
+      await testServer.close();
+      const again = await startServer({ ...config, port: Number(new URL(testServer.url).port) }, options.outputs);
+      Object.assign(testServer, { app: again.app, store: again.store, engine: again.engine, url: again.url, close: again.close });
+      // fetch may still hold keep-alive sockets to the closed server: the first requests on
+      // them fail, so they are used up here, not by the test.
+      for (let attempt = 0; attempt < 10; attempt++) {
+        try {
+          await (await fetch(`${testServer.url}/beta/teamwork/devices?$top=1`, { headers: { authorization: `Bearer ${defaultToken}` } })).arrayBuffer();
+          break;
+        } catch {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      }
     },
     async stop() {
-      await server.close();
+      await testServer.close();
       await postgres?.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  return testServer;
 }
 
 /** POSTs a JSON action body. */
