@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
+import { seedDemoCatalog } from '../../src/seed/demo-catalog.js';
 import { seedDevices } from '../../src/seed/seed-devices.js';
 import { regenerateSeededDocuments } from '../../src/seed/seeded-documents.js';
 import { devicePageOrder } from '../../src/store/device-list-plan.js';
@@ -108,6 +109,28 @@ test('a lone startswith pages through one index range in order: one statement, n
         assert.match(plan[0], /^SEARCH devices USING INDEX \w+ \(tenant_id=\? AND /, name);
         if (position) assert.match(plan[0], /\(\w+,id\)>\(\?,\?\)/, `${name}: the position is a seek, not a filter\n${plan[0]}`);
       }
+    }
+  } finally {
+    db.close();
+  }
+});
+
+test("updateSoftware's read of the device and its catalog entries is one statement of index searches", async () => {
+  await seedDemoCatalog(store, tenant);
+  const [device] = (await store.listDevices({ tenantId: tenant, filter: null, order: [], top: 1, after: null })).items;
+  const db = new Database(join(dir, 'plans.db'), { readonly: true });
+  try {
+    for (const version of ['5.1.24.0', null]) {
+      driver.recorded.length = 0;
+      const found = await store.getDeviceCatalog(tenant, device.id, 'teamsClient', version);
+      assert.ok(found && found.entries.length > 0, `the demo catalog has teamsClient ${version ?? 'versions'}`);
+      assert.equal(driver.recorded.length, 1, driver.recorded.join('\n'));
+      const [sql] = driver.recorded;
+      const params = Array.from({ length: (sql.match(/\?/g) ?? []).length }, () => 'x');
+      const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((row) => row.detail);
+      assert.match(plan[0], /^SEARCH d USING (COVERING )?INDEX sqlite_autoindex_devices_1 \(tenant_id=\? AND id=\?\)/, plan.join('\n'));
+      assert.match(plan[1], /^SEARCH c USING INDEX catalog_entries_unique \(tenant_id=\? AND software_type=\?( AND version=\?)?\)/, plan.join('\n'));
+      assert.ok(!plan.some((line) => /^SCAN/.test(line)), plan.join('\n'));
     }
   } finally {
     db.close();
