@@ -170,7 +170,7 @@ async function printWelcome(server: RunningServer, config: ServeConfig, fleet: S
       `export TOKEN=${token}`,
       '',
       ...(offered ? [] : ['Offer a version first (updateSoftware refuses any version the catalog does not offer the device):',
-        `npx teamwork-devices catalog add --db ${redactDatabaseUrl(config.db)} --tenant ${config.tenant} --software-type teamsClient --version <version>`, '']),
+        `npx teamwork-devices catalog add --db ${redactDatabaseUrl(config.db)} --tenant ${config.tenant} --software-type teamsClient --version {softwareVersion}`, '']),
       'Update a device:',
       `curl -i${insecure} -X POST ${server.url}/beta/teamwork/devices/${deviceId}/updateSoftware \\`,
       `  -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \\`,
