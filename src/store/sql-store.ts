@@ -1,9 +1,9 @@
 import type { AuditEvent } from '../domain/audit.js';
 import type { Device, HardwareDetail } from '../domain/device.js';
-import type { DeviceType } from '../domain/enums.js';
+import type { DeviceType, SoftwareType } from '../domain/enums.js';
 import type { IdentitySet } from '../domain/identity.js';
 import type { Operation, OperationError, Transition } from '../domain/operation.js';
-import type { CatalogEntry } from '../domain/software-catalog.js';
+import type { CatalogEntry, CatalogOffer } from '../domain/software-catalog.js';
 import type { DeviceFilter, DevicePage, DevicePageQuery, OperationPageQuery, Page } from './device-query.js';
 import { compileFilter } from './filter-sql.js';
 import * as access from './device-access.js';
@@ -16,7 +16,7 @@ import {
 import type { SqlDriver, SqlExecutor } from './sql-driver.js';
 import { StoreConflictError } from './store-errors.js';
 import type {
-  AuditQuery, DeviceModel, DeviceRef, EnrollmentOutcome, EnrollmentToken, EnrollmentWrite, OperationInsertOutcome,
+  AuditQuery, DeviceCatalog, DeviceRef, EnrollmentOutcome, EnrollmentToken, EnrollmentWrite, OperationInsertOutcome,
   DeviceDocuments, SeededDocuments, SigningKey, Store, StoredCredential, TransitionChanges,
 } from './store.js';
 import { nextOperationSql, transitionSql } from './transition-sql.js';
@@ -105,11 +105,26 @@ export class SqlStore implements Store {
     return this.device(row);
   }
 
-  async getDeviceModel(tenantId: string, deviceId: string): Promise<DeviceModel | null> {
-    const [row] = await this.sql.query<{ id: string; device_type: string; hw_model: string | null }>(
-      'SELECT id, device_type, hw_model FROM devices WHERE tenant_id = ? AND id = ?', [tenantId, deviceId],
+  async getDeviceCatalog(tenantId: string, deviceId: string, softwareType: SoftwareType, version: string | null): Promise<DeviceCatalog | null> {
+    // One statement: the device by its primary key, its tenant's entries by the catalog's
+    // unique index (tenant_id, software_type, version, …); a device without entries is one row
+    // of NULLs. Only the columns the rule reads: this is on every updateSoftware's path.
+    // All of a type's entries in the order they were added, as listCatalog gives them (of two
+    // versions that compare equal, newestVersion keeps the first); one version's need no order.
+    const rows = await this.sql.query<DeviceCatalogRow>(
+      `SELECT d.device_type AS device_device_type, d.hw_model AS device_model, c.version, c.device_type, c.model
+       FROM devices d LEFT JOIN catalog_entries c
+         ON c.tenant_id = d.tenant_id AND c.software_type = ?${version === null ? '' : ' AND c.version = ?'}
+       WHERE d.tenant_id = ? AND d.id = ?${version === null ? ' ORDER BY c.seq' : ''}`,
+      version === null ? [softwareType, tenantId, deviceId] : [softwareType, version, tenantId, deviceId],
     );
-    return row ? { id: row.id, deviceType: row.device_type as DeviceType, model: row.hw_model } : null;
+    if (rows.length === 0) return null;
+    const [first] = rows;
+    const entries: CatalogOffer[] = [];
+    for (const row of rows) {
+      if (row.version !== null) entries.push({ softwareType, version: row.version, deviceType: row.device_type as DeviceType | null, model: row.model });
+    }
+    return { device: { id: deviceId, deviceType: first.device_device_type as DeviceType, model: first.device_model }, entries };
   }
 
   async countDevices(tenantId: string, filter: DeviceFilter | null = null): Promise<number> {
@@ -324,12 +339,22 @@ export class SqlStore implements Store {
   }
 
   async addCatalogEntry(entry: CatalogEntry): Promise<'added' | 'exists'> {
-    const rows = await this.sql.query(
-      `INSERT INTO catalog_entries (tenant_id, software_type, version, device_type, model, created_at)
-       VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING seq`,
-      [entry.tenantId, entry.softwareType, entry.version, entry.deviceType, entry.model, entry.createdDateTime],
-    );
-    return rows.length === 1 ? 'added' : 'exists';
+    return (await this.addCatalogEntries([entry])) === 1 ? 'added' : 'exists';
+  }
+
+  addCatalogEntries(entries: CatalogEntry[]): Promise<number> {
+    return this.sql.transaction(async (tx) => {
+      let added = 0;
+      for (const entry of entries) {
+        const rows = await tx.query(
+          `INSERT INTO catalog_entries (tenant_id, software_type, version, device_type, model, created_at)
+           VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING seq`,
+          [entry.tenantId, entry.softwareType, entry.version, entry.deviceType, entry.model, entry.createdDateTime],
+        );
+        added += rows.length;
+      }
+      return added;
+    });
   }
 
   async listCatalog(tenantId: string): Promise<CatalogEntry[]> {
@@ -344,4 +369,13 @@ interface KeyRow {
   private_jwk: unknown;
   public_jwk: unknown;
   created_at: string | Date;
+}
+
+/** A device joined with its catalog entries: the entry's columns are NULL when none matched. */
+interface DeviceCatalogRow {
+  device_device_type: string;
+  device_model: string | null;
+  version: string | null;
+  device_type: string | null;
+  model: string | null;
 }

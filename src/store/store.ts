@@ -1,9 +1,9 @@
 import type { AuditEvent } from '../domain/audit.js';
 import type { Device, GeneratedFrom, HardwareDetail } from '../domain/device.js';
-import type { DeviceType } from '../domain/enums.js';
+import type { DeviceType, SoftwareType } from '../domain/enums.js';
 import type { Operation, OperationError, Transition } from '../domain/operation.js';
 import type { IdentitySet } from '../domain/identity.js';
-import type { CatalogEntry } from '../domain/software-catalog.js';
+import type { CatalogEntry, CatalogOffer } from '../domain/software-catalog.js';
 import type { DeviceFilter, DevicePage, DevicePageQuery, OperationPageQuery, Page } from './device-query.js';
 
 export interface EnrollmentToken {
@@ -77,6 +77,13 @@ export interface DeviceModel {
   model: string | null;
 }
 
+/** A device's type and model with the catalog entries an update of it may be checked against. */
+export interface DeviceCatalog {
+  device: DeviceModel;
+  /** the tenant's entries of one software type (and version, when one is named), whatever device they are for */
+  entries: CatalogOffer[];
+}
+
 export interface DeviceRef {
   tenantId: string;
   deviceId: string;
@@ -112,8 +119,13 @@ export interface Store {
    */
   refreshStatistics(): Promise<void>;
   getDevice(tenantId: string, deviceId: string): Promise<Device | null>;
-  /** What an action needs to know of a device, without reading its documents (the hot path of updateSoftware). */
-  getDeviceModel(tenantId: string, deviceId: string): Promise<DeviceModel | null>;
+  /**
+   * What updateSoftware needs to know, in one indexed read and without the device's documents
+   * (its hot path): the device's type and model, and the tenant's catalog entries of this
+   * software type, only those of `version` when one is named. Which entries apply to the
+   * device is the domain's rule, not the store's. Null when the tenant has no such device.
+   */
+  getDeviceCatalog(tenantId: string, deviceId: string, softwareType: SoftwareType, version: string | null): Promise<DeviceCatalog | null>;
   /**
    * A page of devices without their documents (health, activity, configuration are empty).
    * Bounded work: a filter no index serves is checked over at most `scanRowsPerPage` devices,
@@ -210,6 +222,8 @@ export interface Store {
   listAudit(query: AuditQuery): Promise<Page<AuditEvent>>;
 
   addCatalogEntry(entry: CatalogEntry): Promise<'added' | 'exists'>;
+  /** Adds entries in one transaction (one commit for a whole catalog); returns how many were new. */
+  addCatalogEntries(entries: CatalogEntry[]): Promise<number>;
   listCatalog(tenantId: string): Promise<CatalogEntry[]>;
 }
 

@@ -5,6 +5,7 @@ import { devSigningKey, signDevToken, type DevTokenRequest } from '../../src/aut
 import { serveDefaults, type ServeConfig } from '../../src/config.js';
 import { seedDevices } from '../../src/seed/seed-devices.js';
 import { startServer, type RunningServer, type ServerOutputs } from '../../src/server.js';
+import { offer, offersOf, testVersions } from './test-catalog.js';
 import { createPostgresDatabase, queryDatabase, testStore } from './test-database.js';
 
 export const tenantA = '11111111-1111-4111-8111-111111111111';
@@ -24,8 +25,14 @@ export interface TestServer extends RunningServer {
   stop(): Promise<void>;
 }
 
-/** A real server on a real SQLite file in a fresh temporary folder, listening on a free port. */
-export async function startTestServer(options: { devicesA?: number; devicesB?: number; config?: Partial<ServeConfig>; outputs?: ServerOutputs } = {}): Promise<TestServer> {
+/**
+ * A real server on a real SQLite file in a fresh temporary folder, listening on a free port.
+ * Tenants A and B are offered the test catalog (testVersions) unless `testCatalog` is false,
+ * for tests whose catalog must be exactly their own.
+ */
+export async function startTestServer(
+  options: { devicesA?: number; devicesB?: number; testCatalog?: boolean; config?: Partial<ServeConfig>; outputs?: ServerOutputs } = {},
+): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'twd-test-'));
   const postgres = testStore === 'postgres' && !options.config?.db ? await createPostgresDatabase() : null;
   const dbPath = options.config?.db ?? postgres?.url ?? join(dir, 'test.db');
@@ -33,6 +40,9 @@ export async function startTestServer(options: { devicesA?: number; devicesB?: n
   const server = await startServer(config, options.outputs);
   if (options.devicesA) await seedDevices(server.store, { tenantId: tenantA, count: options.devicesA, seed: 7 });
   if (options.devicesB) await seedDevices(server.store, { tenantId: tenantB, count: options.devicesB, seed: 8 });
+  if (options.testCatalog !== false) {
+    for (const tenantId of [tenantA, tenantB]) await offer(server.store, tenantId, offersOf(testVersions));
+  }
   const key = await devSigningKey(server.store);
   const token = (request: Partial<DevTokenRequest> = {}) => signDevToken(key, { tenantId: tenantA, ...request });
   const defaultToken = await token();

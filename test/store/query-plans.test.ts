@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
+import { seedDemoCatalog } from '../../src/seed/demo-catalog.js';
 import { seedDevices } from '../../src/seed/seed-devices.js';
 import { regenerateSeededDocuments } from '../../src/seed/seeded-documents.js';
 import { orderableDeviceProperties } from '../../src/domain/device.js';
@@ -133,6 +134,28 @@ test('an $orderby page on any one key reads that key’s index in order: no sort
           }
         }
       }
+    }
+  } finally {
+    db.close();
+  }
+});
+
+test("updateSoftware's read of the device and its catalog entries is one statement of index searches", async () => {
+  await seedDemoCatalog(store, tenant);
+  const [device] = (await store.listDevices({ tenantId: tenant, filter: null, order: [], top: 1, after: null })).items;
+  const db = new Database(join(dir, 'plans.db'), { readonly: true });
+  try {
+    for (const version of ['5.1.24.0', null]) {
+      driver.recorded.length = 0;
+      const found = await store.getDeviceCatalog(tenant, device.id, 'teamsClient', version);
+      assert.ok(found && found.entries.length > 0, `the demo catalog has teamsClient ${version ?? 'versions'}`);
+      assert.equal(driver.recorded.length, 1, driver.recorded.join('\n'));
+      const [sql] = driver.recorded;
+      const params = Array.from({ length: (sql.match(/\?/g) ?? []).length }, () => 'x');
+      const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((row) => row.detail);
+      assert.match(plan[0], /^SEARCH d USING (COVERING )?INDEX sqlite_autoindex_devices_1 \(tenant_id=\? AND id=\?\)/, plan.join('\n'));
+      assert.match(plan[1], /^SEARCH c USING INDEX catalog_entries_unique \(tenant_id=\? AND software_type=\?( AND version=\?)?\)/, plan.join('\n'));
+      assert.ok(!plan.some((line) => /^SCAN/.test(line)), plan.join('\n'));
     }
   } finally {
     db.close();

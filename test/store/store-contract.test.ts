@@ -123,14 +123,35 @@ async function operationIn(store: Store, status: OperationStatus, deviceOverride
       assert.deepEqual(await store.getDevice(tenant, many[777].id), many[777]);
     });
 
-    it('getDeviceModel: id, type and model without the documents', async (store) => {
+    it('getDeviceCatalog: the device\'s id, type and model with its tenant\'s entries of one software type (and version), in order', async (store) => {
       const device = makeDevice({ deviceType: 'teamsPanel', hardwareDetail: { uniqueId: 'u', serialNumber: 's', manufacturer: 'crestron', model: 'TSS-770', macAddresses: [] } });
       const noModel = makeDevice({ hardwareDetail: { uniqueId: null, serialNumber: 's2', manufacturer: null, model: null, macAddresses: [] } });
       await store.insertDevices([device, noModel]);
-      assert.deepEqual(await store.getDeviceModel(tenant, device.id), { id: device.id, deviceType: 'teamsPanel', model: 'TSS-770' });
-      assert.deepEqual(await store.getDeviceModel(tenant, noModel.id), { id: noModel.id, deviceType: 'teamsRoom', model: null });
-      assert.equal(await store.getDeviceModel(otherTenant, device.id), null);
-      assert.equal(await store.getDeviceModel(tenant, randomUUID()), null);
+      const entry = (version: string, overrides: Partial<CatalogEntry> = {}): CatalogEntry => ({
+        tenantId: tenant, softwareType: 'teamsClient', version, deviceType: null, model: null,
+        createdDateTime: isoAt(Date.UTC(2025, 2, 3, 4, 5, 6, 789)), ...overrides,
+      });
+      // Whoever an entry is for, the store returns it: which apply is the domain's rule.
+      const entries = [
+        entry('1.0.96.22'), entry('1.0.96.22', { deviceType: 'ipPhone' }), entry('1.0.96.30', { deviceType: 'teamsPanel', model: 'tss-770' }),
+        entry('1.0.96.22', { softwareType: 'firmware' }), entry('1.0.96.22', { tenantId: otherTenant }),
+      ];
+      for (const e of entries) assert.equal(await store.addCatalogEntry(e), 'added');
+      const offers = entries.map(({ softwareType, version, deviceType, model }) => ({ softwareType, version, deviceType, model }));
+      const model = { id: device.id, deviceType: 'teamsPanel', model: 'TSS-770' };
+      // One version's entries come in no particular order; all of a type's in the order added.
+      const byJson = (a: object, b: object) => JSON.stringify(a).localeCompare(JSON.stringify(b));
+      const oneVersion = await store.getDeviceCatalog(tenant, device.id, 'teamsClient', '1.0.96.22');
+      assert.deepEqual({ ...oneVersion, entries: oneVersion?.entries.sort(byJson) }, { device: model, entries: offers.slice(0, 2).sort(byJson) });
+      assert.deepEqual(await store.getDeviceCatalog(tenant, device.id, 'teamsClient', null), { device: model, entries: offers.slice(0, 3) });
+      assert.deepEqual(await store.getDeviceCatalog(tenant, device.id, 'firmware', null), { device: model, entries: [offers[3]] });
+      // Versions compare exactly, as stored.
+      assert.deepEqual(await store.getDeviceCatalog(tenant, device.id, 'teamsClient', '1.0.96.022'), { device: model, entries: [] });
+      assert.deepEqual(await store.getDeviceCatalog(tenant, noModel.id, 'companyPortal', null), {
+        device: { id: noModel.id, deviceType: 'teamsRoom', model: null }, entries: [],
+      });
+      assert.equal(await store.getDeviceCatalog(otherTenant, device.id, 'teamsClient', null), null);
+      assert.equal(await store.getDeviceCatalog(tenant, randomUUID(), 'teamsClient', '1.0.96.22'), null);
     });
 
     it('listDevices pages by keyset: every device exactly once, ordered by id, tenants kept apart', async (store) => {
