@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { devSigningKey, signDevToken } from '../src/auth/dev-issuer.js';
+import { seedDemoCatalog } from '../src/seed/demo-catalog.js';
 import { seedDevices } from '../src/seed/seed-devices.js';
 import { openStore } from '../src/store/open-store.js';
 import type { StoreName } from './bench-config.js';
@@ -113,6 +114,19 @@ export class BenchWorkspace {
     }
     file.timings.push(added);
     return { file, added };
+  }
+
+  /**
+   * Adds the demo catalog to the named database, so updateSoftware accepts the demo versions
+   * the benchmarks ask for (a version the catalog does not offer is a 404). Not timed.
+   */
+  async offerDemoCatalog(name: string, store: StoreName = 'sqlite'): Promise<void> {
+    const opened = await openStore((await this.database(name, store)).db);
+    try {
+      await seedDemoCatalog(opened, benchTenant);
+    } finally {
+      await opened.close();
+    }
   }
 
   /** A dev token (TeamworkDevice.ReadWrite.All, delegated) the database's own dev issuer accepts. */

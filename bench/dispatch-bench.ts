@@ -3,6 +3,7 @@ import http from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { operatorActor } from '../src/domain/audit.js';
 import { createEnrollmentToken } from '../src/engine/device-administration.js';
+import { seedDemoCatalog } from '../src/seed/demo-catalog.js';
 import { demoSoftwareVersions, deviceFamily } from '../src/seed/demo-tables.js';
 import { SeededRandom, type RandomSource } from '../src/seed/seeded-random.js';
 import { openStore } from '../src/store/open-store.js';
@@ -177,6 +178,8 @@ async function measureFleet(label: 'small' | 'large', devices: number, config: B
   let enrollmentToken: string;
   try {
     enrollmentToken = (await createEnrollmentToken(store, { tenantId: benchTenant, ttlSeconds: 3600, maxUses: null, description: 'bench' }, operatorActor)).token;
+    // The plan asks for demo teamsClient versions: the catalog must offer them.
+    await seedDemoCatalog(store, benchTenant);
   } finally {
     await store.close();
   }

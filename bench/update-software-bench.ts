@@ -40,6 +40,7 @@ export async function updateSoftwareBench(config: BenchConfig, workspace: BenchW
   for (const store of config.stores) {
     progress(`updateSoftware: seeding ${fmt.int(config.updateDevices)} devices into a fresh ${storeLabel[store]} database`);
     const { file, added } = await workspace.seed('update', config.updateDevices, store);
+    await workspace.offerDemoCatalog('update', store);
     const token = await workspace.token('update', store);
     const requests = updateRequests(await workspace.deviceKeys('update', store));
     progress(`updateSoftware: ${storeLabel[store]}: ${fmt.int(requests.length)} distinct (device, softwareType) requests available`);

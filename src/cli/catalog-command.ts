@@ -9,25 +9,30 @@ export function addCatalogCommand(program: Command): void {
   const group = program.command('catalog').description('available software versions per software type and device type/model');
   group
     .command('add')
-    .description('add an available version')
+    .description('offer versions of a software type (to every device, or only to a device type and model); updateSoftware refuses any other version with a 404')
     .addOption(dbOption())
     .addOption(tenantOption())
     .addOption(new Option('--software-type <type>', 'software type').choices([...softwareTypes]).makeOptionMandatory())
-    .requiredOption('--version <version>', 'version string')
+    .requiredOption('--version <version>', 'version string (repeatable)', (value: string, previous: string[] = []) => [...previous, value])
     .addOption(new Option('--device-type <type>', 'only for this device type').choices([...deviceTypes]))
-    .option('--model <model>', 'only for this hardware model')
+    .option('--model <model>', 'only for this hardware model (any case)')
     .action(async (options) => {
-      if (!versionTextPattern.test(options.version)) throw new Error('--version must be 1-64 characters of letters, digits and . - + _');
+      const versions = options.version as string[];
+      const invalid = versions.filter((v) => !versionTextPattern.test(v));
+      if (invalid.length) throw new Error(`--version must be 1-64 characters of letters, digits and . - + _ (not '${invalid[0]}')`);
       await withStore(options.db, async (store) => {
-        const result = await store.addCatalogEntry({
-          tenantId: options.tenant,
-          softwareType: options.softwareType,
-          version: options.version,
-          deviceType: options.deviceType ?? null,
-          model: options.model ?? null,
-          createdDateTime: new Date().toISOString(),
-        });
-        process.stdout.write(`${result === 'added' ? 'added' : 'already in the catalog'}: ${options.softwareType} ${options.version}\n`);
+        const createdDateTime = new Date().toISOString();
+        for (const version of versions) {
+          const result = await store.addCatalogEntry({
+            tenantId: options.tenant,
+            softwareType: options.softwareType,
+            version,
+            deviceType: options.deviceType ?? null,
+            model: options.model ?? null,
+            createdDateTime,
+          });
+          process.stdout.write(`${result === 'added' ? 'added' : 'already in the catalog'}: ${options.softwareType} ${version}\n`);
+        }
       });
     });
   group

@@ -8,6 +8,7 @@ import { addMigrateCommand } from './migrate-command.js';
 import { addSeedCommand } from './seed-command.js';
 import { addServeCommand } from './serve-command.js';
 import { addSimulateCommand } from './simulate-command.js';
+import { addAgentCommand } from './agent-command.js';
 import { addTokenCommand } from './token-command.js';
 
 /** The `teamwork-devices` command (DESIGN.md has the contract scripts rely on). */
@@ -22,6 +23,7 @@ export async function main(argv: string[]): Promise<void> {
   addEnrollmentTokenCommand(program);
   addCatalogCommand(program);
   addSimulateCommand(program);
+  addAgentCommand(program);
   addDevicesCommand(program);
   addMigrateCommand(program);
   addAuditCommand(program);

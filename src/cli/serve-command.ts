@@ -6,7 +6,7 @@ import { devSigningKey, signDevToken } from '../auth/dev-issuer.js';
 import { devIssuerEnabled, parseDurationSeconds, parsePerSecond, parseTrustProxy, serveDefaults, validateServeConfig, type ServeConfig } from '../config.js';
 import { operatorActor } from '../domain/audit.js';
 import { createEnrollmentToken, revokeDeviceCredential } from '../engine/device-administration.js';
-import { compareVersions } from '../domain/software-catalog.js';
+import { newestVersion } from '../domain/software-catalog.js';
 import { seedDemoCatalog } from '../seed/demo-catalog.js';
 import { seedDevices } from '../seed/seed-devices.js';
 import { SimulatedFleet } from '../device/simulated-fleet.js';
@@ -158,18 +158,19 @@ async function printWelcome(server: RunningServer, config: ServeConfig, fleet: S
       ? await server.store.getDevice(config.tenant, simulated)
       : (await server.store.listDevices({ tenantId: config.tenant, filter: null, order: [], top: 1, after: null })).items[0];
     const deviceId = device?.id ?? '{deviceId}';
-    const offered = (await server.store.listCatalog(config.tenant))
-      .filter((e) => e.softwareType === 'teamsClient' && (e.deviceType === null || e.deviceType === device?.deviceType))
-      .map((e) => e.version)
-      .sort(compareVersions)
-      .pop();
-    const version = offered ?? '1.0.96.22';
+    // A version the catalog offers this very device, or the curl would only show a 404.
+    const offered = device
+      ? newestVersion(await server.store.listCatalog(config.tenant), 'teamsClient', device.deviceType, device.hardwareDetail.model)
+      : null;
+    const version = offered ?? '{softwareVersion}';
     const insecure = server.url.startsWith('https') ? ' -k' : '';
     lines.push(
       '',
       'A dev token (8 hours, TeamworkDevice.ReadWrite.All):',
       `export TOKEN=${token}`,
       '',
+      ...(offered ? [] : ['Offer a version first (updateSoftware refuses any version the catalog does not offer the device):',
+        `npx teamwork-devices catalog add --db ${redactDatabaseUrl(config.db)} --tenant ${config.tenant} --software-type teamsClient --version {softwareVersion}`, '']),
       'Update a device:',
       `curl -i${insecure} -X POST ${server.url}/beta/teamwork/devices/${deviceId}/updateSoftware \\`,
       `  -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \\`,

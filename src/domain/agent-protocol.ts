@@ -20,7 +20,17 @@ export const agentPaths = {
   ack: (operationId: string) => `/agent/v1/operations/${operationId}/ack`,
   progress: (operationId: string) => `/agent/v1/operations/${operationId}/progress`,
   result: (operationId: string) => `/agent/v1/operations/${operationId}/result`,
+  artifact: (sha256: string) => `/agent/v1/artifacts/${sha256}`,
 } as const;
+
+/** Where a software update's artifact is and how the device checks what it downloaded. */
+export interface ArtifactRef {
+  /** a path on this server (agentPaths.artifact, fetched with the device credential) or an external https URL */
+  url: string;
+  /** lower-case hex */
+  sha256: string;
+  size: number;
+}
 
 /**
  * POST /agent/v1/enroll: who the device is and what it runs. New hardware brings an
@@ -59,6 +69,8 @@ export interface WorkItem {
   cancelRequested: boolean;
   createdDateTime: string;
   startedDateTime: string | null;
+  /** a softwareUpdate whose catalog entry carries an artifact; absent or null otherwise */
+  artifact?: ArtifactRef | null;
 }
 
 /** The 200 of GET /agent/v1/work, of the ack and of the result. */

@@ -75,6 +75,11 @@ export const filterableDeviceProperties = {
 
 export type FilterableProperty = keyof typeof filterableDeviceProperties;
 
+/** The device properties `$orderby` may name: those `$filter` may, and the two timestamps. */
+export const orderableDeviceProperties = [...Object.keys(filterableDeviceProperties) as FilterableProperty[], 'createdDateTime', 'lastModifiedDateTime'] as const;
+
+export type OrderableProperty = (typeof orderableDeviceProperties)[number];
+
 /** Properties of teamworkDevice in the order the Graph docs list them. */
 export const deviceProperties = [
   'activityState', 'companyAssetTag', 'createdBy', 'createdDateTime', 'currentUser', 'deviceType',

@@ -13,6 +13,9 @@ export interface CatalogEntry {
   createdDateTime: string;
 }
 
+/** What an entry offers, and to which devices: all that the rule of "offered" reads. */
+export type CatalogOffer = Pick<CatalogEntry, 'softwareType' | 'version' | 'deviceType' | 'model'>;
+
 /**
  * Compares version strings part by part, numbers numerically ("1.0.96.22" > "1.0.9.99"),
  * other parts as text; a version with more parts is newer when the rest is equal.
@@ -33,8 +36,11 @@ export function compareVersions(a: string, b: string): number {
   return 0;
 }
 
-/** Catalog entries that apply to a device of this type and model. */
-function applicableEntries(entries: CatalogEntry[], deviceType: DeviceType, model: string | null): CatalogEntry[] {
+/**
+ * Catalog entries that apply to a device of this type and model: the one rule of "offered",
+ * used by the newest version, the check of a named version and the device's update health.
+ */
+function applicableEntries(entries: readonly CatalogOffer[], deviceType: DeviceType, model: string | null): CatalogOffer[] {
   const lowerModel = model?.toLowerCase() ?? null;
   return entries.filter(
     (e) => (e.deviceType === null || e.deviceType === deviceType) && (e.model === null || e.model.toLowerCase() === lowerModel),
@@ -43,7 +49,7 @@ function applicableEntries(entries: CatalogEntry[], deviceType: DeviceType, mode
 
 /** The newest catalog version of a software type for a device, or null when the catalog has none. */
 export function newestVersion(
-  entries: CatalogEntry[],
+  entries: readonly CatalogOffer[],
   softwareType: SoftwareType,
   deviceType: DeviceType,
   model: string | null,
@@ -54,4 +60,15 @@ export function newestVersion(
     if (newest === null || compareVersions(entry.version, newest) > 0) newest = entry.version;
   }
   return newest;
+}
+
+/** Whether the catalog offers this exact version of a software type to a device of this type and model. */
+export function isOffered(
+  entries: readonly CatalogOffer[],
+  softwareType: SoftwareType,
+  version: string,
+  deviceType: DeviceType,
+  model: string | null,
+): boolean {
+  return applicableEntries(entries, deviceType, model).some((e) => e.softwareType === softwareType && e.version === version);
 }

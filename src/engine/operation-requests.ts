@@ -1,7 +1,8 @@
 import type { ActionRequest } from '../domain/action-body.js';
 import { actorOf, auditEvent } from '../domain/audit.js';
 import { ServiceError, badRequest, notFound } from '../domain/errors.js';
-import { newestVersion } from '../domain/software-catalog.js';
+import type { SoftwareType } from '../domain/enums.js';
+import { isOffered, newestVersion } from '../domain/software-catalog.js';
 import { identitySetOf, type Caller } from '../domain/identity.js';
 import { actions, type ActionName, type Operation } from '../domain/operation.js';
 import { newOperationId } from '../domain/operation-id.js';
@@ -21,17 +22,9 @@ export async function requestOperation(
   startTimeoutMs: number,
 ): Promise<Operation> {
   const noDevice = () => notFound(`The device '${deviceId.slice(0, 64)}' does not exist.`);
-  let softwareVersion = request.softwareVersion;
-  if (request.softwareType && softwareVersion === null) {
-    // No version named: the newest the catalog offers for this device's type and model. Only
-    // this case reads the device first; otherwise the insert itself finds out whether it exists.
-    const device = await store.getDeviceModel(caller.tenantId, deviceId);
-    if (!device) throw noDevice();
-    softwareVersion = newestVersion(await store.listCatalog(caller.tenantId), request.softwareType, device.deviceType, device.model);
-    if (softwareVersion === null) {
-      throw badRequest(`No 'softwareVersion' was given and the catalog has no ${request.softwareType} version for this device (${device.deviceType}, ${device.model ?? 'unknown model'}).`);
-    }
-  }
+  const softwareVersion = request.softwareType
+    ? await offeredVersion(store, caller.tenantId, deviceId, request.softwareType, request.softwareVersion, noDevice)
+    : null;
   const created = Date.now();
   const now = new Date(created).toISOString();
   const by = identitySetOf(caller);
@@ -67,4 +60,34 @@ export async function requestOperation(
     throw new ServiceError('conflict', `A ${what} operation is already queued for the device '${deviceId}'.`);
   }
   return operation;
+}
+
+/**
+ * The version an update installs: the one named, if the catalog offers it to this device's
+ * type and model (else 404, as Graph answers an unavailable version), or the newest offered
+ * (none: 400). One indexed read; the insert that follows still decides whether the device
+ * exists. Reading first is safe because catalog entries are only ever added: a version
+ * offered at the read is still offered at the insert.
+ */
+async function offeredVersion(
+  store: Store,
+  tenantId: string,
+  deviceId: string,
+  softwareType: SoftwareType,
+  named: string | null,
+  noDevice: () => ServiceError,
+): Promise<string> {
+  const found = await store.getDeviceCatalog(tenantId, deviceId, softwareType, named);
+  if (!found) throw noDevice();
+  const { device, entries } = found;
+  const forDevice = `this device (${device.deviceType}, ${device.model ?? 'unknown model'})`;
+  if (named !== null) {
+    if (!isOffered(entries, softwareType, named, device.deviceType, device.model)) {
+      throw notFound(`The ${softwareType} version '${named}' is not available for ${forDevice}: the catalog does not offer it.`);
+    }
+    return named;
+  }
+  const newest = newestVersion(entries, softwareType, device.deviceType, device.model);
+  if (newest === null) throw badRequest(`No 'softwareVersion' was given and the catalog has no ${softwareType} version for ${forDevice}.`);
+  return newest;
 }

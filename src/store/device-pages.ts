@@ -1,6 +1,7 @@
-import type { DevicePage, DevicePageQuery } from './device-query.js';
+import { partsFrom, partSql, sortColumns } from './device-order.js';
+import type { DeviceFilter, DevicePage, DevicePageQuery } from './device-query.js';
 import { candidateConditions, readsInPageOrder, unionOfIndexedConditions, type IndexedCondition } from './device-list-plan.js';
-import { compileFilter, filterColumns, prefixEnd, type CompiledSql } from './filter-sql.js';
+import { compileFilter, filterColumns, orderColumns, prefixEnd, type CompiledSql } from './filter-sql.js';
 import { deviceFromRow, deviceListColumns, type DeviceRow } from './rows.js';
 import type { SqlDriver } from './sql-driver.js';
 import type { SeededDocuments } from './store.js';
@@ -36,6 +37,9 @@ const unionCandidatesPerWindow = 4;
  */
 const maxIndexWalks = 16;
 
+/** Devices read per step when passing over a $skip. */
+const skipStepDevices = 1000;
+
 /** Sets of candidate conditions a filtered page tries, and conditions in one set, before it scans. */
 const maxCandidateSets = 4;
 const maxConditionsPerSet = 16;
@@ -63,9 +67,24 @@ export class DevicePages {
     private readonly scanRowsPerPage = defaultScanRowsPerPage,
   ) {}
 
+  /**
+   * A page, after passing over `skip` devices: those are read as pages of at most
+   * skipStepDevices, each bounded like any page, so a large $skip costs time, not a stall.
+   */
   async list(query: DevicePageQuery): Promise<DevicePage> {
+    let after = query.after;
+    for (let toSkip = query.skip ?? 0; toSkip > 0;) {
+      const skipped = await this.pageAt({ ...query, after, top: Math.min(toSkip, skipStepDevices) });
+      if (skipped.next === null) return { items: [], next: null };
+      toSkip -= skipped.items.length;
+      after = skipped.next;
+    }
+    return this.pageAt({ ...query, after });
+  }
+
+  private async pageAt(query: DevicePageQuery): Promise<DevicePage> {
     const filter = query.filter;
-    if (query.order.length > 0) return this.prefixDevicePage(query);
+    if (query.order.length > 0) return readsPrefixRange(query) ? this.prefixDevicePage(query) : this.orderedDevicePage(query);
     if (readsInPageOrder(filter)) return this.devicePage(query, filter && compileFilter(filter));
     const union = unionOfIndexedConditions(filter!);
     const walks = union && (await this.indexWalks(query.tenantId, union));
@@ -107,11 +126,7 @@ export class DevicePages {
    * (a position outside the range, from an altered token, keeps both and stays correct).
    */
   private async prefixDevicePage(query: DevicePageQuery): Promise<DevicePage> {
-    const filter = query.filter;
-    const [key] = query.order;
-    if (filter?.op !== 'startswith' || query.order.length !== 1 || key.property !== filter.property || key.descending) {
-      throw new Error('pages in a property order are read only for a lone startswith on that property');
-    }
+    const filter = query.filter as DeviceFilter & { op: 'startswith' };
     const column = filterColumns[filter.property];
     const after = query.after;
     const inRange = typeof after?.keys[0] === 'string' && after.keys[0].startsWith(filter.value);
@@ -122,6 +137,29 @@ export class DevicePages {
       [query.tenantId, ...fromParams, prefixEnd(filter.value), query.top + 1],
     );
     return this.page(rows, query.top, [column as keyof DeviceRow]);
+  }
+
+  /**
+   * A page in an explicit order ($orderby): each part of the listing (first key null, then
+   * valued, or the reverse) read from its first key's index, with the filter checked on the way.
+   * Pages are full; a rare filter that no index narrows is read through the order's index,
+   * which is why these reads go through the driver's `scan` and its time limit.
+   */
+  private async orderedDevicePage(query: DevicePageQuery): Promise<DevicePage> {
+    const filter = query.filter ? compileFilter(query.filter) : { sql: 'TRUE', params: [] };
+    const rows: DeviceRow[] = [];
+    let after = query.after;
+    for (const part of partsFrom(query.order, query.after)) {
+      const { where, orderBy } = partSql(query.order, part, after);
+      rows.push(...await this.sql.scan<DeviceRow>(
+        `SELECT ${deviceListColumns} FROM devices WHERE tenant_id = ? AND ${filter.sql} AND ${where.sql} ORDER BY ${orderBy} LIMIT ?`,
+        [query.tenantId, ...filter.params, ...where.params, query.top + 1 - rows.length],
+      ));
+      if (rows.length > query.top) break;
+      // The next part lies wholly after the position.
+      after = null;
+    }
+    return this.page(rows, query.top, sortColumns(query.order).slice(0, -1).map((key) => key.column as keyof DeviceRow));
   }
 
   /**
@@ -262,7 +300,8 @@ export class DevicePages {
     const kept = rows.slice(0, top);
     const items = kept.map((row) => deviceFromRow(row, this.seededDocuments));
     const last = kept[kept.length - 1];
-    const next = rows.length > top ? { keys: orderColumns.map((column) => last[column] as string | null), id: last.id } : null;
+    const keyOf = (value: unknown) => (value instanceof Date ? value.toISOString() : (value as string | null));
+    const next = rows.length > top ? { keys: orderColumns.map((column) => keyOf(last[column])), id: last.id } : null;
     return { items, next };
   }
 }
@@ -282,4 +321,11 @@ function candidateIds(tenantId: string, conditions: IndexedCondition[]): { branc
     params.push(tenantId, ...compiled.params);
   }
   return { branches: branches.join(' UNION '), params };
+}
+
+/** Whether a page in this order is one range of a startswith's index: the filter is that startswith, the order its property, ascending. */
+function readsPrefixRange(query: DevicePageQuery): boolean {
+  const [key] = query.order;
+  return query.filter?.op === 'startswith' && query.order.length === 1 && !key.descending
+    && orderColumns[key.property] === filterColumns[query.filter.property];
 }

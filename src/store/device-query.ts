@@ -1,4 +1,4 @@
-import type { Device, FilterableProperty } from '../domain/device.js';
+import type { Device, FilterableProperty, OrderableProperty } from '../domain/device.js';
 
 /**
  * A validated `$filter` over device properties. Values are plain data; the store compiles
@@ -11,9 +11,12 @@ export type DeviceFilter =
   | { op: 'in'; property: FilterableProperty; values: string[] }
   | { op: 'startswith'; property: FilterableProperty; value: string };
 
-/** A property pages of devices are sorted by, before the id that breaks ties. */
+/**
+ * A property pages of devices are sorted by, before the id that breaks ties (in the direction
+ * of the last key). A null sorts before every value, as OData orders them.
+ */
 export interface DeviceOrderKey {
-  property: FilterableProperty;
+  property: OrderableProperty;
   descending: boolean;
 }
 
@@ -32,12 +35,16 @@ export interface DevicePageQuery {
   top: number;
   /** keyset position: the last device of the previous page */
   after: DevicePosition | null;
+  /** devices to pass over after the position before the page begins ($skip) */
+  skip?: number;
 }
 
 export interface OperationPageQuery {
   tenantId: string;
   deviceId: string;
   top: number;
+  /** operations to pass over after the position before the page begins ($skip) */
+  skip?: number;
   /** keyset position: the sequence number of the last operation of the previous page (newest first) */
   beforeSeq: number | null;
 }

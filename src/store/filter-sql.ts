@@ -1,4 +1,4 @@
-import type { FilterableProperty } from '../domain/device.js';
+import type { FilterableProperty, OrderableProperty } from '../domain/device.js';
 import type { DeviceFilter } from './device-query.js';
 
 /** Column that holds each filterable device property. */
@@ -15,6 +15,13 @@ export const filterColumns: Record<FilterableProperty, string> = {
   'hardwareDetail/model': 'hw_model',
   'currentUser/id': 'current_user_id',
   'currentUser/displayName': 'current_user_display_name',
+};
+
+/** Column that holds each orderable device property. */
+export const orderColumns: Record<OrderableProperty, string> = {
+  ...filterColumns,
+  createdDateTime: 'created_at',
+  lastModifiedDateTime: 'last_modified_at',
 };
 
 export interface CompiledSql {

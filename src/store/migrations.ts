@@ -219,6 +219,16 @@ export const migrations: Migration[] = [
       CREATE INDEX devices_by_user_name ON devices (tenant_id, current_user_display_name, id);
     `,
   },
+  {
+    version: 7,
+    name: 'indexes for $orderby on the two timestamps',
+    // Every other $orderby key already has its filter index; with these, each key's first page
+    // is an index range, not a sort of the tenant.
+    sql: () => `
+      CREATE INDEX devices_by_created ON devices (tenant_id, created_at, id);
+      CREATE INDEX devices_by_last_modified ON devices (tenant_id, last_modified_at, id);
+    `,
+  },
 ];
 
 /**

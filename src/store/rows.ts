@@ -3,7 +3,7 @@ import type { Device, GeneratedFrom } from '../domain/device.js';
 import type { ActivityState, DeviceType, HealthStatus, OperationType, SoftwareType } from '../domain/enums.js';
 import type { Operation, OperationStatus } from '../domain/operation.js';
 import type { CatalogEntry } from '../domain/software-catalog.js';
-import type { EnrollmentToken, SeededDocuments } from './store.js';
+import type { DeviceDocuments, EnrollmentToken, SeededDocuments } from './store.js';
 
 /** A devices row; JSON columns are text in SQLite and jsonb (already parsed) in PostgreSQL. */
 export interface DeviceRow {
@@ -170,7 +170,7 @@ export function deviceFromRow(row: DeviceRow, seededDocuments: SeededDocuments):
  * The three documents of a row: absent when it was read with deviceListColumns, regenerated
  * when the row holds a generator descriptor instead (seeded demo devices), else as stored.
  */
-function documentsOf(row: DeviceRow, seededDocuments: SeededDocuments): Pick<Device, 'health' | 'activity' | 'configuration'> {
+export function documentsOf(row: DeviceRow, seededDocuments: SeededDocuments): DeviceDocuments {
   if (row.health === undefined) return { health: {}, activity: {}, configuration: {} };
   if (row.health === null && row.documents_seed) return seededDocuments(row.tenant_id, parsed<GeneratedFrom>(row.documents_seed));
   return { health: parsed(row.health), activity: parsed(row.activity), configuration: parsed(row.configuration) };

@@ -1,24 +1,31 @@
 import type { AuditEvent } from '../domain/audit.js';
 import type { Device, HardwareDetail } from '../domain/device.js';
-import type { DeviceType } from '../domain/enums.js';
+import type { DeviceType, SoftwareType } from '../domain/enums.js';
 import type { IdentitySet } from '../domain/identity.js';
 import type { Operation, OperationError, Transition } from '../domain/operation.js';
-import type { CatalogEntry } from '../domain/software-catalog.js';
-import type { DevicePage, DevicePageQuery, OperationPageQuery, Page } from './device-query.js';
+import type { CatalogEntry, CatalogOffer } from '../domain/software-catalog.js';
+import type { DeviceFilter, DevicePage, DevicePageQuery, OperationPageQuery, Page } from './device-query.js';
+import { compileFilter } from './filter-sql.js';
 import * as access from './device-access.js';
 import { updateDeviceParams, updateDeviceSql } from './device-sql.js';
 import { DevicePages } from './device-pages.js';
 import {
-  catalogFromRow, deviceFromRow, deviceInsertColumns, deviceToRow, iso, jsonText, operationFromRow, parsed,
+  catalogFromRow, deviceFromRow, deviceInsertColumns, documentsOf, deviceToRow, iso, jsonText, operationFromRow, parsed,
   type CatalogRow, type DeviceRow, type OperationRow,
 } from './rows.js';
 import type { SqlDriver, SqlExecutor } from './sql-driver.js';
 import { StoreConflictError } from './store-errors.js';
 import type {
-  AuditQuery, DeviceModel, DeviceRef, EnrollmentOutcome, EnrollmentToken, EnrollmentWrite, OperationInsertOutcome,
-  SeededDocuments, SigningKey, Store, StoredCredential, TransitionChanges,
+  AuditQuery, DeviceCatalog, DeviceRef, EnrollmentOutcome, EnrollmentToken, EnrollmentWrite, OperationInsertOutcome,
+  DeviceDocuments, SeededDocuments, SigningKey, Store, StoredCredential, TransitionChanges,
 } from './store.js';
 import { nextOperationSql, transitionSql } from './transition-sql.js';
+
+/** Up to `top` operations from rows newest first; `next` when one more row was read. */
+function operationPage(rows: OperationRow[], top: number): Page<Operation> {
+  const page = rows.slice(0, top);
+  return { items: page.map(operationFromRow), next: rows.length > top ? Number(page[page.length - 1].seq) : null };
+}
 
 /** Devices per presence UPDATE. */
 const devicesPerMarkSeen = 500;
@@ -98,16 +105,44 @@ export class SqlStore implements Store {
     return this.device(row);
   }
 
-  async getDeviceModel(tenantId: string, deviceId: string): Promise<DeviceModel | null> {
-    const [row] = await this.sql.query<{ id: string; device_type: string; hw_model: string | null }>(
-      'SELECT id, device_type, hw_model FROM devices WHERE tenant_id = ? AND id = ?', [tenantId, deviceId],
+  async getDeviceCatalog(tenantId: string, deviceId: string, softwareType: SoftwareType, version: string | null): Promise<DeviceCatalog | null> {
+    // One statement: the device by its primary key, its tenant's entries by the catalog's
+    // unique index (tenant_id, software_type, version, …); a device without entries is one row
+    // of NULLs. Only the columns the rule reads: this is on every updateSoftware's path.
+    // All of a type's entries in the order they were added, as listCatalog gives them (of two
+    // versions that compare equal, newestVersion keeps the first); one version's need no order.
+    const rows = await this.sql.query<DeviceCatalogRow>(
+      `SELECT d.device_type AS device_device_type, d.hw_model AS device_model, c.version, c.device_type, c.model
+       FROM devices d LEFT JOIN catalog_entries c
+         ON c.tenant_id = d.tenant_id AND c.software_type = ?${version === null ? '' : ' AND c.version = ?'}
+       WHERE d.tenant_id = ? AND d.id = ?${version === null ? ' ORDER BY c.seq' : ''}`,
+      version === null ? [softwareType, tenantId, deviceId] : [softwareType, version, tenantId, deviceId],
     );
-    return row ? { id: row.id, deviceType: row.device_type as DeviceType, model: row.hw_model } : null;
+    if (rows.length === 0) return null;
+    const [first] = rows;
+    const entries: CatalogOffer[] = [];
+    for (const row of rows) {
+      if (row.version !== null) entries.push({ softwareType, version: row.version, deviceType: row.device_type as DeviceType | null, model: row.model });
+    }
+    return { device: { id: deviceId, deviceType: first.device_device_type as DeviceType, model: first.device_model }, entries };
   }
 
-  async countDevices(tenantId: string): Promise<number> {
-    const [row] = await this.sql.query<{ n: number | string }>('SELECT count(*) AS n FROM devices WHERE tenant_id = ?', [tenantId]);
+  async countDevices(tenantId: string, filter: DeviceFilter | null = null): Promise<number> {
+    const compiled = filter ? compileFilter(filter) : { sql: 'TRUE', params: [] };
+    const [row] = await this.sql.scan<{ n: number | string }>(
+      `SELECT count(*) AS n FROM devices WHERE tenant_id = ? AND ${compiled.sql}`, [tenantId, ...compiled.params],
+    );
     return Number(row.n);
+  }
+
+  async getDeviceDocuments(tenantId: string, deviceIds: string[]): Promise<Map<string, DeviceDocuments>> {
+    if (deviceIds.length === 0) return new Map();
+    const rows = await this.sql.query<DeviceRow>(
+      `SELECT tenant_id, id, health, activity, configuration, documents_seed FROM devices
+       WHERE tenant_id = ? AND id IN (${deviceIds.map(() => '?').join(', ')})`,
+      [tenantId, ...deviceIds],
+    );
+    return new Map(rows.map((row) => [row.id, documentsOf(row, this.seededDocuments)]));
   }
 
   listDevices(query: DevicePageQuery): Promise<DevicePage> {
@@ -125,12 +160,31 @@ export class SqlStore implements Store {
   }
 
   async listOperations(query: OperationPageQuery): Promise<Page<Operation>> {
+    // A device's operations are few enough that an OFFSET for $skip reads little.
     const rows = await this.sql.query<OperationRow>(
-      'SELECT * FROM operations WHERE tenant_id = ? AND device_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
-      [query.tenantId, query.deviceId, query.beforeSeq ?? Number.MAX_SAFE_INTEGER, query.top + 1],
+      'SELECT * FROM operations WHERE tenant_id = ? AND device_id = ? AND seq < ? ORDER BY seq DESC LIMIT ? OFFSET ?',
+      [query.tenantId, query.deviceId, query.beforeSeq ?? Number.MAX_SAFE_INTEGER, query.top + 1, query.skip ?? 0],
     );
-    const page = rows.slice(0, query.top);
-    return { items: page.map(operationFromRow), next: rows.length > query.top ? Number(page[page.length - 1].seq) : null };
+    return operationPage(rows, query.top);
+  }
+
+  async countOperations(tenantId: string, deviceId: string): Promise<number> {
+    const [row] = await this.sql.query<{ n: number | string }>(
+      'SELECT count(*) AS n FROM operations WHERE tenant_id = ? AND device_id = ?', [tenantId, deviceId],
+    );
+    return Number(row.n);
+  }
+
+  async listRecentOperations(tenantId: string, deviceIds: string[], top: number): Promise<Map<string, Page<Operation>>> {
+    if (deviceIds.length === 0) return new Map();
+    // One bounded index range per device, newest first: no device's history is read whole.
+    const branches = deviceIds.map((_, i) => `SELECT * FROM (SELECT * FROM operations WHERE tenant_id = ? AND device_id = ? ORDER BY seq DESC LIMIT ?) AS recent${i}`);
+    const rows = await this.sql.query<OperationRow>(
+      branches.join(' UNION ALL '), deviceIds.flatMap((deviceId) => [tenantId, deviceId, top + 1]),
+    );
+    const byDevice = new Map<string, OperationRow[]>(deviceIds.map((deviceId) => [deviceId, []]));
+    for (const row of rows) byDevice.get(row.device_id)?.push(row);
+    return new Map([...byDevice].map(([deviceId, deviceRows]) => [deviceId, operationPage(deviceRows.sort((a, b) => Number(b.seq) - Number(a.seq)), top)]));
   }
 
   async transitionOperation(tenantId: string, operationId: string, transition: Transition, changes: TransitionChanges): Promise<Operation | null> {
@@ -285,12 +339,22 @@ export class SqlStore implements Store {
   }
 
   async addCatalogEntry(entry: CatalogEntry): Promise<'added' | 'exists'> {
-    const rows = await this.sql.query(
-      `INSERT INTO catalog_entries (tenant_id, software_type, version, device_type, model, created_at)
-       VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING seq`,
-      [entry.tenantId, entry.softwareType, entry.version, entry.deviceType, entry.model, entry.createdDateTime],
-    );
-    return rows.length === 1 ? 'added' : 'exists';
+    return (await this.addCatalogEntries([entry])) === 1 ? 'added' : 'exists';
+  }
+
+  addCatalogEntries(entries: CatalogEntry[]): Promise<number> {
+    return this.sql.transaction(async (tx) => {
+      let added = 0;
+      for (const entry of entries) {
+        const rows = await tx.query(
+          `INSERT INTO catalog_entries (tenant_id, software_type, version, device_type, model, created_at)
+           VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING seq`,
+          [entry.tenantId, entry.softwareType, entry.version, entry.deviceType, entry.model, entry.createdDateTime],
+        );
+        added += rows.length;
+      }
+      return added;
+    });
   }
 
   async listCatalog(tenantId: string): Promise<CatalogEntry[]> {
@@ -305,4 +369,13 @@ interface KeyRow {
   private_jwk: unknown;
   public_jwk: unknown;
   created_at: string | Date;
+}
+
+/** A device joined with its catalog entries: the entry's columns are NULL when none matched. */
+interface DeviceCatalogRow {
+  device_device_type: string;
+  device_model: string | null;
+  version: string | null;
+  device_type: string | null;
+  model: string | null;
 }

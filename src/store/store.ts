@@ -1,10 +1,10 @@
 import type { AuditEvent } from '../domain/audit.js';
 import type { Device, GeneratedFrom, HardwareDetail } from '../domain/device.js';
-import type { DeviceType } from '../domain/enums.js';
+import type { DeviceType, SoftwareType } from '../domain/enums.js';
 import type { Operation, OperationError, Transition } from '../domain/operation.js';
 import type { IdentitySet } from '../domain/identity.js';
-import type { CatalogEntry } from '../domain/software-catalog.js';
-import type { DevicePage, DevicePageQuery, OperationPageQuery, Page } from './device-query.js';
+import type { CatalogEntry, CatalogOffer } from '../domain/software-catalog.js';
+import type { DeviceFilter, DevicePage, DevicePageQuery, OperationPageQuery, Page } from './device-query.js';
 
 export interface EnrollmentToken {
   id: string;
@@ -77,6 +77,13 @@ export interface DeviceModel {
   model: string | null;
 }
 
+/** A device's type and model with the catalog entries an update of it may be checked against. */
+export interface DeviceCatalog {
+  device: DeviceModel;
+  /** the tenant's entries of one software type (and version, when one is named), whatever device they are for */
+  entries: CatalogOffer[];
+}
+
 export interface DeviceRef {
   tenantId: string;
   deviceId: string;
@@ -112,15 +119,23 @@ export interface Store {
    */
   refreshStatistics(): Promise<void>;
   getDevice(tenantId: string, deviceId: string): Promise<Device | null>;
-  /** What an action needs to know of a device, without reading its documents (the hot path of updateSoftware). */
-  getDeviceModel(tenantId: string, deviceId: string): Promise<DeviceModel | null>;
+  /**
+   * What updateSoftware needs to know, in one indexed read and without the device's documents
+   * (its hot path): the device's type and model, and the tenant's catalog entries of this
+   * software type, only those of `version` when one is named. Which entries apply to the
+   * device is the domain's rule, not the store's. Null when the tenant has no such device.
+   */
+  getDeviceCatalog(tenantId: string, deviceId: string, softwareType: SoftwareType, version: string | null): Promise<DeviceCatalog | null>;
   /**
    * A page of devices without their documents (health, activity, configuration are empty).
    * Bounded work: a filter no index serves is checked over at most `scanRowsPerPage` devices,
    * so the page may be short, even empty, with `next` set to continue after them.
    */
   listDevices(query: DevicePageQuery): Promise<DevicePage>;
-  countDevices(tenantId: string): Promise<number>;
+  /** Devices of the tenant matching the filter, all pages ($count); read off the event loop, time-limited. */
+  countDevices(tenantId: string, filter?: DeviceFilter | null): Promise<number>;
+  /** The three documents of each device named that exists in the tenant, read in one statement ($expand). */
+  getDeviceDocuments(tenantId: string, deviceIds: string[]): Promise<Map<string, DeviceDocuments>>;
 
   /**
    * Inserts an operation unless its device does not exist in its tenant ('noDevice') or a
@@ -132,6 +147,9 @@ export interface Store {
   createOperation(operation: Operation, audit: AuditEvent): Promise<OperationInsertOutcome>;
   getOperation(tenantId: string, deviceId: string, operationId: string): Promise<Operation | null>;
   listOperations(query: OperationPageQuery): Promise<Page<Operation>>;
+  countOperations(tenantId: string, deviceId: string): Promise<number>;
+  /** The first page (newest first, `top`) of each device's operations, read in one statement ($expand). */
+  listRecentOperations(tenantId: string, deviceIds: string[], top: number): Promise<Map<string, Page<Operation>>>;
 
   /**
    * Moves an operation along one legal transition in one conditional statement; null when
@@ -204,6 +222,8 @@ export interface Store {
   listAudit(query: AuditQuery): Promise<Page<AuditEvent>>;
 
   addCatalogEntry(entry: CatalogEntry): Promise<'added' | 'exists'>;
+  /** Adds entries in one transaction (one commit for a whole catalog); returns how many were new. */
+  addCatalogEntries(entries: CatalogEntry[]): Promise<number>;
   listCatalog(tenantId: string): Promise<CatalogEntry[]>;
 }
 
@@ -214,7 +234,10 @@ export type OperationInsertOutcome = 'created' | 'conflict' | 'noDevice';
  * Regenerates a seeded device's three documents from the generator descriptor the store keeps
  * instead of them (src/seed supplies it; the store knows no generator).
  */
-export type SeededDocuments = (tenantId: string, from: GeneratedFrom) => Pick<Device, 'health' | 'activity' | 'configuration'>;
+/** A device's three documents. */
+export type DeviceDocuments = Pick<Device, 'health' | 'activity' | 'configuration'>;
+
+export type SeededDocuments = (tenantId: string, from: GeneratedFrom) => DeviceDocuments;
 
 export interface StoreOptions {
   /** PostgreSQL connections in the pool */

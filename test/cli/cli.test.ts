@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -190,6 +190,47 @@ function waitForOutput(child: ChildProcess, output: () => string, pattern: RegEx
     check();
   });
 }
+
+describe('catalog', () => {
+  interface Entry { softwareType: string; version: string; deviceType: string | null; model: string | null }
+  const list = async (db: string) => JSON.parse((await cli('catalog', 'list', '--db', db, '--tenant', tenant, '--json')).stdout) as Entry[];
+
+  test('add offers one or several versions, to every device or to a device type and model; adding one again changes nothing', async () => {
+    const db = join(dir, 'catalog-add.db');
+    const add = (...args: string[]) => cli('catalog', 'add', '--db', db, '--tenant', tenant, '--software-type', 'teamsClient', ...args);
+    assert.equal((await add('--version', '1.0.96.22')).stdout, 'added: teamsClient 1.0.96.22\n');
+    const forModel = await add('--version', '1.0.96.30', '--version', '1.0.96.31', '--device-type', 'collaborationBar', '--model', 'a30');
+    assert.equal(forModel.stdout, 'added: teamsClient 1.0.96.30\nadded: teamsClient 1.0.96.31\n');
+    assert.equal((await add('--version', '1.0.96.22', '--version', '1.0.96.23')).stdout, 'already in the catalog: teamsClient 1.0.96.22\nadded: teamsClient 1.0.96.23\n');
+    assert.deepEqual((await list(db)).map(({ softwareType, version, deviceType, model }) => ({ softwareType, version, deviceType, model })), [
+      { softwareType: 'teamsClient', version: '1.0.96.31', deviceType: 'collaborationBar', model: 'a30' },
+      { softwareType: 'teamsClient', version: '1.0.96.30', deviceType: 'collaborationBar', model: 'a30' },
+      { softwareType: 'teamsClient', version: '1.0.96.23', deviceType: null, model: null },
+      { softwareType: 'teamsClient', version: '1.0.96.22', deviceType: null, model: null },
+    ]);
+    // A malformed version is refused before anything is added.
+    const bad = await cliFailure('catalog', 'add', '--db', db, '--tenant', tenant, '--software-type', 'firmware', '--version', '1.0', '--version', '1.0 rc');
+    assert.match(bad.stderr, /--version.*'1\.0 rc'/);
+    assert.equal((await list(db)).filter((e) => e.softwareType === 'firmware').length, 0);
+  });
+
+  test('demo offers several versions of every software type, among them the versions README asks for', async () => {
+    const db = join(dir, 'catalog-demo.db');
+    assert.match((await cli('catalog', 'demo', '--db', db, '--tenant', tenant)).stdout, /^added \d+ catalog entries\n$/);
+    assert.equal((await cli('catalog', 'demo', '--db', db, '--tenant', tenant)).stdout, 'added 0 catalog entries\n');
+    const entries = await list(db);
+    for (const softwareType of ['adminAgent', 'operatingSystem', 'teamsClient', 'firmware', 'partnerAgent', 'companyPortal']) {
+      const versions = new Set(entries.filter((e) => e.softwareType === softwareType).map((e) => e.version));
+      assert.ok(versions.size >= 3, `${softwareType}: ${[...versions].join(', ')}`);
+    }
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const asked = [...readme.matchAll(/"softwareType":"(\w+)","softwareVersion":"([^"]+)"/g)].map(([, softwareType, version]) => ({ softwareType, version }));
+    assert.ok(asked.length > 0, 'README shows an updateSoftware body');
+    for (const { softwareType, version } of asked) {
+      assert.ok(entries.some((e) => e.softwareType === softwareType && e.version === version), `README's ${softwareType} ${version} is in the demo catalog`);
+    }
+  });
+});
 
 describe('serve', () => {
   let child: ChildProcess | null = null;

@@ -6,6 +6,7 @@ import type { Device } from '../../src/domain/device.js';
 import { generateDevices } from '../../src/seed/device-generator.js';
 import { cancelOperation, graphDevice, graphOperation, operationRow, requestOperation } from '../helpers/graph-operations.js';
 import { enrollmentToken } from '../helpers/test-agent.js';
+import { offer, offersOf } from '../helpers/test-catalog.js';
 import { scratchDatabase } from '../helpers/test-database.js';
 import { startTestServer, tenantA, type TestServer } from '../helpers/test-server.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -21,8 +22,14 @@ let token: string;
 const running: SimulatedDevice[] = [];
 let nextIndex = 0;
 
+/** The versions this file's updates install: newer than any a simulated device runs. */
+const newTeamsClient = '1.0.96.2030010101';
+const newerTeamsClient = '1.0.96.2030020202';
+const offered = offersOf([newTeamsClient, newerTeamsClient], ['teamsClient']);
+
 before(async () => {
   server = await startTestServer();
+  await offer(server.store, tenantA, offered);
   token = await enrollmentToken(server);
 });
 
@@ -65,8 +72,6 @@ async function finished(target: TestServer, deviceId: string, operationId: strin
     return ['successful', 'failed', 'cancelled'].includes(operation.status) ? operation : null;
   }, { timeoutMs: 10_000 });
 }
-
-const newTeamsClient = '1.0.96.2030010101';
 
 describe('simulated device', () => {
   test('enrolls with its generated hardware and reports its inventory', async () => {
@@ -170,6 +175,7 @@ describe('server restart', () => {
     try {
       const first = await startTestServer({ config: { db } });
       servers.push(first);
+      await offer(first.store, tenantA, offered);
       const port = Number(new URL(first.url).port);
       const logs: string[] = [];
       const device = await startDevice(first.url, await enrollmentToken(first), { log: (line) => logs.push(line) });
@@ -183,10 +189,10 @@ describe('server restart', () => {
       servers.push(second);
       assert.equal(second.url, first.url);
 
-      const operationId = await requestOperation(second, deviceId, 'updateSoftware', { softwareType: 'teamsClient', softwareVersion: '1.0.96.2030020202' });
+      const operationId = await requestOperation(second, deviceId, 'updateSoftware', { softwareType: 'teamsClient', softwareVersion: newerTeamsClient });
       const operation = await finished(second, deviceId, operationId);
       assert.equal(operation.status, 'successful', JSON.stringify(operation.error));
-      assert.equal(device.installed.teamsClient, '1.0.96.2030020202');
+      assert.equal(device.installed.teamsClient, newerTeamsClient);
       assert.equal(device.deviceId, deviceId, 'the same device, not a new enrollment');
       const rows = await second.query<{ n: number | string }>('SELECT COUNT(*) AS n FROM devices WHERE tenant_id = ?', [tenantA]);
       assert.equal(Number(rows[0].n), 1);

@@ -23,7 +23,8 @@ async function addEntry(softwareType: SoftwareType, version: string, deviceType:
 }
 
 before(async () => {
-  server = await startTestServer();
+  // Only this file's catalog: the test catalog's versions would be the newest.
+  server = await startTestServer({ testCatalog: false });
   // Added in an order where neither insertion order nor text order gives the right answer.
   await addEntry('teamsClient', '1.0.10');
   await addEntry('teamsClient', '1.0.9');

@@ -87,6 +87,7 @@ describe('server restart mid-operation', () => {
     assert.match(enrollmentToken, /^twd-enroll\.\S+$/);
     const adminToken = await cli('token', '--db', db, '--tenant', tenantA);
     assert.match(adminToken, /^[\w-]+\.[\w-]+\.[\w-]+$/);
+    await cli('catalog', 'add', '--db', db, '--tenant', tenantA, '--software-type', 'teamsClient', '--version', '1.0.96.22');
 
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { deviceIds, expectGraphError, isIsoDate, jsonColumn, operationRows } from '../helpers/http-assertions.js';
+import { offer, offersOf } from '../helpers/test-catalog.js';
 import { postJson, startTestServer, tenantA, tenantB, type TestServer } from '../helpers/test-server.js';
 
 /**
@@ -267,6 +268,8 @@ describe('409 while an operation of the same kind is pending', () => {
 
   test('150 simultaneous updateSoftware requests → exactly one 202 and 149 × 409', async () => {
     const deviceId = freshDevice();
+    // A different version in each request, each offered: only the pending operation decides.
+    await offer(server.store, tenantA, offersOf(Array.from({ length: 150 }, (_, i) => `10.0.${i}`), ['operatingSystem']));
     const responses = await Promise.all(
       Array.from({ length: 150 }, (_, i) =>
         postAction(deviceId, 'updateSoftware', {
@@ -448,6 +451,7 @@ describe('action bodies are validated strictly (400, and no operation is created
     const id = freshDevice();
     const version = `Ab9.-+_${'x'.repeat(57)}`;
     assert.equal(version.length, 64);
+    await offer(server.store, tenantA, [{ softwareType: 'partnerAgent', version }]);
     const location = await expectAccepted(await postAction(id, 'updateSoftware', { body: { softwareType: 'partnerAgent', softwareVersion: version } }));
     const [row] = await operationRows(server, 'id = ?', operationIdOf(location));
     assert.equal(row.software_version, version);

@@ -13,7 +13,8 @@
  *   except the CSDL's open types (identity, identitySet, teamworkUserIdentity), so a
  *   misspelled property fails; `@odata.*` annotation keys are allowed everywhere;
  * - an entity's containment navigation properties (a device's health, activity, configuration,
- *   operations) are not part of its body (the service has no $expand), so they count as unknown;
+ *   operations) are part of its body only when `$expand` asks for them: never required, and then
+ *   checked against their own types; `<navigation>@odata.nextLink` is allowed beside them;
  * - an entity's `@odata.type`, when present, must name that entity type;
  * - `format: time` (Edm.TimeOfDay, no zone) is checked as `iso-time`;
  * - the error body follows spec §4.1: `innerError` carries `date`, `request-id`,
@@ -232,11 +233,14 @@ function buildDefinitions(): Built {
       converted[prop.name] = property;
     }
     const navigationNames = allProperties(csdl, type).filter((p) => p.navigation).map((p) => p.name);
+    const navigationLinks: Record<string, Json> = {};
     for (const extra of Object.keys(properties)) {
-      if (!converted[extra] && !(type.kind === 'entity' && navigationNames.includes(extra))) {
-        throw new Error(`OpenAPI ${name}.${extra} is not in the CSDL extract`);
-      }
+      if (converted[extra]) continue;
+      if (!(type.kind === 'entity' && navigationNames.includes(extra))) throw new Error(`OpenAPI ${name}.${extra} is not in the CSDL extract`);
+      converted[extra] = convert(properties[extra]);
+      navigationLinks[`${extra}@odata.nextLink`] = { type: 'string' };
     }
+    Object.assign(converted, navigationLinks);
     if (type.kind === 'entity') converted['@odata.type'] = { const: `#${name}` };
     definitions[name] = {
       type: 'object',

@@ -3,12 +3,12 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { auditEvent, operatorActor, type AuditEvent } from '../../src/domain/audit.js';
-import type { Device } from '../../src/domain/device.js';
+import type { Device, OrderableProperty } from '../../src/domain/device.js';
 import type { IdentitySet } from '../../src/domain/identity.js';
 import type { Operation } from '../../src/domain/operation.js';
 import type { OperationType, SoftwareType } from '../../src/domain/enums.js';
 import { devicePageOrder } from '../../src/store/device-list-plan.js';
-import type { DeviceFilter } from '../../src/store/device-query.js';
+import type { DeviceFilter, DeviceOrderKey } from '../../src/store/device-query.js';
 import { filterColumns } from '../../src/store/filter-sql.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { Store, StoreOptions } from '../../src/store/store.js';
@@ -200,8 +200,10 @@ export function matchesFilter(device: Device, filter: DeviceFilter): boolean {
   }
 }
 
-function columnValue(device: Device, property: keyof typeof filterColumns): string | null {
+function columnValue(device: Device, property: OrderableProperty): string | null {
   switch (property) {
+    case 'createdDateTime': return device.createdDateTime;
+    case 'lastModifiedDateTime': return device.lastModifiedDateTime;
     case 'deviceType': return device.deviceType;
     case 'healthStatus': return device.healthStatus;
     case 'activityState': return device.activityState;
@@ -218,11 +220,10 @@ function columnValue(device: Device, property: keyof typeof filterColumns): stri
 }
 
 /**
- * The reference page order of a filter's matches (devicePageOrder's keys, then the id), in
+ * The reference page order of a filter's matches (its order's keys, then the id in the last key's direction), in
  * byte order of UTF-8 as the binary / "C" collation sorts; a null key sorts first.
  */
-export function inPageOrder(devices: Device[], filter: DeviceFilter | null): Device[] {
-  const order = devicePageOrder(filter);
+export function inPageOrder(devices: Device[], filter: DeviceFilter | null, order: DeviceOrderKey[] = devicePageOrder(filter)): Device[] {
   const bytes = (value: string | null) => Buffer.from(value ?? '', 'utf8');
   return [...devices].sort((a, b) => {
     for (const key of order) {
@@ -230,7 +231,8 @@ export function inPageOrder(devices: Device[], filter: DeviceFilter | null): Dev
       const compared = x === y ? 0 : x === null ? -1 : y === null ? 1 : Buffer.compare(bytes(x), bytes(y));
       if (compared !== 0) return key.descending ? -compared : compared;
     }
-    return byId(a, b);
+    const last = order[order.length - 1];
+    return last?.descending ? byId(b, a) : byId(a, b);
   });
 }
 

@@ -5,6 +5,7 @@ import { devSigningKey, signDevToken, type DevTokenRequest } from '../../src/aut
 import { serveDefaults, type ServeConfig } from '../../src/config.js';
 import { seedDevices } from '../../src/seed/seed-devices.js';
 import { startServer, type RunningServer, type ServerOutputs } from '../../src/server.js';
+import { offer, offersOf, testVersions } from './test-catalog.js';
 import { createPostgresDatabase, queryDatabase, testStore } from './test-database.js';
 
 export const tenantA = '11111111-1111-4111-8111-111111111111';
@@ -19,21 +20,33 @@ export interface TestServer extends RunningServer {
   token(request?: Partial<DevTokenRequest>): Promise<string>;
   /** fetch against the server with a token of tenant A unless headers say otherwise */
   request(path: string, init?: RequestInit & { token?: string | null }): Promise<Response>;
+  /** closes the server and starts it again on the same port and database (app, store and engine are new) */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
-/** A real server on a real SQLite file in a fresh temporary folder, listening on a free port. */
-export async function startTestServer(options: { devicesA?: number; devicesB?: number; config?: Partial<ServeConfig>; outputs?: ServerOutputs } = {}): Promise<TestServer> {
+/**
+ * A real server on a real SQLite file in a fresh temporary folder, listening on a free port.
+ * Tenants A and B are offered the test catalog (testVersions) unless `testCatalog` is false,
+ * for tests whose catalog must be exactly their own.
+ */
+export async function startTestServer(
+  options: { devicesA?: number; devicesB?: number; testCatalog?: boolean; config?: Partial<ServeConfig>; outputs?: ServerOutputs } = {},
+): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'twd-test-'));
   const postgres = testStore === 'postgres' && !options.config?.db ? await createPostgresDatabase() : null;
   const dbPath = options.config?.db ?? postgres?.url ?? join(dir, 'test.db');
-  const server = await startServer({ ...serveDefaults, port: 0, logLevel: 'silent', ...options.config, db: dbPath }, options.outputs);
+  const config: ServeConfig = { ...serveDefaults, port: 0, logLevel: 'silent', ...options.config, db: dbPath };
+  const server = await startServer(config, options.outputs);
   if (options.devicesA) await seedDevices(server.store, { tenantId: tenantA, count: options.devicesA, seed: 7 });
   if (options.devicesB) await seedDevices(server.store, { tenantId: tenantB, count: options.devicesB, seed: 8 });
+  if (options.testCatalog !== false) {
+    for (const tenantId of [tenantA, tenantB]) await offer(server.store, tenantId, offersOf(testVersions));
+  }
   const key = await devSigningKey(server.store);
   const token = (request: Partial<DevTokenRequest> = {}) => signDevToken(key, { tenantId: tenantA, ...request });
   const defaultToken = await token();
-  return {
+  const testServer: TestServer = {
     ...server,
     dir,
     dbPath,
@@ -43,14 +56,30 @@ export async function startTestServer(options: { devicesA?: number; devicesB?: n
       const headers = new Headers(init.headers);
       const bearer = init.token === undefined ? defaultToken : init.token;
       if (bearer !== null && !headers.has('authorization')) headers.set('authorization', `Bearer ${bearer}`);
-      return fetch(path.startsWith('http') ? path : server.url + path, { ...init, headers });
+      return fetch(path.startsWith('http') ? path : testServer.url + path, { ...init, headers });
+    },
+    async restart() {
+      await testServer.close();
+      const again = await startServer({ ...config, port: Number(new URL(testServer.url).port) }, options.outputs);
+      Object.assign(testServer, { app: again.app, store: again.store, engine: again.engine, url: again.url, close: again.close });
+      // fetch may still hold keep-alive sockets to the closed server: the first requests on
+      // them fail, so they are used up here, not by the test.
+      for (let attempt = 0; attempt < 10; attempt++) {
+        try {
+          await (await fetch(`${testServer.url}/beta/teamwork/devices?$top=1`, { headers: { authorization: `Bearer ${defaultToken}` } })).arrayBuffer();
+          break;
+        } catch {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      }
     },
     async stop() {
-      await server.close();
+      await testServer.close();
       await postgres?.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  return testServer;
 }
 
 /** POSTs a JSON action body. */

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import type { SoftwareType } from '../../src/domain/enums.js';
 import { freshDatabase, runCli, ServeProcess, type FreshDatabase } from '../helpers/cli-process.js';
 import { inFlightRequest, plainRequest, type PlainResponse } from '../helpers/plain-http.js';
+import { offerIn, offersOf } from '../helpers/test-catalog.js';
 import { queryDatabase, testStore } from '../helpers/test-database.js';
 import { enrollBody, uniqueHardware } from '../helpers/test-agent.js';
 
@@ -12,14 +14,14 @@ import { enrollBody, uniqueHardware } from '../helpers/test-agent.js';
  */
 
 const tenant = '5f0e9d8c-7b6a-4958-8473-6a5b4c3d2e1f';
-const softwareTypes = ['teamsClient', 'firmware', 'operatingSystem', 'adminAgent', 'partnerAgent', 'companyPortal'];
+const softwareTypes: SoftwareType[] = ['teamsClient', 'firmware', 'operatingSystem', 'adminAgent', 'partnerAgent', 'companyPortal'];
 const statuses = ['queued', 'scheduled', 'inProgress', 'successful', 'failed', 'cancelled'];
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 interface Job {
   index: number;
   deviceId: string;
-  softwareType: string;
+  softwareType: SoftwareType;
   softwareVersion: string;
 }
 
@@ -69,6 +71,8 @@ describe('SIGKILL in the middle of a burst of updateSoftware requests', () => {
         softwareVersion: `1.0.${index}`,
       });
     }
+    // Each job's own version: the catalog offers exactly these.
+    await offerIn(database.db, tenant, jobs.map((job) => ({ softwareType: job.softwareType, version: job.softwareVersion })));
     const first = await ServeProcess.start(database.db);
     servers.push(first);
 
@@ -210,6 +214,7 @@ describe('SIGTERM: graceful shutdown', () => {
 
   before(async () => {
     ({ database, token, deviceIds } = await seededDatabase(40));
+    await offerIn(database.db, tenant, offersOf(Array.from({ length: 40 }, (_, i) => `2.0.${i}`), ['teamsClient']));
     enrollmentToken = (await runCli(['enrollment-token', 'create', '--db', database.db, '--tenant', tenant])).stdout.trim();
     assert.match(enrollmentToken, /^twd-enroll\./);
   });

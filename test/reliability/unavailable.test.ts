@@ -8,6 +8,7 @@ import net from 'node:net';
 import { binPath, freePort, freshDatabase, repoRoot, runCli, ServeProcess } from '../helpers/cli-process.js';
 import { deviceIds, expectGraphError } from '../helpers/http-assertions.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { offerIn, offersOf } from '../helpers/test-catalog.js';
 import { adminUrl, createPostgresDatabase, queryDatabase, testStore } from '../helpers/test-database.js';
 import { postJson, startTestServer, tenantA, type TestServer } from '../helpers/test-server.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -118,6 +119,7 @@ describe('SQLite: the database file is locked or full', { skip: testStore !== 's
     let serve: ServeProcess | null = null;
     try {
       await runCli(['seed', '--db', database.db, '--tenant', tenantA, '--devices', '3']);
+      await offerIn(database.db, tenantA, [{ softwareType: 'teamsClient', version: '3.1' }]);
       const token = (await runCli(['token', '--db', database.db, '--tenant', tenantA])).stdout.trim();
       const [first, second] = (await queryDatabase<{ id: string }>(database.db, 'SELECT id FROM devices ORDER BY id')).map((r) => r.id);
       serve = await ServeProcess.start(database.db);
@@ -157,6 +159,8 @@ describe('SQLite: the database file is locked or full', { skip: testStore !== 's
       let child: ChildProcess | null = null;
       try {
         await runCli(['seed', '--db', database.db, '--tenant', tenantA, '--devices', '150']);
+        const versions = Array.from({ length: 150 }, (_, i) => (i % 2 ? `6.0.${'9'.repeat(58)}` : `6.${i}`));
+        await offerIn(database.db, tenantA, offersOf([...new Set(versions), '6.1'], ['teamsClient', 'firmware', 'operatingSystem', 'adminAgent']));
         const token = (await runCli(['token', '--db', database.db, '--tenant', tenantA])).stdout.trim();
         const devices = (await queryDatabase<{ id: string }>(database.db, 'SELECT id FROM devices ORDER BY id')).map((r) => r.id);
         // The server may write files up to 64 KiB beyond the database's size (SIGXFSZ ignored, so a
@@ -175,7 +179,7 @@ describe('SQLite: the database file is locked or full', { skip: testStore !== 's
         for (const softwareType of ['teamsClient', 'firmware', 'operatingSystem', 'adminAgent']) {
           const responses = await Promise.all(devices.map(async (deviceId, i) => {
             const response = await fetch(`${url}/beta/teamwork/devices/${deviceId}/updateSoftware`, {
-              method: 'POST', headers, body: JSON.stringify({ softwareType, softwareVersion: i % 2 ? `6.0.${'9'.repeat(58)}` : `6.${i}` }),
+              method: 'POST', headers, body: JSON.stringify({ softwareType, softwareVersion: versions[i] }),
             });
             if (response.status !== 202) await expectUnavailable(response, `${softwareType} on device ${i}`);
             else await response.text();

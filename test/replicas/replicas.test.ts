@@ -11,7 +11,8 @@ import { enrollBody } from '../helpers/test-agent.js';
  */
 
 const tenant = '66666666-6666-4666-8666-666666666666';
-const body = JSON.stringify({ softwareType: 'teamsClient', softwareVersion: '1.0.96.2024061103' });
+const teamsClientVersion = '1.0.96.2024061103';
+const body = JSON.stringify({ softwareType: 'teamsClient', softwareVersion: teamsClientVersion });
 
 interface Operation {
   id: string;
@@ -33,6 +34,11 @@ async function newDatabase(): Promise<string> {
   const database = await createPostgresDatabase();
   databases.push(database);
   return database.url;
+}
+
+/** Offers a teamsClient version to every device of the tenant, with the real CLI. */
+async function offer(db: string, version: string): Promise<void> {
+  await runCli(['catalog', 'add', '--db', db, '--tenant', tenant, '--software-type', 'teamsClient', '--version', version]);
 }
 
 async function replica(name: string, db: string, extra: string[] = []): Promise<Replica> {
@@ -79,6 +85,7 @@ describe('replicas on one PostgreSQL', { timeout: 120_000, skip: onlyOnPostgres 
   before(async () => {
     db = await newDatabase();
     await runCli(['seed', '--db', db, '--tenant', tenant, '--devices', '400']);
+    await offer(db, teamsClientVersion);
     token = (await runCli(['token', '--db', db, '--tenant', tenant])).trim();
     enrollmentToken = (await runCli(['enrollment-token', 'create', '--db', db, '--tenant', tenant])).trim();
     assert.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/);
@@ -108,6 +115,23 @@ describe('replicas on one PostgreSQL', { timeout: 120_000, skip: onlyOnPostgres 
     assert.equal(location, `/teamwork/devices/${deviceId}/operations/${rows[0].id}`);
     // and both replicas read the same operation
     assert.deepEqual(await operationVia(a, token, location!), await operationVia(b, token, location!));
+  });
+
+  test('a version added to the catalog while both run is offered at once by both: no replica keeps a stale catalog', async () => {
+    const [deviceId] = deviceIds.slice(-1);
+    const update = (replica: Replica) =>
+      graph(replica, token, `/beta/teamwork/devices/${deviceId}/updateSoftware`, { method: 'POST', body: JSON.stringify({ softwareType: 'teamsClient', softwareVersion: '1.0.96.2099010101' }) });
+    for (const replica of [a, b]) {
+      const refused = await update(replica);
+      const text = await refused.text();
+      assert.equal(refused.status, 404, `${replica.name}: ${text}`);
+      assert.match((JSON.parse(text) as { error: { message: string } }).error.message, /1\.0\.96\.2099010101/);
+    }
+    await offer(db, '1.0.96.2099010101');
+    const accepted = await update(b);
+    assert.equal(accepted.status, 202, await accepted.text());
+    const conflict = await update(a);
+    assert.equal(conflict.status, 409, `A sees the version too (the pending one decides): ${await conflict.text()}`);
   });
 
   test('an operation accepted by A wakes a long-poll on B at once and is executed through B', async (t) => {
@@ -252,6 +276,7 @@ describe('supervisor on several replicas', { timeout: 120_000, skip: onlyOnPostg
   test('a queued operation nobody starts fails deviceUnreachable once', async () => {
     const db = await newDatabase();
     await runCli(['seed', '--db', db, '--tenant', tenant, '--devices', '3']);
+    await offer(db, teamsClientVersion);
     const token = (await runCli(['token', '--db', db, '--tenant', tenant])).trim();
     // info: each replica logs 'operation expired' for every operation it fails
     const [c, d] = await Promise.all([

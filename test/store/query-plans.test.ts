@@ -4,8 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
+import { seedDemoCatalog } from '../../src/seed/demo-catalog.js';
 import { seedDevices } from '../../src/seed/seed-devices.js';
 import { regenerateSeededDocuments } from '../../src/seed/seeded-documents.js';
+import { orderableDeviceProperties } from '../../src/domain/device.js';
 import { devicePageOrder } from '../../src/store/device-list-plan.js';
 import type { DeviceFilter } from '../../src/store/device-query.js';
 import { migrate } from '../../src/store/migrations.js';
@@ -108,6 +110,52 @@ test('a lone startswith pages through one index range in order: one statement, n
         assert.match(plan[0], /^SEARCH devices USING INDEX \w+ \(tenant_id=\? AND /, name);
         if (position) assert.match(plan[0], /\(\w+,id\)>\(\?,\?\)/, `${name}: the position is a seek, not a filter\n${plan[0]}`);
       }
+    }
+  } finally {
+    db.close();
+  }
+});
+
+test('an $orderby page on any one key reads that key’s index in order: no sort, no scan, either direction, from either part', async () => {
+  const db = new Database(join(dir, 'plans.db'), { readonly: true });
+  try {
+    for (const property of orderableDeviceProperties) {
+      for (const descending of [false, true]) {
+        const order = [{ property, descending }];
+        for (const position of [null, { keys: ['m'], id: '8' }, { keys: [null], id: '8' }]) {
+          driver.recorded.length = 0;
+          await store.listDevices({ tenantId: tenant, filter: null, order, top: 50, after: position });
+          const name = `${property} ${descending ? 'desc' : 'asc'} after ${JSON.stringify(position)}`;
+          assert.ok(driver.recorded.length > 0, name);
+          for (const sql of driver.recorded) {
+            const params = Array.from({ length: (sql.match(/\?/g) ?? []).length }, () => 'x');
+            const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((row) => row.detail);
+            assert.ok(!plan.some((line) => /TEMP B-TREE|^SCAN devices\b/.test(line)), `${name}: a sort or a scan in\n${sql}\n${plan.join('\n')}`);
+          }
+        }
+      }
+    }
+  } finally {
+    db.close();
+  }
+});
+
+test("updateSoftware's read of the device and its catalog entries is one statement of index searches", async () => {
+  await seedDemoCatalog(store, tenant);
+  const [device] = (await store.listDevices({ tenantId: tenant, filter: null, order: [], top: 1, after: null })).items;
+  const db = new Database(join(dir, 'plans.db'), { readonly: true });
+  try {
+    for (const version of ['5.1.24.0', null]) {
+      driver.recorded.length = 0;
+      const found = await store.getDeviceCatalog(tenant, device.id, 'teamsClient', version);
+      assert.ok(found && found.entries.length > 0, `the demo catalog has teamsClient ${version ?? 'versions'}`);
+      assert.equal(driver.recorded.length, 1, driver.recorded.join('\n'));
+      const [sql] = driver.recorded;
+      const params = Array.from({ length: (sql.match(/\?/g) ?? []).length }, () => 'x');
+      const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((row) => row.detail);
+      assert.match(plan[0], /^SEARCH d USING (COVERING )?INDEX sqlite_autoindex_devices_1 \(tenant_id=\? AND id=\?\)/, plan.join('\n'));
+      assert.match(plan[1], /^SEARCH c USING INDEX catalog_entries_unique \(tenant_id=\? AND software_type=\?( AND version=\?)?\)/, plan.join('\n'));
+      assert.ok(!plan.some((line) => /^SCAN/.test(line)), plan.join('\n'));
     }
   } finally {
     db.close();

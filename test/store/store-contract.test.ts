@@ -5,7 +5,7 @@ import type { Device } from '../../src/domain/device.js';
 import { operationStatuses, transitions, type Operation, type OperationStatus, type Transition } from '../../src/domain/operation.js';
 import type { CatalogEntry } from '../../src/domain/software-catalog.js';
 import { devicePageOrder } from '../../src/store/device-list-plan.js';
-import type { DeviceFilter, DevicePage, DevicePosition } from '../../src/store/device-query.js';
+import type { DeviceFilter, DeviceOrderKey, DevicePage, DevicePosition } from '../../src/store/device-query.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { EnrollmentProof, EnrollmentToken, Store, TransitionChanges } from '../../src/store/store.js';
 import { auditEvent, operatorActor, type AuditActivity } from '../../src/domain/audit.js';
@@ -22,9 +22,8 @@ import {
 
 const deviceBy = (deviceId: string) => ({ application: null, device: { id: deviceId, displayName: null }, user: null });
 
-async function allPages(store: Store, tenantId: string, filter: DeviceFilter | null, top: number): Promise<Device[]> {
+async function allPages(store: Store, tenantId: string, filter: DeviceFilter | null, top: number, order = devicePageOrder(filter)): Promise<Device[]> {
   const seen: Device[] = [];
-  const order = devicePageOrder(filter);
   let after: DevicePosition | null = null;
   for (let pages = 0; pages < 1000; pages++) {
     const page: DevicePage = await store.listDevices({ tenantId, filter, order, top, after });
@@ -124,14 +123,35 @@ async function operationIn(store: Store, status: OperationStatus, deviceOverride
       assert.deepEqual(await store.getDevice(tenant, many[777].id), many[777]);
     });
 
-    it('getDeviceModel: id, type and model without the documents', async (store) => {
+    it('getDeviceCatalog: the device\'s id, type and model with its tenant\'s entries of one software type (and version), in order', async (store) => {
       const device = makeDevice({ deviceType: 'teamsPanel', hardwareDetail: { uniqueId: 'u', serialNumber: 's', manufacturer: 'crestron', model: 'TSS-770', macAddresses: [] } });
       const noModel = makeDevice({ hardwareDetail: { uniqueId: null, serialNumber: 's2', manufacturer: null, model: null, macAddresses: [] } });
       await store.insertDevices([device, noModel]);
-      assert.deepEqual(await store.getDeviceModel(tenant, device.id), { id: device.id, deviceType: 'teamsPanel', model: 'TSS-770' });
-      assert.deepEqual(await store.getDeviceModel(tenant, noModel.id), { id: noModel.id, deviceType: 'teamsRoom', model: null });
-      assert.equal(await store.getDeviceModel(otherTenant, device.id), null);
-      assert.equal(await store.getDeviceModel(tenant, randomUUID()), null);
+      const entry = (version: string, overrides: Partial<CatalogEntry> = {}): CatalogEntry => ({
+        tenantId: tenant, softwareType: 'teamsClient', version, deviceType: null, model: null,
+        createdDateTime: isoAt(Date.UTC(2025, 2, 3, 4, 5, 6, 789)), ...overrides,
+      });
+      // Whoever an entry is for, the store returns it: which apply is the domain's rule.
+      const entries = [
+        entry('1.0.96.22'), entry('1.0.96.22', { deviceType: 'ipPhone' }), entry('1.0.96.30', { deviceType: 'teamsPanel', model: 'tss-770' }),
+        entry('1.0.96.22', { softwareType: 'firmware' }), entry('1.0.96.22', { tenantId: otherTenant }),
+      ];
+      for (const e of entries) assert.equal(await store.addCatalogEntry(e), 'added');
+      const offers = entries.map(({ softwareType, version, deviceType, model }) => ({ softwareType, version, deviceType, model }));
+      const model = { id: device.id, deviceType: 'teamsPanel', model: 'TSS-770' };
+      // One version's entries come in no particular order; all of a type's in the order added.
+      const byJson = (a: object, b: object) => JSON.stringify(a).localeCompare(JSON.stringify(b));
+      const oneVersion = await store.getDeviceCatalog(tenant, device.id, 'teamsClient', '1.0.96.22');
+      assert.deepEqual({ ...oneVersion, entries: oneVersion?.entries.sort(byJson) }, { device: model, entries: offers.slice(0, 2).sort(byJson) });
+      assert.deepEqual(await store.getDeviceCatalog(tenant, device.id, 'teamsClient', null), { device: model, entries: offers.slice(0, 3) });
+      assert.deepEqual(await store.getDeviceCatalog(tenant, device.id, 'firmware', null), { device: model, entries: [offers[3]] });
+      // Versions compare exactly, as stored.
+      assert.deepEqual(await store.getDeviceCatalog(tenant, device.id, 'teamsClient', '1.0.96.022'), { device: model, entries: [] });
+      assert.deepEqual(await store.getDeviceCatalog(tenant, noModel.id, 'companyPortal', null), {
+        device: { id: noModel.id, deviceType: 'teamsRoom', model: null }, entries: [],
+      });
+      assert.equal(await store.getDeviceCatalog(otherTenant, device.id, 'teamsClient', null), null);
+      assert.equal(await store.getDeviceCatalog(tenant, randomUUID(), 'teamsClient', '1.0.96.22'), null);
     });
 
     it('listDevices pages by keyset: every device exactly once, ordered by id, tenants kept apart', async (store) => {
@@ -257,6 +277,54 @@ async function operationIn(store: Store, status: OperationStatus, deviceOverride
         ['a_b'],
       );
       assert.equal(await count({ op: 'not', operand: eq('companyAssetTag', 'x') }), devices.filter((d) => d.companyAssetTag !== 'x').length);
+    });
+
+    it('listDevices in an explicit order: any keys either way, a null first ascending, ties by id, exact pages, filters and $skip', async (store) => {
+      const notes = ['b', 'a', null, 'c', 'a', null, 'b2'];
+      const health = ['healthy', null, 'critical'] as const;
+      const devices = Array.from({ length: 41 }, (_, i) => makeDevice({
+        deviceType: (['teamsRoom', 'ipPhone'] as const)[i % 2],
+        healthStatus: health[i % 3],
+        notes: notes[i % notes.length],
+        companyAssetTag: i % 4 === 0 ? null : `T${i % 5}`,
+        currentUser: i % 6 === 0 ? null : { id: `user-${i}`, displayName: `Room ${i % 4}`, userIdentityType: 'aadUser' },
+        createdDateTime: isoAt(Date.UTC(2025, 0, 1) + (i % 9) * 3_600_000),
+        lastModifiedDateTime: isoAt(Date.UTC(2025, 1, 1) + ((i * 7) % 41) * 60_000),
+      }));
+      await store.insertDevices([...devices, ...devices.slice(0, 5).map((d) => ({ ...d, id: randomUUID(), tenantId: otherTenant }))]);
+      const key = (property: DeviceOrderKey['property'], descending = false): DeviceOrderKey => ({ property, descending });
+      const orders: DeviceOrderKey[][] = [
+        [key('notes')], [key('notes', true)], [key('healthStatus', true), key('notes')], [key('createdDateTime', true)],
+        [key('lastModifiedDateTime')], [key('displayName'), key('companyAssetTag', true), key('createdDateTime')], [key('deviceType')],
+      ];
+      const filters: (DeviceFilter | null)[] = [
+        null,
+        { op: 'eq', property: 'deviceType', value: 'ipPhone' },
+        { op: 'not', operand: { op: 'eq', property: 'healthStatus', value: 'healthy' } },
+        { op: 'startswith', property: 'notes', value: 'b' },
+      ];
+      for (const order of orders) {
+        for (const filter of filters) {
+          const expected = inPageOrder(devices.filter((d) => filter === null || matchesFilter(d, filter)), filter, order).map((d) => d.id);
+          for (const top of [3, 50]) {
+            const listed = (await allPages(store, tenant, filter, top, order)).map((d) => d.id);
+            assert.deepEqual(listed, expected, `${JSON.stringify(order)} ${JSON.stringify(filter)} top ${top}`);
+          }
+          for (const skip of [1, 4, 40]) {
+            const page = await store.listDevices({ tenantId: tenant, filter, order, top: 3, after: null, skip });
+            assert.deepEqual(page.items.map((d) => d.id), expected.slice(skip, skip + 3), `skip ${skip}: ${JSON.stringify(order)} ${JSON.stringify(filter)}`);
+          }
+        }
+      }
+      // $skip over the id-ordered plans, the scan window's included.
+      const byIds = [...devices].sort(byId).map((d) => d.id);
+      for (const skip of [2, 39, 41, 100]) {
+        const page = await store.listDevices({ tenantId: tenant, filter: null, order: [], top: 5, after: null, skip });
+        assert.deepEqual(page.items.map((d) => d.id), byIds.slice(skip, skip + 5), `skip ${skip}`);
+      }
+      const notHealthy = devices.filter((d) => d.healthStatus !== 'healthy').sort(byId).map((d) => d.id);
+      const skipped = await store.listDevices({ tenantId: tenant, filter: filters[2], order: [], top: 50, after: null, skip: 3 });
+      assert.deepEqual(skipped.items.map((d) => d.id), notHealthy.slice(3));
     });
 
     // --- operations ---------------------------------------------------------------------

@@ -64,7 +64,7 @@ export function addAdministrationRoutes(routes: RouteTable, store: Store, engine
   });
 
   routes.add('GET', ['/teamwork/auditEvents'], 'read', async (request, reply) => {
-    const query = parseODataQuery(request.query as Record<string, unknown>, ['top', 'skiptoken'], [], sequencePosition);
+    const query = parseODataQuery(request.query as Record<string, unknown>, ['top', 'skiptoken'], [], { position: sequencePosition });
     const page = await store.listAudit({ tenantId: callerOf(request).tenantId, top: query.top, beforeSeq: query.position });
     return sendCollection(request, reply, 'teamwork/auditEvents', query, page, auditEventBody);
   });

@@ -1,11 +1,12 @@
 import type { FastifyRequest } from 'fastify';
-import { deviceProperties, type Device } from '../../domain/device.js';
+import { deviceProperties, orderableDeviceProperties, type Device } from '../../domain/device.js';
 import { badRequest, notFound } from '../../domain/errors.js';
 import { devicePageOrder } from '../../store/device-list-plan.js';
-import type { DevicePosition } from '../../store/device-query.js';
+import type { DeviceOrderKey, DevicePosition } from '../../store/device-query.js';
 import type { Store } from '../../store/store.js';
 import { deviceBody, documentBody, documentProperties, selectProperties, type DocumentKind } from './graph-shapes.js';
-import { sendCollection, sendJson } from './graph-replies.js';
+import { sendCollection, sendCount, sendJson } from './graph-replies.js';
+import { deviceExpandable, expandDevices } from './device-expansion.js';
 import { contextUrl, entityBody } from './odata-envelope.js';
 import { parseODataQuery, type PositionReader } from './odata-query.js';
 import { responseSchemas } from './response-schemas.js';
@@ -16,19 +17,31 @@ type Params = { deviceId: string };
 
 /** GET routes of /teamwork/devices and the device's three documents. */
 export function addDeviceRoutes(routes: RouteTable, store: Store): void {
+  const listOptions = { position: devicePosition, orderable: orderableDeviceProperties, expandable: deviceExpandable };
+
   routes.add('GET', ['/teamwork/devices'], 'read', async (request, reply) => {
     const caller = callerOf(request);
-    const query = parseODataQuery(request.query as Record<string, unknown>, ['filter', 'select', 'top', 'skiptoken'], deviceProperties, devicePosition);
-    const order = devicePageOrder(query.filter);
+    const query = parseODataQuery(request.query as Record<string, unknown>, ['filter', 'select', 'top', 'skiptoken', 'skip', 'count', 'orderby', 'expand'], deviceProperties, listOptions);
+    const order = (query.orderBy as DeviceOrderKey[] | null) ?? devicePageOrder(query.filter);
     if (query.position && query.position.keys.length !== order.length) throw badRequest('Invalid $skiptoken.');
-    const page = await store.listDevices({ tenantId: caller.tenantId, filter: query.filter, order, top: query.top, after: query.position });
-    return sendCollection(request, reply, 'teamwork/devices', query, page, deviceBody);
+    const [page, count] = await Promise.all([
+      store.listDevices({ tenantId: caller.tenantId, filter: query.filter, order, top: query.top, after: query.position, skip: query.skip }),
+      query.count ? store.countDevices(caller.tenantId, query.filter) : undefined,
+    ]);
+    const expanded = await expandDevices(store, request, page.items, query.expand, false);
+    return sendCollection(request, reply, 'teamwork/devices', query, page, deviceBody, count, (device) => expanded.get(device.id));
   }, responseSchemas.deviceList);
+
+  routes.add('GET', ['/teamwork/devices/$count'], 'read', async (request, reply) => {
+    const query = parseODataQuery(request.query as Record<string, unknown>, ['filter'], deviceProperties);
+    return sendCount(reply, await store.countDevices(callerOf(request).tenantId, query.filter));
+  });
 
   routes.add('GET', ['/teamwork/devices/:deviceId'], 'read', async (request, reply) => {
     const device = await findDevice(store, request);
-    const query = parseODataQuery(request.query as Record<string, unknown>, ['select'], deviceProperties);
-    const body = selectProperties(deviceBody(device), query.select);
+    const query = parseODataQuery(request.query as Record<string, unknown>, ['select', 'expand'], deviceProperties, { expandable: deviceExpandable });
+    const expanded = await expandDevices(store, request, [device], query.expand, true);
+    const body = { ...selectProperties(deviceBody(device), query.select), ...expanded.get(device.id) };
     return sendJson(reply, entityBody(contextUrl(request, 'teamwork/devices', query.select, '/$entity'), body));
   }, responseSchemas.device);
 

@@ -8,7 +8,7 @@ export function sendJson(reply: FastifyReply, body: unknown) {
   return reply.type('application/json; odata.metadata=minimal; odata.streaming=true').send(body);
 }
 
-/** One page of a collection: each item as its Graph body with $select applied, `@odata.nextLink` while more remain. */
+/** One page of a collection: each item as its Graph body with $select applied, then what $expand added; `@odata.nextLink` while more remain. */
 export function sendCollection<T>(
   request: FastifyRequest,
   reply: FastifyReply,
@@ -16,7 +16,14 @@ export function sendCollection<T>(
   query: ODataQuery,
   page: { items: T[]; next: unknown },
   body: (item: T) => Record<string, unknown>,
+  count?: number,
+  expanded?: (item: T) => Record<string, unknown> | undefined,
 ) {
-  const value = page.items.map((item) => selectProperties(body(item), query.select));
-  return sendJson(reply, collectionBody(request, path, query, value, page.next));
+  const value = page.items.map((item) => ({ ...selectProperties(body(item), query.select), ...expanded?.(item) }));
+  return sendJson(reply, collectionBody(request, path, query, value, page.next, count));
+}
+
+/** A `/$count` segment's answer: the number alone, as text. */
+export function sendCount(reply: FastifyReply, count: number) {
+  return reply.type('text/plain; charset=utf-8').send(String(count));
 }

@@ -17,8 +17,9 @@ export function entityBody(context: string, body: Record<string, unknown>): Reco
 }
 
 /**
- * A collection page. `@odata.nextLink` is absolute and keeps every original query option,
- * with a fresh `$skiptoken` in place of the old one.
+ * A collection page. `@odata.count` when asked for ($count=true), the number matching across
+ * all pages. `@odata.nextLink` is absolute and keeps every original query option, with a fresh
+ * `$skiptoken` in place of the old one and no `$skip` (the token is already past it).
  */
 export function collectionBody(
   request: FastifyRequest,
@@ -26,9 +27,11 @@ export function collectionBody(
   query: ODataQuery,
   value: unknown[],
   next: unknown,
+  count?: number,
 ): Record<string, unknown> {
   const body: Record<string, unknown> = { '@odata.context': contextUrl(request, path, query.select) };
-  if (next !== null && next !== undefined) body['@odata.nextLink'] = nextLink(request, encodeSkipToken(next, query.filterText));
+  if (count !== undefined) body['@odata.count'] = count;
+  if (next !== null && next !== undefined) body['@odata.nextLink'] = nextLink(request, encodeSkipToken(next, query.tokenScope));
   body.value = value;
   return body;
 }
@@ -39,7 +42,7 @@ function nextLink(request: FastifyRequest, skipToken: string): string {
   const search = mark === -1 ? '' : request.url.slice(mark + 1);
   const params = new URLSearchParams(search);
   for (const name of [...params.keys()]) {
-    if (/^\$?skiptoken$/i.test(name)) params.delete(name);
+    if (/^\$?(skiptoken|skip)$/i.test(name)) params.delete(name);
   }
   params.set('$skiptoken', skipToken);
   // URLSearchParams writes spaces as '+', which every query parser (ours included) reads back as spaces.

@@ -13,17 +13,13 @@ const enumsByKind: Record<string, readonly string[]> = {
 type Bind = [string, unknown];
 type Node = unknown;
 
-/**
- * Parses `$filter` with an OData parser and checks it against what devices support.
- * Note: the parser gives `and` and `or` equal precedence, left to right; README says so.
- */
+/** Parses `$filter` with an OData parser and checks it against what devices support. */
 export function parseDeviceFilter(text: string): DeviceFilter {
   if (text.length > 2048) throw badRequest('$filter is longer than 2048 characters.');
-  rejectUnparenthesisedAndOr(text);
   let parsed: { tree: Node; binds: Bind[] };
   try {
     // The query string is already decoded; the parser decodes %xx in literals again, so escape '%'.
-    parsed = odataParser.parse(text.replace(/%/g, '%25'), { startRule: 'ProcessRule', rule: 'FilterByExpression' }) as unknown as typeof parsed;
+    parsed = odataParser.parse(withAndBeforeOr(text).replace(/%/g, '%25'), { startRule: 'ProcessRule', rule: 'FilterByExpression' }) as unknown as typeof parsed;
   } catch (error) {
     const detail = (error as Error).message.split('\n')[0].slice(0, 200);
     throw badRequest(`Invalid $filter: ${detail}`);
@@ -32,22 +28,48 @@ export function parseDeviceFilter(text: string): DeviceFilter {
 }
 
 /**
- * The parser gives `and` and `or` equal precedence (OData v2), where OData v4 binds `and`
- * tighter; its tree for `a or b and c` is that of `(a or b) and c`. Rather than answer a
- * different question than the client asked, mixing them at one level needs parentheses.
+ * The parser gives `and` and `or` equal precedence, left to right (OData v2), where OData v4
+ * binds `and` tighter: its tree for `a or b and c` is that of `(a or b) and c`. So wherever
+ * one level of parentheses mixes them, each `or` operand holding an `and` is parenthesised
+ * first (`a or (b and c)`). `not` needs nothing: the parser already binds it tightest.
  */
-function rejectUnparenthesisedAndOr(text: string): void {
-  const seen: Set<string>[] = [new Set()];
-  const words = text.replace(/'(?:[^']|'')*'/g, "''").matchAll(/\(|\)|\b(and|or)\b/gi);
-  for (const [token, word] of words) {
-    if (token === '(') seen.push(new Set());
-    else if (token === ')') seen.length > 1 && seen.pop();
+export function withAndBeforeOr(text: string): string {
+  // Literals are masked (same length) so that words and parentheses inside them are not seen.
+  const masked = text.replace(/'(?:[^']|'')*'/g, (literal) => "'".padEnd(literal.length - 1, '_') + "'");
+  interface Level { start: number; operandStart: number; operands: { start: number; end: number; hasAnd: boolean }[]; hasAnd: boolean; hasOr: boolean }
+  const open = (start: number): Level => ({ start, operandStart: start, operands: [], hasAnd: false, hasOr: false });
+  const levels: Level[] = [open(0)];
+  const wraps: { at: number; text: string }[] = [];
+  const close = (level: Level, end: number) => {
+    level.operands.push({ start: level.operandStart, end, hasAnd: level.hasAnd });
+    if (!level.hasOr || !level.operands.some((operand) => operand.hasAnd)) return;
+    for (const operand of level.operands.filter((o) => o.hasAnd)) {
+      // The parser takes no space just inside a parenthesis or at either end of the text.
+      const body = masked.slice(operand.start, operand.end);
+      const start = operand.start + (body.length - body.trimStart().length);
+      const end = operand.end - (body.length - body.trimEnd().length);
+      wraps.push({ at: start, text: '(' }, { at: end, text: ')' });
+    }
+  };
+  for (const match of masked.matchAll(/\(|\)|\b(and|or)\b/gi)) {
+    const at = match.index!;
+    const level = levels[levels.length - 1];
+    if (match[0] === '(') levels.push(open(at + 1));
+    else if (match[0] === ')') {
+      if (levels.length === 1) continue; // unbalanced: the parser will say so
+      close(levels.pop()!, at);
+    } else if (match[1].toLowerCase() === 'and') level.hasAnd = true;
     else {
-      const level = seen[seen.length - 1];
-      level.add(word.toLowerCase());
-      if (level.size === 2) throw badRequest("Unsupported $filter: mixing 'and' and 'or' without parentheses; add parentheses to say which binds first.");
+      level.operands.push({ start: level.operandStart, end: at, hasAnd: level.hasAnd });
+      level.operandStart = at + match[0].length;
+      level.hasAnd = false;
+      level.hasOr = true;
     }
   }
+  close(levels[0], text.length);
+  let result = text;
+  for (const wrap of wraps.sort((a, b) => b.at - a.at)) result = result.slice(0, wrap.at) + wrap.text + result.slice(wrap.at);
+  return result;
 }
 
 class FilterChecker {

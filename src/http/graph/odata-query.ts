@@ -2,12 +2,15 @@ import { createHash } from 'node:crypto';
 import { badRequest } from '../../domain/errors.js';
 import type { DeviceFilter } from '../../store/device-query.js';
 import { parseDeviceFilter } from './odata-filter.js';
+import { parseSelect } from './odata-select.js';
+import { parseExpand, type ExpandItem } from './odata-expand.js';
+import { parseOrderBy, type OrderKey } from './odata-orderby.js';
 
 const defaultPageSize = 20;
 const maxPageSize = 50;
 
 /** Which system query options a route honours; any other `$` option is a 400 naming it. */
-export type QueryOptionName = 'filter' | 'select' | 'top' | 'skiptoken';
+export type QueryOptionName = 'filter' | 'select' | 'top' | 'skiptoken' | 'skip' | 'count' | 'orderby' | 'expand';
 
 export interface ODataQuery<Position = unknown> {
   filter: DeviceFilter | null;
@@ -16,6 +19,24 @@ export interface ODataQuery<Position = unknown> {
   top: number;
   /** decoded keyset position from $skiptoken */
   position: Position | null;
+  /** items to pass over before the page ($skip) */
+  skip: number;
+  /** whether the collection carries `@odata.count` ($count=true) */
+  count: boolean;
+  orderBy: OrderKey[] | null;
+  expand: ExpandItem[] | null;
+  /** what a $skiptoken is bound to: the filter and the order it was issued for */
+  tokenScope: string;
+}
+
+/** What a resource offers beyond $filter, $select and $top. */
+export interface ResourceOptions<Position> {
+  /** reads this collection's $skiptoken positions */
+  position?: PositionReader<Position>;
+  /** properties $orderby may name */
+  orderable?: readonly string[];
+  /** navigation properties $expand may name, each with the properties its nested $select may name */
+  expandable?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** A collection's keyset position as its $skiptoken carries it (JSON), or undefined when it is not one. */
@@ -32,7 +53,7 @@ export function parseODataQuery<Position = never>(
   query: Record<string, unknown>,
   allowed: QueryOptionName[],
   selectable: readonly string[],
-  readPosition?: PositionReader<Position>,
+  resource: ResourceOptions<Position> = {},
 ): ODataQuery<Position> {
   const options = new Map<string, string>();
   for (const [rawName, rawValue] of Object.entries(query)) {
@@ -50,9 +71,14 @@ export function parseODataQuery<Position = never>(
   const filter = filterText === null ? null : parseDeviceFilter(filterText);
   const select = options.has('select') ? parseSelect(options.get('select')!, selectable) : null;
   const top = options.has('top') ? parseTop(options.get('top')!) : defaultPageSize;
-  if (options.has('skiptoken') && !readPosition) throw new Error('a route that takes $skiptoken must read its positions');
-  const position = options.has('skiptoken') ? decodeSkipToken(options.get('skiptoken')!, filterText, readPosition!) : null;
-  return { filter, filterText, select, top, position };
+  const skip = options.has('skip') ? parseSkip(options.get('skip')!) : 0;
+  const count = options.has('count') ? parseCount(options.get('count')!) : false;
+  const orderBy = options.has('orderby') ? parseOrderBy(options.get('orderby')!, resource.orderable ?? []) : null;
+  const expand = options.has('expand') ? parseExpand(options.get('expand')!, resource.expandable ?? {}) : null;
+  const tokenScope = (filterText ?? '') + (orderBy ? `\u0000${JSON.stringify(orderBy)}` : '');
+  if (options.has('skiptoken') && !resource.position) throw new Error('a route that takes $skiptoken must read its positions');
+  const position = options.has('skiptoken') ? decodeSkipToken(options.get('skiptoken')!, tokenScope, resource.position!) : null;
+  return { filter, filterText, select, top, position, skip, count, orderBy, expand, tokenScope };
 }
 
 const knownOptions = ['filter', 'select', 'top', 'skiptoken', 'skip', 'count', 'orderby', 'expand', 'search', 'format'];
@@ -65,27 +91,27 @@ function parseTop(raw: string): number {
   return Math.min(top, maxPageSize);
 }
 
-function parseSelect(raw: string, selectable: readonly string[]): string[] {
-  const names = raw.split(',').map((s) => s.trim());
-  if (names.some((n) => n === '')) throw badRequest('Invalid $select: empty property name.');
-  const result: string[] = [];
-  for (const name of names) {
-    const known = selectable.find((p) => p.toLowerCase() === name.toLowerCase());
-    if (!known) throw badRequest(`Invalid $select: the property '${name.slice(0, 64)}' does not exist on this resource.`);
-    if (!result.includes(known)) result.push(known);
-  }
-  return result;
+function parseSkip(raw: string): number {
+  if (!/^\d{1,9}$/.test(raw)) throw badRequest(`Invalid value '${raw.slice(0, 32)}' for $skip: it must be a whole number from 0.`);
+  return Number(raw);
 }
+
+function parseCount(raw: string): boolean {
+  const value = raw.toLowerCase();
+  if (value !== 'true' && value !== 'false') throw badRequest(`Invalid value '${raw.slice(0, 32)}' for $count: it must be true or false.`);
+  return value === 'true';
+}
+
 
 /**
- * $skiptoken is opaque to clients: a keyset position plus a fingerprint of the filter it was
- * made for, so a token cannot be replayed against a different query.
+ * $skiptoken is opaque to clients: a keyset position plus a fingerprint of the filter and the
+ * order it was made for, so a token cannot be replayed against a different query.
  */
-export function encodeSkipToken(position: unknown, filterText: string | null): string {
-  return Buffer.from(JSON.stringify({ p: position, f: fingerprint(filterText) })).toString('base64url');
+export function encodeSkipToken(position: unknown, tokenScope: string): string {
+  return Buffer.from(JSON.stringify({ p: position, f: fingerprint(tokenScope) })).toString('base64url');
 }
 
-function decodeSkipToken<Position>(raw: string, filterText: string | null, readPosition: PositionReader<Position>): Position {
+function decodeSkipToken<Position>(raw: string, tokenScope: string, readPosition: PositionReader<Position>): Position {
   let decoded: unknown;
   try {
     decoded = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
@@ -95,10 +121,10 @@ function decodeSkipToken<Position>(raw: string, filterText: string | null, readP
   const token = decoded as { p?: unknown; f?: unknown } | null;
   const position = readPosition(token?.p);
   if (position === undefined) throw badRequest('Invalid $skiptoken.');
-  if (token?.f !== fingerprint(filterText)) throw badRequest('The $skiptoken was issued for a different query.');
+  if (token?.f !== fingerprint(tokenScope)) throw badRequest('The $skiptoken was issued for a different query.');
   return position;
 }
 
-function fingerprint(filterText: string | null): string {
-  return createHash('sha256').update(filterText ?? '').digest('base64url').slice(0, 12);
+function fingerprint(tokenScope: string): string {
+  return createHash('sha256').update(tokenScope).digest('base64url').slice(0, 12);
 }

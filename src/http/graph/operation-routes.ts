@@ -4,7 +4,7 @@ import { actions, operationProperties, type ActionName } from '../../domain/oper
 import type { Engine } from '../../engine/engine.js';
 import type { Store } from '../../store/store.js';
 import { findDevice } from './device-routes.js';
-import { sendCollection, sendJson } from './graph-replies.js';
+import { sendCollection, sendCount, sendJson } from './graph-replies.js';
 import { operationBody, selectProperties } from './graph-shapes.js';
 import { contextUrl, entityBody } from './odata-envelope.js';
 import { parseODataQuery, sequencePosition } from './odata-query.js';
@@ -18,15 +18,19 @@ type Params = { deviceId: string; operationId: string };
 export function addOperationRoutes(routes: RouteTable, store: Store, engine: Engine): void {
   routes.add('GET', ['/teamwork/devices/:deviceId/operations'], 'read', async (request, reply) => {
     const device = await findDevice(store, request);
-    const query = parseODataQuery(request.query as Record<string, unknown>, ['select', 'top', 'skiptoken'], operationProperties, sequencePosition);
-    const page = await store.listOperations({
-      tenantId: device.tenantId,
-      deviceId: device.id,
-      top: query.top,
-      beforeSeq: query.position,
-    });
-    return sendCollection(request, reply, `teamwork/devices('${device.id}')/operations`, query, page, operationBody);
+    const query = parseODataQuery(request.query as Record<string, unknown>, ['select', 'top', 'skiptoken', 'skip', 'count'], operationProperties, { position: sequencePosition });
+    const [page, count] = await Promise.all([
+      store.listOperations({ tenantId: device.tenantId, deviceId: device.id, top: query.top, beforeSeq: query.position, skip: query.skip }),
+      query.count ? store.countOperations(device.tenantId, device.id) : undefined,
+    ]);
+    return sendCollection(request, reply, `teamwork/devices('${device.id}')/operations`, query, page, operationBody, count);
   }, responseSchemas.operationList);
+
+  routes.add('GET', ['/teamwork/devices/:deviceId/operations/$count'], 'read', async (request, reply) => {
+    const device = await findDevice(store, request);
+    parseODataQuery(request.query as Record<string, unknown>, [], operationProperties);
+    return sendCount(reply, await store.countOperations(device.tenantId, device.id));
+  });
 
   routes.add('GET', ['/teamwork/devices/:deviceId/operations/:operationId'], 'read', async (request, reply) => {
     const { deviceId, operationId } = request.params as Params;

@@ -6,6 +6,24 @@
 const text = { type: ['string', 'null'] } as const;
 const openObject = { type: ['object', 'null'], additionalProperties: true } as const;
 
+const operation = {
+  type: 'object',
+  properties: {
+    '@odata.type': { type: 'string' },
+    id: { type: 'string' },
+    status: { type: 'string' },
+    operationType: { type: 'string' },
+    error: { type: ['object', 'null'], properties: { code: text, message: text } },
+    startedDateTime: text,
+    completedDateTime: text,
+    createdDateTime: text,
+    lastActionDateTime: text,
+    createdBy: openObject,
+    lastActionBy: openObject,
+  },
+} as const;
+
+// A schema drops what it does not name, so the properties $expand adds are named here too.
 const device = {
   type: 'object',
   properties: {
@@ -34,31 +52,21 @@ const device = {
       type: ['object', 'null'],
       properties: { id: text, displayName: text, userIdentityType: text },
     },
+    health: openObject,
+    activity: openObject,
+    configuration: openObject,
+    operations: { type: 'array', items: operation },
+    'operations@odata.nextLink': { type: 'string' },
   },
 } as const;
 
-const operation = {
-  type: 'object',
-  properties: {
-    '@odata.type': { type: 'string' },
-    id: { type: 'string' },
-    status: { type: 'string' },
-    operationType: { type: 'string' },
-    error: { type: ['object', 'null'], properties: { code: text, message: text } },
-    startedDateTime: text,
-    completedDateTime: text,
-    createdDateTime: text,
-    lastActionDateTime: text,
-    createdBy: openObject,
-    lastActionBy: openObject,
-  },
-} as const;
 
 const collection = (item: object) => ({
   200: {
     type: 'object',
     properties: {
       '@odata.context': { type: 'string' },
+      '@odata.count': { type: 'integer' },
       '@odata.nextLink': { type: 'string' },
       value: { type: 'array', items: item },
     },
