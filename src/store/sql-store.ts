@@ -9,6 +9,7 @@ import { compileFilter } from './filter-sql.js';
 import * as access from './device-access.js';
 import { updateDeviceParams, updateDeviceSql } from './device-sql.js';
 import { DevicePages } from './device-pages.js';
+import { CoalescedDeviceReads } from './device-reads.js';
 import {
   catalogFromRow, deviceFromRow, deviceInsertColumns, documentsOf, deviceToRow, iso, jsonText, operationFromRow, parsed,
   type CatalogRow, type DeviceRow, type OperationRow,
@@ -44,6 +45,8 @@ export class SqlStore implements Store {
 
   private readonly devicePages: DevicePages;
 
+  private readonly deviceReads: CoalescedDeviceReads;
+
   constructor(
     private readonly sql: SqlDriver,
     seededDocuments?: SeededDocuments,
@@ -51,6 +54,7 @@ export class SqlStore implements Store {
   ) {
     this.seededDocuments = seededDocuments ?? refuseSeededDocuments;
     this.devicePages = new DevicePages(sql, this.seededDocuments, scanRowsPerPage);
+    this.deviceReads = new CoalescedDeviceReads(sql);
   }
 
   close(): Promise<void> {
@@ -101,8 +105,7 @@ export class SqlStore implements Store {
   }
 
   async getDevice(tenantId: string, deviceId: string): Promise<Device | null> {
-    const [row] = await this.sql.query<DeviceRow>('SELECT * FROM devices WHERE tenant_id = ? AND id = ?', [tenantId, deviceId]);
-    return this.device(row);
+    return this.device(await this.deviceReads.read(tenantId, deviceId));
   }
 
   async getDeviceCatalog(tenantId: string, deviceId: string, softwareType: SoftwareType, version: string | null): Promise<DeviceCatalog | null> {
