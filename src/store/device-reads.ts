@@ -15,7 +15,7 @@ interface Waiting {
  * Reads of single devices by id, coalesced: the reads asked for in one turn of the event loop
  * (the requests of a `$batch`, concurrent GETs under load) become one statement per tenant,
  * `id IN (…)` on the primary key, instead of one round trip each. A read waits at most until
- * the loop's next check phase.
+ * the loop's next check phase. Used where a statement is a round trip (dialect.coalescesReads).
  */
 export class CoalescedDeviceReads {
   private waiting: Waiting[] = [];

@@ -105,7 +105,9 @@ export class SqlStore implements Store {
   }
 
   async getDevice(tenantId: string, deviceId: string): Promise<Device | null> {
-    return this.device(await this.deviceReads.read(tenantId, deviceId));
+    if (this.sql.dialect.coalescesReads) return this.device(await this.deviceReads.read(tenantId, deviceId));
+    const [row] = await this.sql.query<DeviceRow>('SELECT * FROM devices WHERE tenant_id = ? AND id = ?', [tenantId, deviceId]);
+    return this.device(row);
   }
 
   async getDeviceCatalog(tenantId: string, deviceId: string, softwareType: SoftwareType, version: string | null): Promise<DeviceCatalog | null> {

@@ -5,10 +5,10 @@ import type { RouteTable } from '../route-table.js';
 import { parseBatch, type BatchStep } from './batch-request.js';
 
 /**
- * Requests of one batch in flight at once: independent reads finish sooner side by side
- * (PostgreSQL serves them on several pool connections).
+ * Requests of one batch in flight at once: independent reads finish sooner side by side, and on
+ * PostgreSQL the device reads started together become one statement (device-reads.ts).
  */
-const maxConcurrentPerBatch = 4;
+const maxConcurrentPerBatch = 8;
 /**
  * Requests of all batches in flight at once, below the default PostgreSQL pool (10): however
  * many batches arrive, their queries do not pile up waiting for pool connections, and direct
