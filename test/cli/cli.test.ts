@@ -346,8 +346,13 @@ describe('serve', () => {
     serve.kill('SIGTERM');
     const during = latencies.slice(0, -1);
     assert.ok(during.length >= 20, `${during.length} requests were answered while the devices were seeded`);
-    const slowest = Math.max(...during);
-    assert.ok(slowest < 250, `the slowest request while seeding took ${slowest.toFixed(0)} ms`);
+    // A seeding that held the loop (all devices in one transaction) delays every request by
+    // seconds. One slow request alone is the scheduler of a loaded 2-core machine (CI saw 259
+    // ms once, with other test processes running), so the second slowest is held to 250 ms and
+    // the slowest to a second.
+    const [slowest, secondSlowest] = [...during].sort((a, b) => b - a);
+    assert.ok(secondSlowest < 250, `the second slowest request while seeding took ${secondSlowest.toFixed(0)} ms`);
+    assert.ok(slowest < 1000, `the slowest request while seeding took ${slowest.toFixed(0)} ms`);
   });
 
   test('a port in use is an error with a non-zero exit code, not a hang', async () => {
