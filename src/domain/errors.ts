@@ -15,6 +15,8 @@ export const errorRegistry = {
   conflict: { status: 409, code: 'conflict', message: 'An operation of this kind is already queued for the device.' },
   requestTooLarge: { status: 413, code: 'requestEntityTooLarge', message: 'The request body is too large.' },
   unsupportedMediaType: { status: 415, code: 'unsupportedMediaType', message: 'The request body must be application/json.' },
+  // OneDrive's code for a Range outside the file; the reply's Content-Range gives the size.
+  rangeNotSatisfiable: { status: 416, code: 'invalidRange', message: 'The requested range is not satisfiable.' },
   // Answered on the raw socket: Node's HTTP parser refuses the request before any route runs.
   headersTooLarge: { status: 431, code: 'invalidRequest', message: 'The request headers are too large.' },
   activityLimitReached: { status: 429, code: 'activityLimitReached', message: 'The app or user has been throttled.' },
