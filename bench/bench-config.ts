@@ -1,7 +1,7 @@
 /** Every knob of `npm run bench`, read once from the environment. */
-export type BenchName = 'update' | 'seed' | 'list' | 'filters' | 'select' | 'dispatch';
-export const allBenches: readonly BenchName[] = ['update', 'seed', 'list', 'filters', 'select', 'dispatch'];
-/** The stores `update`, `list` and `filters` run on (the other benchmarks use SQLite only). */
+export type BenchName = 'update' | 'seed' | 'list' | 'filters' | 'select' | 'dispatch' | 'artifacts';
+export const allBenches: readonly BenchName[] = ['update', 'seed', 'list', 'filters', 'select', 'dispatch', 'artifacts'];
+/** The stores `update`, `list`, `filters` and `artifacts` run on (the other benchmarks use SQLite only). */
 export type StoreName = 'sqlite' | 'postgres';
 export const allStores: readonly StoreName[] = ['sqlite', 'postgres'];
 
@@ -34,6 +34,10 @@ export interface BenchConfig {
   dispatchOperations: number;
   dispatchRate: number;
   dispatchConcurrency: number;
+  /** artifacts: agents updating together, the artifact they download (MiB), the sparse one over 1 GiB (MiB) */
+  artifactAgents: number;
+  artifactMiB: number;
+  artifactLargeMiB: number;
 }
 
 function numberFromEnv(name: string, fallback: number): number {
@@ -88,5 +92,8 @@ export function benchConfigFromEnv(): BenchConfig {
     dispatchOperations: Math.round(numberFromEnv('BENCH_DISPATCH_OPERATIONS', 1_000)),
     dispatchRate: numberFromEnv('BENCH_DISPATCH_RATE', 100),
     dispatchConcurrency: Math.round(numberFromEnv('BENCH_DISPATCH_CONCURRENCY', 20)),
+    artifactAgents: Math.round(numberFromEnv('BENCH_ARTIFACT_AGENTS', 100)),
+    artifactMiB: Math.round(numberFromEnv('BENCH_ARTIFACT_MIB', 50)),
+    artifactLargeMiB: Math.round(numberFromEnv('BENCH_ARTIFACT_LARGE_MIB', 1100)),
   };
 }
