@@ -41,8 +41,11 @@ export function addArtifactRoute(routes: RouteTable, engine: Engine, throttle: A
     const startedAt = Date.now();
     const sent = new ByteCounter();
     pipeline(artifact.read(start, end), sent, (error) => {
-      // The response is cut short by the stream's error; the device resumes from what it has.
-      if (error && !reply.raw.destroyed) request.log.warn({ err: error, deviceId, sha256 }, 'artifact read failed');
+      // A device that hangs up is no failure. A read that fails cuts the response short; the
+      // device resumes from what it has.
+      if (error && (error as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') {
+        request.log.warn({ err: error, deviceId, sha256 }, 'artifact read failed');
+      }
     });
     reply.raw.once('close', () => {
       closeDownload();
