@@ -1,13 +1,13 @@
 /** Every knob of `npm run bench`, read once from the environment. */
-export type BenchName = 'update' | 'seed' | 'list' | 'filters' | 'select' | 'dispatch' | 'artifacts';
-export const allBenches: readonly BenchName[] = ['update', 'seed', 'list', 'filters', 'select', 'dispatch', 'artifacts'];
-/** The stores `update`, `list`, `filters` and `artifacts` run on (the other benchmarks use SQLite only). */
+export type BenchName = 'update' | 'seed' | 'list' | 'filters' | 'select' | 'dispatch' | 'batch' | 'artifacts';
+export const allBenches: readonly BenchName[] = ['update', 'seed', 'list', 'filters', 'select', 'dispatch', 'batch', 'artifacts'];
+/** The stores `update`, `list`, `filters`, `batch` and `artifacts` run on (the other benchmarks use SQLite only). */
 export type StoreName = 'sqlite' | 'postgres';
 export const allStores: readonly StoreName[] = ['sqlite', 'postgres'];
 
 export interface BenchConfig {
   only: BenchName[];
-  /** update, list and filters: the stores to run on, SQLite first */
+  /** update, list, filters and batch: the stores to run on, SQLite first */
   stores: StoreName[];
   /** PostgreSQL server (any database on it) where the benchmark creates and drops its databases */
   pgAdminUrl: string;
@@ -34,6 +34,9 @@ export interface BenchConfig {
   dispatchOperations: number;
   dispatchRate: number;
   dispatchConcurrency: number;
+  /** batch: seconds of each wrk round, and rounds of each kind (separate reads, batches), alternating */
+  batchSeconds: number;
+  batchRounds: number;
   /** artifacts: agents updating together, the artifact they download (MiB), the sparse one over 1 GiB (MiB) */
   artifactAgents: number;
   artifactMiB: number;
@@ -92,6 +95,8 @@ export function benchConfigFromEnv(): BenchConfig {
     dispatchOperations: Math.round(numberFromEnv('BENCH_DISPATCH_OPERATIONS', 1_000)),
     dispatchRate: numberFromEnv('BENCH_DISPATCH_RATE', 100),
     dispatchConcurrency: Math.round(numberFromEnv('BENCH_DISPATCH_CONCURRENCY', 20)),
+    batchSeconds: numberFromEnv('BENCH_BATCH_SECONDS', 4),
+    batchRounds: Math.round(numberFromEnv('BENCH_BATCH_ROUNDS', 3)),
     artifactAgents: Math.round(numberFromEnv('BENCH_ARTIFACT_AGENTS', 100)),
     artifactMiB: Math.round(numberFromEnv('BENCH_ARTIFACT_MIB', 50)),
     artifactLargeMiB: Math.round(numberFromEnv('BENCH_ARTIFACT_LARGE_MIB', 1100)),

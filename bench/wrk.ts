@@ -9,6 +9,8 @@ export interface WrkOptions {
   headers: Record<string, string>;
   connections: number;
   seconds: number;
+  /** a Lua script file (`wrk -s`) that makes the requests: other methods, bodies, many paths */
+  script?: string;
 }
 
 export interface WrkResult {
@@ -24,6 +26,7 @@ export interface WrkResult {
 export async function runWrk(options: WrkOptions): Promise<WrkResult> {
   const args = ['-t1', `-c${options.connections}`, `-d${options.seconds}s`, '--latency', '--timeout', '30s'];
   for (const [name, value] of Object.entries(options.headers)) args.push('-H', `${name}: ${value}`);
+  if (options.script) args.push('-s', options.script);
   args.push(options.url);
   const output = await run('wrk', args);
   return parseWrk(output);

@@ -8,6 +8,7 @@ import { addAgentRoutes } from './agent/agent-routes.js';
 import { DeviceCredentialVerifier } from './device-credentials.js';
 import { clientError, frameworkError, installGraphEdge, newRequestId } from './edge.js';
 import { addAdministrationRoutes } from './graph/administration-routes.js';
+import { addBatchRoutes } from './graph/batch-routes.js';
 import { addDeviceRoutes } from './graph/device-routes.js';
 import { addOperationRoutes } from './graph/operation-routes.js';
 import { applyConnectionLimits, type ConnectionLimits } from './connection-limits.js';
@@ -17,6 +18,7 @@ import { rateLimitRules } from './rate-limits.js';
 import { installGraphAuth } from './request-caller.js';
 import { RouteTable } from './route-table.js';
 import { installServiceUrl } from './service-url.js';
+import { installSubRequests } from './sub-requests.js';
 
 export interface AppOptions {
   store: Store;
@@ -64,6 +66,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   installServiceUrl(app, options.publicUrl ?? null);
 
   installGraphEdge(app);
+  installSubRequests(app);
   installLoadShedding(app, options.shedding ?? defaultSheddingLimits);
   installJsonBodies(app);
   installGraphAuth(app, options.verifyToken, options.store, rateLimitRules(options.rateLimit ?? null), options.engine);
@@ -73,8 +76,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   addDeviceRoutes(routes, options.store);
   addOperationRoutes(routes, options.store, options.engine);
   addAdministrationRoutes(routes, options.store, options.engine, credentials);
+  addBatchRoutes(routes);
   routes.closeWith405();
-  const agentRoutes = new RouteTable(app, ['']);
+  const agentRoutes = new RouteTable(app, [''], false);
   addAgentRoutes(app, agentRoutes, options.engine, credentials, new AgentThrottle(options.agentLimits ?? defaultAgentLimits));
   agentRoutes.closeWith405();
   return app;

@@ -75,7 +75,7 @@ function sendGraphError(request: FastifyRequest, reply: FastifyReply, error: Ser
 }
 
 /** Graph's error body; innerError carries the time and both request ids. */
-function graphErrorBody({ code, message }: ServiceError, requestId: string, clientRequestId: string) {
+export function graphErrorBody({ code, message }: ServiceError, requestId: string, clientRequestId: string) {
   return { error: { code, message, innerError: { date: new Date().toISOString(), 'request-id': requestId, 'client-request-id': clientRequestId } } };
 }
 
@@ -120,9 +120,13 @@ export function clientError(error: Error & { code?: string }, socket: Socket): v
   socket.destroySoon();
 }
 
-function clientRequestIdOf(request: FastifyRequest): string | null {
-  const raw = request.headers['client-request-id'];
-  // Echo only what is safe to put back in a header and a log line.
+/** The client's `client-request-id` when it is safe to echo, else null. */
+export function clientRequestIdOf(request: FastifyRequest): string | null {
+  return safeClientRequestId(request.headers['client-request-id']);
+}
+
+/** A `client-request-id` value, or null when it is not safe to put back in a header and a log line. */
+export function safeClientRequestId(raw: unknown): string | null {
   return typeof raw === 'string' && /^[\x21-\x7e]{1,128}$/.test(raw) ? raw : null;
 }
 

@@ -12,9 +12,16 @@ declare module 'fastify' {
     caller: Caller | null;
   }
   interface FastifyContextConfig {
-    access?: Access | 'none' | 'device';
+    access?: RouteAccess;
   }
 }
+
+/**
+ * What a route needs: a permission (`read`, `write`), only a valid token (`authenticated`: a
+ * `$batch`, whose requests each need their own permission and are each throttled), a device
+ * credential (the agent routes check it themselves), or nothing.
+ */
+export type RouteAccess = Access | 'authenticated' | 'none' | 'device';
 
 /**
  * Authenticates Graph routes before their bodies are read, so an anonymous caller learns
@@ -24,7 +31,7 @@ export function installGraphAuth(app: FastifyInstance, verify: TokenVerifier, st
   app.decorateRequest('caller', null);
   app.addHook('onRequest', async (request) => {
     const access = request.routeOptions.config?.access;
-    if (access !== 'read' && access !== 'write') return;
+    if (access !== 'read' && access !== 'write' && access !== 'authenticated') return;
     let verified: Caller;
     try {
       verified = await verify(request.headers.authorization);
@@ -37,6 +44,10 @@ export function installGraphAuth(app: FastifyInstance, verify: TokenVerifier, st
     }
     // The verified caller is cached per token; the address is this request's.
     const caller: Caller = { ...verified, sourceAddress: request.ip };
+    if (access === 'authenticated') {
+      request.caller = caller;
+      return;
+    }
     if (!permits(caller.permissions, access)) {
       const needed = access === 'read' ? 'TeamworkDevice.Read.All or TeamworkDevice.ReadWrite.All' : 'TeamworkDevice.ReadWrite.All';
       throw new ServiceError('accessDenied', `Missing permission: this request needs ${needed}.`);

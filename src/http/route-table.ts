@@ -1,6 +1,7 @@
 import type { FastifyInstance, RouteHandlerMethod } from 'fastify';
-import type { Access } from '../auth/permissions.js';
 import { ServiceError } from '../domain/errors.js';
+import type { RouteAccess } from './request-caller.js';
+import type {} from './sub-requests.js';
 
 const methods = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 type Method = (typeof methods)[number];
@@ -15,22 +16,27 @@ const versionPrefixes = ['', '/beta'];
 export class RouteTable {
   private readonly byUrl = new Map<string, Set<Method>>();
 
+  /**
+   * `batchable`: whether a `$batch` may reach these routes (the Graph API's may, the agent
+   * protocol's may not).
+   */
   constructor(
     private readonly app: FastifyInstance,
     private readonly prefixes: string[] = versionPrefixes,
+    private readonly batchable = true,
   ) {}
 
   add(
     method: Method,
     urls: string[],
-    access: Access | 'none' | 'device',
+    access: RouteAccess,
     handler: RouteHandlerMethod,
     response?: Record<number, object>,
   ): void {
     for (const prefix of this.prefixes) {
       for (const url of urls) {
         const full = prefix + url;
-        this.app.route({ method, url: full, handler, config: { access }, ...(response ? { schema: { response } } : {}) });
+        this.app.route({ method, url: full, handler, config: { access, batchable: this.batchable }, ...(response ? { schema: { response } } : {}) });
         const known = this.byUrl.get(full) ?? new Set<Method>();
         known.add(method);
         this.byUrl.set(full, known);
@@ -47,7 +53,7 @@ export class RouteTable {
       this.app.route({
         method: [...others, 'OPTIONS'],
         url,
-        config: { access: 'none' },
+        config: { access: 'none', batchable: this.batchable },
         handler: async (request) => {
           throw new ServiceError('methodNotAllowed', `The method '${request.method}' is not allowed on this resource; allowed: ${allow}.`, { allow });
         },

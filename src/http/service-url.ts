@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type {} from './sub-requests.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -16,7 +17,8 @@ export function installServiceUrl(app: FastifyInstance, publicUrl: string | null
   const fixed = publicUrl === null ? null : publicUrl.replace(/\/+$/, '');
   app.decorateRequest('serviceUrl', {
     getter(this: FastifyRequest) {
-      return fixed ?? `${this.protocol}://${this.host}`;
+      // A batch's sub-request is reached the way its batch was (its in-process socket knows no TLS).
+      return fixed ?? this.outerRequest?.serviceUrl ?? `${this.protocol}://${this.host}`;
     },
   });
 }

@@ -71,6 +71,12 @@ export interface SqlDialect {
   readonly skipLocked: string;
   /** ends the SELECT of a read-modify-write transaction: PostgreSQL locks the row (SQLite's transaction holds the write lock) */
   readonly forUpdate: string;
+  /**
+   * Whether reads of single rows made together are worth coalescing into one statement: on
+   * PostgreSQL each statement is a round trip; SQLite's are calls within the process, where
+   * waiting a turn of the event loop to coalesce costs more than it saves.
+   */
+  readonly coalescesReads: boolean;
 }
 
 /**

@@ -12,6 +12,7 @@ import { compileFilter } from './filter-sql.js';
 import * as access from './device-access.js';
 import { updateDeviceParams, updateDeviceSql } from './device-sql.js';
 import { DevicePages } from './device-pages.js';
+import { CoalescedDeviceReads } from './device-reads.js';
 import {
   artifactFromRow, artifactValues, catalogFromRow, deviceFromRow, deviceInsertColumns, documentsOf, deviceToRow, iso, jsonText, operationFromRow, parsed,
   type ArtifactColumns, type CatalogRow, type DeviceRow, type OperationRow,
@@ -47,6 +48,8 @@ export class SqlStore implements Store {
 
   private readonly devicePages: DevicePages;
 
+  private readonly deviceReads: CoalescedDeviceReads;
+
   constructor(
     private readonly sql: SqlDriver,
     private readonly artifacts: ArtifactStore,
@@ -55,6 +58,7 @@ export class SqlStore implements Store {
   ) {
     this.seededDocuments = seededDocuments ?? refuseSeededDocuments;
     this.devicePages = new DevicePages(sql, this.seededDocuments, scanRowsPerPage);
+    this.deviceReads = new CoalescedDeviceReads(sql);
   }
 
   close(): Promise<void> {
@@ -105,6 +109,7 @@ export class SqlStore implements Store {
   }
 
   async getDevice(tenantId: string, deviceId: string): Promise<Device | null> {
+    if (this.sql.dialect.coalescesReads) return this.device(await this.deviceReads.read(tenantId, deviceId));
     const [row] = await this.sql.query<DeviceRow>('SELECT * FROM devices WHERE tenant_id = ? AND id = ?', [tenantId, deviceId]);
     return this.device(row);
   }

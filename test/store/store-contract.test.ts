@@ -104,6 +104,23 @@ async function operationIn(store: Store, status: OperationStatus, deviceOverride
     const it = (name: string, work: (store: Store, fresh: FreshStore) => Promise<void>) =>
       test(name, () => withStore(kind, (fresh) => work(fresh.store, fresh)));
 
+    it('getDevice calls made together (coalesced into one read per tenant) each get their own device, or null', async (store) => {
+      const mine = Array.from({ length: 130 }, () => makeDevice());
+      const theirs = makeDevice({ tenantId: otherTenant });
+      await store.insertDevices([...mine, theirs]);
+      const asks: [string, string, string | null][] = [
+        ...mine.map((d): [string, string, string | null] => [tenant, d.id, d.id]),
+        [tenant, mine[3].id, mine[3].id],
+        [tenant, theirs.id, null],
+        [otherTenant, theirs.id, theirs.id],
+        [otherTenant, mine[0].id, null],
+        [tenant, randomUUID(), null],
+      ];
+      const found = await Promise.all(asks.map(([tenantId, id]) => store.getDevice(tenantId, id)));
+      assert.deepEqual(found.map((d) => d?.id ?? null), asks.map(([, , expected]) => expected));
+      assert.deepEqual(found[3], mine[3]);
+    });
+
     it('insertDevices/getDevice/countDevices round-trip every field', async (store) => {
       const full = makeDevice();
       const sparse = makeDevice({

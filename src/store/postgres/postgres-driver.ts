@@ -23,6 +23,7 @@ const postgresDialect: SqlDialect = {
   },
   skipLocked: ' FOR UPDATE SKIP LOCKED',
   forUpdate: ' FOR UPDATE',
+  coalescesReads: true,
 };
 
 /** Rows per bulk INSERT; each column travels as one array, whatever the number of rows. */

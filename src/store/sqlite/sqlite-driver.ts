@@ -15,6 +15,7 @@ const sqliteDialect: SqlDialect = {
   types: { key: 'text', timestamp: 'text', json: 'text', boolean: 'integer', sequenceKey: 'integer PRIMARY KEY', bytes: 'blob' },
   skipLocked: '',
   forUpdate: '',
+  coalescesReads: false,
 };
 
 /** Statements kept prepared; past this many (distinct $filter texts), the cache starts over. */
