@@ -1,7 +1,7 @@
 /** Every knob of `npm run bench`, read once from the environment. */
-export type BenchName = 'update' | 'seed' | 'list' | 'filters' | 'select' | 'dispatch' | 'batch';
-export const allBenches: readonly BenchName[] = ['update', 'seed', 'list', 'filters', 'select', 'dispatch', 'batch'];
-/** The stores `update`, `list`, `filters` and `batch` run on (the other benchmarks use SQLite only). */
+export type BenchName = 'update' | 'seed' | 'list' | 'filters' | 'select' | 'dispatch' | 'batch' | 'artifacts';
+export const allBenches: readonly BenchName[] = ['update', 'seed', 'list', 'filters', 'select', 'dispatch', 'batch', 'artifacts'];
+/** The stores `update`, `list`, `filters`, `batch` and `artifacts` run on (the other benchmarks use SQLite only). */
 export type StoreName = 'sqlite' | 'postgres';
 export const allStores: readonly StoreName[] = ['sqlite', 'postgres'];
 
@@ -37,6 +37,10 @@ export interface BenchConfig {
   /** batch: seconds of each wrk round, and rounds of each kind (separate reads, batches), alternating */
   batchSeconds: number;
   batchRounds: number;
+  /** artifacts: agents updating together, the artifact they download (MiB), the sparse one over 1 GiB (MiB) */
+  artifactAgents: number;
+  artifactMiB: number;
+  artifactLargeMiB: number;
 }
 
 function numberFromEnv(name: string, fallback: number): number {
@@ -93,5 +97,8 @@ export function benchConfigFromEnv(): BenchConfig {
     dispatchConcurrency: Math.round(numberFromEnv('BENCH_DISPATCH_CONCURRENCY', 20)),
     batchSeconds: numberFromEnv('BENCH_BATCH_SECONDS', 4),
     batchRounds: Math.round(numberFromEnv('BENCH_BATCH_ROUNDS', 3)),
+    artifactAgents: Math.round(numberFromEnv('BENCH_ARTIFACT_AGENTS', 100)),
+    artifactMiB: Math.round(numberFromEnv('BENCH_ARTIFACT_MIB', 50)),
+    artifactLargeMiB: Math.round(numberFromEnv('BENCH_ARTIFACT_LARGE_MIB', 1100)),
   };
 }

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
-import { isLoopbackHost, keyUrlProblem } from './auth/key-sources.js';
+import { keyUrlProblem } from './auth/key-sources.js';
+import { isLoopbackHost } from './domain/loopback-host.js';
 
 /**
  * Configuration of `serve`: one validated object, resolved once at start-up.
@@ -58,6 +59,8 @@ export interface ServeConfig {
   publicUrl: string | null;
   /** proxies (addresses or CIDRs) whose X-Forwarded-Proto/-Host/-For are believed; empty: none */
   trustProxy: string[];
+  /** uploaded artifacts as files in this directory (shared by replicas); null: SQLite's data directory, PostgreSQL's database */
+  artifactDir: string | null;
 }
 
 export const demoTenant = '6d1a2c3b-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
@@ -99,6 +102,7 @@ export const serveDefaults: ServeConfig = {
   maxConnections: 19_000,
   publicUrl: null,
   trustProxy: [],
+  artifactDir: null,
 };
 
 export const isGuid = (value: string): boolean => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);

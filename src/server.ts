@@ -39,6 +39,7 @@ export async function startServer(config: ServeConfig, outputs: ServerOutputs = 
     poolSize: config.poolSize,
     seededDocuments: regenerateSeededDocuments,
     scanRowsPerPage: config.scanRowsPerPage,
+    artifactDir: config.artifactDir,
   });
   for (const warning of databaseFileWarnings(config.db)) log.warn(warning);
   try {

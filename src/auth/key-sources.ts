@@ -1,13 +1,8 @@
 import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
+import { isLoopbackHost } from '../domain/loopback-host.js';
 
 /** The identity provider's keys (or its discovery document) cannot be had: a 503, never a 401. */
 export class KeySourceUnavailableError extends Error {}
-
-/** Hosts whose traffic never leaves the machine, so plain http to them cannot be intercepted. */
-export function isLoopbackHost(host: string): boolean {
-  const bare = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
-  return bare === 'localhost' || bare === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare);
-}
 
 /**
  * Why a key URL must not be used, or null. Keys fetched over plain http could be swapped by

@@ -1,7 +1,7 @@
 import { Option } from 'commander';
 import { defaultDbPath, demoTenant, isGuid } from '../config.js';
 import { openStore } from '../store/open-store.js';
-import type { Store } from '../store/store.js';
+import type { Store, StoreOptions } from '../store/store.js';
 
 /** Options several commands share, with the same flag, environment variable and default. */
 export const dbOption = () =>
@@ -23,9 +23,13 @@ export function integer(name: string) {
   };
 }
 
+export const artifactDirOption = () =>
+  new Option('--artifact-dir <dir>', 'keep uploaded artifacts as files in this directory, which every replica shares (default: SQLite: artifacts/ beside the database file; PostgreSQL: in the database)')
+    .env('TEAMWORK_DEVICES_ARTIFACT_DIR');
+
 /** Opens the store a command names with --db, runs `work` on it, and always closes it. */
-export async function withStore<T>(db: string, work: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openStore(db);
+export async function withStore<T>(db: string, work: (store: Store) => Promise<T>, options: StoreOptions = {}): Promise<T> {
+  const store = await openStore(db, options);
   try {
     return await work(store);
   } finally {

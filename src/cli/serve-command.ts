@@ -12,7 +12,7 @@ import { seedDevices } from '../seed/seed-devices.js';
 import { SimulatedFleet } from '../device/simulated-fleet.js';
 import { startServer, type RunningServer } from '../server.js';
 import { redactDatabaseUrl } from '../store/open-store.js';
-import { dbOption, integer, tenantOption } from './cli-options.js';
+import { artifactDirOption, dbOption, integer, tenantOption } from './cli-options.js';
 
 /** `serve`: the API, on SQLite by default. */
 export function addServeCommand(program: Command): void {
@@ -51,6 +51,7 @@ export function addServeCommand(program: Command): void {
     .addOption(env('--public-url <url>', 'PUBLIC_URL', 'base URL clients reach the service at (behind a proxy); absolute links use it'))
     .addOption(env('--trust-proxy <addresses>', 'TRUST_PROXY', 'proxy addresses or CIDRs (comma-separated, repeatable) whose X-Forwarded-* headers are believed')
       .argParser((value: string, previous: string[] = []) => [...previous, value]))
+    .addOption(artifactDirOption())
     .action(async (options) => {
       const config = validateServeConfig({
         ...serveDefaults,
@@ -83,6 +84,7 @@ export function addServeCommand(program: Command): void {
         maxConnections: options.maxConnections,
         publicUrl: options.publicUrl ?? null,
         trustProxy: parseTrustProxy([options.trustProxy ?? []].flat()),
+        artifactDir: options.artifactDir ?? null,
       });
       const server = await startServer(config);
       // Stop handlers before anything is printed: a supervisor (or a test) that sends SIGTERM as

@@ -15,6 +15,8 @@ export const errorRegistry = {
   conflict: { status: 409, code: 'conflict', message: 'An operation of this kind is already queued for the device.' },
   requestTooLarge: { status: 413, code: 'requestEntityTooLarge', message: 'The request body is too large.' },
   unsupportedMediaType: { status: 415, code: 'unsupportedMediaType', message: 'The request body must be application/json.' },
+  // OneDrive's code for a Range outside the file; the reply's Content-Range gives the size.
+  rangeNotSatisfiable: { status: 416, code: 'invalidRange', message: 'The requested range is not satisfiable.' },
   // A $batch sub-response only: a request whose dependsOn names a request that failed is not run.
   failedDependency: { status: 424, code: 'failedDependency', message: 'The request was not run because a request it depends on failed.' },
   // Answered on the raw socket: Node's HTTP parser refuses the request before any route runs.

@@ -1,3 +1,4 @@
+import type { Artifact } from './artifact.js';
 import type { OperationType, SoftwareType } from './enums.js';
 import type { IdentitySet } from './identity.js';
 
@@ -59,6 +60,11 @@ export interface Operation {
   cancelRequested: boolean;
   /** what the device reported with its result (diagnostics, installed versions) */
   result: Record<string, unknown> | null;
+  /**
+   * a softwareUpdate's artifact, chosen from the catalog when the operation was accepted: the
+   * device downloads the same file however often it polls, and resumes it across restarts
+   */
+  artifact: Artifact | null;
 }
 
 /** The three bound actions and the operation type each creates. */

@@ -1,3 +1,4 @@
+import type { Artifact } from './artifact.js';
 import type { DeviceType, SoftwareType } from './enums.js';
 
 /** What a version string may be, wherever one is accepted: 1-64 letters, digits and . - + _ */
@@ -11,10 +12,15 @@ export interface CatalogEntry {
   deviceType: DeviceType | null;
   model: string | null;
   createdDateTime: string;
+  /** the file devices install the version from; null: the install command finds it itself */
+  artifact: Artifact | null;
 }
 
-/** What an entry offers, and to which devices: all that the rule of "offered" reads. */
-export type CatalogOffer = Pick<CatalogEntry, 'softwareType' | 'version' | 'deviceType' | 'model'>;
+/** An entry to add: one without an artifact may leave it out. */
+export type NewCatalogEntry = Omit<CatalogEntry, 'artifact'> & { artifact?: Artifact | null };
+
+/** What an entry offers, and to which devices: all that the rules of "offered" and of the artifact read. */
+export type CatalogOffer = Pick<CatalogEntry, 'softwareType' | 'version' | 'deviceType' | 'model' | 'artifact'>;
 
 /**
  * Compares version strings part by part, numbers numerically ("1.0.96.22" > "1.0.9.99"),
@@ -40,7 +46,7 @@ export function compareVersions(a: string, b: string): number {
  * Catalog entries that apply to a device of this type and model: the one rule of "offered",
  * used by the newest version, the check of a named version and the device's update health.
  */
-function applicableEntries(entries: readonly CatalogOffer[], deviceType: DeviceType, model: string | null): CatalogOffer[] {
+function applicableEntries<E extends Omit<CatalogOffer, 'artifact'>>(entries: readonly E[], deviceType: DeviceType, model: string | null): E[] {
   const lowerModel = model?.toLowerCase() ?? null;
   return entries.filter(
     (e) => (e.deviceType === null || e.deviceType === deviceType) && (e.model === null || e.model.toLowerCase() === lowerModel),
@@ -49,7 +55,7 @@ function applicableEntries(entries: readonly CatalogOffer[], deviceType: DeviceT
 
 /** The newest catalog version of a software type for a device, or null when the catalog has none. */
 export function newestVersion(
-  entries: readonly CatalogOffer[],
+  entries: readonly Omit<CatalogOffer, 'artifact'>[],
   softwareType: SoftwareType,
   deviceType: DeviceType,
   model: string | null,
@@ -64,11 +70,37 @@ export function newestVersion(
 
 /** Whether the catalog offers this exact version of a software type to a device of this type and model. */
 export function isOffered(
-  entries: readonly CatalogOffer[],
+  entries: readonly Omit<CatalogOffer, 'artifact'>[],
   softwareType: SoftwareType,
   version: string,
   deviceType: DeviceType,
   model: string | null,
 ): boolean {
   return applicableEntries(entries, deviceType, model).some((e) => e.softwareType === softwareType && e.version === version);
+}
+
+/**
+ * The artifact a device installs a version from: that of the most specific entry offering the
+ * version to the device that has one (its model's, then its device type's, then every
+ * device's). An entry without an artifact says nothing about where the version comes from,
+ * so a broader entry's artifact still applies; null when none has one.
+ */
+export function artifactFor(
+  entries: readonly CatalogOffer[],
+  softwareType: SoftwareType,
+  version: string,
+  deviceType: DeviceType,
+  model: string | null,
+): Artifact | null {
+  let chosen: CatalogOffer | null = null;
+  for (const entry of applicableEntries(entries, deviceType, model)) {
+    if (entry.softwareType !== softwareType || entry.version !== version || !entry.artifact) continue;
+    if (chosen === null || specificity(entry) > specificity(chosen)) chosen = entry;
+  }
+  return chosen?.artifact ?? null;
+}
+
+/** A model is narrower than a device type, which is narrower than every device. */
+function specificity(entry: CatalogOffer): number {
+  return (entry.model !== null ? 2 : 0) + (entry.deviceType !== null ? 1 : 0);
 }

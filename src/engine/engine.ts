@@ -6,6 +6,7 @@ import { notFound } from '../domain/errors.js';
 import type { Caller } from '../domain/identity.js';
 import type { ActionName, Operation } from '../domain/operation.js';
 import type { ResultReport } from '../domain/operation-result.js';
+import type { ArtifactContent } from '../store/artifact-store.js';
 import type { DeviceRef, EnrollmentToken, Store } from '../store/store.js';
 import { actorOf, type AuditActor } from '../domain/audit.js';
 import { AuditLog } from './audit-log.js';
@@ -158,6 +159,11 @@ export class Engine {
     const updated = await this.reports.applyInventory(tenantId, deviceId, report, new Date().toISOString());
     if (!updated) throw notFound('The device no longer exists.');
     return updated;
+  }
+
+  /** An artifact a device of this tenant may download (its catalog stores it here); null: a 404 for the device. */
+  artifact(tenantId: string, sha256: string): Promise<ArtifactContent | null> {
+    return this.store.tenantArtifact(tenantId, sha256);
   }
 
   /**

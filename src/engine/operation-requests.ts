@@ -2,7 +2,8 @@ import type { ActionRequest } from '../domain/action-body.js';
 import { actorOf, auditEvent } from '../domain/audit.js';
 import { ServiceError, badRequest, notFound } from '../domain/errors.js';
 import type { SoftwareType } from '../domain/enums.js';
-import { isOffered, newestVersion } from '../domain/software-catalog.js';
+import type { Artifact } from '../domain/artifact.js';
+import { artifactFor, isOffered, newestVersion } from '../domain/software-catalog.js';
 import { identitySetOf, type Caller } from '../domain/identity.js';
 import { actions, type ActionName, type Operation } from '../domain/operation.js';
 import { newOperationId } from '../domain/operation-id.js';
@@ -22,9 +23,10 @@ export async function requestOperation(
   startTimeoutMs: number,
 ): Promise<Operation> {
   const noDevice = () => notFound(`The device '${deviceId.slice(0, 64)}' does not exist.`);
-  const softwareVersion = request.softwareType
-    ? await offeredVersion(store, caller.tenantId, deviceId, request.softwareType, request.softwareVersion, noDevice)
+  const update = request.softwareType
+    ? await offeredUpdate(store, caller.tenantId, deviceId, request.softwareType, request.softwareVersion, noDevice)
     : null;
+  const softwareVersion = update?.version ?? null;
   const created = Date.now();
   const now = new Date(created).toISOString();
   const by = identitySetOf(caller);
@@ -49,6 +51,7 @@ export async function requestOperation(
     progressMessage: null,
     cancelRequested: false,
     result: null,
+    artifact: update?.artifact ?? null,
   };
   const outcome = await store.createOperation(operation, auditEvent(caller.tenantId, 'operationCreated', actorOf(caller), { type: 'operation', id: operation.id }, {
     activityDateTime: now,
@@ -65,18 +68,20 @@ export async function requestOperation(
 /**
  * The version an update installs: the one named, if the catalog offers it to this device's
  * type and model (else 404, as Graph answers an unavailable version), or the newest offered
- * (none: 400). One indexed read; the insert that follows still decides whether the device
- * exists. Reading first is safe because catalog entries are only ever added: a version
- * offered at the read is still offered at the insert.
+ * (none: 400); and the artifact it is installed from. One indexed read; the insert that
+ * follows still decides whether the device exists. Reading first is safe because catalog
+ * entries are only ever added: a version offered at the read is still offered at the insert.
+ * The artifact is kept with the operation, so the work poll (every device, every 30 s) reads
+ * nothing more, and a device resuming a download is never handed another file.
  */
-async function offeredVersion(
+async function offeredUpdate(
   store: Store,
   tenantId: string,
   deviceId: string,
   softwareType: SoftwareType,
   named: string | null,
   noDevice: () => ServiceError,
-): Promise<string> {
+): Promise<{ version: string; artifact: Artifact | null }> {
   const found = await store.getDeviceCatalog(tenantId, deviceId, softwareType, named);
   if (!found) throw noDevice();
   const { device, entries } = found;
@@ -85,9 +90,8 @@ async function offeredVersion(
     if (!isOffered(entries, softwareType, named, device.deviceType, device.model)) {
       throw notFound(`The ${softwareType} version '${named}' is not available for ${forDevice}: the catalog does not offer it.`);
     }
-    return named;
   }
-  const newest = newestVersion(entries, softwareType, device.deviceType, device.model);
-  if (newest === null) throw badRequest(`No 'softwareVersion' was given and the catalog has no ${softwareType} version for ${forDevice}.`);
-  return newest;
+  const version = named ?? newestVersion(entries, softwareType, device.deviceType, device.model);
+  if (version === null) throw badRequest(`No 'softwareVersion' was given and the catalog has no ${softwareType} version for ${forDevice}.`);
+  return { version, artifact: artifactFor(entries, softwareType, version, device.deviceType, device.model) };
 }

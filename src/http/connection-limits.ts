@@ -18,7 +18,8 @@ const dropWarningIntervalMs = 10_000;
  * Bounds what a client that opens sockets and sends slowly can hold: Node closes a connection
  * whose request has not fully arrived in time (answered 408 by the edge's clientError), and
  * refuses connections past the cap. Timeouts cover receiving a request only, so a long-poll
- * that holds its answer for 30 s is not cut by them.
+ * that holds its answer for 30 s, or an artifact download that takes an hour on a slow link,
+ * is not cut by them (test/agent/artifact-streaming.test.ts holds one past the timeout).
  */
 export function applyConnectionLimits(app: FastifyInstance, limits: ConnectionLimits, log: Logger | null): void {
   // connectionsCheckingInterval is read when the server starts listening; @types/node lacks it.

@@ -22,7 +22,7 @@ function demoCatalog(tenantId: string, createdDateTime: string): CatalogEntry[] 
     for (const deviceType of realDeviceTypes) {
       if (!softwareTypesOf(deviceType).includes(softwareType)) continue;
       for (const version of demoSoftwareVersions[softwareType][deviceFamily(deviceType)]) {
-        entries.push({ tenantId, softwareType, version, deviceType, model: null, createdDateTime });
+        entries.push({ tenantId, softwareType, version, deviceType, model: null, createdDateTime, artifact: null });
       }
     }
   }

@@ -229,6 +229,41 @@ export const migrations: Migration[] = [
       CREATE INDEX devices_by_last_modified ON devices (tenant_id, last_modified_at, id);
     `,
   },
+  {
+    version: 8,
+    name: 'software artifacts',
+    sql: (t) => `
+      -- A catalog entry's artifact: stored by the service (artifact_url NULL) or at an external URL.
+      ALTER TABLE catalog_entries ADD COLUMN artifact_sha256 text;
+      ALTER TABLE catalog_entries ADD COLUMN artifact_size bigint;
+      ALTER TABLE catalog_entries ADD COLUMN artifact_url text;
+      -- Whether a device's tenant may download an artifact is one entry of this index.
+      CREATE INDEX catalog_entries_by_artifact ON catalog_entries (tenant_id, artifact_sha256);
+
+      -- The artifact an update was accepted with: the work poll hands it over without another read.
+      ALTER TABLE operations ADD COLUMN artifact_sha256 text;
+      ALTER TABLE operations ADD COLUMN artifact_size bigint;
+      ALTER TABLE operations ADD COLUMN artifact_url text;
+
+      -- Artifacts kept in the database (PostgreSQL without --artifact-dir; SQLite keeps files and
+      -- has the tables only so that both databases keep one schema). A file is uploaded as
+      -- chunks under an upload id, then named by its SHA-256 here once complete: a row of
+      -- artifact_blobs is a whole file, and chunks no row names belong to an upload that never finished.
+      CREATE TABLE artifact_blobs (
+        sha256 text PRIMARY KEY,
+        size bigint NOT NULL,
+        upload_id ${t.key} NOT NULL,
+        chunk_bytes integer NOT NULL,
+        created_at ${t.timestamp} NOT NULL
+      );
+      CREATE TABLE artifact_chunks (
+        upload_id ${t.key} NOT NULL,
+        n integer NOT NULL,
+        data ${t.bytes} NOT NULL,
+        PRIMARY KEY (upload_id, n)
+      );
+    `,
+  },
 ];
 
 /**

@@ -1,3 +1,7 @@
+import { dirname, join, resolve } from 'node:path';
+import { ChunkArtifacts } from './artifact-chunks.js';
+import { FileArtifacts } from './artifact-files.js';
+import type { ArtifactStore } from './artifact-store.js';
 import { migrate } from './migrations.js';
 import { PostgresDriver } from './postgres/postgres-driver.js';
 import type { SqlDriver } from './sql-driver.js';
@@ -15,7 +19,16 @@ export async function openStore(db: string, options: StoreOptions = {}): Promise
     await driver.close().catch(() => {});
     throw error;
   }
-  return new SqlStore(driver, options.seededDocuments, options.scanRowsPerPage);
+  return new SqlStore(driver, artifactStoreFor(db, driver, options.artifactDir ?? null), options.seededDocuments, options.scanRowsPerPage);
+}
+
+/**
+ * Where artifacts go: `--artifact-dir` when given; else SQLite's data directory (one process,
+ * one machine), and PostgreSQL's database, the one thing its replicas surely share.
+ */
+function artifactStoreFor(db: string, driver: SqlDriver, artifactDir: string | null): ArtifactStore {
+  if (artifactDir !== null) return new FileArtifacts(resolve(artifactDir));
+  return isPostgresUrl(db) ? new ChunkArtifacts(driver) : new FileArtifacts(join(dirname(resolve(db)), 'artifacts'));
 }
 
 /** A `--db` value fit to print or log: a PostgreSQL URL's password becomes `***`; a file path is unchanged. */

@@ -1,3 +1,4 @@
+import type { Artifact } from '../domain/artifact.js';
 import type { AuditActivity, AuditActor, AuditEvent, AuditTarget } from '../domain/audit.js';
 import type { Device, GeneratedFrom } from '../domain/device.js';
 import type { ActivityState, DeviceType, HealthStatus, OperationType, SoftwareType } from '../domain/enums.js';
@@ -37,7 +38,7 @@ export interface DeviceRow {
   last_seen_at: string | Date | null;
 }
 
-export interface OperationRow {
+export interface OperationRow extends ArtifactColumns {
   seq: number | string;
   id: string;
   tenant_id: string;
@@ -60,6 +61,24 @@ export interface OperationRow {
   progress_message: string | null;
   cancel_requested: number | boolean;
   result: unknown;
+}
+
+/** The three artifact columns a catalog entry and an operation both have. */
+export interface ArtifactColumns {
+  artifact_sha256: string | null;
+  artifact_size: number | string | null;
+  artifact_url: string | null;
+}
+
+/** An artifact from its columns (PostgreSQL gives a bigint as text); null when the row has none. */
+export function artifactFromRow(row: ArtifactColumns): Artifact | null {
+  if (row.artifact_sha256 === null) return null;
+  return { sha256: row.artifact_sha256, size: Number(row.artifact_size), url: row.artifact_url };
+}
+
+/** The artifact columns' values: sha256, size, url. */
+export function artifactValues(artifact: Artifact | null | undefined): [string | null, number | null, string | null] {
+  return artifact ? [artifact.sha256, artifact.size, artifact.url] : [null, null, null];
 }
 
 /** A JSON column's value: text in SQLite, already parsed (jsonb) in PostgreSQL. */
@@ -198,10 +217,11 @@ export function operationFromRow(row: OperationRow): Operation {
     progressMessage: row.progress_message,
     cancelRequested: Boolean(row.cancel_requested),
     result: row.result === null ? null : parsed(row.result),
+    artifact: artifactFromRow(row),
   };
 }
 
-export interface CatalogRow {
+export interface CatalogRow extends ArtifactColumns {
   tenant_id: string;
   software_type: string;
   version: string;
@@ -218,6 +238,7 @@ export function catalogFromRow(row: CatalogRow): CatalogEntry {
     deviceType: row.device_type as DeviceType | null,
     model: row.model,
     createdDateTime: iso(row.created_at),
+    artifact: artifactFromRow(row),
   };
 }
 

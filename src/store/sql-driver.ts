@@ -59,6 +59,8 @@ export interface ColumnTypes {
   boolean: string;
   /** an ever-increasing 64-bit row number that is the primary key */
   sequenceKey: string;
+  /** raw bytes (artifact chunks) */
+  bytes: string;
 }
 
 /** What differs in the statements themselves. */

@@ -1,9 +1,12 @@
+import type { Readable } from 'node:stream';
+import { sha256Pattern } from '../domain/artifact.js';
 import type { AuditEvent } from '../domain/audit.js';
 import type { Device, HardwareDetail } from '../domain/device.js';
 import type { DeviceType, SoftwareType } from '../domain/enums.js';
 import type { IdentitySet } from '../domain/identity.js';
 import type { Operation, OperationError, Transition } from '../domain/operation.js';
-import type { CatalogEntry, CatalogOffer } from '../domain/software-catalog.js';
+import type { CatalogEntry, CatalogOffer, NewCatalogEntry } from '../domain/software-catalog.js';
+import type { ArtifactContent, ArtifactStore, StoredArtifact } from './artifact-store.js';
 import type { DeviceFilter, DevicePage, DevicePageQuery, OperationPageQuery, Page } from './device-query.js';
 import { compileFilter } from './filter-sql.js';
 import * as access from './device-access.js';
@@ -11,8 +14,8 @@ import { updateDeviceParams, updateDeviceSql } from './device-sql.js';
 import { DevicePages } from './device-pages.js';
 import { CoalescedDeviceReads } from './device-reads.js';
 import {
-  catalogFromRow, deviceFromRow, deviceInsertColumns, documentsOf, deviceToRow, iso, jsonText, operationFromRow, parsed,
-  type CatalogRow, type DeviceRow, type OperationRow,
+  artifactFromRow, artifactValues, catalogFromRow, deviceFromRow, deviceInsertColumns, documentsOf, deviceToRow, iso, jsonText, operationFromRow, parsed,
+  type ArtifactColumns, type CatalogRow, type DeviceRow, type OperationRow,
 } from './rows.js';
 import type { SqlDriver, SqlExecutor } from './sql-driver.js';
 import { StoreConflictError } from './store-errors.js';
@@ -49,6 +52,7 @@ export class SqlStore implements Store {
 
   constructor(
     private readonly sql: SqlDriver,
+    private readonly artifacts: ArtifactStore,
     seededDocuments?: SeededDocuments,
     scanRowsPerPage?: number,
   ) {
@@ -117,7 +121,8 @@ export class SqlStore implements Store {
     // All of a type's entries in the order they were added, as listCatalog gives them (of two
     // versions that compare equal, newestVersion keeps the first); one version's need no order.
     const rows = await this.sql.query<DeviceCatalogRow>(
-      `SELECT d.device_type AS device_device_type, d.hw_model AS device_model, c.version, c.device_type, c.model
+      `SELECT d.device_type AS device_device_type, d.hw_model AS device_model, c.version, c.device_type, c.model,
+         c.artifact_sha256, c.artifact_size, c.artifact_url
        FROM devices d LEFT JOIN catalog_entries c
          ON c.tenant_id = d.tenant_id AND c.software_type = ?${version === null ? '' : ' AND c.version = ?'}
        WHERE d.tenant_id = ? AND d.id = ?${version === null ? ' ORDER BY c.seq' : ''}`,
@@ -127,7 +132,7 @@ export class SqlStore implements Store {
     const [first] = rows;
     const entries: CatalogOffer[] = [];
     for (const row of rows) {
-      if (row.version !== null) entries.push({ softwareType, version: row.version, deviceType: row.device_type as DeviceType | null, model: row.model });
+      if (row.version !== null) entries.push({ softwareType, version: row.version, deviceType: row.device_type as DeviceType | null, model: row.model, artifact: artifactFromRow(row) });
     }
     return { device: { id: deviceId, deviceType: first.device_device_type as DeviceType, model: first.device_model }, entries };
   }
@@ -343,18 +348,25 @@ export class SqlStore implements Store {
     return access.listAudit(this.sql, query);
   }
 
-  async addCatalogEntry(entry: CatalogEntry): Promise<'added' | 'exists'> {
+  async addCatalogEntry(entry: NewCatalogEntry): Promise<'added' | 'exists'> {
     return (await this.addCatalogEntries([entry])) === 1 ? 'added' : 'exists';
   }
 
-  addCatalogEntries(entries: CatalogEntry[]): Promise<number> {
+  async addCatalogEntries(entries: NewCatalogEntry[]): Promise<number> {
+    // Checked before the transaction: a device must never be told of an artifact it cannot
+    // download. Stored artifacts are never deleted, so one found here is still there after.
+    for (const { artifact } of entries) {
+      if (artifact && artifact.url === null && (await this.artifacts.open(artifact.sha256))?.size !== artifact.size) {
+        throw new Error(`The artifact ${artifact.sha256} of ${artifact.size} bytes is not stored; put it first.`);
+      }
+    }
     return this.sql.transaction(async (tx) => {
       let added = 0;
       for (const entry of entries) {
         const rows = await tx.query(
-          `INSERT INTO catalog_entries (tenant_id, software_type, version, device_type, model, created_at)
-           VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING seq`,
-          [entry.tenantId, entry.softwareType, entry.version, entry.deviceType, entry.model, entry.createdDateTime],
+          `INSERT INTO catalog_entries (tenant_id, software_type, version, device_type, model, created_at, artifact_sha256, artifact_size, artifact_url)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING seq`,
+          [entry.tenantId, entry.softwareType, entry.version, entry.deviceType, entry.model, entry.createdDateTime, ...artifactValues(entry.artifact)],
         );
         added += rows.length;
       }
@@ -365,6 +377,19 @@ export class SqlStore implements Store {
   async listCatalog(tenantId: string): Promise<CatalogEntry[]> {
     const rows = await this.sql.query<CatalogRow>('SELECT * FROM catalog_entries WHERE tenant_id = ? ORDER BY seq', [tenantId]);
     return rows.map(catalogFromRow);
+  }
+
+  putArtifact(content: Readable): Promise<StoredArtifact> {
+    return this.artifacts.put(content);
+  }
+
+  async tenantArtifact(tenantId: string, sha256: string): Promise<ArtifactContent | null> {
+    if (!sha256Pattern.test(sha256)) return null;
+    // An external entry of the same SHA-256 does not count: its tenant never gave this service the bytes.
+    const named = await this.sql.query(
+      'SELECT 1 AS named FROM catalog_entries WHERE tenant_id = ? AND artifact_sha256 = ? AND artifact_url IS NULL LIMIT 1', [tenantId, sha256],
+    );
+    return named.length === 0 ? null : this.artifacts.open(sha256);
   }
 }
 
@@ -377,7 +402,7 @@ interface KeyRow {
 }
 
 /** A device joined with its catalog entries: the entry's columns are NULL when none matched. */
-interface DeviceCatalogRow {
+interface DeviceCatalogRow extends ArtifactColumns {
   device_device_type: string;
   device_model: string | null;
   version: string | null;

@@ -1,9 +1,11 @@
+import type { Readable } from 'node:stream';
 import type { AuditEvent } from '../domain/audit.js';
 import type { Device, GeneratedFrom, HardwareDetail } from '../domain/device.js';
 import type { DeviceType, SoftwareType } from '../domain/enums.js';
 import type { Operation, OperationError, Transition } from '../domain/operation.js';
 import type { IdentitySet } from '../domain/identity.js';
-import type { CatalogEntry, CatalogOffer } from '../domain/software-catalog.js';
+import type { CatalogEntry, CatalogOffer, NewCatalogEntry } from '../domain/software-catalog.js';
+import type { ArtifactContent, StoredArtifact } from './artifact-store.js';
 import type { DeviceFilter, DevicePage, DevicePageQuery, OperationPageQuery, Page } from './device-query.js';
 
 export interface EnrollmentToken {
@@ -80,7 +82,7 @@ export interface DeviceModel {
 /** A device's type and model with the catalog entries an update of it may be checked against. */
 export interface DeviceCatalog {
   device: DeviceModel;
-  /** the tenant's entries of one software type (and version, when one is named), whatever device they are for */
+  /** the tenant's entries of one software type (and version, when one is named), whatever device they are for, with their artifacts */
   entries: CatalogOffer[];
 }
 
@@ -221,10 +223,26 @@ export interface Store {
   /** Newest first. */
   listAudit(query: AuditQuery): Promise<Page<AuditEvent>>;
 
-  addCatalogEntry(entry: CatalogEntry): Promise<'added' | 'exists'>;
+  /**
+   * Adds an entry unless one of the same key is there ('exists': entries are never changed).
+   * An entry naming an artifact stored here (url null) needs it stored first (putArtifact).
+   */
+  addCatalogEntry(entry: NewCatalogEntry): Promise<'added' | 'exists'>;
   /** Adds entries in one transaction (one commit for a whole catalog); returns how many were new. */
-  addCatalogEntries(entries: CatalogEntry[]): Promise<number>;
+  addCatalogEntries(entries: NewCatalogEntry[]): Promise<number>;
   listCatalog(tenantId: string): Promise<CatalogEntry[]>;
+
+  /**
+   * Stores an artifact by its SHA-256 (files or database chunks, whichever this store keeps),
+   * streamed in, never whole in memory; the same bytes put twice are kept once.
+   */
+  putArtifact(content: Readable): Promise<StoredArtifact>;
+  /**
+   * An artifact a device of this tenant may download: stored here and named by an entry of the
+   * tenant's catalog (one indexed read). Null for another tenant's artifact, an external one
+   * or an unknown one, which a device cannot tell apart.
+   */
+  tenantArtifact(tenantId: string, sha256: string): Promise<ArtifactContent | null>;
 }
 
 /** What createOperation did: the 202, the 409, or the 404. */
@@ -244,6 +262,11 @@ export interface StoreOptions {
   poolSize?: number;
   /** needed to read seeded devices' documents; a store opened without it refuses to */
   seededDocuments?: SeededDocuments;
+  /**
+   * Where uploaded artifacts are kept as files (`--artifact-dir`, shared by replicas). Absent:
+   * SQLite keeps them in `artifacts/` beside its file, PostgreSQL in the database.
+   */
+  artifactDir?: string | null;
   /**
    * Devices a filtered list page examines at most (default 5,000): a filter no index serves
    * is checked over that many devices in id order, so a page may hold fewer than `top` (even

@@ -48,7 +48,7 @@ describe('long-poll', () => {
     const body = (await response.json()) as { operation: Record<string, unknown> };
     assert.deepEqual(Object.keys(body), ['operation']);
     assert.deepEqual(Object.keys(body.operation).sort(), [
-      'cancelRequested', 'createdDateTime', 'id', 'operationType', 'softwareType', 'softwareVersion', 'startedDateTime', 'status',
+      'artifact', 'cancelRequested', 'createdDateTime', 'id', 'operationType', 'softwareType', 'softwareVersion', 'startedDateTime', 'status',
     ]);
     assert.equal(body.operation.id, operationId);
     assert.equal(body.operation.operationType, 'softwareUpdate');
@@ -57,6 +57,7 @@ describe('long-poll', () => {
     assert.equal(body.operation.status, 'queued');
     assert.equal(body.operation.cancelRequested, false);
     assert.equal(body.operation.startedDateTime, null);
+    assert.equal(body.operation.artifact, null, 'the catalog entry has no artifact');
     // Polling again without acknowledging hands out the same operation (nothing is consumed by a poll).
     assert.equal((await agent.nextWork(0))?.id, operationId);
   });

@@ -169,6 +169,7 @@ export function makeOperation(device: { tenantId: string; id: string }, override
     progressMessage: null,
     cancelRequested: false,
     result: null,
+    artifact: null,
     ...overrides,
   };
 }

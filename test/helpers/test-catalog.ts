@@ -29,7 +29,7 @@ export function offersOf(versions: readonly string[], types: readonly SoftwareTy
 /** Adds the offers to the tenant's catalog, for every device type and model, in one transaction. */
 export function offer(store: Store, tenantId: string, offers: readonly Offer[]): Promise<number> {
   const createdDateTime = new Date().toISOString();
-  const entries: CatalogEntry[] = offers.map(({ softwareType, version }) => ({ tenantId, softwareType, version, deviceType: null, model: null, createdDateTime }));
+  const entries: CatalogEntry[] = offers.map(({ softwareType, version }) => ({ tenantId, softwareType, version, deviceType: null, model: null, createdDateTime, artifact: null }));
   return store.addCatalogEntries(entries);
 }
 

@@ -59,8 +59,16 @@ async function freshPostgresSchema(): Promise<DatabaseSchema> {
   }
 }
 
-/** Everything the previous release read back is read back the same, and the upgraded store takes new work. */
-async function assertNothingLost(store: Store, expected: LegacyReads): Promise<void> {
+/**
+ * Everything the previous release read back is read back the same, and the upgraded store
+ * takes new work. Its catalog entries and operations had no artifact (migration 8): they read back with none.
+ */
+async function assertNothingLost(store: Store, legacy: LegacyReads): Promise<void> {
+  const expected = {
+    ...legacy,
+    operations: legacy.operations.map((operation) => ({ ...operation, artifact: null })),
+    catalog: legacy.catalog.map((entry) => ({ ...(entry as object), artifact: null })),
+  };
   for (const device of expected.devices) {
     assert.deepEqual(await store.getDevice(device.tenantId, device.id), device, `device ${device.id}`);
   }

@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { seedDemoCatalog } from '../../src/seed/demo-catalog.js';
 import { seedDevices } from '../../src/seed/seed-devices.js';
 import { regenerateSeededDocuments } from '../../src/seed/seeded-documents.js';
+import { FileArtifacts } from '../../src/store/artifact-files.js';
 import { orderableDeviceProperties } from '../../src/domain/device.js';
 import { devicePageOrder } from '../../src/store/device-list-plan.js';
 import type { DeviceFilter } from '../../src/store/device-query.js';
@@ -45,7 +46,7 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'twd-plans-'));
   driver = new RecordingDriver(join(dir, 'plans.db'));
   await migrate(driver);
-  store = new SqlStore(driver, regenerateSeededDocuments, 200);
+  store = new SqlStore(driver, new FileArtifacts(join(dir, 'artifacts')), regenerateSeededDocuments, 200);
   await seedDevices(store, { tenantId: tenant, count: 3000, seed: 3 });
 });
 

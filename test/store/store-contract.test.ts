@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
 import type { Device } from '../../src/domain/device.js';
 import { operationStatuses, transitions, type Operation, type OperationStatus, type Transition } from '../../src/domain/operation.js';
@@ -9,7 +13,7 @@ import type { DeviceFilter, DeviceOrderKey, DevicePage, DevicePosition } from '.
 import { openStore } from '../../src/store/open-store.js';
 import type { EnrollmentProof, EnrollmentToken, Store, TransitionChanges } from '../../src/store/store.js';
 import { auditEvent, operatorActor, type AuditActivity } from '../../src/domain/audit.js';
-import { createPostgresDatabase, queryDatabase, testStore } from '../helpers/test-database.js';
+import { changeDatabase, createPostgresDatabase, queryDatabase, testStore } from '../helpers/test-database.js';
 import {
   adminBy, byId, contractTenant as tenant, inPageOrder, type FreshStore, isoAt, makeDevice, makeOperation, matchesFilter, operationAudit, otherTenant, withStore,
 } from '../helpers/store-fixtures.js';
@@ -42,6 +46,17 @@ async function allPages(store: Store, tenantId: string, filter: DeviceFilter | n
     after = page.next;
   }
   throw new Error('paging did not end');
+}
+
+/** `bytes` in pieces of at most `size`, as a file stream would give them. */
+function* pieces(bytes: Buffer, size: number): Generator<Buffer> {
+  for (let offset = 0; offset < bytes.length; offset += size) yield bytes.subarray(offset, offset + size);
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const part of stream) parts.push(part as Buffer);
+  return Buffer.concat(parts);
 }
 
 /**
@@ -146,7 +161,7 @@ async function operationIn(store: Store, status: OperationStatus, deviceOverride
       await store.insertDevices([device, noModel]);
       const entry = (version: string, overrides: Partial<CatalogEntry> = {}): CatalogEntry => ({
         tenantId: tenant, softwareType: 'teamsClient', version, deviceType: null, model: null,
-        createdDateTime: isoAt(Date.UTC(2025, 2, 3, 4, 5, 6, 789)), ...overrides,
+        createdDateTime: isoAt(Date.UTC(2025, 2, 3, 4, 5, 6, 789)), artifact: null, ...overrides,
       });
       // Whoever an entry is for, the store returns it: which apply is the domain's rule.
       const entries = [
@@ -154,7 +169,7 @@ async function operationIn(store: Store, status: OperationStatus, deviceOverride
         entry('1.0.96.22', { softwareType: 'firmware' }), entry('1.0.96.22', { tenantId: otherTenant }),
       ];
       for (const e of entries) assert.equal(await store.addCatalogEntry(e), 'added');
-      const offers = entries.map(({ softwareType, version, deviceType, model }) => ({ softwareType, version, deviceType, model }));
+      const offers = entries.map(({ softwareType, version, deviceType, model, artifact }) => ({ softwareType, version, deviceType, model, artifact }));
       const model = { id: device.id, deviceType: 'teamsPanel', model: 'TSS-770' };
       // One version's entries come in no particular order; all of a type's in the order added.
       const byJson = (a: object, b: object) => JSON.stringify(a).localeCompare(JSON.stringify(b));
@@ -896,7 +911,7 @@ async function operationIn(store: Store, status: OperationStatus, deviceOverride
     it('catalog: add (a duplicate exists) and list in order, per tenant', async (store) => {
       const entry = (overrides: Partial<CatalogEntry>): CatalogEntry => ({
         tenantId: tenant, softwareType: 'teamsClient', version: '5.1.24.0', deviceType: null, model: null,
-        createdDateTime: isoAt(Date.UTC(2025, 2, 3, 4, 5, 6, 789)), ...overrides,
+        createdDateTime: isoAt(Date.UTC(2025, 2, 3, 4, 5, 6, 789)), artifact: null, ...overrides,
       });
       const a = entry({});
       const b = entry({ deviceType: 'teamsRoom' });
@@ -909,6 +924,96 @@ async function operationIn(store: Store, status: OperationStatus, deviceOverride
       assert.deepEqual(await store.listCatalog(tenant), [a, b, c, d]);
       assert.deepEqual(await store.listCatalog(otherTenant), [{ ...a, tenantId: otherTenant }]);
       assert.deepEqual(await store.listCatalog(randomUUID()), []);
+    });
+
+    // --- artifacts ------------------------------------------------------------------------
+
+    it('putArtifact/tenantArtifact: content-addressed, stored once, any range streamed back, seen by another process', async (store, fresh) => {
+      // Past two chunks of the database store, so ranges cross chunk boundaries.
+      const bytes = randomBytes(2 * 1024 * 1024 + 4321);
+      const stored = await store.putArtifact(Readable.from(pieces(bytes, 100_000)));
+      assert.deepEqual(stored, { sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length });
+      assert.deepEqual(await store.putArtifact(Readable.from([bytes])), stored, 'the same bytes again: the same address');
+      assert.equal(await store.tenantArtifact(tenant, stored.sha256), null, 'no catalog entry names it yet');
+      const entry = { tenantId: tenant, softwareType: 'teamsClient' as const, version: '1', deviceType: null, model: null, createdDateTime: isoAt(Date.now()) };
+      assert.equal(await store.addCatalogEntry({ ...entry, artifact: { ...stored, url: null } }), 'added');
+      const content = await store.tenantArtifact(tenant, stored.sha256);
+      assert.equal(content?.size, bytes.length);
+      const mib = 1024 * 1024;
+      for (const [start, end] of [[0, bytes.length - 1], [0, 0], [mib - 3, mib + 3], [mib, 2 * mib - 1], [2 * mib - 1, 2 * mib], [bytes.length - 1, bytes.length - 1], [17, bytes.length - 2]]) {
+        assert.deepEqual(await readAll(content!.read(start, end)), bytes.subarray(start, end + 1), `bytes ${start}-${end}`);
+      }
+      const other = await fresh.another();
+      assert.deepEqual(await readAll((await other.tenantArtifact(tenant, stored.sha256))!.read(0, bytes.length - 1)), bytes, 'another process reads it');
+      // Only a tenant whose catalog names it as stored here; malformed addresses are simply unknown.
+      assert.equal(await store.tenantArtifact(otherTenant, stored.sha256), null);
+      assert.equal(await store.addCatalogEntry({ ...entry, tenantId: otherTenant, artifact: { ...stored, url: 'https://example.com/a' } }), 'added');
+      assert.equal(await store.tenantArtifact(otherTenant, stored.sha256), null, 'an external entry of the same SHA-256 does not count');
+      for (const name of [stored.sha256.toUpperCase(), '../contract.db', '', 'f'.repeat(64)]) assert.equal(await store.tenantArtifact(tenant, name), null, name);
+      assert.deepEqual((await store.listCatalog(tenant))[0].artifact, { ...stored, url: null });
+    });
+
+    it('addCatalogEntry refuses a stored artifact that is not stored (or of another size); an upload cut short leaves nothing', async (store, fresh) => {
+      const entry = { tenantId: tenant, softwareType: 'teamsClient' as const, version: '1', deviceType: null, model: null, createdDateTime: isoAt(Date.now()) };
+      await assert.rejects(store.addCatalogEntry({ ...entry, artifact: { sha256: 'e'.repeat(64), size: 10, url: null } }), /not stored/);
+      // What a killed upload left a day ago goes with the next upload; a recent one stays (it may still be running).
+      const dir = join(dirname(fresh.db), 'artifacts');
+      if (kind === 'postgres') {
+        await changeDatabase(fresh.db, "INSERT INTO artifact_chunks (upload_id, n, data) VALUES ('2000-01-01T00:00:00.000Z/killed', 0, '\\x00')");
+      } else {
+        await store.putArtifact(Readable.from([Buffer.from('x')]));
+        writeFileSync(join(dir, '.incoming-killed'), 'x');
+        utimesSync(join(dir, '.incoming-killed'), new Date('2000-01-01'), new Date('2000-01-01'));
+        writeFileSync(join(dir, '.incoming-running'), 'x');
+      }
+      const stored = await store.putArtifact(Readable.from([Buffer.from('twelve bytes')]));
+      await assert.rejects(store.addCatalogEntry({ ...entry, artifact: { ...stored, size: 13, url: null } }), /not stored/);
+      assert.deepEqual(await store.listCatalog(tenant), []);
+      const failing = Readable.from((async function* () {
+        yield randomBytes(1024 * 1024 + 10);
+        throw new Error('the source broke');
+      })());
+      await assert.rejects(store.putArtifact(failing), /the source broke/);
+      if (kind === 'postgres') {
+        const chunks = await queryDatabase<{ upload_id: string }>(fresh.db, 'SELECT upload_id FROM artifact_chunks');
+        const [blob] = await queryDatabase<{ upload_id: string }>(fresh.db, 'SELECT upload_id FROM artifact_blobs');
+        assert.deepEqual(chunks, [blob], 'only the twelve bytes\' chunk');
+      } else {
+        const files = readdirSync(dir).sort();
+        const x = createHash('sha256').update('x').digest('hex');
+        assert.deepEqual(files, ['.incoming-running', stored.sha256, x].sort(), 'no temporary file of the broken upload, nor the old one');
+      }
+    });
+
+    it('with an artifact directory, artifacts are files there that every store on it shares (0700 directory, 0600 files)', async (_store, fresh) => {
+      const dir = join(mkdtempSync(join(tmpdir(), 'twd-artifact-dir-')), 'shared');
+      try {
+        const [one, two] = [await fresh.another({ artifactDir: dir }), await fresh.another({ artifactDir: dir })];
+        const bytes = randomBytes(100_000);
+        const stored = await one.putArtifact(Readable.from([bytes]));
+        assert.equal(statSync(dir).mode & 0o777, 0o700);
+        assert.equal(statSync(join(dir, stored.sha256)).mode & 0o777, 0o600);
+        await two.addCatalogEntry({ tenantId: tenant, softwareType: 'firmware', version: '2', deviceType: null, model: null, createdDateTime: isoAt(Date.now()), artifact: { ...stored, url: null } });
+        assert.deepEqual(await readAll((await two.tenantArtifact(tenant, stored.sha256))!.read(10, 99)), bytes.subarray(10, 100));
+        if (kind === 'postgres') {
+          const [chunks] = await queryDatabase<{ n: string }>(fresh.db, 'SELECT count(*) AS n FROM artifact_chunks');
+          assert.equal(Number(chunks.n), 0, 'nothing in the database');
+        }
+      } finally {
+        rmSync(dirname(dir), { recursive: true, force: true });
+      }
+    });
+
+    it('an operation keeps the artifact it was accepted with', async (store) => {
+      const device = makeDevice();
+      await store.insertDevices([device]);
+      const internal = makeOperation(device, { artifact: { sha256: 'c'.repeat(64), size: 5_000_000_000, url: null } });
+      assert.equal(await store.createOperation(internal, operationAudit), 'created');
+      assert.deepEqual(await store.getOperation(tenant, device.id, internal.id), internal, 'sizes past 4 GiB too');
+      assert.deepEqual(await store.nextOperation(tenant, device.id), internal);
+      const external = makeOperation(device, { softwareType: 'firmware', artifact: { sha256: 'd'.repeat(64), size: 7, url: 'https://example.com/fw.bin' } });
+      assert.equal(await store.createOperation(external, operationAudit), 'created');
+      assert.deepEqual(await store.getOperation(tenant, device.id, external.id), external);
     });
 
     it('signingKeys: kept, newest first, a kid added twice kept once, seen by another process', async (store, fresh) => {

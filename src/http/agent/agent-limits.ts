@@ -11,9 +11,19 @@ export interface AgentLimits {
   devicePerSecond: number | null;
   /** long-polls one device may hold open at once: one is normal, a second covers a reconnect */
   pollsPerDevice: number;
+  /** artifact downloads one device may run at once: one is normal, a second covers a reconnect */
+  downloadsPerDevice: number;
+  /**
+   * artifact downloads this process serves at once. Each holds a file (or a database chunk)
+   * besides its socket: the cap keeps a fleet updating together within the process's open
+   * files (--max-connections leaves about 1,000 spare); the rest are told to retry.
+   */
+  downloads: number;
 }
 
-export const defaultAgentLimits: AgentLimits = { deviceQuota: 100_000, enrollPerSecond: 5, devicePerSecond: 10, pollsPerDevice: 2 };
+export const defaultAgentLimits: AgentLimits = {
+  deviceQuota: 100_000, enrollPerSecond: 5, devicePerSecond: 10, pollsPerDevice: 2, downloadsPerDevice: 2, downloads: 500,
+};
 
 /**
  * The agent routes' limits, kept in memory by each replica: they protect the process from a
@@ -23,6 +33,8 @@ export const defaultAgentLimits: AgentLimits = { deviceQuota: 100_000, enrollPer
 export class AgentThrottle {
   private readonly buckets = new TokenBuckets();
   private readonly polls = new Map<string, number>();
+  private readonly downloadsByDevice = new Map<string, number>();
+  private downloads = 0;
 
   constructor(readonly limits: AgentLimits) {}
 
@@ -44,11 +56,23 @@ export class AgentThrottle {
     if (open >= this.limits.pollsPerDevice) {
       throw new ServiceError('activityLimitReached', `The device already has ${open} long-polls open; close one first.`, { 'retry-after': '1' });
     }
-    this.polls.set(deviceId, open + 1);
+    return countIn(this.polls, deviceId);
+  }
+
+  /** Counts an artifact download in; the returned function counts it out (call it once). */
+  openDownload(deviceId: string): () => void {
+    const open = this.downloadsByDevice.get(deviceId) ?? 0;
+    if (open >= this.limits.downloadsPerDevice) {
+      throw new ServiceError('activityLimitReached', `The device already has ${open} downloads open; close one first.`, { 'retry-after': '1' });
+    }
+    if (this.downloads >= this.limits.downloads) {
+      throw new ServiceError('serviceNotAvailable', `The server is serving ${this.downloads} downloads; retry after the indicated time.`, { 'retry-after': '5' });
+    }
+    this.downloads += 1;
+    const countOut = countIn(this.downloadsByDevice, deviceId);
     return () => {
-      const left = (this.polls.get(deviceId) ?? 1) - 1;
-      if (left > 0) this.polls.set(deviceId, left);
-      else this.polls.delete(deviceId);
+      this.downloads -= 1;
+      countOut();
     };
   }
 
@@ -58,4 +82,14 @@ export class AgentThrottle {
       throw new ServiceError('activityLimitReached', `${what}; retry after ${retryAfter} s.`, { 'retry-after': String(retryAfter) });
     }
   }
+}
+
+/** Adds one to a key's count; the returned function takes it away (and the key at zero). */
+function countIn(counts: Map<string, number>, key: string): () => void {
+  counts.set(key, (counts.get(key) ?? 0) + 1);
+  return () => {
+    const left = (counts.get(key) ?? 1) - 1;
+    if (left > 0) counts.set(key, left);
+    else counts.delete(key);
+  };
 }

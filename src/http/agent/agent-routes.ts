@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { agentPaths, maxLongPollSeconds, type CredentialReply, type EnrollReply, type WorkItem } from '../../domain/agent-protocol.js';
+import type { Artifact } from '../../domain/artifact.js';
 import { deviceCredential, hashSecret, newSecret } from '../../domain/device-secrets.js';
 import type { Operation } from '../../domain/operation.js';
 import { parseResultReport } from '../../domain/operation-result.js';
@@ -8,6 +9,7 @@ import type { RouteTable } from '../route-table.js';
 import { parseEnrollRequest, parseInventoryReport, parseProgress } from './agent-messages.js';
 import type { AgentThrottle } from './agent-limits.js';
 import type { DeviceCaller, DeviceCredentialVerifier } from '../device-credentials.js';
+import { addArtifactRoute } from './artifact-route.js';
 import { enrollDevice } from './enrollment.js';
 
 declare module 'fastify' {
@@ -18,7 +20,7 @@ declare module 'fastify' {
 
 /**
  * The device side of the service (docs/agent-protocol.md): enroll, long-poll for work,
- * acknowledge, report progress and results, report inventory. Device credentials reach
+ * acknowledge, report progress and results, report inventory, download artifacts. Device credentials reach
  * only these routes and only their own device's operations.
  */
 export function addAgentRoutes(app: FastifyInstance, routes: RouteTable, engine: Engine, credentials: DeviceCredentialVerifier, throttle: AgentThrottle): void {
@@ -95,6 +97,8 @@ export function addAgentRoutes(app: FastifyInstance, routes: RouteTable, engine:
     const operation = await engine.finish(tenantId, deviceId, operationIdOf(request), parseResultReport(request.body));
     return reply.send({ operation: workItem(operation) });
   });
+
+  addArtifactRoute(routes, engine, throttle, deviceOf);
 }
 
 /** What an agent needs to run an operation. */
@@ -108,5 +112,11 @@ function workItem(operation: Operation): WorkItem {
     cancelRequested: operation.cancelRequested,
     createdDateTime: operation.createdDateTime,
     startedDateTime: operation.startedDateTime,
+    artifact: operation.artifact ? artifactRef(operation.artifact) : null,
   };
+}
+
+/** Where the device gets an artifact: its external URL, or this server's path, fetched with the device credential. */
+function artifactRef(artifact: Artifact): NonNullable<WorkItem['artifact']> {
+  return { url: artifact.url ?? agentPaths.artifact(artifact.sha256), sha256: artifact.sha256, size: artifact.size };
 }

@@ -19,6 +19,7 @@ const postgresDialect: SqlDialect = {
     json: 'jsonb',
     boolean: 'boolean',
     sequenceKey: 'bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY',
+    bytes: 'bytea',
   },
   skipLocked: ' FOR UPDATE SKIP LOCKED',
   forUpdate: ' FOR UPDATE',

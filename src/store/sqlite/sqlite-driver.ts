@@ -12,7 +12,7 @@ import { TokenBuckets } from '../../domain/token-buckets.js';
 
 const sqliteDialect: SqlDialect = {
   name: 'sqlite',
-  types: { key: 'text', timestamp: 'text', json: 'text', boolean: 'integer', sequenceKey: 'integer PRIMARY KEY' },
+  types: { key: 'text', timestamp: 'text', json: 'text', boolean: 'integer', sequenceKey: 'integer PRIMARY KEY', bytes: 'blob' },
   skipLocked: '',
   forUpdate: '',
   coalescesReads: false,
