@@ -15,6 +15,7 @@ export interface AgentIdentity {
 export class AgentStateDir {
   readonly downloads: string;
   private readonly identityFile: string;
+  private readonly installFile: string;
 
   constructor(readonly dir: string) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -22,6 +23,24 @@ export class AgentStateDir {
     this.downloads = join(dir, 'downloads');
     mkdirSync(this.downloads, { recursive: true, mode: 0o700 });
     this.identityFile = join(dir, 'identity.json');
+    this.installFile = join(dir, 'install-begun');
+  }
+
+  /**
+   * Records that the install command of an operation is about to run, so that after a crash
+   * the agent can tell an interrupted install (report what is installed) from an interrupted
+   * download (go on). Only the latest operation matters: one runs at a time.
+   */
+  markInstallBegun(operationId: string): void {
+    writeFileSync(this.installFile, operationId, { mode: 0o600 });
+  }
+
+  installBegun(operationId: string): boolean {
+    try {
+      return readFileSync(this.installFile, 'utf8') === operationId;
+    } catch {
+      return false;
+    }
   }
 
   /** The identity of an earlier enrollment, or null (none yet, or unreadable: enroll anew). */

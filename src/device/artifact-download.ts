@@ -48,6 +48,12 @@ export async function downloadArtifact(artifact: ArtifactRef, options: DownloadO
         headers: have > 0 ? { ...headers, range: `bytes=${have}-`, 'if-range': `"${artifact.sha256}"` } : headers,
         signal: options.signal,
       });
+      if (response.status === 416) {
+        // The partial file is longer than the artifact (the stored copy changed): start over.
+        await response.body?.cancel();
+        rmSync(partial, { force: true });
+        continue;
+      }
       if (response.status !== 200 && response.status !== 206) {
         await response.body?.cancel();
         if (response.status === 404 || response.status === 403 || response.status === 401) {

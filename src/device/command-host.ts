@@ -94,10 +94,14 @@ export class CommandHost implements DeviceHost {
       return notSupported(`This agent has no install command for ${type ?? 'that software type'}.`);
     }
     if (run.resumed) {
-      // The agent (or its host) went down during the install: what is installed now says how it went.
+      // The agent (or its host) went down during the operation. Once the install had begun,
+      // what is installed now says how it went; before that (a download), the work goes on.
       const installed = await this.installed();
       if (installed[type] === operation.softwareVersion) return report({ status: 'successful', installed });
-      return report({ status: 'failed', installed, error: { code: 'installInterrupted', message: `The install of ${type} ${operation.softwareVersion} was interrupted; ${installed[type] ?? 'nothing'} is installed.` } });
+      if (this.state.installBegun(operation.id)) {
+        return report({ status: 'failed', installed, error: { code: 'installInterrupted', message: `The install of ${type} ${operation.softwareVersion} was interrupted; ${installed[type] ?? 'nothing'} is installed.` } });
+      }
+      run.log(`operation ${operation.id} stopped before its install began; going on`);
     }
     let artifactPath: string | undefined;
     if (operation.artifact) {
@@ -114,6 +118,7 @@ export class CommandHost implements DeviceHost {
       if (downloaded.kind === 'corrupt') return report({ status: 'failed', installed: await this.installed(), error: { code: 'artifactCorrupt', message: downloaded.message } });
       artifactPath = downloaded.path;
     }
+    this.state.markInstallBegun(operation.id);
     const outcome = await this.command(run, commands.install, {
       TWD_SOFTWARE_TYPE: type,
       TWD_VERSION: operation.softwareVersion,
