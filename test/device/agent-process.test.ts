@@ -28,22 +28,25 @@ let work: string;
 class AgentProcess {
   readonly stateDir: string;
   readonly root: string;
-  readonly uniqueId = `uid-${randomUUID()}`;
+  readonly uniqueId: string;
   child: ChildProcess | null = null;
   output = '';
   exit: Promise<number | null> = Promise.resolve(null);
   deviceId: string | null = null;
 
-  constructor(readonly name: string, private readonly token: string) {
+  /** `hostHardware`: the config names no hardware, so the agent reads the host's (its machine id is the uniqueId). */
+  constructor(readonly name: string, private readonly token: string, options: { commandTimeoutSeconds?: number; hostHardware?: string } = {}) {
     this.stateDir = join(work, name, 'state');
     this.root = join(work, name, 'software');
+    this.uniqueId = options.hostHardware ?? `uid-${randomUUID()}`;
+    const hardwareDetail = options.hostHardware ? undefined : { uniqueId: this.uniqueId, serialNumber: `SN-${name}`, manufacturer: 'test', model: 'rig' };
     const config = {
-      device: { deviceType: 'teamsRoom', displayName: `Room ${name}`, hardwareDetail: { uniqueId: this.uniqueId, serialNumber: `SN-${name}`, manufacturer: 'test', model: 'rig' } },
+      device: { deviceType: 'teamsRoom', displayName: `Room ${name}`, hardwareDetail },
       software: { teamsClient: { install: `sh ${join(work, 'install.sh')} ${this.root}`, version: `cat ${this.root}/current/VERSION` } },
       restart: `touch ${this.root}.restarted`,
       diagnostics: `echo "diagnostics of ${name}"; echo "line two"`,
       inventoryIntervalSeconds: 2,
-      commandTimeoutSeconds: 20,
+      commandTimeoutSeconds: options.commandTimeoutSeconds ?? 20,
     };
     writeFileSync(join(work, `${name}.json`), JSON.stringify(config));
   }
@@ -239,6 +242,38 @@ describe('the device agent as a process', () => {
     const code = await Promise.race([agent.exit, new Promise((resolve) => setTimeout(() => resolve('still running'), 15_000))]);
     assert.equal(code, 3, agent.output);
     assert.match(agent.output, /credential/);
+  });
+
+  it('stops an install that runs past commandTimeoutSeconds (its process group killed): failed, timeout', async () => {
+    const agent = new AgentProcess('g', await enrollmentToken(server), { commandTimeoutSeconds: 2 });
+    agent.start();
+    try {
+      const deviceId = await agent.enrolled();
+      writeFileSync(`${agent.root}.slow`, '');
+      const operationId = await requestOperation(server, deviceId, 'updateSoftware', { softwareType: 'teamsClient', softwareVersion: '2.0.0' });
+      const operation = await settled(deviceId, operationId);
+      assert.equal(operation.status, 'failed');
+      assert.equal(operation.error?.code, 'timeout');
+      const pid = Number(readFileSync(`${agent.root}.pid`, 'utf8'));
+      await waitFor('the install command gone', async () => !alive(pid), { timeoutMs: 5000 });
+      assert.equal(agent.installed(), null);
+    } finally {
+      await agent.kill();
+    }
+  });
+
+  it('reads the hardware it is not told from the host: its machine id is the device’s uniqueId', { skip: !existsSync('/etc/machine-id') && 'no /etc/machine-id here' }, async () => {
+    const machineId = readFileSync('/etc/machine-id', 'utf8').trim();
+    const agent = new AgentProcess('h', await enrollmentToken(server), { hostHardware: machineId });
+    agent.start();
+    try {
+      const deviceId = await agent.enrolled();
+      const device = await graphDevice<{ hardwareDetail: { uniqueId: string; macAddresses: string[] } }>(server, deviceId);
+      assert.equal(device.hardwareDetail.uniqueId, machineId);
+      assert.ok(device.hardwareDetail.macAddresses.every((mac) => /^[0-9A-F]{2}(:[0-9A-F]{2}){5}$/.test(mac)), JSON.stringify(device.hardwareDetail));
+    } finally {
+      await agent.kill();
+    }
   });
 
   it('refuses a bad config with a clear message before touching the server', async () => {

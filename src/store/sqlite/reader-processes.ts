@@ -1,7 +1,11 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { StoreUnavailableError } from '../store-errors.js';
 import { storeErrorFromSqlite } from './sqlite-errors.js';
+
+/** Scheduling priority of reader processes (nice 10): below the server's. */
+const readerNiceness = 10;
 
 interface Read {
   id: number;
@@ -73,6 +77,12 @@ export class ReaderProcesses {
     // execArgv: none of the parent's (a test runner's or profiler's flags are not the reader's).
     const child = fork(readerScript, [this.path], { serialization: 'advanced', execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     const reader: Reader = { process: child, ready: false, running: null };
+    // A long read yields the CPU to the server's own process, which answers every other request.
+    try {
+      if (child.pid !== undefined) setPriority(child.pid, readerNiceness);
+    } catch {
+      // not permitted here: the reader runs at the server's priority
+    }
     child.unref();
     child.channel?.unref();
     child.on('message', (message: ReaderMessage) => {
