@@ -5,6 +5,7 @@ import type { ActivityState, DeviceType, HealthStatus, OperationType, SoftwareTy
 import type { Operation, OperationStatus } from '../domain/operation.js';
 import type { CatalogEntry } from '../domain/software-catalog.js';
 import type { DeviceDocuments, EnrollmentToken, SeededDocuments } from './store.js';
+import type { Page } from './device-query.js';
 
 /** A devices row; JSON columns are text in SQLite and jsonb (already parsed) in PostgreSQL. */
 export interface DeviceRow {
@@ -318,4 +319,10 @@ export function enrollmentTokenFromRow(row: EnrollmentTokenRow): EnrollmentToken
     revokedDateTime: isoOrNull(row.revoked_at),
     description: row.description,
   };
+}
+
+/** Up to `top` operations from rows newest first; `next` when one more row was read. */
+export function operationPage(rows: OperationRow[], top: number): Page<Operation> {
+  const page = rows.slice(0, top);
+  return { items: page.map(operationFromRow), next: rows.length > top ? Number(page[page.length - 1].seq) : null };
 }

@@ -10,11 +10,12 @@ import type { ArtifactContent, ArtifactStore, StoredArtifact } from './artifact-
 import type { DeviceFilter, DevicePage, DevicePageQuery, OperationPageQuery, Page } from './device-query.js';
 import { compileFilter } from './filter-sql.js';
 import * as access from './device-access.js';
+import * as expansions from './expansion-reads.js';
 import { updateDeviceParams, updateDeviceSql } from './device-sql.js';
 import { DevicePages } from './device-pages.js';
 import { CoalescedDeviceReads } from './device-reads.js';
 import {
-  artifactFromRow, artifactValues, catalogFromRow, deviceFromRow, deviceInsertColumns, documentsOf, deviceToRow, iso, jsonText, operationFromRow, parsed,
+  artifactFromRow, artifactValues, catalogFromRow, deviceFromRow, deviceInsertColumns, deviceToRow, iso, jsonText, operationFromRow, operationPage, parsed,
   type ArtifactColumns, type CatalogRow, type DeviceRow, type OperationRow,
 } from './rows.js';
 import type { SqlDriver, SqlExecutor } from './sql-driver.js';
@@ -24,12 +25,6 @@ import type {
   DeviceDocuments, SeededDocuments, SigningKey, Store, StoredCredential, TransitionChanges,
 } from './store.js';
 import { nextOperationSql, transitionSql } from './transition-sql.js';
-
-/** Up to `top` operations from rows newest first; `next` when one more row was read. */
-function operationPage(rows: OperationRow[], top: number): Page<Operation> {
-  const page = rows.slice(0, top);
-  return { items: page.map(operationFromRow), next: rows.length > top ? Number(page[page.length - 1].seq) : null };
-}
 
 /** Devices per presence UPDATE. */
 const devicesPerMarkSeen = 500;
@@ -145,15 +140,10 @@ export class SqlStore implements Store {
     return Number(row.n);
   }
 
-  async getDeviceDocuments(tenantId: string, deviceIds: string[]): Promise<Map<string, DeviceDocuments>> {
-    if (deviceIds.length === 0) return new Map();
-    const rows = await this.sql.query<DeviceRow>(
-      `SELECT tenant_id, id, health, activity, configuration, documents_seed FROM devices
-       WHERE tenant_id = ? AND id IN (${deviceIds.map(() => '?').join(', ')})`,
-      [tenantId, ...deviceIds],
-    );
-    return new Map(rows.map((row) => [row.id, documentsOf(row, this.seededDocuments)]));
+  getDeviceDocuments(tenantId: string, deviceIds: string[]): Promise<Map<string, DeviceDocuments>> {
+    return expansions.deviceDocuments(this.sql, this.seededDocuments, tenantId, deviceIds);
   }
+
 
   listDevices(query: DevicePageQuery): Promise<DevicePage> {
     return this.devicePages.list(query);
@@ -185,17 +175,10 @@ export class SqlStore implements Store {
     return Number(row.n);
   }
 
-  async listRecentOperations(tenantId: string, deviceIds: string[], top: number): Promise<Map<string, Page<Operation>>> {
-    if (deviceIds.length === 0) return new Map();
-    // One bounded index range per device, newest first: no device's history is read whole.
-    const branches = deviceIds.map((_, i) => `SELECT * FROM (SELECT * FROM operations WHERE tenant_id = ? AND device_id = ? ORDER BY seq DESC LIMIT ?) AS recent${i}`);
-    const rows = await this.sql.query<OperationRow>(
-      branches.join(' UNION ALL '), deviceIds.flatMap((deviceId) => [tenantId, deviceId, top + 1]),
-    );
-    const byDevice = new Map<string, OperationRow[]>(deviceIds.map((deviceId) => [deviceId, []]));
-    for (const row of rows) byDevice.get(row.device_id)?.push(row);
-    return new Map([...byDevice].map(([deviceId, deviceRows]) => [deviceId, operationPage(deviceRows.sort((a, b) => Number(b.seq) - Number(a.seq)), top)]));
+  listRecentOperations(tenantId: string, deviceIds: string[], top: number): Promise<Map<string, Page<Operation>>> {
+    return expansions.recentOperations(this.sql, tenantId, deviceIds, top);
   }
+
 
   async transitionOperation(tenantId: string, operationId: string, transition: Transition, changes: TransitionChanges): Promise<Operation | null> {
     const { sql, params } = transitionSql(transition, tenantId, operationId, changes);

@@ -8,78 +8,28 @@
  * download cut by killing the agent resumes with `Range` from where the partial file ends.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { binPath, runCli } from '../helpers/cli-process.js';
+import { runCli } from '../helpers/cli-process.js';
 import { graphOperation, requestOperation } from '../helpers/graph-operations.js';
 import { RecordingProxy } from '../helpers/recording-proxy.js';
 import { enrollmentToken } from '../helpers/test-agent.js';
 import { changeDatabase, testStore } from '../helpers/test-database.js';
 import { startTestServer, tenantA, type TestServer } from '../helpers/test-server.js';
+import { AgentProcess } from '../helpers/agent-process.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 let server: TestServer;
 let work: string;
 
-/** One agent process with its own state dir, software root and config, talking to `url`. */
-class AgentProcess {
-  readonly stateDir: string;
-  readonly root: string;
-  readonly uniqueId = `uid-${randomUUID()}`;
-  child: ChildProcess | null = null;
-  output = '';
-  exit: Promise<number | null> = Promise.resolve(null);
-  deviceId: string | null = null;
-
-  constructor(readonly name: string, private readonly token: string, private readonly url = server.url) {
-    this.stateDir = join(work, name, 'state');
-    this.root = join(work, name, 'software');
-    mkdirSync(this.root, { recursive: true });
-    const config = {
-      device: { deviceType: 'teamsRoom', displayName: `Room ${name}`, hardwareDetail: { uniqueId: this.uniqueId, serialNumber: `SN-${name}`, manufacturer: 'test', model: 'rig' } },
-      software: { teamsClient: { install: `sh ${join(work, 'install.sh')} ${this.root}`, version: `cat ${this.root}/current/VERSION` } },
-      inventoryIntervalSeconds: 2,
-      commandTimeoutSeconds: 30,
-    };
-    writeFileSync(join(work, `${name}.json`), JSON.stringify(config));
-  }
-
-  start(): void {
-    const child = spawn(process.execPath, [binPath, 'agent', '--url', this.url, '--enrollment-token', this.token,
-      '--state-dir', this.stateDir, '--config', join(work, `${this.name}.json`), '--long-poll-seconds', '5'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child = child;
-    child.stdout!.on('data', (chunk) => (this.output += chunk));
-    child.stderr!.on('data', (chunk) => (this.output += chunk));
-    this.exit = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
-  }
-
-  async enrolled(): Promise<string> {
-    this.deviceId = await waitFor(`agent ${this.name} enrolled`, async () => {
-      const response = await server.request(`/beta/teamwork/devices?$filter=${encodeURIComponent(`hardwareDetail/uniqueId eq '${this.uniqueId}'`)}`);
-      const body = await response.json() as { value: { id: string }[] };
-      return body.value[0]?.id;
-    }, { timeoutMs: 15_000 });
-    return this.deviceId;
-  }
-
-  kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<number | null> {
-    this.child?.kill(signal);
-    return this.exit;
-  }
-
-  installed(): string | null {
-    try {
-      return readFileSync(join(this.root, 'current', 'VERSION'), 'utf8').trim();
-    } catch {
-      return null;
-    }
-  }
+function agentProcess(name: string, token: string, url = server.url): AgentProcess {
+  return new AgentProcess(server, work, name, token, { url, commandTimeoutSeconds: 30 });
 }
 
 /** A tarball of a version: VERSION and a payload of `payloadBytes` random bytes. */
@@ -160,7 +110,7 @@ describe('the agent installs artifacts', () => {
   it('downloads the uploaded tarball with its credential, checks it, and the install unpacks it and switches current', async () => {
     const artifact = tarball('6.0.0');
     await catalogAdd('6.0.0', ['--artifact', artifact.path]);
-    const agent = new AgentProcess('a', await enrollmentToken(server));
+    const agent = agentProcess('a', await enrollmentToken(server));
     agent.start();
     try {
       const deviceId = await agent.enrolled();
@@ -189,7 +139,7 @@ describe('the agent installs artifacts', () => {
     } else {
       flipByte(join(dirname(server.dbPath), 'artifacts', artifact.sha256), 100);
     }
-    const agent = new AgentProcess('b', await enrollmentToken(server));
+    const agent = agentProcess('b', await enrollmentToken(server));
     agent.start();
     try {
       const deviceId = await agent.enrolled();
@@ -212,7 +162,7 @@ describe('the agent installs artifacts', () => {
     try {
       await catalogAdd('6.2.0', ['--artifact-url', `${host.url}/teams-6.2.0.tgz`, '--sha256', good.sha256, '--size', String(good.size)]);
       await catalogAdd('6.3.0', ['--artifact-url', `${host.url}/teams-6.3.0.tgz`, '--sha256', good.sha256.replace(/^./, (c) => (c === '0' ? '1' : '0')), '--size', String(wrong.size)]);
-      const agent = new AgentProcess('c', await enrollmentToken(server));
+      const agent = agentProcess('c', await enrollmentToken(server));
       agent.start();
       try {
         const deviceId = await agent.enrolled();
@@ -241,7 +191,7 @@ describe('the agent installs artifacts', () => {
     // paces downloads, so the agent can be killed in the middle of one.
     const proxy = new RecordingProxy(server.url, 6 * 1024 * 1024);
     await proxy.start();
-    const agent = new AgentProcess('d', await enrollmentToken(server), proxy.url);
+    const agent = agentProcess('d', await enrollmentToken(server), proxy.url);
     try {
       agent.start();
       const deviceId = await agent.enrolled();

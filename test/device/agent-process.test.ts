@@ -7,8 +7,7 @@
  * started again, a revoked credential, and the server restarted while the agent waits.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +16,7 @@ import { binPath } from '../helpers/cli-process.js';
 import { cancelOperation, graphDevice, graphOperation, requestOperation } from '../helpers/graph-operations.js';
 import { enrollmentToken } from '../helpers/test-agent.js';
 import { startTestServer, tenantA, type TestServer } from '../helpers/test-server.js';
+import { AgentProcess, type AgentProcessOptions } from '../helpers/agent-process.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const versions = ['1.0.0', '2.0.0', '3.0.0', '4.0.0', '5.0.0'];
@@ -24,63 +24,13 @@ const versions = ['1.0.0', '2.0.0', '3.0.0', '4.0.0', '5.0.0'];
 let server: TestServer;
 let work: string;
 
-/** One agent process with its own state dir, software root and config. */
-class AgentProcess {
-  readonly stateDir: string;
-  readonly root: string;
-  readonly uniqueId: string;
-  child: ChildProcess | null = null;
-  output = '';
-  exit: Promise<number | null> = Promise.resolve(null);
-  deviceId: string | null = null;
-
-  /** `hostHardware`: the config names no hardware, so the agent reads the host's (its machine id is the uniqueId). */
-  constructor(readonly name: string, private readonly token: string, options: { commandTimeoutSeconds?: number; hostHardware?: string } = {}) {
-    this.stateDir = join(work, name, 'state');
-    this.root = join(work, name, 'software');
-    this.uniqueId = options.hostHardware ?? `uid-${randomUUID()}`;
-    const hardwareDetail = options.hostHardware ? undefined : { uniqueId: this.uniqueId, serialNumber: `SN-${name}`, manufacturer: 'test', model: 'rig' };
-    const config = {
-      device: { deviceType: 'teamsRoom', displayName: `Room ${name}`, hardwareDetail },
-      software: { teamsClient: { install: `sh ${join(work, 'install.sh')} ${this.root}`, version: `cat ${this.root}/current/VERSION` } },
-      restart: `touch ${this.root}.restarted`,
-      diagnostics: `echo "diagnostics of ${name}"; echo "line two"`,
-      inventoryIntervalSeconds: 2,
-      commandTimeoutSeconds: options.commandTimeoutSeconds ?? 20,
-    };
-    writeFileSync(join(work, `${name}.json`), JSON.stringify(config));
-  }
-
-  start(): void {
-    const child = spawn(process.execPath, [binPath, 'agent', '--url', server.url, '--enrollment-token', this.token,
-      '--state-dir', this.stateDir, '--config', join(work, `${this.name}.json`), '--long-poll-seconds', '5'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child = child;
-    child.stdout!.on('data', (chunk) => (this.output += chunk));
-    child.stderr!.on('data', (chunk) => (this.output += chunk));
-    this.exit = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
-  }
-
-  async enrolled(): Promise<string> {
-    this.deviceId = await waitFor(`agent ${this.name} enrolled`, async () => {
-      const response = await server.request(`/beta/teamwork/devices?$filter=${encodeURIComponent(`hardwareDetail/uniqueId eq '${this.uniqueId}'`)}`);
-      const body = await response.json() as { value: { id: string }[] };
-      return body.value[0]?.id;
-    }, { timeoutMs: 15_000 });
-    return this.deviceId;
-  }
-
-  kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<number | null> {
-    this.child?.kill(signal);
-    return this.exit;
-  }
-
-  installed(): string | null {
-    try {
-      return readFileSync(join(this.root, 'current', 'VERSION'), 'utf8').trim();
-    } catch {
-      return null;
-    }
-  }
+/** An agent of this file: its restart and diagnostics commands leave traces beside its software root. */
+function agentProcess(name: string, token: string, options: AgentProcessOptions = {}): AgentProcess {
+  const root = join(work, name, 'software');
+  return new AgentProcess(server, work, name, token, {
+    ...options,
+    extra: { restart: `touch ${root}.restarted`, diagnostics: `echo "diagnostics of ${name}"; echo "line two"` },
+  });
 }
 
 async function settled(deviceId: string, operationId: string, timeoutMs = 20_000) {
@@ -122,7 +72,7 @@ after(async () => {
 
 describe('the device agent as a process', () => {
   it('enrolls, keeps its identity 0600 in a 0700 state dir, installs an update for real and reports what is installed', async () => {
-    const agent = new AgentProcess('a', await enrollmentToken(server));
+    const agent = agentProcess('a', await enrollmentToken(server));
     agent.start();
     try {
       const deviceId = await agent.enrolled();
@@ -154,7 +104,7 @@ describe('the device agent as a process', () => {
   });
 
   it('reports a failing install with its stderr, and a cancel kills the install command', async () => {
-    const agent = new AgentProcess('b', await enrollmentToken(server));
+    const agent = agentProcess('b', await enrollmentToken(server));
     agent.start();
     try {
       const deviceId = await agent.enrolled();
@@ -181,7 +131,7 @@ describe('the device agent as a process', () => {
   });
 
   it('runs diagnostics and restart with their commands', async () => {
-    const agent = new AgentProcess('c', await enrollmentToken(server));
+    const agent = agentProcess('c', await enrollmentToken(server));
     agent.start();
     try {
       const deviceId = await agent.enrolled();
@@ -199,7 +149,7 @@ describe('the device agent as a process', () => {
   });
 
   it('killed mid-install and started again, reports the operation by what is installed, once', async () => {
-    const agent = new AgentProcess('d', await enrollmentToken(server));
+    const agent = agentProcess('d', await enrollmentToken(server));
     agent.start();
     const deviceId = await agent.enrolled();
     writeFileSync(`${agent.root}.hang`, '');
@@ -220,7 +170,7 @@ describe('the device agent as a process', () => {
   });
 
   it('keeps waiting while the server restarts, then installs', async () => {
-    const agent = new AgentProcess('e', await enrollmentToken(server));
+    const agent = agentProcess('e', await enrollmentToken(server));
     agent.start();
     try {
       const deviceId = await agent.enrolled();
@@ -234,7 +184,7 @@ describe('the device agent as a process', () => {
   });
 
   it('stops and says so when its credential is revoked', async () => {
-    const agent = new AgentProcess('f', await enrollmentToken(server));
+    const agent = agentProcess('f', await enrollmentToken(server));
     agent.start();
     const deviceId = await agent.enrolled();
     const revoked = await server.request(`/beta/teamwork/devices/${deviceId}/revokeCredential`, { method: 'POST' });
@@ -245,7 +195,7 @@ describe('the device agent as a process', () => {
   });
 
   it('stops an install that runs past commandTimeoutSeconds (its process group killed): failed, timeout', async () => {
-    const agent = new AgentProcess('g', await enrollmentToken(server), { commandTimeoutSeconds: 2 });
+    const agent = agentProcess('g', await enrollmentToken(server), { commandTimeoutSeconds: 2 });
     agent.start();
     try {
       const deviceId = await agent.enrolled();
@@ -264,7 +214,7 @@ describe('the device agent as a process', () => {
 
   it('reads the hardware it is not told from the host: its machine id is the device’s uniqueId', { skip: !existsSync('/etc/machine-id') && 'no /etc/machine-id here' }, async () => {
     const machineId = readFileSync('/etc/machine-id', 'utf8').trim();
-    const agent = new AgentProcess('h', await enrollmentToken(server), { hostHardware: machineId });
+    const agent = agentProcess('h', await enrollmentToken(server), { hostHardware: machineId });
     agent.start();
     try {
       const deviceId = await agent.enrolled();
