@@ -6,7 +6,7 @@ import type { AgentConfig } from './agent-config.js';
 import type { AgentStateDir } from './agent-state.js';
 import { downloadArtifact } from './artifact-download.js';
 import { runCommand, type CommandOutcome } from './command-runner.js';
-import type { DeviceHost, HostOutcome, OperationRun, ProgressOutcome } from './device-host.js';
+import { stoppedOutcome, type DeviceHost, type HostOutcome, type OperationRun, type ProgressOutcome } from './device-host.js';
 
 /** A version command gets this long. */
 const versionTimeoutMs = 30_000;
@@ -106,7 +106,7 @@ export class CommandHost implements DeviceHost {
     let artifactPath: string | undefined;
     if (operation.artifact) {
       const progress = await run.progress(0, `Downloading ${type} ${operation.softwareVersion}`);
-      if (progress !== 'ok') return ended(progress);
+      if (progress !== 'ok') return stoppedOutcome(progress);
       const downloaded = await downloadArtifact(operation.artifact, {
         serverUrl: this.serverUrl,
         credential: this.credential,
@@ -158,35 +158,32 @@ export class CommandHost implements DeviceHost {
    */
   private async command(run: OperationRun, command: string, env: Record<string, string | undefined>, starting: string, maxOutputBytes?: number): Promise<CommandOutcome | HostOutcome> {
     const stop = new AbortController();
-    let ended: Exclude<ProgressOutcome, 'ok'> | null = null;
+    let progressStop: Exclude<ProgressOutcome, 'ok'> | null = null;
     let last: [number | null, string] = [0, starting];
     const relay = (percent: number | null, message: string) => {
       last = [percent, message];
       void run.progress(percent, message).then((outcome) => {
-        if (outcome !== 'ok' && !ended) {
-          ended = outcome;
+        if (outcome !== 'ok' && !progressStop) {
+          progressStop = outcome;
           stop.abort();
         }
       });
     };
     relay(0, starting);
     const checks = setInterval(() => relay(...last), cancelCheckMs);
-    const stopped = () => stop.abort();
-    run.signal.addEventListener('abort', stopped, { once: true });
     try {
       const outcome = await runCommand(command, {
         env,
         timeoutMs: this.config.commandTimeoutSeconds * 1000,
-        signal: stop.signal,
+        signal: AbortSignal.any([stop.signal, run.signal]),
         maxOutputBytes,
-        onProgress: (percent, message) => relay(percent, message),
+        onProgress: relay,
       });
       if (run.signal.aborted) return { kind: 'abandoned' };
-      if (ended) return ended === 'cancel' ? { kind: 'cancelled' } : { kind: 'abandoned' };
+      if (progressStop) return stoppedOutcome(progressStop);
       return outcome;
     } finally {
       clearInterval(checks);
-      run.signal.removeEventListener('abort', stopped);
     }
   }
 }
@@ -197,10 +194,6 @@ function report(result: ResultBody): HostOutcome {
 
 function notSupported(message: string): HostOutcome {
   return report({ status: 'failed', error: { code: 'notSupported', message } });
-}
-
-function ended(outcome: Exclude<ProgressOutcome, 'ok'>): HostOutcome {
-  return outcome === 'cancel' ? { kind: 'cancelled' } : { kind: 'abandoned' };
 }
 
 /** "<what> exited with 3: <the end of its stderr>", within the server's limit on error messages. */

@@ -337,7 +337,7 @@ export class DeviceAgent {
   }
 
   /** One attempt: a heartbeat that does not get through is followed by the next one. */
-  async sendInventory(): Promise<void> {
+  private async sendInventory(): Promise<void> {
     const body = await this.host.inventory();
     try {
       const reply = await this.client.inventory(body, { retry: false });

@@ -27,6 +27,11 @@ export type HostOutcome =
   | { kind: 'cancelled' }
   | { kind: 'abandoned' };
 
+/** How an operation ends when progress says stop: a cancel to report, or nothing to report. */
+export function stoppedOutcome(progress: Exclude<ProgressOutcome, 'ok'>): HostOutcome {
+  return progress === 'cancel' ? { kind: 'cancelled' } : { kind: 'abandoned' };
+}
+
 /**
  * The machine an agent runs for: what the agent core (device-agent.ts) asks of it. The
  * simulated fleet and the real agent are two hosts of the one core, which alone speaks the

@@ -5,7 +5,7 @@ import type { DeviceType } from '../domain/enums.js';
 import { deviceFamily } from '../seed/demo-tables.js';
 import { jitter, type RandomSource } from '../seed/seeded-random.js';
 import { abortableSleep } from './abortable-sleep.js';
-import type { DeviceHost, HostOutcome, OperationRun, ProgressOutcome } from './device-host.js';
+import { stoppedOutcome, type DeviceHost, type HostOutcome, type OperationRun, type ProgressOutcome } from './device-host.js';
 import { simulatedDiagnostics } from './simulated-diagnostics.js';
 import { SimulatedInventory } from './simulated-inventory.js';
 import { SimulatedSoftware } from './simulated-software.js';
@@ -99,7 +99,7 @@ export class SimulatedHost implements DeviceHost {
     const plan = this.software.plan(run.operation);
     if (plan.kind === 'refused') return { kind: 'report', result: plan.result };
     const outcome = await this.work(run, run.resumed ? ['Resuming the update after a restart'] : plan.phases, plan.failure?.phase ?? null);
-    if (outcome !== 'ok') return ended(outcome);
+    if (outcome !== 'ok') return stoppedOutcome(outcome);
     if (plan.mismatch) run.log(`the installer for ${plan.type} ${plan.version} changed nothing; reporting what is installed`);
     return { kind: 'report', result: this.software.finish(plan), restart: plan.reboots && !plan.failure && !plan.mismatch };
   }
@@ -108,7 +108,7 @@ export class SimulatedHost implements DeviceHost {
     // A restart that was under way when the device went down has happened.
     if (run.resumed) return { kind: 'report', result: { status: 'successful' } };
     const outcome = await this.work(run, ['Closing the Teams app', 'Signing out', 'Shutting down', 'Restarting'], null);
-    if (outcome !== 'ok') return ended(outcome);
+    if (outcome !== 'ok') return stoppedOutcome(outcome);
     return { kind: 'report', result: { status: 'successful' }, restart: true };
   }
 
@@ -117,7 +117,7 @@ export class SimulatedHost implements DeviceHost {
       ? ['Collecting logs again after a restart']
       : ['Collecting event logs', 'Collecting Teams client logs', 'Collecting peripheral and network state', 'Compressing logs'];
     const outcome = await this.work(run, phases, null);
-    if (outcome !== 'ok') return ended(outcome);
+    if (outcome !== 'ok') return stoppedOutcome(outcome);
     const diagnostics = simulatedDiagnostics({
       deviceId: this.deviceId,
       hardwareDetail: this.hardwareDetail,
@@ -144,8 +144,4 @@ export class SimulatedHost implements DeviceHost {
     }
     return 'ok';
   }
-}
-
-function ended(outcome: Exclude<ProgressOutcome, 'ok'>): HostOutcome {
-  return outcome === 'cancel' ? { kind: 'cancelled' } : { kind: 'abandoned' };
 }

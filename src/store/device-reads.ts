@@ -46,9 +46,7 @@ export class CoalescedDeviceReads {
   private async readTogether(tenantId: string, reads: Waiting[]): Promise<void> {
     const ids = [...new Set(reads.map((read) => read.deviceId))];
     try {
-      const rows = ids.length === 1
-        ? await this.sql.query<DeviceRow>('SELECT * FROM devices WHERE tenant_id = ? AND id = ?', [tenantId, ids[0]])
-        : await this.sql.query<DeviceRow>(`SELECT * FROM devices WHERE tenant_id = ? AND id IN (${ids.map(() => '?').join(', ')})`, [tenantId, ...ids]);
+      const rows = await this.sql.query<DeviceRow>(`SELECT * FROM devices WHERE tenant_id = ? AND id IN (${ids.map(() => '?').join(', ')})`, [tenantId, ...ids]);
       const byId = new Map(rows.map((row) => [row.id, row]));
       for (const read of reads) read.resolve(byId.get(read.deviceId));
     } catch (error) {

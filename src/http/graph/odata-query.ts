@@ -14,7 +14,6 @@ export type QueryOptionName = 'filter' | 'select' | 'top' | 'skiptoken' | 'skip'
 
 export interface ODataQuery<Position = unknown> {
   filter: DeviceFilter | null;
-  filterText: string | null;
   select: string[] | null;
   top: number;
   /** decoded keyset position from $skiptoken */
@@ -78,7 +77,7 @@ export function parseODataQuery<Position = never>(
   const tokenScope = (filterText ?? '') + (orderBy ? `\u0000${JSON.stringify(orderBy)}` : '');
   if (options.has('skiptoken') && !resource.position) throw new Error('a route that takes $skiptoken must read its positions');
   const position = options.has('skiptoken') ? decodeSkipToken(options.get('skiptoken')!, tokenScope, resource.position!) : null;
-  return { filter, filterText, select, top, position, skip, count, orderBy, expand, tokenScope };
+  return { filter, select, top, position, skip, count, orderBy, expand, tokenScope };
 }
 
 const knownOptions = ['filter', 'select', 'top', 'skiptoken', 'skip', 'count', 'orderby', 'expand', 'search', 'format'];
