@@ -43,6 +43,8 @@ export interface ServeConfig {
   rateLimit: string | null;
   /** PostgreSQL connection pool size per process */
   poolSize: number;
+  /** how often the schedulers look for due work (no flag: tests lower it so a scheduled change shows quickly) */
+  schedulerIntervalMs: number;
   /** devices a filtered list page examines at most (no flag: tests lower it to see short pages) */
   scanRowsPerPage: number;
   /** devices enrollment tokens may bring into one tenant */
@@ -92,6 +94,7 @@ export const serveDefaults: ServeConfig = {
   rateLimit: null,
   poolSize: 10,
   scanRowsPerPage: 5000,
+  schedulerIntervalMs: 1000,
   deviceQuota: 100_000,
   enrollRateLimit: 5,
   agentRateLimit: 10,

@@ -6,6 +6,7 @@ import { createTokenVerifier, type TokenVerifier } from './auth/token-verifier.j
 import { trustedIssuers } from './auth/trusted-issuers.js';
 import { localTlsCertificate, readTlsFiles } from './auth/tls-certificate.js';
 import { devIssuerEnabled, parseRateLimit, validateServeConfig, type ServeConfig } from './config.js';
+import { systemClock, type Clock } from './domain/clock.js';
 import { Engine } from './engine/engine.js';
 import { defaultTimings } from './engine/engine-timings.js';
 import { regenerateSeededDocuments } from './seed/seeded-documents.js';
@@ -31,7 +32,7 @@ export interface ServerOutputs {
 }
 
 /** Opens the store, builds the service and listens; the pieces `serve` and the tests share. */
-export async function startServer(config: ServeConfig, outputs: ServerOutputs = {}): Promise<RunningServer> {
+export async function startServer(config: ServeConfig, outputs: ServerOutputs = {}, clock: Clock = systemClock): Promise<RunningServer> {
   // Before the store opens: a refused configuration (the dev issuer on a public address) must not even touch the data.
   validateServeConfig(config);
   const log = outputs.logDestination ? pino({ level: config.logLevel }, outputs.logDestination) : pino({ level: config.logLevel });
@@ -54,7 +55,8 @@ export async function startServer(config: ServeConfig, outputs: ServerOutputs = 
       heartbeatTimeoutMs: config.heartbeatTimeoutMs,
       // Presence must reach the store well within the heartbeat timeout, or live devices look silent.
       presenceFlushMs: Math.min(defaultTimings.presenceFlushMs, Math.max(100, Math.floor(config.heartbeatTimeoutMs / 3))),
-    }, log);
+      schedulerIntervalMs: config.schedulerIntervalMs,
+    }, log, clock);
     const app = await buildApp({
       store,
       engine,

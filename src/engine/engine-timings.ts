@@ -10,6 +10,8 @@ export interface EngineTimings {
   supervisorIntervalMs: number;
   /** how often agents' presence is written to the store, in one transaction */
   presenceFlushMs: number;
+  /** how often the schedulers (maintenance windows, rollouts, notifications) look for due work */
+  schedulerIntervalMs: number;
 }
 
 export const defaultTimings: EngineTimings = {
@@ -18,4 +20,5 @@ export const defaultTimings: EngineTimings = {
   heartbeatTimeoutMs: 90_000,
   supervisorIntervalMs: 1000,
   presenceFlushMs: 2000,
+  schedulerIntervalMs: 1000,
 };

@@ -9,6 +9,7 @@ import type { ResultReport } from '../domain/operation-result.js';
 import type { ArtifactContent } from '../store/artifact-store.js';
 import type { DeviceRef, EnrollmentToken, Store } from '../store/store.js';
 import { actorOf, type AuditActor } from '../domain/audit.js';
+import { isoNow, systemClock, type Clock } from '../domain/clock.js';
 import { AuditLog } from './audit-log.js';
 import {
   createEnrollmentToken, removeDevice, revokeDeviceCredential, revokeEnrollmentToken, rotateDeviceCredential, type EnrollmentTokenRequest,
@@ -42,12 +43,13 @@ export class Engine {
     private readonly store: Store,
     private readonly timings: EngineTimings,
     private readonly log: Logger,
+    private readonly clock: Clock = systemClock,
   ) {
     this.reports = new DeviceReports(store);
     this.audit = new AuditLog(store, log);
-    this.presence = new Presence(store, this.reports, timings.presenceFlushMs, log);
-    this.supervisor = new Supervisor(store, this.reports, timings, log);
-    this.lifecycle = new OperationLifecycle(store, this.reports, this.signal, timings, (deviceId) => this.notifyReplicas(deviceId), this.audit);
+    this.presence = new Presence(store, this.reports, timings.presenceFlushMs, log, clock);
+    this.supervisor = new Supervisor(store, this.reports, timings, log, clock);
+    this.lifecycle = new OperationLifecycle(store, this.reports, this.signal, timings, (deviceId) => this.notifyReplicas(deviceId), this.audit, clock);
     store.onWork((deviceId) => this.signal.wake(deviceId));
   }
 
@@ -67,7 +69,7 @@ export class Engine {
 
   /** Accepts an action (202) or refuses it (409/400/404), and wakes the device's long-poll (the store tells other replicas). */
   async request(caller: Caller, deviceId: string, action: ActionName, body: ActionRequest): Promise<Operation> {
-    const operation = await requestOperation(this.store, caller, deviceId, action, body, this.timings.startTimeoutMs);
+    const operation = await requestOperation(this.store, caller, deviceId, action, body, this.timings.startTimeoutMs, this.clock);
     this.signal.wake(operation.deviceId);
     return operation;
   }
@@ -156,7 +158,7 @@ export class Engine {
   /** The device's inventory/heartbeat: recorded at once, its presence at the next batch; 404 once the device is gone. */
   async reportInventory(tenantId: string, deviceId: string, report: InventoryBody): Promise<Device> {
     this.presence.seen(tenantId, deviceId);
-    const updated = await this.reports.applyInventory(tenantId, deviceId, report, new Date().toISOString());
+    const updated = await this.reports.applyInventory(tenantId, deviceId, report, isoNow(this.clock));
     if (!updated) throw notFound('The device no longer exists.');
     return updated;
   }

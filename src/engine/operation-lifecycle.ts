@@ -1,4 +1,5 @@
 import { actorOf, auditEvent } from '../domain/audit.js';
+import { isoNow, type Clock } from '../domain/clock.js';
 import { ServiceError, notFound } from '../domain/errors.js';
 import type { AuditLog } from './audit-log.js';
 import { deviceIdentitySet, identitySetOf, type Caller } from '../domain/identity.js';
@@ -22,6 +23,7 @@ export class OperationLifecycle {
     private readonly timings: EngineTimings,
     private readonly notifyReplicas: (deviceId: string) => Promise<void>,
     private readonly audit: AuditLog,
+    private readonly clock: Clock,
   ) {}
 
   /** Cancel (an extension beyond Graph): pending → cancelled now; running → when the device confirms. */
@@ -36,7 +38,7 @@ export class OperationLifecycle {
   private async cancelOperation(caller: Caller, deviceId: string, operationId: string): Promise<Operation> {
     const operation = await this.store.getOperation(caller.tenantId, deviceId, operationId);
     if (!operation) throw notFound(`The operation '${operationId.slice(0, 64)}' does not exist on device '${deviceId.slice(0, 64)}'.`);
-    const now = new Date().toISOString();
+    const now = isoNow(this.clock);
     const by = identitySetOf(caller);
     if (pendingStatuses.includes(operation.status)) {
       const withdrawn = await this.store.transitionOperation(caller.tenantId, operationId, 'withdraw', { at: now, by });
@@ -55,7 +57,7 @@ export class OperationLifecycle {
   /** The device starts the operation: inProgress, startedDateTime, run deadline. */
   async acknowledge(tenantId: string, deviceId: string, operationId: string): Promise<Operation> {
     await this.ownOperation(tenantId, deviceId, operationId);
-    const now = Date.now();
+    const now = this.clock.now();
     const started = await this.store.transitionOperation(tenantId, operationId, 'start', {
       at: new Date(now).toISOString(),
       by: deviceIdentitySet(deviceId, null),
@@ -67,7 +69,7 @@ export class OperationLifecycle {
 
   async progress(tenantId: string, deviceId: string, operationId: string, percent: number | null, message: string | null): Promise<Operation> {
     await this.ownOperation(tenantId, deviceId, operationId);
-    const updated = await this.store.setProgress(tenantId, operationId, percent, message, new Date().toISOString());
+    const updated = await this.store.setProgress(tenantId, operationId, percent, message, isoNow(this.clock));
     if (updated && updated.deviceId === deviceId) return updated;
     throw await this.wrongState(tenantId, deviceId, operationId, 'given progress');
   }
@@ -77,7 +79,7 @@ export class OperationLifecycle {
     const operation = await this.ownOperation(tenantId, deviceId, operationId);
     if (operation.status !== 'inProgress') throw await this.wrongState(tenantId, deviceId, operationId, 'finished');
     const decision = decideResult(operation, report, operation.cancelRequested);
-    const now = new Date().toISOString();
+    const now = isoNow(this.clock);
     const result = report.diagnostics || report.installed ? { diagnostics: report.diagnostics, installed: report.installed } : null;
     const finished = await this.store.transitionOperation(tenantId, operationId, decision.transition, {
       at: now,

@@ -1,4 +1,5 @@
 import type { ActionRequest } from '../domain/action-body.js';
+import type { Clock } from '../domain/clock.js';
 import { actorOf, auditEvent } from '../domain/audit.js';
 import { ServiceError, badRequest, notFound } from '../domain/errors.js';
 import type { SoftwareType } from '../domain/enums.js';
@@ -21,13 +22,14 @@ export async function requestOperation(
   action: ActionName,
   request: ActionRequest,
   startTimeoutMs: number,
+  clock: Clock,
 ): Promise<Operation> {
   const noDevice = () => notFound(`The device '${deviceId.slice(0, 64)}' does not exist.`);
   const update = request.softwareType
     ? await offeredUpdate(store, caller.tenantId, deviceId, request.softwareType, request.softwareVersion, noDevice)
     : null;
   const softwareVersion = update?.version ?? null;
-  const created = Date.now();
+  const created = clock.now();
   const now = new Date(created).toISOString();
   const by = identitySetOf(caller);
   const operation: Operation = {

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { isoNow, type Clock } from '../domain/clock.js';
 import type { DeviceRef, Store } from '../store/store.js';
 import type { DeviceReports } from './device-reports.js';
 import { BackgroundLoop } from './background-loop.js';
@@ -17,6 +18,7 @@ export class Presence {
     private readonly reports: DeviceReports,
     flushMs: number,
     log: Logger,
+    private readonly clock: Clock,
   ) {
     this.loop = new BackgroundLoop('presence', flushMs, () => this.flush(), log);
   }
@@ -38,7 +40,7 @@ export class Presence {
     if (this.pending.size === 0) return;
     const batch = [...this.pending.values()];
     this.pending = new Map();
-    const now = new Date().toISOString();
+    const now = isoNow(this.clock);
     const returning = await this.store.markSeen(batch, now);
     await this.reports.setConnections(returning, 'connected', now);
   }

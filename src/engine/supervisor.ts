@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { isoNow, type Clock } from '../domain/clock.js';
 import type { Store } from '../store/store.js';
 import { BackgroundLoop } from './background-loop.js';
 import type { DeviceReports } from './device-reports.js';
@@ -21,6 +22,7 @@ export class Supervisor {
     private readonly reports: DeviceReports,
     private readonly timings: EngineTimings,
     private readonly log: Logger,
+    private readonly clock: Clock,
   ) {
     this.loop = new BackgroundLoop('supervisor', timings.supervisorIntervalMs, () => this.tick(), log);
   }
@@ -36,7 +38,7 @@ export class Supervisor {
   async tick(): Promise<void> {
     // With several replicas on one PostgreSQL only the lease holder supervises.
     if (!(await this.store.holdsSupervisorLease())) return;
-    const now = new Date().toISOString();
+    const now = isoNow(this.clock);
     const errors = {
       start: { code: 'deviceUnreachable', message: `The device did not start the operation within ${this.timings.startTimeoutMs / 1000} s.` },
       run: { code: 'timeout', message: `The device did not finish the operation within ${this.timings.runTimeoutMs / 1000} s.` },
@@ -44,7 +46,7 @@ export class Supervisor {
     for (const op of await this.store.expireOverdue(now, errors, batch)) {
       this.log.info({ operationId: op.id, deviceId: op.deviceId, code: op.error?.code }, 'operation expired');
     }
-    const cutoff = new Date(Date.now() - this.timings.heartbeatTimeoutMs).toISOString();
+    const cutoff = new Date(this.clock.now() - this.timings.heartbeatTimeoutMs).toISOString();
     const silent = await this.store.silentDevices(cutoff, batch);
     await this.reports.setConnections(silent.map((d) => ({ tenantId: d.tenantId, deviceId: d.id })), 'disconnected', now);
     for (const device of silent) this.log.info({ deviceId: device.id }, 'device went silent: disconnected');

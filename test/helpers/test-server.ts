@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { devSigningKey, signDevToken, type DevTokenRequest } from '../../src/auth/dev-issuer.js';
 import { serveDefaults, type ServeConfig } from '../../src/config.js';
+import type { Clock } from '../../src/domain/clock.js';
 import { seedDevices } from '../../src/seed/seed-devices.js';
 import { startServer, type RunningServer, type ServerOutputs } from '../../src/server.js';
 import { offer, offersOf, testVersions } from './test-catalog.js';
@@ -31,13 +32,13 @@ export interface TestServer extends RunningServer {
  * for tests whose catalog must be exactly their own.
  */
 export async function startTestServer(
-  options: { devicesA?: number; devicesB?: number; testCatalog?: boolean; config?: Partial<ServeConfig>; outputs?: ServerOutputs } = {},
+  options: { devicesA?: number; devicesB?: number; testCatalog?: boolean; config?: Partial<ServeConfig>; outputs?: ServerOutputs; clock?: Clock } = {},
 ): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'twd-test-'));
   const postgres = testStore === 'postgres' && !options.config?.db ? await createPostgresDatabase() : null;
   const dbPath = options.config?.db ?? postgres?.url ?? join(dir, 'test.db');
   const config: ServeConfig = { ...serveDefaults, port: 0, logLevel: 'silent', ...options.config, db: dbPath };
-  const server = await startServer(config, options.outputs);
+  const server = await startServer(config, options.outputs, options.clock);
   if (options.devicesA) await seedDevices(server.store, { tenantId: tenantA, count: options.devicesA, seed: 7 });
   if (options.devicesB) await seedDevices(server.store, { tenantId: tenantB, count: options.devicesB, seed: 8 });
   if (options.testCatalog !== false) {
@@ -60,7 +61,7 @@ export async function startTestServer(
     },
     async restart() {
       await testServer.close();
-      const again = await startServer({ ...config, port: Number(new URL(testServer.url).port) }, options.outputs);
+      const again = await startServer({ ...config, port: Number(new URL(testServer.url).port) }, options.outputs, options.clock);
       Object.assign(testServer, { app: again.app, store: again.store, engine: again.engine, url: again.url, close: again.close });
       // fetch may still hold keep-alive sockets to the closed server: the first requests on
       // them fail, so they are used up here, not by the test.
