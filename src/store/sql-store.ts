@@ -24,6 +24,7 @@ import type {
   AuditQuery, DeviceCatalog, DeviceRef, EnrollmentOutcome, EnrollmentToken, EnrollmentWrite, OperationInsertOutcome,
   DeviceDocuments, SeededDocuments, SigningKey, Store, StoredCredential, TransitionChanges,
 } from './store.js';
+import { RolloutSql } from './rollout-sql.js';
 import { nextOperationSql, transitionSql } from './transition-sql.js';
 
 /** Devices per presence UPDATE. */
@@ -45,6 +46,8 @@ export class SqlStore implements Store {
 
   private readonly deviceReads: CoalescedDeviceReads;
 
+  readonly rollouts: RolloutSql;
+
   constructor(
     private readonly sql: SqlDriver,
     private readonly artifacts: ArtifactStore,
@@ -54,6 +57,7 @@ export class SqlStore implements Store {
     this.seededDocuments = seededDocuments ?? refuseSeededDocuments;
     this.devicePages = new DevicePages(sql, this.seededDocuments, scanRowsPerPage);
     this.deviceReads = new CoalescedDeviceReads(sql);
+    this.rollouts = new RolloutSql(sql);
   }
 
   close(): Promise<void> {

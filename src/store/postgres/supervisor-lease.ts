@@ -10,11 +10,24 @@ const supervisorLock = 0x7477_6402;
 export class SupervisorLease {
   private client: pg.Client | null = null;
   private held = false;
+  private trying: Promise<boolean> | null = null;
 
   constructor(private readonly url: string) {}
 
-  async holds(): Promise<boolean> {
-    if (this.held) return true;
+  /**
+   * Whether this replica holds the lease, trying to take it when not. Several loops ask (the
+   * supervisor, the schedulers): one try at a time, or two connections would each try the
+   * lock and the one that took it could be dropped while still holding it.
+   */
+  holds(): Promise<boolean> {
+    if (this.held) return Promise.resolve(true);
+    this.trying ??= this.tryToTake().finally(() => {
+      this.trying = null;
+    });
+    return this.trying;
+  }
+
+  private async tryToTake(): Promise<boolean> {
     try {
       if (!this.client) {
         const client = new pg.Client({ connectionString: this.url, keepAlive: true });
