@@ -4,7 +4,7 @@ import { ServiceError } from '../domain/errors.js';
 import type { Caller, IdentitySet } from '../domain/identity.js';
 import { newOperationId } from '../domain/operation-id.js';
 import {
-  emptyCounts, failureThresholdCrossed, retryAt, stageFinished, stageSize, stageSucceeded, type RolloutCounts,
+  failureThresholdCrossed, retryAt, stageFinished, stageSize, stageSucceeded, type RolloutCounts,
 } from '../domain/rollout.js';
 import { isOffered, newestVersion, type CatalogEntry } from '../domain/software-catalog.js';
 import type { DueDevice, OperationProgress, RolloutChange, RolloutRecord } from '../store/rollout-store.js';
@@ -138,7 +138,7 @@ export class RolloutScheduler {
           return;
         }
         // A stage whose targets were chosen before a pause or a crash keeps them.
-        const chosen = (await rollouts.rolloutCounts(r.tenantId, r.id)).stages[k]?.total ?? 0;
+        const chosen = (await rollouts.stageCounts(r.tenantId, r.id, k)).total;
         if (chosen === 0) {
           const remaining = await rollouts.unassignedTargets(r.tenantId, r.id);
           await rollouts.assignStage(r.tenantId, r.id, k, stageSize(stage, remaining, k === last));
@@ -153,7 +153,7 @@ export class RolloutScheduler {
       case 'running': {
         // Late enrollers join the last stage while it runs (earlier ones wait for the next stage's share).
         if (k === last && r.includeNewDevices) await rollouts.assignStage(r.tenantId, r.id, k, await rollouts.unassignedTargets(r.tenantId, r.id));
-        const counts = (await rollouts.rolloutCounts(r.tenantId, r.id)).stages[k] ?? emptyCounts();
+        const counts = await rollouts.stageCounts(r.tenantId, r.id, k);
         if (failureThresholdCrossed(stage, counts, r.acceptedFailures)) {
           await this.change(r, { status: 'paused', pausedReason: 'failureThreshold' });
           this.deps.log.warn({ rolloutId: r.id, stage: k, failed: counts.failed }, 'rollout paused: the stage crossed its failure threshold');

@@ -125,8 +125,7 @@ export class Rollouts {
         break;
       case 'resume': {
         // Resuming accepts the failures that paused the stage: the threshold counts only new ones.
-        const counts = await this.store.rollouts.rolloutCounts(tenantId, id);
-        const failed = counts.stages[current.currentStage]?.failed ?? 0;
+        const failed = (await this.store.rollouts.stageCounts(tenantId, id, current.currentStage)).failed;
         changed = await this.store.rollouts.changeRollout(tenantId, id, { status: ['paused'], currentStage: current.currentStage }, {
           status: 'running', pausedReason: null, acceptedFailures: failed, at,
         });

@@ -56,6 +56,13 @@ interface RolloutDeviceRow {
   last_changed_at: string | Date;
 }
 
+interface CountRow {
+  stage: number | null;
+  state: string;
+  skip_reason: string | null;
+  n: number | string;
+}
+
 const isoOrNull = (value: string | Date | null): string | null => (value === null ? null : iso(value));
 
 function rolloutFromRow(row: RolloutRow): RolloutRecord {
@@ -196,9 +203,19 @@ export class RolloutSql implements RolloutStore {
   }
 
   async rolloutCounts(tenantId: string, id: string): Promise<{ all: RolloutCounts; stages: RolloutCounts[] }> {
-    const rows = await this.sql.query<{ stage: number | null; state: string; skip_reason: string | null; n: number | string }>(
+    return this.countRows(await this.sql.query<CountRow>(
       `SELECT stage, state, skip_reason, count(*) AS n FROM rollout_devices WHERE rollout_id = ? AND tenant_id = ?
-       GROUP BY stage, state, skip_reason`, [id, tenantId]);
+       GROUP BY stage, state, skip_reason`, [id, tenantId]));
+  }
+
+  async stageCounts(tenantId: string, id: string, stage: number): Promise<RolloutCounts> {
+    const { stages } = this.countRows(await this.sql.query<CountRow>(
+      `SELECT stage, state, skip_reason, count(*) AS n FROM rollout_devices WHERE rollout_id = ? AND stage = ? AND tenant_id = ?
+       GROUP BY stage, state, skip_reason`, [id, stage, tenantId]));
+    return stages[stage] ?? emptyCounts();
+  }
+
+  private countRows(rows: CountRow[]): { all: RolloutCounts; stages: RolloutCounts[] } {
     const all = emptyCounts();
     const stages: RolloutCounts[] = [];
     for (const row of rows) {

@@ -108,6 +108,8 @@ export interface RolloutStore {
   changeRollout(tenantId: string, id: string, condition: RolloutCondition, change: RolloutChange): Promise<RolloutRecord | null>;
   /** Counts of the whole rollout and of each stage (index = stage; targets in no stage yet count only in the whole). */
   rolloutCounts(tenantId: string, id: string): Promise<{ all: RolloutCounts; stages: RolloutCounts[] }>;
+  /** Counts of one stage (an index range: what the scheduler reads every tick). */
+  stageCounts(tenantId: string, id: string, stage: number): Promise<RolloutCounts>;
 
   /**
    * Reads up to `limit` devices of the tenant after `after` in (created_at, id) order and adds
