@@ -22,8 +22,12 @@ const createsPerTick = 1000;
 const createsInParallel = 100;
 /** A device waiting behind an operation an admin asked for directly is tried again after this. */
 const blockedRetryMs = 60_000;
-/** Late enrollers are looked for from this far before the last device expansion read, so a device whose insert committed late is not missed. */
-const lateEnrollerMarginMs = 60_000;
+/**
+ * Late enrollers are looked for from this far before the last device expansion read too: a
+ * device's created_at is taken before its enrollment commits, so one may commit just after a
+ * later one was read.
+ */
+const lateCommitMarginMs = 5000;
 
 export interface RolloutSchedulerDeps {
   store: Store;
@@ -197,16 +201,17 @@ export class RolloutScheduler {
       return true;
     }
     if (r.expanded && !r.includeNewDevices) return true;
+    if (r.expanded && r.expansionAfter) {
+      // One bounded look just behind the position: a device whose enrollment committed after a
+      // later one was read. Then on from the position itself, so the look never holds it back.
+      const behind = { createdAt: new Date(Date.parse(r.expansionAfter.createdAt) - lateCommitMarginMs).toISOString(), id: '' };
+      await rollouts.expandTargets(r, behind, expansionBatch, null, at);
+    }
     const started = Date.now();
     let after = r.expansionAfter;
-    if (r.expanded && after) {
-      after = { createdAt: new Date(Date.parse(after.createdAt) - lateEnrollerMarginMs).toISOString(), id: '' };
-    }
     let expanded = r.expanded;
-    let furthest = r.expansionAfter;
     for (;;) {
       const { read, last } = await rollouts.expandTargets(r, after, expansionBatch, null, at);
-      if (last && (!furthest || last.createdAt > furthest.createdAt || (last.createdAt === furthest.createdAt && last.id > furthest.id))) furthest = last;
       after = last ?? after;
       if (read < expansionBatch) {
         expanded = true;
@@ -214,7 +219,7 @@ export class RolloutScheduler {
       }
       if (Date.now() - started > expansionBudgetMs) break;
     }
-    if (expanded !== r.expanded || furthest !== r.expansionAfter) await this.change(r, { expanded, expansionAfter: furthest });
+    if (expanded !== r.expanded || after !== r.expansionAfter) await this.change(r, { expanded, expansionAfter: after });
     return expanded;
   }
 
