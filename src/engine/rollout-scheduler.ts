@@ -4,10 +4,10 @@ import { ServiceError } from '../domain/errors.js';
 import type { Caller, IdentitySet } from '../domain/identity.js';
 import { newOperationId } from '../domain/operation-id.js';
 import {
-  failureThresholdCrossed, retryAt, stageFinished, stageSize, stageSucceeded, type RolloutCounts,
+  failureThresholdCrossed, retryAt, stageFinished, stageSize, stageSucceeded, type RolloutCounts, type SkipReason,
 } from '../domain/rollout.js';
 import { isOffered, newestVersion, type CatalogEntry } from '../domain/software-catalog.js';
-import type { DueDevice, OperationProgress, RolloutChange, RolloutRecord } from '../store/rollout-store.js';
+import type { DueDevice, OperationProgress, RolloutChange, RolloutRecord, TargetClaim } from '../store/rollout-store.js';
 import type { Store } from '../store/store.js';
 import { BackgroundLoop } from './background-loop.js';
 import { requestOperation } from './operation-requests.js';
@@ -80,6 +80,7 @@ export class RolloutScheduler {
 
   /** Brings each asked device's state up to its operation's status. */
   private async follow(r: RolloutRecord): Promise<void> {
+    await this.deps.store.rollouts.followOperations(r.tenantId, r.id, isoNow(this.deps.clock));
     const progress = await this.deps.store.rollouts.operationProgress(r.tenantId, r.id, 5000);
     for (const p of progress) await this.followOne(r, p);
     if (r.status === 'cancelled' && progress.length === 0) {
@@ -232,28 +233,24 @@ export class RolloutScheduler {
     const due = await this.deps.store.rollouts.dueDevices(r, r.currentStage, isoNow(this.deps.clock), room);
     if (due.length === 0) return;
     const catalog = (await this.deps.store.listCatalog(r.tenantId)).filter((e) => e.softwareType === r.softwareType);
-    for (let i = 0; i < due.length; i += createsInParallel) {
-      await Promise.all(due.slice(i, i + createsInParallel).map((device) => this.dispatchOne(r, device, catalog)));
-    }
-  }
-
-  private async dispatchOne(r: RolloutRecord, d: DueDevice, catalog: CatalogEntry[]): Promise<void> {
-    const rollouts = this.deps.store.rollouts;
     const now = this.deps.clock.now();
     const at = new Date(now).toISOString();
-    const skip = (skipReason: 'alreadyOnVersion' | 'notOffered' | 'superseded') =>
-      rollouts.changeRolloutDevice(r.tenantId, r.id, d.deviceId, { from: ['pending'], state: 'skipped', skipReason, at });
-    if (d.newerRollout) return void (await skip('superseded'));
-    const version = r.softwareVersion ?? newestVersion(catalog, r.softwareType, d.deviceType, d.model);
-    if (version === null || !isOffered(catalog, r.softwareType, version, d.deviceType, d.model)) return void (await skip('notOffered'));
-    if (d.installed[r.softwareType] === version) return void (await skip('alreadyOnVersion'));
-    // The id is recorded first: if this replica dies before the operation commits, the next
-    // lease holder creates it under this same id, and never a second one.
-    const operationId = newOperationId(now);
-    const claimed = await rollouts.changeRolloutDevice(r.tenantId, r.id, d.deviceId, {
-      from: ['pending'], state: 'scheduled', newOperationId: operationId, attempts: d.attempts + 1, nextAttemptAt: null, at,
-    });
-    if (claimed) await this.create(r, d.deviceId, operationId);
+    const skips: { deviceId: string; reason: SkipReason }[] = [];
+    const claims: TargetClaim[] = [];
+    for (const d of due) {
+      const reason = skipReason(r, d, catalog);
+      if (reason) skips.push({ deviceId: d.deviceId, reason });
+      // The id is recorded first: if this replica dies before the operation commits, the next
+      // lease holder creates it under this same id, and never a second one.
+      else claims.push({ deviceId: d.deviceId, operationId: newOperationId(now), attempts: d.attempts + 1 });
+    }
+    const rollouts = this.deps.store.rollouts;
+    await rollouts.skipTargets(r.tenantId, r.id, skips, at);
+    const claimed = await rollouts.claimTargets(r.tenantId, r.id, claims, at);
+    const toCreate = claims.filter((c) => claimed.has(c.deviceId));
+    for (let i = 0; i < toCreate.length; i += createsInParallel) {
+      await Promise.all(toCreate.slice(i, i + createsInParallel).map((c) => this.create(r, c.deviceId, c.operationId)));
+    }
   }
 
   /** Creates the operation recorded for a device; what to do when something is in its way. */
@@ -308,6 +305,15 @@ export class RolloutScheduler {
     }, { ...change, at: isoNow(this.deps.clock) });
     if (changed) Object.assign(r, changed);
   }
+}
+
+/** Why a due target is not asked: a newer rollout has it, the catalog offers it nothing, or it runs the version already. */
+function skipReason(r: RolloutRecord, d: DueDevice, catalog: CatalogEntry[]): SkipReason | null {
+  if (d.newerRollout) return 'superseded';
+  const version = r.softwareVersion ?? newestVersion(catalog, r.softwareType, d.deviceType, d.model);
+  if (version === null || !isOffered(catalog, r.softwareType, version, d.deviceType, d.model)) return 'notOffered';
+  if (d.installed[r.softwareType] === version) return 'alreadyOnVersion';
+  return null;
 }
 
 /** The rollout acts for the admin who created it: its operations' createdBy and audit events name them. */

@@ -11,7 +11,7 @@ import { compileFilter } from './filter-sql.js';
 import { iso, jsonText, parsed } from './rows.js';
 import type { SqlDriver } from './sql-driver.js';
 import type {
-  DueDevice, OperationProgress, RolloutChange, RolloutCondition, RolloutDevice, RolloutDeviceChange, RolloutPageQuery,
+  DueDevice, OperationProgress, RolloutChange, TargetClaim, RolloutCondition, RolloutDevice, RolloutDeviceChange, RolloutPageQuery,
   RolloutRecord, RolloutStore,
 } from './rollout-store.js';
 
@@ -316,6 +316,52 @@ export class RolloutSql implements RolloutStore {
       installed: (row.installed === null ? {} : parsed<InstalledVersions>(row.installed)) ?? {},
       newerRollout: Number(row.newer) === 1,
     }));
+  }
+
+  async followOperations(tenantId: string, rolloutId: string, at: string): Promise<void> {
+    // Set-based: one statement per outcome, all in one transaction (one commit per tick, not
+    // one per device). Failures and missing operations need a decision each: operationProgress.
+    await this.sql.transaction(async (tx) => {
+      for (const [state, statuses, clearError] of [
+        ['running', ['inProgress'], false],
+        ['successful', ['successful'], true],
+        ['cancelled', ['cancelled'], false],
+      ] as const) {
+        await tx.query(
+          `UPDATE rollout_devices SET state = ?, last_changed_at = ?${clearError ? ', error_code = NULL, error_message = NULL' : ''}
+           WHERE rollout_id = ? AND tenant_id = ? AND state IN ('scheduled', 'running') AND state <> ?
+             AND EXISTS (SELECT 1 FROM operations o WHERE o.id = rollout_devices.operation_id AND o.status IN (${statuses.map(() => '?').join(', ')}))`,
+          [state, at, rolloutId, tenantId, state, ...statuses],
+        );
+      }
+    });
+  }
+
+  async claimTargets(tenantId: string, rolloutId: string, claims: TargetClaim[], at: string): Promise<Set<string>> {
+    if (claims.length === 0) return new Set();
+    return this.sql.transaction(async (tx) => {
+      const claimed = new Set<string>();
+      for (const c of claims) {
+        const rows = await tx.query(
+          `UPDATE rollout_devices SET state = 'scheduled', operation_id = ?, attempts = ?, next_attempt_at = NULL, last_changed_at = ?
+           WHERE rollout_id = ? AND tenant_id = ? AND device_id = ? AND state = 'pending' RETURNING device_id`,
+          [c.operationId, c.attempts, at, rolloutId, tenantId, c.deviceId], 'claim-rollout-target');
+        if (rows.length > 0) claimed.add(c.deviceId);
+      }
+      return claimed;
+    });
+  }
+
+  async skipTargets(tenantId: string, rolloutId: string, skips: { deviceId: string; reason: SkipReason }[], at: string): Promise<void> {
+    if (skips.length === 0) return;
+    await this.sql.transaction(async (tx) => {
+      for (const skip of skips) {
+        await tx.query(
+          `UPDATE rollout_devices SET state = 'skipped', skip_reason = ?, last_changed_at = ?
+           WHERE rollout_id = ? AND tenant_id = ? AND device_id = ? AND state = 'pending'`,
+          [skip.reason, at, rolloutId, tenantId, skip.deviceId], 'skip-rollout-target');
+      }
+    });
   }
 
   async operationProgress(tenantId: string, rolloutId: string, limit: number): Promise<OperationProgress[]> {

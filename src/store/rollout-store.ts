@@ -37,6 +37,13 @@ export interface DueDevice {
   newerRollout: boolean;
 }
 
+/** A pending target about to be asked, with the id its operation will have. */
+export interface TargetClaim {
+  deviceId: string;
+  operationId: string;
+  attempts: number;
+}
+
 /** An asked device whose operation moved on since the rollout last looked. */
 export interface OperationProgress {
   deviceId: string;
@@ -125,6 +132,16 @@ export interface RolloutStore {
   unassignedTargets(tenantId: string, rolloutId: string): Promise<number>;
   /** Pending devices of a stage whose next attempt is due, in expansion order, with what the skip rules need. */
   dueDevices(rollout: RolloutRecord, stage: number, now: string, limit: number): Promise<DueDevice[]>;
+  /**
+   * Brings asked targets up to their operation's status where no decision is needed (started,
+   * succeeded, cancelled), in one transaction; failed and missing operations are left to
+   * operationProgress.
+   */
+  followOperations(tenantId: string, rolloutId: string, at: string): Promise<void>;
+  /** Records each target's operation id before it is created (pending → scheduled), in one transaction; returns the devices claimed. */
+  claimTargets(tenantId: string, rolloutId: string, claims: TargetClaim[], at: string): Promise<Set<string>>;
+  /** Skips pending targets, in one transaction. */
+  skipTargets(tenantId: string, rolloutId: string, skips: { deviceId: string; reason: SkipReason }[], at: string): Promise<void>;
   /** Asked devices (scheduled, running) whose operation's status no longer matches their state, or is missing. */
   operationProgress(tenantId: string, rolloutId: string, limit: number): Promise<OperationProgress[]>;
   /** Applies a change to a target if it is in `change.from`; false when it was not. */
