@@ -77,7 +77,7 @@ export function addRolloutsCommand(program: Command): void {
       const devices = await pages<Json>(graphClientOf(options), `${rolloutPath(rolloutId)}/devices?$top=${options.top}`, options.all);
       print(options, devices, () => textTable(
         ['DEVICE', 'STAGE', 'STATE', 'ATTEMPTS', 'OPERATION', 'ERROR'],
-        devices.map((d) => [d.deviceId, Number(d.stage) + 1, d.state, d.attempts, d.operationId ?? '-', (d.error as Json | null)?.code ?? d.skipReason ?? '']),
+        devices.map((d) => [d.deviceId, d.stage === null ? '-' : Number(d.stage) + 1, d.state, d.attempts, d.operationId ?? '-', (d.error as Json | null)?.code ?? d.skipReason ?? '']),
         Boolean(process.stdout.isTTY)));
     });
 
