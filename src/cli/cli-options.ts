@@ -1,7 +1,8 @@
-import { Option } from 'commander';
+import { Option, type Command } from 'commander';
 import { defaultDbPath, demoTenant, isGuid } from '../config.js';
 import { openStore } from '../store/open-store.js';
 import type { Store, StoreOptions } from '../store/store.js';
+import { GraphClient } from './graph-client.js';
 
 /** Options several commands share, with the same flag, environment variable and default. */
 export const dbOption = () =>
@@ -21,6 +22,19 @@ export function integer(name: string) {
     if (!/^\d+$/.test(value)) throw new Error(`${name} must be a whole number, got '${value}'`);
     return Number(value);
   };
+}
+
+/** The options of the Graph client commands (`devices …`, `rollouts …`): where, as whom, and --json for scripts. */
+export function graphClientOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--url <url>', 'server base URL').env('TEAMWORK_DEVICES_URL').default('http://127.0.0.1:8080'))
+    .addOption(new Option('--token <token>', 'bearer token').env('TEAMWORK_DEVICES_TOKEN').makeOptionMandatory())
+    .option('--json', 'print JSON for scripts', false);
+}
+
+/** The Graph client those options name. */
+export function graphClientOf(options: { url: string; token: string }): GraphClient {
+  return new GraphClient(options.url.replace(/\/$/, ''), options.token);
 }
 
 export const artifactDirOption = () =>

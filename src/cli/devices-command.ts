@@ -1,20 +1,16 @@
 import { Option, type Command } from 'commander';
 import { softwareTypes } from '../domain/enums.js';
 import { terminalStatuses, type OperationStatus } from '../domain/operation.js';
-import { integer } from './cli-options.js';
-import { GraphClient } from './graph-client.js';
+import { graphClientOf, graphClientOptions, integer } from './cli-options.js';
+import type { GraphClient } from './graph-client.js';
 
 type Json = Record<string, unknown>;
 
 /** `devices …`: a Graph client for scripts (--json) and people (tables, --wait progress). */
 export function addDevicesCommand(program: Command): void {
   const group = program.command('devices').description('Graph client for /teamwork/devices');
-  const common = (command: Command) =>
-    command
-      .addOption(new Option('--url <url>', 'server base URL').env('TEAMWORK_DEVICES_URL').default('http://127.0.0.1:8080'))
-      .addOption(new Option('--token <token>', 'bearer token').env('TEAMWORK_DEVICES_TOKEN').makeOptionMandatory())
-      .option('--json', 'print JSON for scripts', false);
-  const client = (options: { url: string; token: string }) => new GraphClient(options.url.replace(/\/$/, ''), options.token);
+  const common = graphClientOptions;
+  const client = graphClientOf;
   const print = (options: { json: boolean }, value: unknown, human: () => string) =>
     process.stdout.write(`${options.json ? JSON.stringify(value, null, 2) : human()}\n`);
 

@@ -18,6 +18,12 @@ export class GraphClient {
     return location;
   }
 
+  /** POSTs a JSON body (or none) where the answer is a JSON body: creations and the extensions' verbs. */
+  async post<T = Record<string, unknown>>(path: string, body?: unknown): Promise<T> {
+    const response = await this.send('POST', path, body);
+    return (await response.json()) as T;
+  }
+
   /** POSTs or DELETEs where the answer is the status alone (the extensions' 204s). */
   async call(method: 'POST' | 'DELETE', path: string): Promise<number> {
     return (await this.send(method, path)).status;

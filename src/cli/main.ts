@@ -5,6 +5,7 @@ import { addDevicesCommand } from './devices-command.js';
 import { addEnrollmentTokenCommand } from './enrollment-token-command.js';
 import { addKeysCommand } from './keys-command.js';
 import { addMigrateCommand } from './migrate-command.js';
+import { addRolloutsCommand } from './rollouts-command.js';
 import { addSeedCommand } from './seed-command.js';
 import { addServeCommand } from './serve-command.js';
 import { addSimulateCommand } from './simulate-command.js';
@@ -25,6 +26,7 @@ export async function main(argv: string[]): Promise<void> {
   addSimulateCommand(program);
   addAgentCommand(program);
   addDevicesCommand(program);
+  addRolloutsCommand(program);
   addMigrateCommand(program);
   addAuditCommand(program);
   try {
