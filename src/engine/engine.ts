@@ -56,9 +56,8 @@ export class Engine {
     this.presence = new Presence(store, this.reports, timings.presenceFlushMs, log, clock);
     this.supervisor = new Supervisor(store, this.reports, timings, log, clock);
     this.lifecycle = new OperationLifecycle(store, this.reports, this.signal, timings, (deviceId) => this.notifyReplicas(deviceId), this.audit, clock);
-    const withdraw = async (tenantId: string, operationId: string, by: IdentitySet, at: string) => {
-      await store.transitionOperation(tenantId, operationId, 'withdraw', { at, by });
-    };
+    const withdraw = async (tenantId: string, operationId: string, by: IdentitySet, at: string) =>
+      (await store.transitionOperation(tenantId, operationId, 'withdraw', { at, by })) !== null;
     this.rollouts = new Rollouts(store, this.audit, clock, withdraw);
     this.rolloutScheduler = new RolloutScheduler({
       store, clock, log, withdraw,

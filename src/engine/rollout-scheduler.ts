@@ -37,8 +37,8 @@ export interface RolloutSchedulerDeps {
   startTimeoutMs: number;
   /** wakes the device's long-poll on this replica (the store tells the others) */
   wake: (deviceId: string) => void;
-  /** withdraws a pending operation another rollout created (supersession) */
-  withdraw: (tenantId: string, operationId: string, by: IdentitySet, at: string) => Promise<void>;
+  /** withdraws a pending operation another rollout created (supersession); false when it had started */
+  withdraw: (tenantId: string, operationId: string, by: IdentitySet, at: string) => Promise<boolean>;
 }
 
 /**
@@ -280,11 +280,14 @@ export class RolloutScheduler {
       const pending = await rollouts.pendingUpdate(r.tenantId, deviceId, r.softwareType);
       const owner = pending ? await rollouts.rolloutOfOperation(r.tenantId, pending) : null;
       if (pending && owner && owner.rolloutId < r.id && supersede) {
-        // The newer rollout wins: the older one's operation is withdrawn before it starts.
-        await rollouts.changeRolloutDevice(r.tenantId, owner.rolloutId, deviceId, {
-          from: ['scheduled'], operationId: pending, state: 'skipped', skipReason: 'superseded', at,
-        });
-        await this.deps.withdraw(r.tenantId, pending, r.createdBy, at);
+        // The newer rollout wins: the older one's operation is withdrawn before it starts. If
+        // the device started it meanwhile, the older rollout keeps following it, and the device
+        // runs this one after it (one at a time).
+        if (await this.deps.withdraw(r.tenantId, pending, r.createdBy, at)) {
+          await rollouts.changeRolloutDevice(r.tenantId, owner.rolloutId, deviceId, {
+            from: ['scheduled'], operationId: pending, state: 'skipped', skipReason: 'superseded', at,
+          });
+        }
         await this.create(r, deviceId, operationId, false);
         return;
       }

@@ -55,7 +55,7 @@ export class Rollouts {
     private readonly audit: AuditLog,
     private readonly clock: Clock,
     /** withdraws a pending operation (the lifecycle's rule), used by cancel */
-    private readonly withdraw: (tenantId: string, operationId: string, by: IdentitySet, at: string) => Promise<void>,
+    private readonly withdraw: (tenantId: string, operationId: string, by: IdentitySet, at: string) => Promise<boolean>,
   ) {}
 
   async create(caller: Caller, request: RolloutRequest): Promise<RolloutView> {
