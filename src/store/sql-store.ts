@@ -4,6 +4,7 @@ import type { AuditEvent } from '../domain/audit.js';
 import type { Device, HardwareDetail } from '../domain/device.js';
 import type { DeviceType, SoftwareType } from '../domain/enums.js';
 import type { IdentitySet } from '../domain/identity.js';
+import type { MaintenanceWindow } from '../domain/maintenance-window.js';
 import type { Operation, OperationError, Transition } from '../domain/operation.js';
 import type { CatalogEntry, CatalogOffer, NewCatalogEntry } from '../domain/software-catalog.js';
 import type { ArtifactContent, ArtifactStore, StoredArtifact } from './artifact-store.js';
@@ -11,6 +12,7 @@ import type { DeviceFilter, DevicePage, DevicePageQuery, OperationPageQuery, Pag
 import { compileFilter } from './filter-sql.js';
 import * as access from './device-access.js';
 import * as expansions from './expansion-reads.js';
+import * as windows from './maintenance-window-sql.js';
 import { updateDeviceParams, updateDeviceSql } from './device-sql.js';
 import { DevicePages } from './device-pages.js';
 import { CoalescedDeviceReads } from './device-reads.js';
@@ -21,7 +23,7 @@ import {
 import type { SqlDriver, SqlExecutor } from './sql-driver.js';
 import { StoreConflictError } from './store-errors.js';
 import type {
-  AuditQuery, DeviceCatalog, DeviceRef, EnrollmentOutcome, EnrollmentToken, EnrollmentWrite, OperationInsertOutcome,
+  AuditQuery, DeviceCatalog, DeviceRef, DeviceWindows, EnrollmentOutcome, MaintenanceWindowQuery, EnrollmentToken, EnrollmentWrite, OperationInsertOutcome,
   DeviceDocuments, SeededDocuments, SigningKey, Store, StoredCredential, TransitionChanges,
 } from './store.js';
 import { nextOperationSql, transitionSql } from './transition-sql.js';
@@ -192,7 +194,7 @@ export class SqlStore implements Store {
   }
 
   nextOperation(tenantId: string, deviceId: string): Promise<Operation | null> {
-    return this.operation(this.sql.query<OperationRow>(nextOperationSql, [tenantId, deviceId, tenantId, deviceId], 'next-operation'));
+    return this.operation(this.sql.query<OperationRow>(nextOperationSql, [tenantId, deviceId, tenantId, deviceId, tenantId, deviceId], 'next-operation'));
   }
 
   setProgress(tenantId: string, operationId: string, percent: number | null, message: string | null, at: string): Promise<Operation | null> {
@@ -373,6 +375,46 @@ export class SqlStore implements Store {
       'SELECT 1 AS named FROM catalog_entries WHERE tenant_id = ? AND artifact_sha256 = ? AND artifact_url IS NULL LIMIT 1', [tenantId, sha256],
     );
     return named.length === 0 ? null : this.artifacts.open(sha256);
+  }
+
+  createMaintenanceWindow(window: MaintenanceWindow, filter: DeviceFilter | null): Promise<void> {
+    return windows.createWindow(this.sql, window, filter);
+  }
+
+  getMaintenanceWindow(tenantId: string, id: string): Promise<MaintenanceWindow | null> {
+    return windows.getWindow(this.sql, tenantId, id);
+  }
+
+  countMaintenanceWindows(tenantId: string): Promise<number> {
+    return windows.countWindows(this.sql, tenantId);
+  }
+
+  listMaintenanceWindows(query: MaintenanceWindowQuery): Promise<Page<MaintenanceWindow>> {
+    return windows.listWindows(this.sql, query);
+  }
+
+  updateMaintenanceWindow(
+    tenantId: string,
+    id: string,
+    change: (window: MaintenanceWindow) => { window: MaintenanceWindow; filter: DeviceFilter | null },
+  ): Promise<MaintenanceWindow | null> {
+    return windows.updateWindow(this.sql, tenantId, id, change);
+  }
+
+  deleteMaintenanceWindow(tenantId: string, id: string): Promise<boolean> {
+    return windows.deleteWindow(this.sql, tenantId, id);
+  }
+
+  deviceWindows(tenantId: string, deviceId: string): Promise<DeviceWindows> {
+    return windows.deviceWindows(this.sql, this.seededDocuments, tenantId, deviceId);
+  }
+
+  releaseDueOperations(now: string, limit: number): Promise<Operation[]> {
+    return windows.releaseDue(this.sql, now, limit);
+  }
+
+  reviewScheduledOperations(tenantId: string, now: string): Promise<number> {
+    return windows.reviewScheduled(this.sql, tenantId, now);
   }
 }
 

@@ -4,6 +4,7 @@ import type { Device, GeneratedFrom, HardwareDetail } from '../domain/device.js'
 import type { DeviceType, SoftwareType } from '../domain/enums.js';
 import type { Operation, OperationError, Transition } from '../domain/operation.js';
 import type { IdentitySet } from '../domain/identity.js';
+import type { MaintenanceWindow } from '../domain/maintenance-window.js';
 import type { CatalogEntry, CatalogOffer, NewCatalogEntry } from '../domain/software-catalog.js';
 import type { ArtifactContent, StoredArtifact } from './artifact-store.js';
 import type { DeviceFilter, DevicePage, DevicePageQuery, OperationPageQuery, Page } from './device-query.js';
@@ -71,6 +72,9 @@ export interface TransitionChanges {
   error?: OperationError | null;
   runDeadline?: string;
   result?: Record<string, unknown> | null;
+  /** `schedule`: when the windows next open, and the start deadline counted from then */
+  scheduledAt?: string;
+  startDeadline?: string;
 }
 
 export interface DeviceModel {
@@ -243,6 +247,43 @@ export interface Store {
    * or an unknown one, which a device cannot tell apart.
    */
   tenantArtifact(tenantId: string, sha256: string): Promise<ArtifactContent | null>;
+
+  // Maintenance windows (an extension beside Graph) and the operations they hold.
+  /** `filter`: the parsed tree of a filter target (null for deviceIds), kept to match devices with. */
+  createMaintenanceWindow(window: MaintenanceWindow, filter: DeviceFilter | null): Promise<void>;
+  getMaintenanceWindow(tenantId: string, id: string): Promise<MaintenanceWindow | null>;
+  countMaintenanceWindows(tenantId: string): Promise<number>;
+  /** Newest first. */
+  listMaintenanceWindows(query: MaintenanceWindowQuery): Promise<Page<MaintenanceWindow>>;
+  /** Read-modify-write of one window as a unit; null when the tenant has no such window. */
+  updateMaintenanceWindow(
+    tenantId: string,
+    id: string,
+    change: (window: MaintenanceWindow) => { window: MaintenanceWindow; filter: DeviceFilter | null },
+  ): Promise<MaintenanceWindow | null>;
+  deleteMaintenanceWindow(tenantId: string, id: string): Promise<boolean>;
+  /**
+   * The windows covering a device and the time zone it reads them in. A tenant with no
+   * windows costs one empty index range: every action on a device asks this.
+   */
+  deviceWindows(tenantId: string, deviceId: string): Promise<DeviceWindows>;
+  /** Scheduled operations due by `now` become queued, a batch per conditional UPDATE; returns them. */
+  releaseDueOperations(now: string, limit: number): Promise<Operation[]>;
+  /** Makes the tenant's scheduled operations due now, to be decided again (a window changed); returns how many. */
+  reviewScheduledOperations(tenantId: string, now: string): Promise<number>;
+}
+
+export interface MaintenanceWindowQuery {
+  tenantId: string;
+  top: number;
+  /** keyset position: windows older than this sequence number */
+  beforeSeq: number | null;
+}
+
+export interface DeviceWindows {
+  windows: MaintenanceWindow[];
+  /** the device's own time zone (its configuration's), which replaces its windows' */
+  timeZone: string | null;
 }
 
 /** What createOperation did: the 202, the 409, or the 404. */
