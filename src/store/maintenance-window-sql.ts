@@ -69,22 +69,26 @@ export async function listWindows(sql: SqlDriver, query: MaintenanceWindowQuery)
   return { items: page.map(windowFromRow), next: rows.length > query.top ? Number(page[page.length - 1].seq) : null };
 }
 
-/** Read-modify-write of one window with its row locked, so two PATCHes each change what they name. */
+/**
+ * Read-modify-write of one window with its row locked, so two PATCHes each change what they
+ * name. `filter` undefined: the target is unchanged, and so is its parsed tree.
+ */
 export function updateWindow(
   sql: SqlDriver,
   tenantId: string,
   id: string,
-  change: (window: MaintenanceWindow) => { window: MaintenanceWindow; filter: DeviceFilter | null },
+  change: (window: MaintenanceWindow) => { window: MaintenanceWindow; filter?: DeviceFilter | null },
 ): Promise<MaintenanceWindow | null> {
   return sql.transaction(async (tx) => {
     const [row] = await tx.query<WindowRow>(`SELECT * FROM maintenance_windows WHERE tenant_id = ? AND id = ?${sql.dialect.forUpdate}`, [tenantId, id]);
     if (!row) return null;
     const { window, filter } = change(windowFromRow(row));
+    const keepTree = filter === undefined;
     await tx.query(
-      `UPDATE maintenance_windows SET display_name = ?, target = ?, target_filter = ?, schedule = ?, last_modified_at = ?
+      `UPDATE maintenance_windows SET display_name = ?, target = ?, schedule = ?, last_modified_at = ?${keepTree ? '' : ', target_filter = ?'}
        WHERE tenant_id = ? AND id = ?`,
-      [window.displayName, jsonText(window.target), jsonText(filter), jsonText(window.schedule),
-        window.lastModifiedDateTime, tenantId, id],
+      [window.displayName, jsonText(window.target), jsonText(window.schedule), window.lastModifiedDateTime,
+        ...(keepTree ? [] : [jsonText(filter)]), tenantId, id],
     );
     return window;
   });

@@ -169,10 +169,11 @@ export interface Store {
   /** Flags a running operation for cancellation; the device confirms it. */
   requestCancel(tenantId: string, operationId: string, by: IdentitySet, at: string): Promise<Operation | null>;
   /**
-   * Fails operations past their start deadline (pending → deviceUnreachable) or run deadline
-   * (running → timeout), each batch by one conditional UPDATE; returns those it failed.
+   * Fails operations past their start deadline (pending → deviceUnreachable, or `busy` when
+   * the device is in a meeting then) or run deadline (running → timeout), each batch by one
+   * conditional UPDATE; returns those it failed.
    */
-  expireOverdue(now: string, errors: { start: OperationError; run: OperationError }, limit: number): Promise<Operation[]>;
+  expireOverdue(now: string, errors: { start: OperationError; busy?: OperationError; run: OperationError }, limit: number): Promise<Operation[]>;
 
   createEnrollmentToken(token: EnrollmentToken, audit: AuditEvent): Promise<void>;
   findEnrollmentToken(tokenHash: string): Promise<EnrollmentToken | null>;
@@ -255,11 +256,11 @@ export interface Store {
   countMaintenanceWindows(tenantId: string): Promise<number>;
   /** Newest first. */
   listMaintenanceWindows(query: MaintenanceWindowQuery): Promise<Page<MaintenanceWindow>>;
-  /** Read-modify-write of one window as a unit; null when the tenant has no such window. */
+  /** Read-modify-write of one window as a unit (`filter` absent: target unchanged); null when the tenant has no such window. */
   updateMaintenanceWindow(
     tenantId: string,
     id: string,
-    change: (window: MaintenanceWindow) => { window: MaintenanceWindow; filter: DeviceFilter | null },
+    change: (window: MaintenanceWindow) => { window: MaintenanceWindow; filter?: DeviceFilter | null },
   ): Promise<MaintenanceWindow | null>;
   deleteMaintenanceWindow(tenantId: string, id: string): Promise<boolean>;
   /**
