@@ -10,11 +10,24 @@ const supervisorLock = 0x7477_6402;
 export class SupervisorLease {
   private client: pg.Client | null = null;
   private held = false;
+  private trying: Promise<boolean> | null = null;
 
   constructor(private readonly url: string) {}
 
-  async holds(): Promise<boolean> {
-    if (this.held) return true;
+  /**
+   * Several loops ask (the supervisor, the schedulers): their first asks share one attempt.
+   * Two attempts at once would open two connections, and the one that lost to the other could
+   * become this lease's connection, never to hold the lock its twin holds.
+   */
+  holds(): Promise<boolean> {
+    if (this.held) return Promise.resolve(true);
+    this.trying ??= this.tryToHold().finally(() => {
+      this.trying = null;
+    });
+    return this.trying;
+  }
+
+  private async tryToHold(): Promise<boolean> {
     try {
       if (!this.client) {
         const client = new pg.Client({ connectionString: this.url, keepAlive: true });
