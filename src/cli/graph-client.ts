@@ -18,6 +18,11 @@ export class GraphClient {
     return location;
   }
 
+  /** A POST or PATCH whose answer is a JSON entity (the extensions' 201s and 200s). */
+  async json<T = Record<string, unknown>>(method: 'POST' | 'PATCH', path: string, body: unknown): Promise<T> {
+    return (await (await this.send(method, path, body)).json()) as T;
+  }
+
   /** POSTs or DELETEs where the answer is the status alone (the extensions' 204s). */
   async call(method: 'POST' | 'DELETE', path: string): Promise<number> {
     return (await this.send(method, path)).status;

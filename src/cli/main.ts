@@ -10,6 +10,7 @@ import { addServeCommand } from './serve-command.js';
 import { addSimulateCommand } from './simulate-command.js';
 import { addAgentCommand } from './agent-command.js';
 import { addTokenCommand } from './token-command.js';
+import { addWindowsCommand } from './windows-command.js';
 
 /** The `teamwork-devices` command (DESIGN.md has the contract scripts rely on). */
 export async function main(argv: string[]): Promise<void> {
@@ -25,6 +26,7 @@ export async function main(argv: string[]): Promise<void> {
   addSimulateCommand(program);
   addAgentCommand(program);
   addDevicesCommand(program);
+  addWindowsCommand(program);
   addMigrateCommand(program);
   addAuditCommand(program);
   try {
