@@ -60,7 +60,7 @@ export async function requestOperation(
     cancelRequested: false,
     result: null,
     artifact: update?.artifact ?? null,
-    scheduledDateTime: heldUntil === null ? null : new Date(heldUntil).toISOString(),
+    ...(heldUntil === null ? {} : { scheduledDateTime: new Date(heldUntil).toISOString() }),
   };
   const outcome = await store.createOperation(operation, auditEvent(caller.tenantId, 'operationCreated', actorOf(caller), { type: 'operation', id: operation.id }, {
     activityDateTime: now,

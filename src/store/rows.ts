@@ -220,7 +220,7 @@ export function operationFromRow(row: OperationRow): Operation {
     cancelRequested: Boolean(row.cancel_requested),
     result: row.result === null ? null : parsed(row.result),
     artifact: artifactFromRow(row),
-    scheduledDateTime: isoOrNull(row.scheduled_at),
+    ...(row.scheduled_at ? { scheduledDateTime: iso(row.scheduled_at) } : {}),
   };
 }
 
