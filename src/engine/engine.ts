@@ -54,7 +54,7 @@ export class Engine {
     this.presence = new Presence(store, this.reports, timings.presenceFlushMs, log, clock);
     this.supervisor = new Supervisor(store, this.reports, timings, log, clock);
     this.lifecycle = new OperationLifecycle(store, this.reports, this.signal, timings, (deviceId) => this.notifyReplicas(deviceId), this.audit, clock);
-    this.windows = new WindowScheduler(store, timings.schedulerIntervalMs, (deviceId) => this.wakeEverywhere(deviceId), log, clock);
+    this.windows = new WindowScheduler(store, timings.schedulerIntervalMs, (deviceId) => this.signal.wake(deviceId), log, clock);
     store.onWork((deviceId) => this.signal.wake(deviceId));
   }
 

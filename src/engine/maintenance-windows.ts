@@ -72,7 +72,7 @@ export function windowNotFound(id: string) {
 /**
  * Releases scheduled operations when their windows open: every `schedulerIntervalMs`, only on
  * the replica that holds the supervisor lease, one conditional UPDATE per batch; each released
- * device's long-poll is woken (here and, through the store, on other replicas).
+ * device's long-poll is woken here (the store's statement tells other replicas).
  */
 export class WindowScheduler {
   private readonly loop: BackgroundLoop;

@@ -5,6 +5,7 @@ import type { WindowSchedule } from '../domain/window-schedule.js';
 import type { DeviceFilter, Page } from './device-query.js';
 import { compileFilter } from './filter-sql.js';
 import { documentsOf, iso, jsonText, operationFromRow, parsed, type DeviceRow, type OperationRow } from './rows.js';
+import { notifyDevicesSql, workChannel } from './postgres/work-notifications.js';
 import type { SqlDriver } from './sql-driver.js';
 import type { DeviceWindows, MaintenanceWindowQuery, SeededDocuments } from './store.js';
 
@@ -134,16 +135,23 @@ export async function deviceWindows(sql: SqlDriver, seededDocuments: SeededDocum
 /**
  * Releases scheduled operations whose time has come (`scheduled` → `queued`), oldest due
  * first, in one conditional UPDATE per batch. The claim's condition is operations_due's own,
- * and on PostgreSQL rows another replica holds are skipped rather than waited for.
+ * and on PostgreSQL rows another replica holds are skipped rather than waited for, and the
+ * same statement NOTIFYs every replica of the released devices (a window opening for ten
+ * thousand devices is a few notifications, not ten thousand statements).
  */
 export async function releaseDue(sql: SqlDriver, now: string, limit: number): Promise<Operation[]> {
-  const rows = await sql.query<OperationRow>(
-    `UPDATE operations SET status = 'queued', last_action_at = ?
+  const release = `UPDATE operations SET status = 'queued', last_action_at = ?
      WHERE seq IN (SELECT seq FROM operations WHERE status = 'scheduled' AND scheduled_at <= ? ORDER BY scheduled_at LIMIT ?${sql.dialect.skipLocked})
        AND status = 'scheduled'
-     RETURNING *`,
-    [now, now, limit],
-  );
+     RETURNING *`;
+  const rows = sql.dialect.name === 'postgres'
+    ? await sql.query<OperationRow>(
+      `WITH released AS (${release}), notified AS (${notifyDevicesSql('released', '?')})
+       -- counting the notifications makes them happen: an unreferenced CTE is never run
+       SELECT released.* FROM released CROSS JOIN (SELECT count(*) FROM notified) AS sent`,
+      [now, now, limit, workChannel],
+    )
+    : await sql.query<OperationRow>(release, [now, now, limit]);
   return rows.map(operationFromRow);
 }
 

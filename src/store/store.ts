@@ -268,7 +268,10 @@ export interface Store {
    * windows costs one empty index range: every action on a device asks this.
    */
   deviceWindows(tenantId: string, deviceId: string): Promise<DeviceWindows>;
-  /** Scheduled operations due by `now` become queued, a batch per conditional UPDATE; returns them. */
+  /**
+   * Scheduled operations due by `now` become queued, a batch per conditional UPDATE; returns
+   * them. Where replicas share the store, the same statement tells them (no notifyWork after it).
+   */
   releaseDueOperations(now: string, limit: number): Promise<Operation[]>;
   /** Makes the tenant's scheduled operations due now, to be decided again (a window changed); returns how many. */
   reviewScheduledOperations(tenantId: string, now: string): Promise<number>;
