@@ -1,7 +1,7 @@
 /** Every knob of `npm run bench`, read once from the environment. */
-export type BenchName = 'update' | 'seed' | 'list' | 'filters' | 'select' | 'dispatch' | 'batch' | 'artifacts';
-export const allBenches: readonly BenchName[] = ['update', 'seed', 'list', 'filters', 'select', 'dispatch', 'batch', 'artifacts'];
-/** The stores `update`, `list`, `filters`, `batch` and `artifacts` run on (the other benchmarks use SQLite only). */
+export type BenchName = 'update' | 'seed' | 'list' | 'filters' | 'select' | 'dispatch' | 'batch' | 'artifacts' | 'rollout';
+export const allBenches: readonly BenchName[] = ['update', 'seed', 'list', 'filters', 'select', 'dispatch', 'batch', 'artifacts', 'rollout'];
+/** The stores `update`, `list`, `filters`, `batch`, `artifacts` and `rollout` run on (the other benchmarks use SQLite only). */
 export type StoreName = 'sqlite' | 'postgres';
 export const allStores: readonly StoreName[] = ['sqlite', 'postgres'];
 
@@ -34,6 +34,8 @@ export interface BenchConfig {
   dispatchOperations: number;
   dispatchRate: number;
   dispatchConcurrency: number;
+  /** rollout: devices updated by one rollout in three stages, and by direct updateSoftware calls (the baseline) */
+  rolloutDevices: number;
   /** batch: seconds of each wrk round, and rounds of each kind (separate reads, batches), alternating */
   batchSeconds: number;
   batchRounds: number;
@@ -95,6 +97,7 @@ export function benchConfigFromEnv(): BenchConfig {
     dispatchOperations: Math.round(numberFromEnv('BENCH_DISPATCH_OPERATIONS', 1_000)),
     dispatchRate: numberFromEnv('BENCH_DISPATCH_RATE', 100),
     dispatchConcurrency: Math.round(numberFromEnv('BENCH_DISPATCH_CONCURRENCY', 20)),
+    rolloutDevices: Math.round(numberFromEnv('BENCH_ROLLOUT_DEVICES', 10_000)),
     batchSeconds: numberFromEnv('BENCH_BATCH_SECONDS', 4),
     batchRounds: Math.round(numberFromEnv('BENCH_BATCH_ROUNDS', 3)),
     artifactAgents: Math.round(numberFromEnv('BENCH_ARTIFACT_AGENTS', 100)),

@@ -1,8 +1,8 @@
 /**
  * `npm run bench`: runs the benchmarks in sequence against 127.0.0.1 and prints every figure
  * beside a baseline measured in the same run. Knobs (environment):
- *   BENCH_ONLY=update,seed,list,filters,select,dispatch,batch,artifacts  which to run (default all)
- *   BENCH_STORES=sqlite,postgres  stores for update, list, filters, batch and artifacts (default both; the others use SQLite)
+ *   BENCH_ONLY=update,seed,list,filters,select,dispatch,batch,artifacts,rollout  which to run (default all)
+ *   BENCH_STORES=sqlite,postgres  stores for update, list, filters, batch, artifacts and rollout (default both; the others use SQLite)
  *   BENCH_PG=postgres://postgres@127.0.0.1:5432/postgres  where the PostgreSQL databases are created and dropped
  *   BENCH_SECONDS=8            updateSoftware measured seconds per server
  *   BENCH_CONNECTIONS=40       updateSoftware connections
@@ -26,6 +26,7 @@
  *   BENCH_ARTIFACT_AGENTS=100      artifacts: agents updating from one artifact at once
  *   BENCH_ARTIFACT_MIB=50          artifacts: its size
  *   BENCH_ARTIFACT_LARGE_MIB=1100  artifacts: the sparse artifact uploaded and downloaded once
+ *   BENCH_ROLLOUT_DEVICES=10000    rollout: devices updated by one rollout in three stages, and directly
  * Machine-readable results: dist/bench-results.json.
  */
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -35,6 +36,7 @@ import { benchConfigFromEnv, type BenchConfig, type BenchName } from './bench-co
 import { BenchResults, fmt, renderTable, type BenchOutcome } from './bench-report.js';
 import { BenchWorkspace } from './bench-workspace.js';
 import { artifactsBench } from './artifacts-bench.js';
+import { rolloutBench } from './rollout-bench.js';
 import { dispatchBench } from './dispatch-bench.js';
 import { filterBench } from './filter-bench.js';
 import { listDevicesBench } from './list-devices-bench.js';
@@ -51,6 +53,7 @@ const benches: Record<BenchName, (config: BenchConfig, workspace: BenchWorkspace
   dispatch: dispatchBench,
   batch: batchBench,
   artifacts: artifactsBench,
+  rollout: rolloutBench,
 };
 
 const resultsPath = fileURLToPath(new URL('../bench-results.json', import.meta.url));
@@ -69,7 +72,7 @@ async function main(): Promise<number> {
   };
   console.log(`teamwork-devices benchmarks — ${meta.date}`);
   console.log(`node ${meta.node}, ${meta.platform}, ${meta.cpus} cores (${meta.cpuModel}), ${meta.memoryGB} GB`);
-  console.log(`running: ${config.only.join(', ')} (update, list, filters, batch and artifacts on ${config.stores.join(', ')}); every figure is a ratio against a baseline measured in this run`);
+  console.log(`running: ${config.only.join(', ')} (update, list, filters, batch, artifacts and rollout on ${config.stores.join(', ')}); every figure is a ratio against a baseline measured in this run`);
   console.log(`load average (1, 5, 15 min) at the start: ${loadAverage()}`);
 
   const workspace = new BenchWorkspace(config.pgAdminUrl);

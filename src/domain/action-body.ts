@@ -46,14 +46,14 @@ export function requireEmptyBody(body: unknown, typeName: string): void {
   rejectUnknown(requireObject(body), [], typeName);
 }
 
-function requireObject(body: unknown): Record<string, unknown> {
+export function requireObject(body: unknown): Record<string, unknown> {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw badRequest('The request body must be a JSON object.');
   }
   return body as Record<string, unknown>;
 }
 
-function rejectUnknown(object: Record<string, unknown>, allowed: string[], typeName: string): void {
+export function rejectUnknown(object: Record<string, unknown>, allowed: string[], typeName: string): void {
   const unknown = Object.keys(object).filter((k) => !allowed.includes(k));
   if (unknown.length > 0) {
     const names = unknown.map((k) => `'${truncate(k)}'`).join(', ');

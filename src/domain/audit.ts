@@ -17,6 +17,12 @@ export const auditActivities = [
   'operationCreated',
   'operationCancelled',
   'authenticationFailed',
+  'rolloutCreated',
+  'rolloutStarted',
+  'rolloutPaused',
+  'rolloutResumed',
+  'rolloutApproved',
+  'rolloutCancelled',
 ] as const;
 export type AuditActivity = (typeof auditActivities)[number];
 
@@ -29,7 +35,7 @@ export interface AuditActor {
 }
 
 export interface AuditTarget {
-  type: 'device' | 'operation' | 'enrollmentToken';
+  type: 'device' | 'operation' | 'enrollmentToken' | 'rollout';
   id: string;
 }
 

@@ -3,13 +3,15 @@ import type { ActionRequest } from '../domain/action-body.js';
 import type { InventoryBody } from '../domain/agent-protocol.js';
 import type { Device } from '../domain/device.js';
 import { notFound } from '../domain/errors.js';
-import type { Caller } from '../domain/identity.js';
+import type { Caller, IdentitySet } from '../domain/identity.js';
 import type { MaintenanceWindow, WindowChanges } from '../domain/maintenance-window.js';
 import type { DeviceFilter } from '../store/device-query.js';
 import type { ActionName, Operation } from '../domain/operation.js';
 import type { ResultReport } from '../domain/operation-result.js';
 import type { ArtifactContent } from '../store/artifact-store.js';
 import type { DeviceRef, EnrollmentToken, Store } from '../store/store.js';
+import type { Page } from '../store/device-query.js';
+import type { RolloutDevice, RolloutPageQuery } from '../store/rollout-store.js';
 import { actorOf, type AuditActor } from '../domain/audit.js';
 import { isoNow, systemClock, type Clock } from '../domain/clock.js';
 import { AuditLog } from './audit-log.js';
@@ -23,6 +25,8 @@ import { OperationLifecycle } from './operation-lifecycle.js';
 import { requestOperation } from './operation-requests.js';
 import { createWindow, deleteWindow, updateWindow, windowsOfDevice, WindowScheduler } from './maintenance-windows.js';
 import { Presence } from './presence.js';
+import { RolloutScheduler } from './rollout-scheduler.js';
+import { Rollouts, type RolloutRequest, type RolloutVerb, type RolloutView } from './rollouts.js';
 import { Supervisor } from './supervisor.js';
 import { WorkSignal } from './work-signal.js';
 
@@ -40,6 +44,8 @@ export class Engine {
   private readonly supervisor: Supervisor;
   private readonly audit: AuditLog;
   private readonly windows: WindowScheduler;
+  private readonly rollouts: Rollouts;
+  private readonly rolloutScheduler: RolloutScheduler;
   /** set on stop: long-polls answer at once instead of waiting */
   private stopping = false;
 
@@ -55,6 +61,16 @@ export class Engine {
     this.supervisor = new Supervisor(store, this.reports, timings, log, clock);
     this.lifecycle = new OperationLifecycle(store, this.reports, this.signal, timings, (deviceId) => this.notifyReplicas(deviceId), this.audit, clock);
     this.windows = new WindowScheduler(store, timings.schedulerIntervalMs, (deviceId) => this.signal.wake(deviceId), log, clock);
+    const withdraw = async (tenantId: string, operationId: string, by: IdentitySet, at: string) => {
+      await store.transitionOperation(tenantId, operationId, 'withdraw', { at, by });
+    };
+    this.rollouts = new Rollouts(store, this.audit, clock, withdraw);
+    this.rolloutScheduler = new RolloutScheduler({
+      store, clock, log, withdraw,
+      intervalMs: timings.schedulerIntervalMs,
+      startTimeoutMs: timings.startTimeoutMs,
+      wake: (deviceId) => this.signal.wake(deviceId),
+    });
     store.onWork((deviceId) => this.signal.wake(deviceId));
   }
 
@@ -62,6 +78,7 @@ export class Engine {
     this.presence.start();
     this.supervisor.start();
     this.windows.start();
+    this.rolloutScheduler.start();
     this.audit.start();
   }
 
@@ -70,6 +87,7 @@ export class Engine {
     this.signal.wakeAll();
     await this.supervisor.stop();
     await this.windows.stop();
+    await this.rolloutScheduler.stop();
     await this.presence.stop();
     await this.audit.stop();
   }
@@ -98,6 +116,29 @@ export class Engine {
   /** Cancel (an extension beyond Graph): pending → cancelled now; running → when the device confirms. */
   cancel(caller: Caller, deviceId: string, operationId: string): Promise<Operation> {
     return this.lifecycle.cancel(caller, deviceId, operationId);
+  }
+
+  /** A rollout over many devices (an extension beyond Graph): created notStarted, answered at once. */
+  createRollout(caller: Caller, request: RolloutRequest): Promise<RolloutView> {
+    return this.rollouts.create(caller, request);
+  }
+
+  getRollout(caller: Caller, rolloutId: string): Promise<RolloutView> {
+    return this.rollouts.get(caller.tenantId, rolloutId);
+  }
+
+  listRollouts(query: RolloutPageQuery): Promise<Page<RolloutView, string>> {
+    return this.rollouts.list(query);
+  }
+
+  /** Each target's state and operation, in the order stages take them. */
+  rolloutDevices(caller: Caller, rolloutId: string, top: number, afterSeq: number | null): Promise<Page<RolloutDevice>> {
+    return this.rollouts.devices(caller.tenantId, rolloutId, top, afterSeq);
+  }
+
+  /** start, pause, resume, approve (the next stage that needs it), cancel. */
+  actOnRollout(caller: Caller, rolloutId: string, verb: RolloutVerb): Promise<RolloutView> {
+    return this.rollouts.act(caller, rolloutId, verb);
   }
 
   /** Creates or re-enrolls a device from an enrollment claim and records what it runs. */

@@ -27,6 +27,8 @@ export async function requestOperation(
   request: ActionRequest,
   startTimeoutMs: number,
   clock: Clock,
+  /** chosen by the caller when it must be able to create the same operation again (a rollout after a crash) */
+  operationId?: string,
 ): Promise<Operation> {
   const noDevice = () => notFound(`The device '${deviceId.slice(0, 64)}' does not exist.`);
   const created = clock.now();
@@ -41,7 +43,7 @@ export async function requestOperation(
   const operation: Operation = {
     tenantId: caller.tenantId,
     deviceId,
-    id: newOperationId(created),
+    id: operationId ?? newOperationId(created),
     operationType: actions[action],
     softwareType: request.softwareType,
     softwareVersion,

@@ -8,6 +8,7 @@ import { addAgentRoutes } from './agent/agent-routes.js';
 import { DeviceCredentialVerifier } from './device-credentials.js';
 import { clientError, frameworkError, installGraphEdge, newRequestId } from './edge.js';
 import { addAdministrationRoutes } from './graph/administration-routes.js';
+import { addRolloutRoutes } from './graph/rollout-routes.js';
 import { addBatchRoutes } from './graph/batch-routes.js';
 import { addDeviceRoutes } from './graph/device-routes.js';
 import { addOperationRoutes } from './graph/operation-routes.js';
@@ -78,6 +79,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   addOperationRoutes(routes, options.store, options.engine);
   addAdministrationRoutes(routes, options.store, options.engine, credentials);
   addMaintenanceWindowRoutes(routes, options.store, options.engine);
+  addRolloutRoutes(routes, options.engine);
   addBatchRoutes(routes);
   routes.closeWith405();
   const agentRoutes = new RouteTable(app, [''], false);

@@ -290,6 +290,68 @@ export const migrations: Migration[] = [
       CREATE INDEX operations_due ON operations (scheduled_at) WHERE status = 'scheduled';
     `,
   },
+  {
+    version: 11,
+    name: 'software rollouts',
+    sql: (t) => `
+      CREATE TABLE rollouts (
+        tenant_id ${t.key} NOT NULL,
+        -- time-ordered (UUID version 7): id order is creation order, which decides supersession
+        id ${t.key} NOT NULL,
+        display_name text NOT NULL,
+        software_type text NOT NULL,
+        software_version text,
+        target ${t.json} NOT NULL,
+        -- the target's $filter as the store's filter tree (null for a list of ids)
+        target_filter ${t.json},
+        include_new_devices ${t.boolean} NOT NULL,
+        stages ${t.json} NOT NULL,
+        retry ${t.json} NOT NULL,
+        status text NOT NULL,
+        paused_reason text,
+        current_stage integer NOT NULL DEFAULT 0,
+        stage_phase text,
+        soak_until ${t.timestamp},
+        approved_stage integer NOT NULL DEFAULT -1,
+        expanded ${t.boolean} NOT NULL,
+        -- where expansion continues: the last device read, in (created_at, id) order
+        expansion_after ${t.json},
+        accepted_failures integer NOT NULL DEFAULT 0,
+        created_at ${t.timestamp} NOT NULL,
+        created_by ${t.json} NOT NULL,
+        last_modified_at ${t.timestamp} NOT NULL,
+        started_at ${t.timestamp},
+        completed_at ${t.timestamp},
+        PRIMARY KEY (tenant_id, id)
+      );
+      -- The scheduler's one question each tick: which rollouts run.
+      CREATE INDEX rollouts_by_status ON rollouts (status, id);
+
+      CREATE TABLE rollout_devices (
+        -- expansion order: stages take targets in it
+        seq ${t.sequenceKey},
+        tenant_id ${t.key} NOT NULL,
+        rollout_id ${t.key} NOT NULL,
+        device_id ${t.key} NOT NULL,
+        stage integer,
+        state text NOT NULL,
+        skip_reason text,
+        -- chosen before the operation is created: the id makes creating it again after a crash harmless
+        operation_id text,
+        attempts integer NOT NULL DEFAULT 0,
+        next_attempt_at ${t.timestamp},
+        error_code text,
+        error_message text,
+        last_changed_at ${t.timestamp} NOT NULL,
+        UNIQUE (rollout_id, device_id)
+      );
+      CREATE INDEX rollout_devices_by_stage ON rollout_devices (rollout_id, stage, state, seq);
+      CREATE INDEX rollout_devices_by_state ON rollout_devices (rollout_id, state);
+      -- Supersession: the rollouts that target one device.
+      CREATE INDEX rollout_devices_by_device ON rollout_devices (tenant_id, device_id);
+      CREATE INDEX rollout_devices_by_operation ON rollout_devices (operation_id);
+    `,
+  },
 ];
 
 /**

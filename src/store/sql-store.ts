@@ -26,6 +26,7 @@ import type {
   AuditQuery, DeviceCatalog, DeviceRef, DeviceWindows, EnrollmentOutcome, MaintenanceWindowQuery, EnrollmentToken, EnrollmentWrite, OperationInsertOutcome,
   DeviceDocuments, SeededDocuments, SigningKey, Store, StoredCredential, TransitionChanges,
 } from './store.js';
+import { RolloutSql } from './rollout-sql.js';
 import { nextOperationSql, transitionSql } from './transition-sql.js';
 
 /** Devices per presence UPDATE. */
@@ -47,6 +48,8 @@ export class SqlStore implements Store {
 
   private readonly deviceReads: CoalescedDeviceReads;
 
+  readonly rollouts: RolloutSql;
+
   constructor(
     private readonly sql: SqlDriver,
     private readonly artifacts: ArtifactStore,
@@ -56,6 +59,7 @@ export class SqlStore implements Store {
     this.seededDocuments = seededDocuments ?? refuseSeededDocuments;
     this.devicePages = new DevicePages(sql, this.seededDocuments, scanRowsPerPage);
     this.deviceReads = new CoalescedDeviceReads(sql);
+    this.rollouts = new RolloutSql(sql);
   }
 
   close(): Promise<void> {

@@ -7,6 +7,7 @@ import type { IdentitySet } from '../domain/identity.js';
 import type { MaintenanceWindow } from '../domain/maintenance-window.js';
 import type { CatalogEntry, CatalogOffer, NewCatalogEntry } from '../domain/software-catalog.js';
 import type { ArtifactContent, StoredArtifact } from './artifact-store.js';
+import type { RolloutStore } from './rollout-store.js';
 import type { DeviceFilter, DevicePage, DevicePageQuery, OperationPageQuery, Page } from './device-query.js';
 
 export interface EnrollmentToken {
@@ -111,6 +112,9 @@ export interface SigningKey {
  */
 export interface Store {
   close(): Promise<void>;
+
+  /** Software rollouts and their target devices. */
+  readonly rollouts: RolloutStore;
 
   /** The dev issuer's signing keys, newest first (by createdAt, then kid). */
   signingKeys(): Promise<SigningKey[]>;

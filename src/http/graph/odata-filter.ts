@@ -191,3 +191,25 @@ function describe(node: Node): string {
 function unsupported(part: string) {
   return badRequest(`Unsupported $filter: ${part}. Supported: eq, ne, in, not, and, or, startswith on ${Object.keys(filterableDeviceProperties).join(', ')}.`);
 }
+
+/**
+ * `$filter` on a collection that filters only by one enum property (rollouts by status):
+ * `status eq 'running'`, parsed by the same OData parser. Returns the member named.
+ */
+export function parseEnumEqualityFilter(text: string, property: string, members: readonly string[]): string {
+  const wrong = () => badRequest(`Unsupported $filter: only ${property} eq '<value>' is supported here, with a value of ${members.join(', ')}.`);
+  let parsed: { tree: Node; binds: Bind[] };
+  try {
+    parsed = odataParser.parse(text.replace(/%/g, '%25'), { startRule: 'ProcessRule', rule: 'FilterByExpression' }) as unknown as typeof parsed;
+  } catch (error) {
+    throw badRequest(`Invalid $filter: ${(error as Error).message.split('\n')[0].slice(0, 200)}`);
+  }
+  const tree = parsed.tree as [string, Node, Node];
+  if (!Array.isArray(tree) || tree[0] !== 'eq' || propertyPath(tree[1])?.toLowerCase() !== property.toLowerCase()) throw wrong();
+  const index = (tree[2] as { bind?: unknown } | null)?.bind;
+  const bound = typeof index === 'number' ? parsed.binds[index] : null;
+  if (!bound || bound[0] !== 'Text') throw wrong();
+  const member = enumMember(members, bound[1] as string);
+  if (!member) throw wrong();
+  return member;
+}

@@ -15,19 +15,19 @@ export class SupervisorLease {
   constructor(private readonly url: string) {}
 
   /**
-   * Several loops ask (the supervisor, the schedulers): their first asks share one attempt.
-   * Two attempts at once would open two connections, and the one that lost to the other could
-   * become this lease's connection, never to hold the lock its twin holds.
+   * Whether this replica holds the lease, trying to take it when not. Several loops ask (the
+   * supervisor, the schedulers): one try at a time, or two connections would each try the
+   * lock and the one that took it could be dropped while still holding it.
    */
   holds(): Promise<boolean> {
     if (this.held) return Promise.resolve(true);
-    this.trying ??= this.tryToHold().finally(() => {
+    this.trying ??= this.tryToTake().finally(() => {
       this.trying = null;
     });
     return this.trying;
   }
 
-  private async tryToHold(): Promise<boolean> {
+  private async tryToTake(): Promise<boolean> {
     try {
       if (!this.client) {
         const client = new pg.Client({ connectionString: this.url, keepAlive: true });
