@@ -20,14 +20,14 @@ const releaseBatch = 500;
  * work is never held), else open until, or closed until, in its own time zone when it has one.
  */
 export async function windowsOfDevice(store: Store, tenantId: string, deviceId: string, at: number): Promise<WindowState | null> {
-  const { windows, timeZone } = await store.deviceWindows(tenantId, deviceId);
+  const { windows, timeZone } = await store.windows.deviceWindows(tenantId, deviceId);
   return combinedState(windows.map((w) => windowState(w.schedule, at, timeZone ?? w.schedule.timeZone)));
 }
 
 /** A new window; `filter` is the parsed tree of a filter target. */
 export async function createWindow(store: Store, caller: Caller, changes: Required<WindowChanges>, filter: DeviceFilter | null, clock: Clock): Promise<MaintenanceWindow> {
   // A soft limit: two creations racing may both pass it, which costs nothing worse than 101.
-  if ((await store.countMaintenanceWindows(caller.tenantId)) >= maxWindowsPerTenant) {
+  if ((await store.windows.count(caller.tenantId)) >= maxWindowsPerTenant) {
     throw badRequest(`A tenant may have at most ${maxWindowsPerTenant} maintenance windows.`);
   }
   const now = clock.now();
@@ -39,7 +39,7 @@ export async function createWindow(store: Store, caller: Caller, changes: Requir
     createdBy: identitySetOf(caller),
     lastModifiedDateTime: new Date(now).toISOString(),
   };
-  await store.createMaintenanceWindow(window, filter);
+  await store.windows.create(window, filter);
   return window;
 }
 
@@ -51,18 +51,18 @@ export async function updateWindow(
   store: Store, caller: Caller, id: string, changes: WindowChanges, filter: DeviceFilter | null | undefined, clock: Clock,
 ): Promise<MaintenanceWindow> {
   const now = isoNow(clock);
-  const updated = await store.updateMaintenanceWindow(caller.tenantId, id, (window) => ({
+  const updated = await store.windows.update(caller.tenantId, id, (window) => ({
     window: { ...window, ...changes, lastModifiedDateTime: now },
     filter,
   }));
   if (!updated) throw windowNotFound(id);
-  await store.reviewScheduledOperations(caller.tenantId, now);
+  await store.windows.reviewScheduled(caller.tenantId, now);
   return updated;
 }
 
 export async function deleteWindow(store: Store, caller: Caller, id: string, clock: Clock): Promise<void> {
-  if (!(await store.deleteMaintenanceWindow(caller.tenantId, id))) throw windowNotFound(id);
-  await store.reviewScheduledOperations(caller.tenantId, isoNow(clock));
+  if (!(await store.windows.delete(caller.tenantId, id))) throw windowNotFound(id);
+  await store.windows.reviewScheduled(caller.tenantId, isoNow(clock));
 }
 
 export function windowNotFound(id: string) {
@@ -98,7 +98,7 @@ export class WindowScheduler {
   async tick(): Promise<void> {
     if (!(await this.store.holdsSupervisorLease())) return;
     for (;;) {
-      const released = await this.store.releaseDueOperations(isoNow(this.clock), releaseBatch);
+      const released = await this.store.windows.releaseDue(isoNow(this.clock), releaseBatch);
       for (const deviceId of new Set(released.map((op) => op.deviceId))) this.wake(deviceId);
       if (released.length > 0) this.log.info({ operations: released.length }, 'maintenance windows opened: operations released');
       if (released.length < releaseBatch) return;

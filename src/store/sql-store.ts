@@ -4,7 +4,6 @@ import type { AuditEvent } from '../domain/audit.js';
 import type { Device, HardwareDetail } from '../domain/device.js';
 import type { DeviceType, SoftwareType } from '../domain/enums.js';
 import type { IdentitySet } from '../domain/identity.js';
-import type { MaintenanceWindow } from '../domain/maintenance-window.js';
 import type { Operation, OperationError, Transition } from '../domain/operation.js';
 import type { CatalogEntry, CatalogOffer, NewCatalogEntry } from '../domain/software-catalog.js';
 import type { ArtifactContent, ArtifactStore, StoredArtifact } from './artifact-store.js';
@@ -12,7 +11,7 @@ import type { DeviceFilter, DevicePage, DevicePageQuery, OperationPageQuery, Pag
 import { compileFilter } from './filter-sql.js';
 import * as access from './device-access.js';
 import * as expansions from './expansion-reads.js';
-import * as windows from './maintenance-window-sql.js';
+import { MaintenanceWindowSql } from './maintenance-window-sql.js';
 import { updateDeviceParams, updateDeviceSql } from './device-sql.js';
 import { DevicePages } from './device-pages.js';
 import { CoalescedDeviceReads } from './device-reads.js';
@@ -23,7 +22,7 @@ import {
 import type { SqlDriver, SqlExecutor } from './sql-driver.js';
 import { StoreConflictError } from './store-errors.js';
 import type {
-  AuditQuery, DeviceCatalog, DeviceRef, DeviceWindows, EnrollmentOutcome, MaintenanceWindowQuery, EnrollmentToken, EnrollmentWrite, OperationInsertOutcome,
+  AuditQuery, DeviceCatalog, DeviceRef, EnrollmentOutcome, EnrollmentToken, EnrollmentWrite, OperationInsertOutcome,
   DeviceDocuments, SeededDocuments, SigningKey, Store, StoredCredential, TransitionChanges,
 } from './store.js';
 import { RolloutSql } from './rollout-sql.js';
@@ -50,6 +49,8 @@ export class SqlStore implements Store {
 
   readonly rollouts: RolloutSql;
 
+  readonly windows: MaintenanceWindowSql;
+
   constructor(
     private readonly sql: SqlDriver,
     private readonly artifacts: ArtifactStore,
@@ -60,6 +61,7 @@ export class SqlStore implements Store {
     this.devicePages = new DevicePages(sql, this.seededDocuments, scanRowsPerPage);
     this.deviceReads = new CoalescedDeviceReads(sql);
     this.rollouts = new RolloutSql(sql);
+    this.windows = new MaintenanceWindowSql(sql, this.seededDocuments);
   }
 
   close(): Promise<void> {
@@ -383,46 +385,6 @@ export class SqlStore implements Store {
       'SELECT 1 AS named FROM catalog_entries WHERE tenant_id = ? AND artifact_sha256 = ? AND artifact_url IS NULL LIMIT 1', [tenantId, sha256],
     );
     return named.length === 0 ? null : this.artifacts.open(sha256);
-  }
-
-  createMaintenanceWindow(window: MaintenanceWindow, filter: DeviceFilter | null): Promise<void> {
-    return windows.createWindow(this.sql, window, filter);
-  }
-
-  getMaintenanceWindow(tenantId: string, id: string): Promise<MaintenanceWindow | null> {
-    return windows.getWindow(this.sql, tenantId, id);
-  }
-
-  countMaintenanceWindows(tenantId: string): Promise<number> {
-    return windows.countWindows(this.sql, tenantId);
-  }
-
-  listMaintenanceWindows(query: MaintenanceWindowQuery): Promise<Page<MaintenanceWindow>> {
-    return windows.listWindows(this.sql, query);
-  }
-
-  updateMaintenanceWindow(
-    tenantId: string,
-    id: string,
-    change: (window: MaintenanceWindow) => { window: MaintenanceWindow; filter?: DeviceFilter | null },
-  ): Promise<MaintenanceWindow | null> {
-    return windows.updateWindow(this.sql, tenantId, id, change);
-  }
-
-  deleteMaintenanceWindow(tenantId: string, id: string): Promise<boolean> {
-    return windows.deleteWindow(this.sql, tenantId, id);
-  }
-
-  deviceWindows(tenantId: string, deviceId: string): Promise<DeviceWindows> {
-    return windows.deviceWindows(this.sql, this.seededDocuments, tenantId, deviceId);
-  }
-
-  releaseDueOperations(now: string, limit: number): Promise<Operation[]> {
-    return windows.releaseDue(this.sql, now, limit);
-  }
-
-  reviewScheduledOperations(tenantId: string, now: string): Promise<number> {
-    return windows.reviewScheduled(this.sql, tenantId, now);
   }
 }
 

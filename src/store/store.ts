@@ -4,11 +4,11 @@ import type { Device, GeneratedFrom, HardwareDetail } from '../domain/device.js'
 import type { DeviceType, SoftwareType } from '../domain/enums.js';
 import type { Operation, OperationError, Transition } from '../domain/operation.js';
 import type { IdentitySet } from '../domain/identity.js';
-import type { MaintenanceWindow } from '../domain/maintenance-window.js';
 import type { CatalogEntry, CatalogOffer, NewCatalogEntry } from '../domain/software-catalog.js';
 import type { ArtifactContent, StoredArtifact } from './artifact-store.js';
 import type { RolloutStore } from './rollout-store.js';
 import type { DeviceFilter, DevicePage, DevicePageQuery, OperationPageQuery, Page } from './device-query.js';
+import type { MaintenanceWindowStore } from './maintenance-window-store.js';
 
 export interface EnrollmentToken {
   id: string;
@@ -115,6 +115,9 @@ export interface Store {
 
   /** Software rollouts and their target devices. */
   readonly rollouts: RolloutStore;
+
+  /** Maintenance windows (an extension beside Graph) and the operations they hold. */
+  readonly windows: MaintenanceWindowStore;
 
   /** The dev issuer's signing keys, newest first (by createdAt, then kid). */
   signingKeys(): Promise<SigningKey[]>;
@@ -252,47 +255,8 @@ export interface Store {
    * or an unknown one, which a device cannot tell apart.
    */
   tenantArtifact(tenantId: string, sha256: string): Promise<ArtifactContent | null>;
-
-  // Maintenance windows (an extension beside Graph) and the operations they hold.
-  /** `filter`: the parsed tree of a filter target (null for deviceIds), kept to match devices with. */
-  createMaintenanceWindow(window: MaintenanceWindow, filter: DeviceFilter | null): Promise<void>;
-  getMaintenanceWindow(tenantId: string, id: string): Promise<MaintenanceWindow | null>;
-  countMaintenanceWindows(tenantId: string): Promise<number>;
-  /** Newest first. */
-  listMaintenanceWindows(query: MaintenanceWindowQuery): Promise<Page<MaintenanceWindow>>;
-  /** Read-modify-write of one window as a unit (`filter` absent: target unchanged); null when the tenant has no such window. */
-  updateMaintenanceWindow(
-    tenantId: string,
-    id: string,
-    change: (window: MaintenanceWindow) => { window: MaintenanceWindow; filter?: DeviceFilter | null },
-  ): Promise<MaintenanceWindow | null>;
-  deleteMaintenanceWindow(tenantId: string, id: string): Promise<boolean>;
-  /**
-   * The windows covering a device and the time zone it reads them in. A tenant with no
-   * windows costs one empty index range: every action on a device asks this.
-   */
-  deviceWindows(tenantId: string, deviceId: string): Promise<DeviceWindows>;
-  /**
-   * Scheduled operations due by `now` become queued, a batch per conditional UPDATE; returns
-   * them. Where replicas share the store, the same statement tells them (no notifyWork after it).
-   */
-  releaseDueOperations(now: string, limit: number): Promise<Operation[]>;
-  /** Makes the tenant's scheduled operations due now, to be decided again (a window changed); returns how many. */
-  reviewScheduledOperations(tenantId: string, now: string): Promise<number>;
 }
 
-export interface MaintenanceWindowQuery {
-  tenantId: string;
-  top: number;
-  /** keyset position: windows older than this sequence number */
-  beforeSeq: number | null;
-}
-
-export interface DeviceWindows {
-  windows: MaintenanceWindow[];
-  /** the device's own time zone (its configuration's), which replaces its windows' */
-  timeZone: string | null;
-}
 
 /** What createOperation did: the 202, the 409, or the 404. */
 export type OperationInsertOutcome = 'created' | 'conflict' | 'noDevice';

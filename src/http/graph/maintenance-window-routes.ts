@@ -31,13 +31,13 @@ export function addMaintenanceWindowRoutes(routes: RouteTable, store: Store, eng
 
   routes.add('GET', [`/${path}`], 'read', async (request, reply) => {
     const query = parseODataQuery(request.query as Record<string, unknown>, ['select', 'top', 'skiptoken'], maintenanceWindowProperties, { position: sequencePosition });
-    const page = await store.listMaintenanceWindows({ tenantId: callerOf(request).tenantId, top: query.top, beforeSeq: query.position });
+    const page = await store.windows.list({ tenantId: callerOf(request).tenantId, top: query.top, beforeSeq: query.position });
     return sendCollection(request, reply, path, query, page, windowBody);
   });
 
   routes.add('GET', [`/${path}/:windowId`], 'read', async (request, reply) => {
     const query = parseODataQuery(request.query as Record<string, unknown>, ['select'], maintenanceWindowProperties);
-    const window = await store.getMaintenanceWindow(callerOf(request).tenantId, idOf(request));
+    const window = await store.windows.get(callerOf(request).tenantId, idOf(request));
     if (!window) throw windowNotFound(idOf(request));
     return sendJson(reply, entity(request, window, query.select));
   });
