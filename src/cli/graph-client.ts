@@ -18,10 +18,9 @@ export class GraphClient {
     return location;
   }
 
-  /** POSTs a JSON body (or none) where the answer is a JSON body: creations and the extensions' verbs. */
-  async post<T = Record<string, unknown>>(path: string, body?: unknown): Promise<T> {
-    const response = await this.send('POST', path, body);
-    return (await response.json()) as T;
+  /** A POST or PATCH whose answer is a JSON entity (the extensions' 201s and 200s). */
+  async json<T = Record<string, unknown>>(method: 'POST' | 'PATCH', path: string, body?: unknown): Promise<T> {
+    return (await (await this.send(method, path, body)).json()) as T;
   }
 
   /** POSTs or DELETEs where the answer is the status alone (the extensions' 204s). */

@@ -11,6 +11,7 @@ import { addServeCommand } from './serve-command.js';
 import { addSimulateCommand } from './simulate-command.js';
 import { addAgentCommand } from './agent-command.js';
 import { addTokenCommand } from './token-command.js';
+import { addWindowsCommand } from './windows-command.js';
 
 /** The `teamwork-devices` command (DESIGN.md has the contract scripts rely on). */
 export async function main(argv: string[]): Promise<void> {
@@ -27,6 +28,7 @@ export async function main(argv: string[]): Promise<void> {
   addAgentCommand(program);
   addDevicesCommand(program);
   addRolloutsCommand(program);
+  addWindowsCommand(program);
   addMigrateCommand(program);
   addAuditCommand(program);
   try {

@@ -40,7 +40,7 @@ export function addRolloutsCommand(program: Command): void {
       .conflicts(['name', 'softwareType', 'version', 'filter', 'deviceId', 'includeNewDevices', 'stage', 'maxAttempts', 'backoffSeconds']))
     .action(async (options, command: Command) => {
       const body = options.body ? readBody(options.body) : bodyOf(options, (message) => command.error(`error: ${message}`));
-      const rollout = await graphClientOf(options).post<Rollout>(collection, body);
+      const rollout = await graphClientOf(options).json<Rollout>('POST', collection, body);
       print(options, rollout, () => summary(rollout));
     });
 
@@ -84,7 +84,7 @@ export function addRolloutsCommand(program: Command): void {
   for (const [verb, describe] of verbs) {
     graphClientOptions(group.command(`${verb} <rolloutId>`).description(describe))
       .action(async (rolloutId: string, options) => {
-        const rollout = await graphClientOf(options).post<Rollout>(`${rolloutPath(rolloutId)}/${verb}`);
+        const rollout = await graphClientOf(options).json<Rollout>('POST', `${rolloutPath(rolloutId)}/${verb}`);
         print(options, rollout, () => statusLine(rollout));
       });
   }

@@ -65,6 +65,11 @@ export interface Operation {
    * device downloads the same file however often it polls, and resumes it across restarts
    */
   artifact: Artifact | null;
+  /**
+   * an extension beside Graph's properties: when an operation a maintenance window holds will
+   * be released to its device (the windows' next opening); absent or null for one never held
+   */
+  scheduledDateTime?: string | null;
 }
 
 /** The three bound actions and the operation type each creates. */

@@ -17,8 +17,10 @@ import type { Store } from '../store/store.js';
 export class DeviceReports {
   constructor(private readonly store: Store) {}
 
-  async applyInventory(tenantId: string, deviceId: string, report: InventoryBody, now: string): Promise<Device | null> {
+  /** `before`: told the device as it was, inside the transaction (the engine wakes a device that stops being busy). */
+  async applyInventory(tenantId: string, deviceId: string, report: InventoryBody, now: string, before?: (device: Device) => void): Promise<Device | null> {
     return this.change(tenantId, deviceId, now, (device) => {
+      before?.(device);
       let health: Record<string, unknown> = { ...device.health };
       for (const part of ['peripheralsHealth', 'hardwareHealth', 'loginStatus'] as const) {
         if (report[part] !== undefined) health[part] = report[part];

@@ -4,6 +4,8 @@ import type { InventoryBody } from '../domain/agent-protocol.js';
 import type { Device } from '../domain/device.js';
 import { notFound } from '../domain/errors.js';
 import type { Caller, IdentitySet } from '../domain/identity.js';
+import type { MaintenanceWindow, WindowChanges } from '../domain/maintenance-window.js';
+import type { DeviceFilter } from '../store/device-query.js';
 import type { ActionName, Operation } from '../domain/operation.js';
 import type { ResultReport } from '../domain/operation-result.js';
 import type { ArtifactContent } from '../store/artifact-store.js';
@@ -21,6 +23,7 @@ import { DeviceReports } from './device-reports.js';
 import type { EngineTimings } from './engine-timings.js';
 import { OperationLifecycle } from './operation-lifecycle.js';
 import { requestOperation } from './operation-requests.js';
+import { createWindow, deleteWindow, updateWindow, windowsOfDevice, WindowScheduler } from './maintenance-windows.js';
 import { Presence } from './presence.js';
 import { RolloutScheduler } from './rollout-scheduler.js';
 import { Rollouts, type RolloutRequest, type RolloutVerb, type RolloutView } from './rollouts.js';
@@ -40,6 +43,7 @@ export class Engine {
   private readonly lifecycle: OperationLifecycle;
   private readonly supervisor: Supervisor;
   private readonly audit: AuditLog;
+  private readonly windows: WindowScheduler;
   private readonly rollouts: Rollouts;
   private readonly rolloutScheduler: RolloutScheduler;
   /** set on stop: long-polls answer at once instead of waiting */
@@ -56,6 +60,7 @@ export class Engine {
     this.presence = new Presence(store, this.reports, timings.presenceFlushMs, log, clock);
     this.supervisor = new Supervisor(store, this.reports, timings, log, clock);
     this.lifecycle = new OperationLifecycle(store, this.reports, this.signal, timings, (deviceId) => this.notifyReplicas(deviceId), this.audit, clock);
+    this.windows = new WindowScheduler(store, timings.schedulerIntervalMs, (deviceId) => this.signal.wake(deviceId), log, clock);
     const withdraw = async (tenantId: string, operationId: string, by: IdentitySet, at: string) =>
       (await store.transitionOperation(tenantId, operationId, 'withdraw', { at, by })) !== null;
     this.rollouts = new Rollouts(store, this.audit, clock, withdraw);
@@ -71,6 +76,7 @@ export class Engine {
   start(): void {
     this.presence.start();
     this.supervisor.start();
+    this.windows.start();
     this.rolloutScheduler.start();
     this.audit.start();
   }
@@ -79,6 +85,7 @@ export class Engine {
     this.stopping = true;
     this.signal.wakeAll();
     await this.supervisor.stop();
+    await this.windows.stop();
     await this.rolloutScheduler.stop();
     await this.presence.stop();
     await this.audit.stop();
@@ -87,8 +94,22 @@ export class Engine {
   /** Accepts an action (202) or refuses it (409/400/404), and wakes the device's long-poll (the store tells other replicas). */
   async request(caller: Caller, deviceId: string, action: ActionName, body: ActionRequest): Promise<Operation> {
     const operation = await requestOperation(this.store, caller, deviceId, action, body, this.timings.startTimeoutMs, this.clock);
-    this.signal.wake(operation.deviceId);
+    if (operation.status === 'queued') this.signal.wake(operation.deviceId);
     return operation;
+  }
+
+  /** A new maintenance window (an extension beside Graph); `filter`: the parsed tree of a filter target. */
+  createWindow(caller: Caller, changes: Required<WindowChanges>, filter: DeviceFilter | null): Promise<MaintenanceWindow> {
+    return createWindow(this.store, caller, changes, filter, this.clock);
+  }
+
+  /** Changes a window (`filter` undefined: its target is unchanged); its tenant's held operations are decided again. */
+  updateWindow(caller: Caller, id: string, changes: WindowChanges, filter: DeviceFilter | null | undefined): Promise<MaintenanceWindow> {
+    return updateWindow(this.store, caller, id, changes, filter, this.clock);
+  }
+
+  deleteWindow(caller: Caller, id: string): Promise<void> {
+    return deleteWindow(this.store, caller, id, this.clock);
   }
 
   /** Cancel (an extension beyond Graph): pending → cancelled now; running → when the device confirms. */
@@ -156,7 +177,10 @@ export class Engine {
    * The long-poll: the device's next operation, waiting up to `waitMs` for one to appear
    * (null when none did, the caller hung up, or the engine stops). Asking counts as being
    * heard from. The waiter is registered before each look in the store, so an operation
-   * created between the look and the wait still wakes the poll.
+   * created between the look and the wait still wakes the poll. A busy device is handed only
+   * its running operation (the store's rule). A queued operation is handed over only while
+   * the device's maintenance windows are open (or it has none): one whose windows have closed
+   * since it was released goes back to `scheduled` for their next opening.
    */
   async nextWork(tenantId: string, deviceId: string, waitMs: number, abort: AbortSignal): Promise<Operation | null> {
     this.presence.seen(tenantId, deviceId);
@@ -165,7 +189,8 @@ export class Engine {
       const waiter = this.signal.register(deviceId);
       try {
         const operation = await this.store.nextOperation(tenantId, deviceId);
-        if (operation) return operation;
+        if (operation && (await this.handOver(operation))) return operation;
+        if (operation) continue;
         const remaining = deadline - Date.now();
         if (remaining <= 0 || abort.aborted || this.stopping) return null;
         await waiter.wait(remaining, abort);
@@ -173,6 +198,21 @@ export class Engine {
         waiter.release();
       }
     }
+  }
+
+  /** Whether a device may be given this operation now; if its windows are closed, it is scheduled again (and false). */
+  private async handOver(operation: Operation): Promise<boolean> {
+    if (operation.status !== 'queued') return true;
+    const at = this.clock.now();
+    const windows = await windowsOfDevice(this.store, operation.tenantId, operation.deviceId, at);
+    if (!windows || windows.open) return true;
+    await this.store.transitionOperation(operation.tenantId, operation.id, 'schedule', {
+      at: new Date(at).toISOString(),
+      by: null,
+      scheduledAt: new Date(windows.opens).toISOString(),
+      startDeadline: new Date(windows.opens + this.timings.startTimeoutMs).toISOString(),
+    });
+    return false;
   }
 
   /** How many devices have a long-poll waiting on this replica. */
@@ -198,14 +238,25 @@ export class Engine {
   /** The device's inventory/heartbeat: recorded at once, its presence at the next batch; 404 once the device is gone. */
   async reportInventory(tenantId: string, deviceId: string, report: InventoryBody): Promise<Device> {
     this.presence.seen(tenantId, deviceId);
-    const updated = await this.reports.applyInventory(tenantId, deviceId, report, isoNow(this.clock));
+    let wasBusy = false;
+    const updated = await this.reports.applyInventory(tenantId, deviceId, report, isoNow(this.clock), (before) => {
+      wasBusy = before.activityState === 'busy';
+    });
     if (!updated) throw notFound('The device no longer exists.');
+    // Out of its meeting: the work it was not interrupted with is handed over now.
+    if (wasBusy && updated.activityState !== 'busy') this.wakeEverywhere(deviceId);
     return updated;
   }
 
   /** An artifact a device of this tenant may download (its catalog stores it here); null: a 404 for the device. */
   artifact(tenantId: string, sha256: string): Promise<ArtifactContent | null> {
     return this.store.tenantArtifact(tenantId, sha256);
+  }
+
+  /** Wakes the device's long-poll here and on other replicas. */
+  private wakeEverywhere(deviceId: string): void {
+    this.signal.wake(deviceId);
+    void this.notifyReplicas(deviceId);
   }
 
   /**

@@ -9,11 +9,15 @@ import { identitySetOf, type Caller } from '../domain/identity.js';
 import { actions, type ActionName, type Operation } from '../domain/operation.js';
 import { newOperationId } from '../domain/operation-id.js';
 import type { Store } from '../store/store.js';
+import { windowsOfDevice } from './maintenance-windows.js';
 
 /**
  * Accepts an action on a device: one new `queued` operation, or 409 while one of the same
  * kind is pending. The store's unique index makes the decision, so concurrent requests
- * (and replicas) get exactly one 202 between them.
+ * (and replicas) get exactly one 202 between them. A device covered by maintenance windows,
+ * none of them open, gets it `scheduled` for their next opening instead, its start deadline
+ * counted from then; the windows are read beside the catalog, so an update waits for no
+ * extra round trip (a tenant without windows: one empty index range).
  */
 export async function requestOperation(
   store: Store,
@@ -27,12 +31,14 @@ export async function requestOperation(
   operationId?: string,
 ): Promise<Operation> {
   const noDevice = () => notFound(`The device '${deviceId.slice(0, 64)}' does not exist.`);
-  const update = request.softwareType
-    ? await offeredUpdate(store, caller.tenantId, deviceId, request.softwareType, request.softwareVersion, noDevice)
-    : null;
-  const softwareVersion = update?.version ?? null;
   const created = clock.now();
+  const [update, windows] = await Promise.all([
+    request.softwareType ? offeredUpdate(store, caller.tenantId, deviceId, request.softwareType, request.softwareVersion, noDevice) : null,
+    windowsOfDevice(store, caller.tenantId, deviceId, created),
+  ]);
+  const softwareVersion = update?.version ?? null;
   const now = new Date(created).toISOString();
+  const heldUntil = windows && !windows.open ? windows.opens : null;
   const by = identitySetOf(caller);
   const operation: Operation = {
     tenantId: caller.tenantId,
@@ -41,7 +47,7 @@ export async function requestOperation(
     operationType: actions[action],
     softwareType: request.softwareType,
     softwareVersion,
-    status: 'queued',
+    status: heldUntil === null ? 'queued' : 'scheduled',
     createdDateTime: now,
     createdBy: by,
     lastActionDateTime: now,
@@ -49,13 +55,14 @@ export async function requestOperation(
     startedDateTime: null,
     completedDateTime: null,
     error: null,
-    startDeadline: new Date(created + startTimeoutMs).toISOString(),
+    startDeadline: new Date((heldUntil ?? created) + startTimeoutMs).toISOString(),
     runDeadline: null,
     progressPercent: null,
     progressMessage: null,
     cancelRequested: false,
     result: null,
     artifact: update?.artifact ?? null,
+    ...(heldUntil === null ? {} : { scheduledDateTime: new Date(heldUntil).toISOString() }),
   };
   const outcome = await store.createOperation(operation, auditEvent(caller.tenantId, 'operationCreated', actorOf(caller), { type: 'operation', id: operation.id }, {
     activityDateTime: now,

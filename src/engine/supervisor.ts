@@ -41,6 +41,7 @@ export class Supervisor {
     const now = isoNow(this.clock);
     const errors = {
       start: { code: 'deviceUnreachable', message: `The device did not start the operation within ${this.timings.startTimeoutMs / 1000} s.` },
+      busy: { code: 'deviceBusy', message: `The device was busy (in a meeting) when the operation's start deadline passed; it was not interrupted.` },
       run: { code: 'timeout', message: `The device did not finish the operation within ${this.timings.runTimeoutMs / 1000} s.` },
     };
     for (const op of await this.store.expireOverdue(now, errors, batch)) {

@@ -12,6 +12,7 @@ import { addRolloutRoutes } from './graph/rollout-routes.js';
 import { addBatchRoutes } from './graph/batch-routes.js';
 import { addDeviceRoutes } from './graph/device-routes.js';
 import { addOperationRoutes } from './graph/operation-routes.js';
+import { addMaintenanceWindowRoutes } from './graph/maintenance-window-routes.js';
 import { applyConnectionLimits, type ConnectionLimits } from './connection-limits.js';
 import { installJsonBodies } from './json-bodies.js';
 import { defaultSheddingLimits, installLoadShedding, type SheddingLimits } from './load-shedding.js';
@@ -77,6 +78,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   addDeviceRoutes(routes, options.store);
   addOperationRoutes(routes, options.store, options.engine);
   addAdministrationRoutes(routes, options.store, options.engine, credentials);
+  addMaintenanceWindowRoutes(routes, options.store, options.engine);
   addRolloutRoutes(routes, options.engine);
   addBatchRoutes(routes);
   routes.closeWith405();

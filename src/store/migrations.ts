@@ -265,6 +265,32 @@ export const migrations: Migration[] = [
     `,
   },
   {
+    version: 9,
+    name: 'maintenance windows',
+    sql: (t) => `
+      CREATE TABLE maintenance_windows (
+        seq ${t.sequenceKey},
+        id ${t.key} NOT NULL UNIQUE,
+        tenant_id ${t.key} NOT NULL,
+        display_name text NOT NULL,
+        -- {"filter": text} or {"deviceIds": [...]}, as the API shows it
+        target ${t.json} NOT NULL,
+        -- the filter's parsed tree, compiled to SQL when a device's windows are looked up
+        target_filter ${t.json},
+        schedule ${t.json} NOT NULL,
+        created_at ${t.timestamp} NOT NULL,
+        created_by ${t.json},
+        last_modified_at ${t.timestamp} NOT NULL
+      );
+      -- Every action reads a tenant's windows through this (none: one empty index range).
+      CREATE INDEX maintenance_windows_by_tenant ON maintenance_windows (tenant_id, seq);
+
+      -- When a scheduled operation runs: the next opening of its device's windows.
+      ALTER TABLE operations ADD COLUMN scheduled_at ${t.timestamp};
+      CREATE INDEX operations_due ON operations (scheduled_at) WHERE status = 'scheduled';
+    `,
+  },
+  {
     version: 11,
     name: 'software rollouts',
     sql: (t) => `

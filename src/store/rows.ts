@@ -62,6 +62,7 @@ export interface OperationRow extends ArtifactColumns {
   progress_message: string | null;
   cancel_requested: number | boolean;
   result: unknown;
+  scheduled_at: string | Date | null;
 }
 
 /** The three artifact columns a catalog entry and an operation both have. */
@@ -219,6 +220,7 @@ export function operationFromRow(row: OperationRow): Operation {
     cancelRequested: Boolean(row.cancel_requested),
     result: row.result === null ? null : parsed(row.result),
     artifact: artifactFromRow(row),
+    ...(row.scheduled_at ? { scheduledDateTime: iso(row.scheduled_at) } : {}),
   };
 }
 

@@ -11,6 +11,7 @@ import type { DeviceFilter, DevicePage, DevicePageQuery, OperationPageQuery, Pag
 import { compileFilter } from './filter-sql.js';
 import * as access from './device-access.js';
 import * as expansions from './expansion-reads.js';
+import { MaintenanceWindowSql } from './maintenance-window-sql.js';
 import { updateDeviceParams, updateDeviceSql } from './device-sql.js';
 import { DevicePages } from './device-pages.js';
 import { CoalescedDeviceReads } from './device-reads.js';
@@ -48,6 +49,8 @@ export class SqlStore implements Store {
 
   readonly rollouts: RolloutSql;
 
+  readonly windows: MaintenanceWindowSql;
+
   constructor(
     private readonly sql: SqlDriver,
     private readonly artifacts: ArtifactStore,
@@ -58,6 +61,7 @@ export class SqlStore implements Store {
     this.devicePages = new DevicePages(sql, this.seededDocuments, scanRowsPerPage);
     this.deviceReads = new CoalescedDeviceReads(sql);
     this.rollouts = new RolloutSql(sql);
+    this.windows = new MaintenanceWindowSql(sql, this.seededDocuments);
   }
 
   close(): Promise<void> {
@@ -196,7 +200,7 @@ export class SqlStore implements Store {
   }
 
   nextOperation(tenantId: string, deviceId: string): Promise<Operation | null> {
-    return this.operation(this.sql.query<OperationRow>(nextOperationSql, [tenantId, deviceId, tenantId, deviceId], 'next-operation'));
+    return this.operation(this.sql.query<OperationRow>(nextOperationSql, [tenantId, deviceId, tenantId, deviceId, tenantId, deviceId], 'next-operation'));
   }
 
   setProgress(tenantId: string, operationId: string, percent: number | null, message: string | null, at: string): Promise<Operation | null> {
@@ -215,21 +219,25 @@ export class SqlStore implements Store {
     ));
   }
 
-  async expireOverdue(now: string, errors: { start: OperationError; run: OperationError }, limit: number): Promise<Operation[]> {
+  async expireOverdue(now: string, errors: { start: OperationError; busy?: OperationError; run: OperationError }, limit: number): Promise<Operation[]> {
     // Each status condition is its partial index's own (operations_by_start_deadline,
     // operations_by_run_deadline) word for word: SQLite uses a partial index only then, and
     // scans the whole table otherwise. The status is checked again outside the claim: a row
-    // may have moved on since it was picked.
-    const expire = (status: string, deadline: string, error: OperationError) => this.sql.query<OperationRow>(
+    // may have moved on since it was picked. A pending operation of a device in a meeting at
+    // its deadline says so (`busy`) rather than that the device was unreachable.
+    const busyDevice = `EXISTS (SELECT 1 FROM devices d WHERE d.tenant_id = operations.tenant_id AND d.id = operations.device_id
+      AND d.activity_state = 'busy')`;
+    const expire = (status: string, deadline: string, error: OperationError, busy?: OperationError) => this.sql.query<OperationRow>(
       `UPDATE operations SET status = 'failed', completed_at = ?, last_action_at = ?, last_action_by = NULL,
-         error_code = ?, error_message = ?
+         ${busy ? `error_code = CASE WHEN ${busyDevice} THEN ? ELSE ? END, error_message = CASE WHEN ${busyDevice} THEN ? ELSE ? END`
+    : 'error_code = ?, error_message = ?'}
        WHERE seq IN (SELECT seq FROM operations WHERE ${status} AND ${deadline} < ? LIMIT ?${this.sql.dialect.skipLocked})
          AND ${status}
        RETURNING *`,
-      [now, now, error.code, error.message, now, limit],
+      [now, now, ...(busy ? [busy.code, error.code, busy.message, error.message] : [error.code, error.message]), now, limit],
     );
     const rows = [
-      ...(await expire("status IN ('queued', 'scheduled')", 'start_deadline', errors.start)),
+      ...(await expire("status IN ('queued', 'scheduled')", 'start_deadline', errors.start, errors.busy)),
       ...(await expire("status = 'inProgress'", 'run_deadline', errors.run)),
     ];
     return rows.map(operationFromRow);

@@ -8,6 +8,7 @@ import type { CatalogEntry, CatalogOffer, NewCatalogEntry } from '../domain/soft
 import type { ArtifactContent, StoredArtifact } from './artifact-store.js';
 import type { RolloutStore } from './rollout-store.js';
 import type { DeviceFilter, DevicePage, DevicePageQuery, OperationPageQuery, Page } from './device-query.js';
+import type { MaintenanceWindowStore } from './maintenance-window-store.js';
 
 export interface EnrollmentToken {
   id: string;
@@ -72,6 +73,9 @@ export interface TransitionChanges {
   error?: OperationError | null;
   runDeadline?: string;
   result?: Record<string, unknown> | null;
+  /** `schedule`: when the windows next open, and the start deadline counted from then */
+  scheduledAt?: string;
+  startDeadline?: string;
 }
 
 export interface DeviceModel {
@@ -111,6 +115,9 @@ export interface Store {
 
   /** Software rollouts and their target devices. */
   readonly rollouts: RolloutStore;
+
+  /** Maintenance windows (an extension beside Graph) and the operations they hold. */
+  readonly windows: MaintenanceWindowStore;
 
   /** The dev issuer's signing keys, newest first (by createdAt, then kid). */
   signingKeys(): Promise<SigningKey[]>;
@@ -169,10 +176,11 @@ export interface Store {
   /** Flags a running operation for cancellation; the device confirms it. */
   requestCancel(tenantId: string, operationId: string, by: IdentitySet, at: string): Promise<Operation | null>;
   /**
-   * Fails operations past their start deadline (pending → deviceUnreachable) or run deadline
-   * (running → timeout), each batch by one conditional UPDATE; returns those it failed.
+   * Fails operations past their start deadline (pending → deviceUnreachable, or `busy` when
+   * the device is in a meeting then) or run deadline (running → timeout), each batch by one
+   * conditional UPDATE; returns those it failed.
    */
-  expireOverdue(now: string, errors: { start: OperationError; run: OperationError }, limit: number): Promise<Operation[]>;
+  expireOverdue(now: string, errors: { start: OperationError; busy?: OperationError; run: OperationError }, limit: number): Promise<Operation[]>;
 
   createEnrollmentToken(token: EnrollmentToken, audit: AuditEvent): Promise<void>;
   findEnrollmentToken(tokenHash: string): Promise<EnrollmentToken | null>;
@@ -248,6 +256,7 @@ export interface Store {
    */
   tenantArtifact(tenantId: string, sha256: string): Promise<ArtifactContent | null>;
 }
+
 
 /** What createOperation did: the 202, the 409, or the 404. */
 export type OperationInsertOutcome = 'created' | 'conflict' | 'noDevice';

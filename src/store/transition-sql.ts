@@ -29,6 +29,8 @@ export function transitionSql(
   }
   if (changes.runDeadline !== undefined) set.push(`run_deadline = ${p(changes.runDeadline)}`);
   if (changes.result !== undefined) set.push(`result = ${p(jsonText(changes.result))}`);
+  if (changes.scheduledAt !== undefined) set.push(`scheduled_at = ${p(changes.scheduledAt)}`);
+  if (changes.startDeadline !== undefined) set.push(`start_deadline = ${p(changes.startDeadline)}`);
   const where = [
     `tenant_id = ${p(tenantId)}`,
     `id = ${p(operationId)}`,
@@ -46,14 +48,17 @@ export function transitionSql(
 }
 
 /**
- * The operation a device should work on next: the one it runs, else its oldest queued one.
- * Each branch repeats a partial index's own condition (operations_one_running,
+ * The operation a device should work on next: the one it runs, else its oldest queued one,
+ * unless the device is busy (in a meeting: it is not interrupted; its running one is still
+ * returned). Each branch repeats a partial index's own condition (operations_one_running,
  * operations_one_pending), so both databases answer it from those small indexes; no index over
- * every open operation has to be written on each 202. Parameters: tenant, device, tenant, device.
+ * every open operation has to be written on each 202; the busy check is one primary-key read.
+ * Parameters: tenant, device, tenant, device, tenant, device.
  */
 export const nextOperationSql = `SELECT * FROM (
     SELECT * FROM operations WHERE tenant_id = ? AND device_id = ? AND status = 'inProgress'
     UNION ALL
     SELECT * FROM operations WHERE tenant_id = ? AND device_id = ?
       AND status IN (${pendingStatusList}) AND status = 'queued'
+      AND NOT EXISTS (SELECT 1 FROM devices d WHERE d.tenant_id = ? AND d.id = ? AND d.activity_state = 'busy')
   ) AS open_operations ORDER BY status = 'inProgress' DESC, seq LIMIT 1`;

@@ -24,8 +24,12 @@ export function deviceBody(device: Device): Json {
   };
 }
 
+/**
+ * teamworkDeviceOperation as Graph serialises it; an operation a maintenance window held also
+ * has `scheduledDateTime` (an extension: when it runs), so other operations keep Graph's exact shape.
+ */
 export function operationBody(op: Operation): Json {
-  return {
+  const body: Json = {
     '@odata.type': '#microsoft.graph.teamworkDeviceOperation',
     id: op.id,
     status: op.status,
@@ -38,6 +42,8 @@ export function operationBody(op: Operation): Json {
     createdBy: op.createdBy,
     lastActionBy: op.lastActionBy,
   };
+  if (op.scheduledDateTime) body.scheduledDateTime = op.scheduledDateTime;
+  return body;
 }
 
 /** The device's health/activity/configuration document; its id is the device id, as in Graph's examples. */

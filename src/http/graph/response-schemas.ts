@@ -20,6 +20,7 @@ const operation = {
     lastActionDateTime: text,
     createdBy: openObject,
     lastActionBy: openObject,
+    scheduledDateTime: text,
   },
 } as const;
 

@@ -13,13 +13,13 @@ const insertBatchSql = `WITH incoming AS (
     SELECT r.* FROM jsonb_to_recordset($1::jsonb) AS r(
       id text, tenant_id text, device_id text, operation_type text, software_type text, software_version text,
       status text, created_at timestamptz, created_by jsonb, last_action_at timestamptz, last_action_by jsonb,
-      start_deadline timestamptz, artifact_sha256 text, artifact_size bigint, artifact_url text, audit jsonb)
+      start_deadline timestamptz, artifact_sha256 text, artifact_size bigint, artifact_url text, scheduled_at timestamptz, audit jsonb)
     WHERE EXISTS (SELECT 1 FROM devices d WHERE d.tenant_id = r.tenant_id AND d.id = r.device_id)
   ), inserted AS (
     INSERT INTO operations (id, tenant_id, device_id, operation_type, software_type, software_version, status,
-      created_at, created_by, last_action_at, last_action_by, start_deadline, artifact_sha256, artifact_size, artifact_url)
+      created_at, created_by, last_action_at, last_action_by, start_deadline, artifact_sha256, artifact_size, artifact_url, scheduled_at)
     SELECT id, tenant_id, device_id, operation_type, software_type, software_version, status,
-      created_at, created_by, last_action_at, last_action_by, start_deadline, artifact_sha256, artifact_size, artifact_url FROM incoming
+      created_at, created_by, last_action_at, last_action_by, start_deadline, artifact_sha256, artifact_size, artifact_url, scheduled_at FROM incoming
     ON CONFLICT DO NOTHING RETURNING id, device_id
   ), audited AS (
     -- the audit event of each created operation, in the same commit (run whether read or not)
@@ -70,7 +70,8 @@ export class OperationBatches {
           software_type: op.softwareType, software_version: op.softwareVersion, status: op.status,
           created_at: op.createdDateTime, created_by: op.createdBy, last_action_at: op.lastActionDateTime,
           last_action_by: op.lastActionBy, start_deadline: op.startDeadline, artifact_sha256: op.artifact?.sha256 ?? null,
-          artifact_size: op.artifact?.size ?? null, artifact_url: op.artifact?.url ?? null, audit: auditRecord(audit),
+          artifact_size: op.artifact?.size ?? null, artifact_url: op.artifact?.url ?? null, scheduled_at: op.scheduledDateTime ?? null,
+          audit: auditRecord(audit),
         }))), this.channel], 'insert-operations');
         const outcomes = new Map<string, OperationInsertOutcome>(rows.map((r) => [r.id, r.created ? 'created' : 'conflict']));
         for (const { operation, resolve } of batch) resolve(outcomes.get(operation.id) ?? 'noDevice');

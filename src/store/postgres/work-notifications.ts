@@ -1,6 +1,7 @@
 import pg from 'pg';
 
-const workChannel = 'teamwork_devices_work';
+/** The channel of work notifications; statements that NOTIFY in bulk pass it as a parameter. */
+export const workChannel = 'teamwork_devices_work';
 /** Between the device ids of one notification; device ids are GUIDs, which hold no comma. */
 const deviceIdSeparator = ',';
 
