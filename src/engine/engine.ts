@@ -11,6 +11,7 @@ import type { DeviceRef, EnrollmentToken, Store } from '../store/store.js';
 import { actorOf, type AuditActor } from '../domain/audit.js';
 import { isoNow, systemClock, type Clock } from '../domain/clock.js';
 import { AuditLog } from './audit-log.js';
+import { ChangeNotifications } from './change-notifications.js';
 import {
   createEnrollmentToken, removeDevice, revokeDeviceCredential, revokeEnrollmentToken, rotateDeviceCredential, type EnrollmentTokenRequest,
 } from './device-administration.js';
@@ -20,7 +21,9 @@ import type { EngineTimings } from './engine-timings.js';
 import { OperationLifecycle } from './operation-lifecycle.js';
 import { requestOperation } from './operation-requests.js';
 import { Presence } from './presence.js';
+import { Subscriptions } from './subscriptions.js';
 import { Supervisor } from './supervisor.js';
+import type { StoredSubscription } from '../store/subscription-store.js';
 import { WorkSignal } from './work-signal.js';
 
 /**
@@ -36,6 +39,8 @@ export class Engine {
   private readonly lifecycle: OperationLifecycle;
   private readonly supervisor: Supervisor;
   private readonly audit: AuditLog;
+  private readonly subscriptions: Subscriptions;
+  private readonly notifications: ChangeNotifications;
   /** set on stop: long-polls answer at once instead of waiting */
   private stopping = false;
 
@@ -50,6 +55,8 @@ export class Engine {
     this.presence = new Presence(store, this.reports, timings.presenceFlushMs, log, clock);
     this.supervisor = new Supervisor(store, this.reports, timings, log, clock);
     this.lifecycle = new OperationLifecycle(store, this.reports, this.signal, timings, (deviceId) => this.notifyReplicas(deviceId), this.audit, clock);
+    this.subscriptions = new Subscriptions(store, clock);
+    this.notifications = new ChangeNotifications(store, timings.schedulerIntervalMs, log, clock);
     store.onWork((deviceId) => this.signal.wake(deviceId));
   }
 
@@ -57,6 +64,7 @@ export class Engine {
     this.presence.start();
     this.supervisor.start();
     this.audit.start();
+    this.notifications.start();
   }
 
   async stop(): Promise<void> {
@@ -65,6 +73,7 @@ export class Engine {
     await this.supervisor.stop();
     await this.presence.stop();
     await this.audit.stop();
+    await this.notifications.stop();
   }
 
   /** Accepts an action (202) or refuses it (409/400/404), and wakes the device's long-poll (the store tells other replicas). */
@@ -105,6 +114,28 @@ export class Engine {
 
   revokeEnrollmentToken(caller: Caller, tokenId: string): Promise<EnrollmentToken> {
     return revokeEnrollmentToken(this.store, caller.tenantId, tokenId, actorOf(caller));
+  }
+
+  /** Creates a change-notification subscription after its receiver's validation handshake (the reply shows its signing secret). */
+  createSubscription(caller: Caller, body: unknown): Promise<StoredSubscription> {
+    return this.subscriptions.create(caller, body);
+  }
+
+  listSubscriptions(caller: Caller): Promise<StoredSubscription[]> {
+    return this.subscriptions.list(caller);
+  }
+
+  getSubscription(caller: Caller, id: string): Promise<StoredSubscription> {
+    return this.subscriptions.get(caller, id);
+  }
+
+  /** Renews or moves a subscription (and reactivates a suspended one); `mayChangeAny`: not only the caller's application's. */
+  renewSubscription(caller: Caller, id: string, body: unknown, mayChangeAny: boolean): Promise<StoredSubscription> {
+    return this.subscriptions.renew(caller, id, body, mayChangeAny);
+  }
+
+  deleteSubscription(caller: Caller, id: string, mayChangeAny: boolean): Promise<void> {
+    return this.subscriptions.delete(caller, id, mayChangeAny);
   }
 
   /** A token or device credential that did not verify: counted, then written to the audit log in batches. */

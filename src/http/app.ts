@@ -11,6 +11,7 @@ import { addAdministrationRoutes } from './graph/administration-routes.js';
 import { addBatchRoutes } from './graph/batch-routes.js';
 import { addDeviceRoutes } from './graph/device-routes.js';
 import { addOperationRoutes } from './graph/operation-routes.js';
+import { addSubscriptionRoutes } from './graph/subscription-routes.js';
 import { applyConnectionLimits, type ConnectionLimits } from './connection-limits.js';
 import { installJsonBodies } from './json-bodies.js';
 import { defaultSheddingLimits, installLoadShedding, type SheddingLimits } from './load-shedding.js';
@@ -76,6 +77,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   addDeviceRoutes(routes, options.store);
   addOperationRoutes(routes, options.store, options.engine);
   addAdministrationRoutes(routes, options.store, options.engine, credentials);
+  addSubscriptionRoutes(routes, options.engine);
   addBatchRoutes(routes);
   routes.closeWith405();
   const agentRoutes = new RouteTable(app, [''], false);

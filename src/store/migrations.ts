@@ -1,9 +1,11 @@
-import type { ColumnTypes, SqlDriver } from './sql-driver.js';
+import { changeEventTriggers, changeNotificationTables, operationChanges } from './change-notification-schema.js';
+import type { ColumnTypes, SqlDialect, SqlDriver } from './sql-driver.js';
 
 export interface Migration {
   version: number;
   name: string;
-  sql: (t: ColumnTypes) => string;
+  /** `dialect`: for what only one database spells its own way (triggers and their functions) */
+  sql: (t: ColumnTypes, dialect: SqlDialect['name']) => string;
 }
 
 /**
@@ -264,6 +266,11 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 10,
+    name: 'change notifications: subscriptions, change events and their triggers',
+    sql: (t, dialect) => changeNotificationTables(t) + changeEventTriggers(dialect, operationChanges),
+  },
 ];
 
 /**
@@ -288,7 +295,7 @@ export async function migrate(driver: SqlDriver, list: Migration[] = migrations)
     const done = new Set((await tx.query<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => Number(r.version)));
     for (const migration of list) {
       if (done.has(migration.version)) continue;
-      await tx.script(migration.sql(t));
+      await tx.script(migration.sql(t, driver.dialect.name));
       await tx.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
         migration.version, migration.name, new Date().toISOString(),
       ]);

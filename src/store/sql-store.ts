@@ -25,6 +25,8 @@ import type {
   DeviceDocuments, SeededDocuments, SigningKey, Store, StoredCredential, TransitionChanges,
 } from './store.js';
 import { nextOperationSql, transitionSql } from './transition-sql.js';
+import { SqlSubscriptions } from './subscription-sql.js';
+import type { SubscriptionStore } from './subscription-store.js';
 
 /** Devices per presence UPDATE. */
 const devicesPerMarkSeen = 500;
@@ -45,6 +47,8 @@ export class SqlStore implements Store {
 
   private readonly deviceReads: CoalescedDeviceReads;
 
+  readonly subscriptions: SubscriptionStore;
+
   constructor(
     private readonly sql: SqlDriver,
     private readonly artifacts: ArtifactStore,
@@ -54,6 +58,7 @@ export class SqlStore implements Store {
     this.seededDocuments = seededDocuments ?? refuseSeededDocuments;
     this.devicePages = new DevicePages(sql, this.seededDocuments, scanRowsPerPage);
     this.deviceReads = new CoalescedDeviceReads(sql);
+    this.subscriptions = new SqlSubscriptions(sql);
   }
 
   close(): Promise<void> {

@@ -7,6 +7,7 @@ import type { IdentitySet } from '../domain/identity.js';
 import type { CatalogEntry, CatalogOffer, NewCatalogEntry } from '../domain/software-catalog.js';
 import type { ArtifactContent, StoredArtifact } from './artifact-store.js';
 import type { DeviceFilter, DevicePage, DevicePageQuery, OperationPageQuery, Page } from './device-query.js';
+import type { SubscriptionStore } from './subscription-store.js';
 
 export interface EnrollmentToken {
   id: string;
@@ -107,6 +108,9 @@ export interface SigningKey {
  */
 export interface Store {
   close(): Promise<void>;
+
+  /** Change-notification subscriptions and their queued notifications (subscription-store.ts). */
+  readonly subscriptions: SubscriptionStore;
 
   /** The dev issuer's signing keys, newest first (by createdAt, then kid). */
   signingKeys(): Promise<SigningKey[]>;
