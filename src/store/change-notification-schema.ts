@@ -125,7 +125,8 @@ export function changeNotificationTables(t: ColumnTypes): string {
       at ${t.timestamp} NOT NULL
     );
 
-    -- A subscription's changes not yet delivered, sent oldest first (event_seq).
+    -- A subscription's changes not yet delivered, sent in the order they were queued (seq). Not
+    -- by event_seq: SQLite hands out the seq of deleted events again once change_events is empty.
     CREATE TABLE subscription_notifications (
       seq ${t.sequenceKey},
       subscription_id text NOT NULL,
@@ -138,6 +139,6 @@ export function changeNotificationTables(t: ColumnTypes): string {
       detail_type text,
       at ${t.timestamp} NOT NULL
     );
-    CREATE INDEX subscription_notifications_by_subscription ON subscription_notifications (subscription_id, event_seq);
+    CREATE INDEX subscription_notifications_by_subscription ON subscription_notifications (subscription_id, seq);
   `;
 }

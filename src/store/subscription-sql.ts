@@ -163,7 +163,7 @@ export class SqlSubscriptions implements SubscriptionStore {
     const result: DueDelivery[] = [];
     for (const row of rows.filter((r) => !busy.has(r.id)).slice(0, limit)) {
       const queued = await this.sql.query<NotificationRow>(
-        'SELECT * FROM subscription_notifications WHERE subscription_id = ? ORDER BY event_seq LIMIT ?', [row.id, perDelivery],
+        'SELECT * FROM subscription_notifications WHERE subscription_id = ? ORDER BY seq LIMIT ?', [row.id, perDelivery],
       );
       if (queued.length) result.push({ subscription: subscriptionFromRow(row), notifications: queued.map(notificationFromRow) });
     }

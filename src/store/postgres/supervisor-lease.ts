@@ -10,11 +10,23 @@ const supervisorLock = 0x7477_6402;
 export class SupervisorLease {
   private client: pg.Client | null = null;
   private held = false;
+  /** the attempt under way: callers asking at once share it */
+  private attempt: Promise<boolean> | null = null;
 
   constructor(private readonly url: string) {}
 
-  async holds(): Promise<boolean> {
-    if (this.held) return true;
+  /**
+   * Several loops ask (supervisor, notifications, schedulers). Asking at once must not open a
+   * connection each: the lock taken on one that is then forgotten would never be released, and
+   * no one, not even this replica, would get it again.
+   */
+  holds(): Promise<boolean> {
+    if (this.held) return Promise.resolve(true);
+    this.attempt ??= this.take().finally(() => (this.attempt = null));
+    return this.attempt;
+  }
+
+  private async take(): Promise<boolean> {
     try {
       if (!this.client) {
         const client = new pg.Client({ connectionString: this.url, keepAlive: true });
