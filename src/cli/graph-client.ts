@@ -23,6 +23,12 @@ export class GraphClient {
     return (await this.send(method, path)).status;
   }
 
+  /** Sends a JSON body (or none) and returns the JSON reply; a 204 is null. */
+  async json<T = Record<string, unknown>>(method: 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T | null> {
+    const response = await this.send(method, path, body);
+    return response.status === 204 ? null : ((await response.json()) as T);
+  }
+
   private async send(method: string, path: string, body?: unknown): Promise<Response> {
     const url = path.startsWith('http') ? path : `${this.baseUrl}${path}`;
     const response = await fetch(url, {

@@ -8,6 +8,7 @@ import { addMigrateCommand } from './migrate-command.js';
 import { addSeedCommand } from './seed-command.js';
 import { addServeCommand } from './serve-command.js';
 import { addSimulateCommand } from './simulate-command.js';
+import { addSubscriptionsCommand } from './subscriptions-command.js';
 import { addAgentCommand } from './agent-command.js';
 import { addTokenCommand } from './token-command.js';
 
@@ -25,6 +26,7 @@ export async function main(argv: string[]): Promise<void> {
   addSimulateCommand(program);
   addAgentCommand(program);
   addDevicesCommand(program);
+  addSubscriptionsCommand(program);
   addMigrateCommand(program);
   addAuditCommand(program);
   try {
