@@ -8,6 +8,7 @@ import { describe, test } from 'node:test';
 import type { Device } from '../../src/domain/device.js';
 import { operationStatuses, transitions, type Operation, type OperationStatus, type Transition } from '../../src/domain/operation.js';
 import type { CatalogEntry } from '../../src/domain/software-catalog.js';
+import { migrations } from '../../src/store/migrations.js';
 import { devicePageOrder } from '../../src/store/device-list-plan.js';
 import type { DeviceFilter, DeviceOrderKey, DevicePage, DevicePosition } from '../../src/store/device-query.js';
 import { openStore } from '../../src/store/open-store.js';
@@ -1124,7 +1125,8 @@ describe('PostgreSQL migrations', { skip: testStore !== 'postgres' && 'replicas 
         'SELECT version, count(*) AS n FROM schema_migrations GROUP BY version ORDER BY version');
       assert.ok(rows.length >= 2, JSON.stringify(rows));
       for (const row of rows) assert.equal(Number(row.n), 1, `version ${row.version} applied once`);
-      assert.deepEqual(rows.map((r) => r.version), rows.map((_, i) => i + 1), 'versions 1..n');
+      // Every version of the list, which may have gaps while branches that take numbers merge.
+      assert.deepEqual(rows.map((r) => r.version), migrations.map((m) => m.version).sort((a, b) => a - b), 'every version once');
       // and reopening later applies nothing new
       const again = await openStore(database.url);
       stores.push(again);
