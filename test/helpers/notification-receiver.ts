@@ -87,6 +87,17 @@ export class NotificationReceiver {
   /** POSTs answered with a failure (they must come again). */
   readonly failed: ReceivedPost[] = [];
 
+  /** Notification POSTs (or handshakes) left unanswered so far. */
+  get hangingCount(): number {
+    return this.hanging.size;
+  }
+
+  /** Cuts every unanswered request's connection: the sender sees a failure at once. */
+  releaseHanging(): void {
+    for (const response of this.hanging) response.socket?.destroy();
+    this.hanging.clear();
+  }
+
   async stop(): Promise<void> {
     for (const response of this.hanging) response.socket?.destroy();
     this.server.closeAllConnections();
