@@ -8,6 +8,7 @@ import type { ActionName, Operation } from '../domain/operation.js';
 import type { ResultReport } from '../domain/operation-result.js';
 import type { ArtifactContent } from '../store/artifact-store.js';
 import type { DeviceRef, EnrollmentToken, Store } from '../store/store.js';
+import type { StoredSubscription } from '../store/subscription-store.js';
 import { actorOf, type AuditActor } from '../domain/audit.js';
 import { isoNow, systemClock, type Clock } from '../domain/clock.js';
 import { AuditLog } from './audit-log.js';
@@ -23,7 +24,6 @@ import { requestOperation } from './operation-requests.js';
 import { Presence } from './presence.js';
 import { Subscriptions } from './subscriptions.js';
 import { Supervisor } from './supervisor.js';
-import type { StoredSubscription } from '../store/subscription-store.js';
 import { WorkSignal } from './work-signal.js';
 
 /**
