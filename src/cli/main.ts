@@ -9,6 +9,7 @@ import { addRolloutsCommand } from './rollouts-command.js';
 import { addSeedCommand } from './seed-command.js';
 import { addServeCommand } from './serve-command.js';
 import { addSimulateCommand } from './simulate-command.js';
+import { addSubscriptionsCommand } from './subscriptions-command.js';
 import { addAgentCommand } from './agent-command.js';
 import { addTokenCommand } from './token-command.js';
 import { addWindowsCommand } from './windows-command.js';
@@ -29,6 +30,7 @@ export async function main(argv: string[]): Promise<void> {
   addDevicesCommand(program);
   addRolloutsCommand(program);
   addWindowsCommand(program);
+  addSubscriptionsCommand(program);
   addMigrateCommand(program);
   addAuditCommand(program);
   try {

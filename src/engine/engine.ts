@@ -12,9 +12,11 @@ import type { ArtifactContent } from '../store/artifact-store.js';
 import type { DeviceRef, EnrollmentToken, Store } from '../store/store.js';
 import type { Page } from '../store/device-query.js';
 import type { RolloutDevice, RolloutPageQuery } from '../store/rollout-store.js';
+import type { StoredSubscription } from '../store/subscription-store.js';
 import { actorOf, type AuditActor } from '../domain/audit.js';
 import { isoNow, systemClock, type Clock } from '../domain/clock.js';
 import { AuditLog } from './audit-log.js';
+import { ChangeNotifications } from './change-notifications.js';
 import {
   createEnrollmentToken, removeDevice, revokeDeviceCredential, revokeEnrollmentToken, rotateDeviceCredential, type EnrollmentTokenRequest,
 } from './device-administration.js';
@@ -27,6 +29,7 @@ import { createWindow, deleteWindow, updateWindow, windowsOfDevice, WindowSchedu
 import { Presence } from './presence.js';
 import { RolloutScheduler } from './rollout-scheduler.js';
 import { Rollouts, type RolloutRequest, type RolloutVerb, type RolloutView } from './rollouts.js';
+import { Subscriptions } from './subscriptions.js';
 import { Supervisor } from './supervisor.js';
 import { WorkSignal } from './work-signal.js';
 
@@ -46,6 +49,8 @@ export class Engine {
   private readonly windows: WindowScheduler;
   private readonly rollouts: Rollouts;
   private readonly rolloutScheduler: RolloutScheduler;
+  private readonly subscriptions: Subscriptions;
+  private readonly notifications: ChangeNotifications;
   /** set on stop: long-polls answer at once instead of waiting */
   private stopping = false;
 
@@ -70,6 +75,8 @@ export class Engine {
       startTimeoutMs: timings.startTimeoutMs,
       wake: (deviceId) => this.signal.wake(deviceId),
     });
+    this.subscriptions = new Subscriptions(store, clock);
+    this.notifications = new ChangeNotifications(store, timings.schedulerIntervalMs, log, clock);
     store.onWork((deviceId) => this.signal.wake(deviceId));
   }
 
@@ -79,6 +86,7 @@ export class Engine {
     this.windows.start();
     this.rolloutScheduler.start();
     this.audit.start();
+    this.notifications.start();
   }
 
   async stop(): Promise<void> {
@@ -89,6 +97,7 @@ export class Engine {
     await this.rolloutScheduler.stop();
     await this.presence.stop();
     await this.audit.stop();
+    await this.notifications.stop();
   }
 
   /** Accepts an action (202) or refuses it (409/400/404), and wakes the device's long-poll (the store tells other replicas). */
@@ -166,6 +175,28 @@ export class Engine {
 
   revokeEnrollmentToken(caller: Caller, tokenId: string): Promise<EnrollmentToken> {
     return revokeEnrollmentToken(this.store, caller.tenantId, tokenId, actorOf(caller));
+  }
+
+  /** Creates a change-notification subscription after its receiver's validation handshake (the reply shows its signing secret). */
+  createSubscription(caller: Caller, body: unknown): Promise<StoredSubscription> {
+    return this.subscriptions.create(caller, body);
+  }
+
+  listSubscriptions(caller: Caller): Promise<StoredSubscription[]> {
+    return this.subscriptions.list(caller);
+  }
+
+  getSubscription(caller: Caller, id: string): Promise<StoredSubscription> {
+    return this.subscriptions.get(caller, id);
+  }
+
+  /** Renews or moves a subscription (and reactivates a suspended one); `mayChangeAny`: not only the caller's application's. */
+  renewSubscription(caller: Caller, id: string, body: unknown, mayChangeAny: boolean): Promise<StoredSubscription> {
+    return this.subscriptions.renew(caller, id, body, mayChangeAny);
+  }
+
+  deleteSubscription(caller: Caller, id: string, mayChangeAny: boolean): Promise<void> {
+    return this.subscriptions.delete(caller, id, mayChangeAny);
   }
 
   /** A token or device credential that did not verify: counted, then written to the audit log in batches. */

@@ -13,6 +13,7 @@ import { addBatchRoutes } from './graph/batch-routes.js';
 import { addDeviceRoutes } from './graph/device-routes.js';
 import { addOperationRoutes } from './graph/operation-routes.js';
 import { addMaintenanceWindowRoutes } from './graph/maintenance-window-routes.js';
+import { addSubscriptionRoutes } from './graph/subscription-routes.js';
 import { applyConnectionLimits, type ConnectionLimits } from './connection-limits.js';
 import { installJsonBodies } from './json-bodies.js';
 import { defaultSheddingLimits, installLoadShedding, type SheddingLimits } from './load-shedding.js';
@@ -80,6 +81,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   addAdministrationRoutes(routes, options.store, options.engine, credentials);
   addMaintenanceWindowRoutes(routes, options.store, options.engine);
   addRolloutRoutes(routes, options.engine);
+  addSubscriptionRoutes(routes, options.engine);
   addBatchRoutes(routes);
   routes.closeWith405();
   const agentRoutes = new RouteTable(app, [''], false);

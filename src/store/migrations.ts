@@ -1,9 +1,11 @@
-import type { ColumnTypes, SqlDriver } from './sql-driver.js';
+import { changeEventTriggers, changeNotificationTables, operationChanges, rolloutChanges } from './change-notification-schema.js';
+import type { ColumnTypes, SqlDialect, SqlDriver } from './sql-driver.js';
 
 export interface Migration {
   version: number;
   name: string;
-  sql: (t: ColumnTypes) => string;
+  /** `dialect`: for what only one database spells its own way (triggers and their functions) */
+  sql: (t: ColumnTypes, dialect: SqlDialect['name']) => string;
 }
 
 /**
@@ -291,6 +293,11 @@ export const migrations: Migration[] = [
     `,
   },
   {
+    version: 10,
+    name: 'change notifications: subscriptions, change events and their triggers',
+    sql: (t, dialect) => changeNotificationTables(t) + changeEventTriggers(dialect, operationChanges),
+  },
+  {
     version: 11,
     name: 'software rollouts',
     sql: (t) => `
@@ -352,6 +359,11 @@ export const migrations: Migration[] = [
       CREATE INDEX rollout_devices_by_operation ON rollout_devices (operation_id);
     `,
   },
+  {
+    version: 12,
+    name: 'change notifications of rollouts',
+    sql: (_t, dialect) => changeEventTriggers(dialect, rolloutChanges),
+  },
 ];
 
 /**
@@ -376,7 +388,7 @@ export async function migrate(driver: SqlDriver, list: Migration[] = migrations)
     const done = new Set((await tx.query<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => Number(r.version)));
     for (const migration of list) {
       if (done.has(migration.version)) continue;
-      await tx.script(migration.sql(t));
+      await tx.script(migration.sql(t, driver.dialect.name));
       await tx.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
         migration.version, migration.name, new Date().toISOString(),
       ]);

@@ -27,6 +27,8 @@ import type {
 } from './store.js';
 import { RolloutSql } from './rollout-sql.js';
 import { nextOperationSql, transitionSql } from './transition-sql.js';
+import { SqlSubscriptions } from './subscription-sql.js';
+import type { SubscriptionStore } from './subscription-store.js';
 
 /** Devices per presence UPDATE. */
 const devicesPerMarkSeen = 500;
@@ -50,6 +52,7 @@ export class SqlStore implements Store {
   readonly rollouts: RolloutSql;
 
   readonly windows: MaintenanceWindowSql;
+  readonly subscriptions: SubscriptionStore;
 
   constructor(
     private readonly sql: SqlDriver,
@@ -62,6 +65,7 @@ export class SqlStore implements Store {
     this.deviceReads = new CoalescedDeviceReads(sql);
     this.rollouts = new RolloutSql(sql);
     this.windows = new MaintenanceWindowSql(sql, this.seededDocuments);
+    this.subscriptions = new SqlSubscriptions(sql);
   }
 
   close(): Promise<void> {

@@ -9,6 +9,7 @@ import type { ArtifactContent, StoredArtifact } from './artifact-store.js';
 import type { RolloutStore } from './rollout-store.js';
 import type { DeviceFilter, DevicePage, DevicePageQuery, OperationPageQuery, Page } from './device-query.js';
 import type { MaintenanceWindowStore } from './maintenance-window-store.js';
+import type { SubscriptionStore } from './subscription-store.js';
 
 export interface EnrollmentToken {
   id: string;
@@ -118,6 +119,8 @@ export interface Store {
 
   /** Maintenance windows (an extension beside Graph) and the operations they hold. */
   readonly windows: MaintenanceWindowStore;
+  /** Change-notification subscriptions and their queued notifications (subscription-store.ts). */
+  readonly subscriptions: SubscriptionStore;
 
   /** The dev issuer's signing keys, newest first (by createdAt, then kid). */
   signingKeys(): Promise<SigningKey[]>;

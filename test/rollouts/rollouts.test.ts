@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { expectGraphError as graphError } from '../helpers/http-assertions.js';
+import { NotificationReceiver, signatureValid } from '../helpers/notification-receiver.js';
 import { ScriptedFleet, type Script } from '../helpers/scripted-fleet.js';
 import { TestClock } from '../helpers/test-clock.js';
 import { startTestServer, tenantB, type TestServer } from '../helpers/test-server.js';
@@ -326,6 +327,35 @@ describe('rollouts: the API', () => {
       assert.equal(op.status, 'cancelled');
     }
     for (const verb of ['start', 'pause', 'resume', 'cancel']) await act(r.id, verb, 409);
+  });
+
+  it('notifies subscribers of teamwork/softwareRollouts: created, then each change of status, signed', async () => {
+    const receiver = await NotificationReceiver.start();
+    try {
+      const subscribed = await server.request('/beta/subscriptions', {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          changeType: 'created,updated', resource: 'teamwork/softwareRollouts', notificationUrl: receiver.url, clientState: 'rollouts-state',
+          expirationDateTime: new Date(clock.now() + 24 * 3600_000).toISOString(),
+        }),
+      });
+      assert.equal(subscribed.status, 201, await subscribed.clone().text());
+      const { signingSecret } = await subscribed.json() as { signingSecret: string };
+      const { ids } = await fleet(2);
+      const r = await create({ displayName: 'notified', ...update, target: { deviceIds: ids } });
+      await act(r.id, 'start');
+      await until(r.id, 'completed', (x) => x.status === 'completed');
+      const mine = () => receiver.changes.filter((c) => c.resourceData.id === r.id);
+      await waitFor('the completion notified', async () => mine().some((c) => c.resourceData.status === 'completed'), { timeoutMs: 10_000 });
+      assert.deepEqual(mine().map((c) => `${c.changeType}:${c.resourceData.status}`), ['created:notStarted', 'updated:running', 'updated:completed']);
+      for (const c of mine()) {
+        assert.equal(c.resource, `teamwork/softwareRollouts/${r.id}`);
+        assert.equal(c.clientState, 'rollouts-state');
+      }
+      for (const post of receiver.posts) assert.ok(signatureValid(signingSecret, post.body, post.signature), 'every POST signed');
+    } finally {
+      await receiver.stop();
+    }
   });
 
   it('goes on after the server restarts', async () => {
