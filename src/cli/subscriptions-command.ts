@@ -1,5 +1,5 @@
-import { Option, type Command } from 'commander';
-import { GraphClient } from './graph-client.js';
+import type { Command } from 'commander';
+import { graphClientOf, graphClientOptions } from './cli-options.js';
 
 type Json = Record<string, unknown>;
 
@@ -19,12 +19,8 @@ function expiration(options: { expiresIn?: string; expiration?: string }, fallba
 /** `subscriptions …`: change-notification subscriptions through the API (/subscriptions), for scripts (--json) and people. */
 export function addSubscriptionsCommand(program: Command): void {
   const group = program.command('subscriptions').description('change-notification subscriptions (Graph-style /subscriptions)');
-  const common = (command: Command) =>
-    command
-      .addOption(new Option('--url <url>', 'server base URL').env('TEAMWORK_DEVICES_URL').default('http://127.0.0.1:8080'))
-      .addOption(new Option('--token <token>', 'bearer token').env('TEAMWORK_DEVICES_TOKEN').makeOptionMandatory())
-      .option('--json', 'print JSON for scripts', false);
-  const client = (options: { url: string; token: string }) => new GraphClient(options.url.replace(/\/$/, ''), options.token);
+  const common = graphClientOptions;
+  const client = graphClientOf;
   const print = (options: { json: boolean }, value: unknown, human: () => string) =>
     process.stdout.write(`${options.json ? JSON.stringify(value, null, 2) : human()}\n`);
   const line = (s: Json) => [s.id, s.resource, s.changeType, s.notificationStatus, s.expirationDateTime, s.notificationUrl].join('\t');

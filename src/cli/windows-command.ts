@@ -1,6 +1,5 @@
-import { Option, type Command } from 'commander';
-import { integer } from './cli-options.js';
-import { GraphClient } from './graph-client.js';
+import type { Command } from 'commander';
+import { graphClientOf, graphClientOptions, integer } from './cli-options.js';
 
 type Json = Record<string, unknown>;
 
@@ -9,12 +8,8 @@ const path = '/beta/teamwork/maintenanceWindows';
 /** `windows …`: maintenance windows through the API (an extension beside Graph), for scripts (--json) and people. */
 export function addWindowsCommand(program: Command): void {
   const group = program.command('windows').description('maintenance windows: when devices may be given work');
-  const common = (command: Command) =>
-    command
-      .addOption(new Option('--url <url>', 'server base URL').env('TEAMWORK_DEVICES_URL').default('http://127.0.0.1:8080'))
-      .addOption(new Option('--token <token>', 'bearer token').env('TEAMWORK_DEVICES_TOKEN').makeOptionMandatory())
-      .option('--json', 'print JSON for scripts', false);
-  const client = (options: { url: string; token: string }) => new GraphClient(options.url.replace(/\/$/, ''), options.token);
+  const common = graphClientOptions;
+  const client = graphClientOf;
   const print = (options: { json: boolean }, value: unknown, human: () => string) =>
     process.stdout.write(`${options.json ? JSON.stringify(value, null, 2) : human()}\n`);
   const one = (id: string) => `${path}/${encodeURIComponent(id)}`;

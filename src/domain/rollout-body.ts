@@ -1,19 +1,11 @@
 import { rejectUnknown, requireObject } from './action-body.js';
-import { softwareTypes, type SoftwareType } from './enums.js';
+import { softwareTypes } from './enums.js';
 import { badRequest } from './errors.js';
-import type { RetryPolicy, RolloutTarget, StageSpec } from './rollout.js';
+import type { RetryPolicy, Rollout, RolloutTarget, StageSpec } from './rollout.js';
 import { versionTextPattern } from './software-catalog.js';
 
 /** A rollout's create body, checked; the target's $filter is still text (the OData layer parses it). */
-export interface RolloutBody {
-  displayName: string;
-  softwareType: SoftwareType;
-  softwareVersion: string | null;
-  target: RolloutTarget;
-  includeNewDevices: boolean;
-  stages: StageSpec[];
-  retry: RetryPolicy;
-}
+export type RolloutBody = Pick<Rollout, 'displayName' | 'softwareType' | 'softwareVersion' | 'target' | 'includeNewDevices' | 'stages' | 'retry'>;
 
 const maxStages = 20;
 const maxDeviceIds = 1000;

@@ -3,27 +3,15 @@ import { isoNow, type Clock } from '../domain/clock.js';
 import { ServiceError, badRequest, notFound } from '../domain/errors.js';
 import { identitySetOf, type Caller, type IdentitySet } from '../domain/identity.js';
 import { newOperationId } from '../domain/operation-id.js';
-import {
-  emptyCounts, type RetryPolicy, type RolloutCounts, type RolloutStatus, type RolloutTarget, type StageSpec,
-} from '../domain/rollout.js';
-import type { SoftwareType } from '../domain/enums.js';
+import { emptyCounts, type RolloutCounts, type RolloutStatus } from '../domain/rollout.js';
+import type { RolloutBody } from '../domain/rollout-body.js';
 import type { DeviceFilter, Page } from '../store/device-query.js';
 import type { RolloutDevice, RolloutPageQuery, RolloutRecord } from '../store/rollout-store.js';
 import type { Store } from '../store/store.js';
 import type { AuditLog } from './audit-log.js';
 
-/** What an admin asks for when creating a rollout (the route has validated and parsed it). */
-export interface RolloutRequest {
-  displayName: string;
-  softwareType: SoftwareType;
-  softwareVersion: string | null;
-  target: RolloutTarget;
-  /** the target's $filter parsed (null for a list of ids) */
-  targetFilter: DeviceFilter | null;
-  includeNewDevices: boolean;
-  stages: StageSpec[];
-  retry: RetryPolicy;
-}
+/** What an admin asks for when creating a rollout (the route has validated it), with the target's $filter parsed (null for a list of ids). */
+export type RolloutRequest = RolloutBody & { targetFilter: DeviceFilter | null };
 
 /** A rollout with its counts, as the API shows it. */
 export interface RolloutView {
