@@ -1,5 +1,11 @@
 import type { Logger } from 'pino';
 
+/** What a tick returns when it left work that is due now: the loop runs it again at once (after other I/O), not after the interval. */
+export const moreDueNow = Symbol('more due now');
+
+/** Ticks run back to back at most this many times before the loop sleeps anyway. */
+const maxBackToBack = 50;
+
 /**
  * A boring background loop: runs `tick` every `intervalMs`, never overlapping itself, never
  * throwing out of the loop (errors go to the log), sleeping abortably, draining on stop.
@@ -30,12 +36,20 @@ export class BackgroundLoop {
   }
 
   private async run(): Promise<void> {
+    let backToBack = 0;
     while (this.running) {
+      let outcome: unknown;
       try {
-        await this.tick();
+        outcome = await this.tick();
       } catch (error) {
         this.log.error({ err: error, loop: this.name }, 'background loop tick failed');
       }
+      if (outcome === moreDueNow && backToBack < maxBackToBack) {
+        backToBack++;
+        await new Promise((resolve) => setImmediate(resolve));
+        continue;
+      }
+      backToBack = 0;
       await sleep(this.intervalMs, this.abort.signal);
     }
   }

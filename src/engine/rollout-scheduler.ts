@@ -9,7 +9,7 @@ import {
 import { isOffered, newestVersion, type CatalogEntry } from '../domain/software-catalog.js';
 import type { DueDevice, OperationProgress, RolloutChange, RolloutRecord, TargetClaim } from '../store/rollout-store.js';
 import type { Store } from '../store/store.js';
-import { BackgroundLoop } from './background-loop.js';
+import { BackgroundLoop, moreDueNow } from './background-loop.js';
 import { requestOperation } from './operation-requests.js';
 
 /** Devices read per expansion statement (bounded work, whatever the filter). */
@@ -65,17 +65,20 @@ export class RolloutScheduler {
     return this.loop.stop();
   }
 
-  async tick(): Promise<void> {
+  /** One pass over the rollouts; moreDueNow when one moved on to a step that can run at once (its next stage, more devices). */
+  async tick(): Promise<typeof moreDueNow | void> {
     const { store } = this.deps;
     if (!(await store.holdsSupervisorLease())) return;
+    let more = false;
     for (const rollout of await store.rollouts.rolloutsIn(['running', 'paused', 'cancelled'], 100)) {
       try {
         await this.follow(rollout);
-        if (rollout.status === 'running') await this.advance(rollout);
+        if (rollout.status === 'running' && (await this.advance(rollout))) more = true;
       } catch (error) {
         this.deps.log.error({ err: error, rolloutId: rollout.id }, 'rollout step failed; it is tried again at the next tick');
       }
     }
+    if (more) return moreDueNow;
   }
 
   /** Brings each asked device's state up to its operation's status. */
@@ -123,16 +126,17 @@ export class RolloutScheduler {
     }
   }
 
-  /** One step of a running rollout: expansion, then its current stage. */
-  private async advance(r: RolloutRecord): Promise<void> {
-    if (!(await this.expand(r))) return;
+  /** One step of a running rollout: expansion, then its current stage. True when its next step is due at once. */
+  private async advance(r: RolloutRecord): Promise<boolean> {
+    // Targets still being read: the next batch is due at once.
+    if (!(await this.expand(r))) return true;
     const rollouts = this.deps.store.rollouts;
     const at = isoNow(this.deps.clock);
     const k = r.currentStage;
     const last = r.stages.length - 1;
     if (k > last) {
       await this.change(r, { status: 'completed', stagePhase: null, completedDateTime: at });
-      return;
+      return false;
     }
     const stage = r.stages[k];
     switch (r.stagePhase) {
@@ -140,7 +144,7 @@ export class RolloutScheduler {
       case 'awaitingApproval': {
         if (stage.requiresApproval && r.approvedStage < k) {
           if (r.stagePhase === null) await this.change(r, { stagePhase: 'awaitingApproval' });
-          return;
+          return false;
         }
         // A stage whose targets were chosen before a pause or a crash keeps them.
         const chosen = (await rollouts.stageCounts(r.tenantId, r.id, k)).total;
@@ -149,12 +153,12 @@ export class RolloutScheduler {
           await rollouts.assignStage(r.tenantId, r.id, k, stageSize(stage, remaining, k === last));
         }
         await this.change(r, { stagePhase: 'running', acceptedFailures: 0 });
-        return;
+        return true;
       }
       case 'soaking':
-        if (r.soakUntil !== null && at < r.soakUntil) return;
+        if (r.soakUntil !== null && at < r.soakUntil) return false;
         await this.change(r, { currentStage: k + 1, stagePhase: null, soakUntil: null });
-        return;
+        return true;
       case 'running': {
         // Late enrollers join the last stage while it runs (earlier ones wait for the next stage's share).
         if (k === last && r.includeNewDevices) await rollouts.assignStage(r.tenantId, r.id, k, await rollouts.unassignedTargets(r.tenantId, r.id));
@@ -162,29 +166,27 @@ export class RolloutScheduler {
         if (failureThresholdCrossed(stage, counts, r.acceptedFailures)) {
           await this.change(r, { status: 'paused', pausedReason: 'failureThreshold' });
           this.deps.log.warn({ rolloutId: r.id, stage: k, failed: counts.failed }, 'rollout paused: the stage crossed its failure threshold');
-          return;
+          return false;
         }
-        if (stageFinished(counts)) {
-          await this.finishStage(r, counts);
-          return;
-        }
-        await this.dispatch(r, counts);
-        return;
+        if (stageFinished(counts)) return this.finishStage(r, counts);
+        return this.dispatch(r, counts);
       }
     }
   }
 
-  private async finishStage(r: RolloutRecord, counts: RolloutCounts): Promise<void> {
+  /** True when the next stage may begin at once. */
+  private async finishStage(r: RolloutRecord, counts: RolloutCounts): Promise<boolean> {
     const stage = r.stages[r.currentStage];
     if (!stageSucceeded(stage, counts)) {
       await this.change(r, { status: 'paused', pausedReason: 'successThresholdNotMet' });
-      return;
+      return false;
     }
     if (stage.soakMinutes > 0) {
       await this.change(r, { stagePhase: 'soaking', soakUntil: new Date(this.deps.clock.now() + stage.soakMinutes * 60_000).toISOString() });
-      return;
+      return false;
     }
     await this.change(r, { currentStage: r.currentStage + 1, stagePhase: null });
+    return true;
   }
 
   /**
@@ -224,14 +226,14 @@ export class RolloutScheduler {
     return expanded;
   }
 
-  /** Asks the stage's due devices, up to its concurrency. */
-  private async dispatch(r: RolloutRecord, counts: RolloutCounts): Promise<void> {
+  /** Asks the stage's due devices, up to its concurrency; true when more were due than one tick asks. */
+  private async dispatch(r: RolloutRecord, counts: RolloutCounts): Promise<boolean> {
     const stage = r.stages[r.currentStage];
     const open = counts.scheduled + counts.running;
     const room = Math.min(createsPerTick, stage.concurrency === null ? createsPerTick : stage.concurrency - open);
-    if (room <= 0) return;
+    if (room <= 0) return false;
     const due = await this.deps.store.rollouts.dueDevices(r, r.currentStage, isoNow(this.deps.clock), room);
-    if (due.length === 0) return;
+    if (due.length === 0) return false;
     const catalog = (await this.deps.store.listCatalog(r.tenantId)).filter((e) => e.softwareType === r.softwareType);
     const now = this.deps.clock.now();
     const at = new Date(now).toISOString();
@@ -251,6 +253,7 @@ export class RolloutScheduler {
     for (let i = 0; i < toCreate.length; i += createsInParallel) {
       await Promise.all(toCreate.slice(i, i + createsInParallel).map((c) => this.create(r, c.deviceId, c.operationId)));
     }
+    return due.length === createsPerTick;
   }
 
   /** Creates the operation recorded for a device; what to do when something is in its way. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
-import { BackgroundLoop } from '../../src/engine/background-loop.js';
+import { BackgroundLoop, moreDueNow } from '../../src/engine/background-loop.js';
 
 /**
  * The supervisor and the presence flush are BackgroundLoops that run for the life of the
@@ -30,4 +30,17 @@ test('a background loop does not accumulate an abort listener per tick', async (
     process.off('warning', onWarning);
   }
   assert.deepEqual(warnings.map((w) => w.message), [], 'one abort listener is added per sleep and never removed');
+});
+
+test('a tick that leaves work due now is run again at once, not after the interval, and at most 50 times back to back', async () => {
+  const at: number[] = [];
+  const loop = new BackgroundLoop('test', 60_000, async () => {
+    at.push(Date.now());
+    return moreDueNow;
+  }, pino({ level: 'silent' }));
+  loop.start();
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  await loop.stop();
+  // The first tick and 50 back to back, then the 60 s interval.
+  assert.equal(at.length, 51);
 });
