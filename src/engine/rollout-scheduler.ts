@@ -7,7 +7,7 @@ import {
   failureThresholdCrossed, retryAt, stageFinished, stageSize, stageSucceeded, type RolloutCounts, type SkipReason,
 } from '../domain/rollout.js';
 import { isOffered, newestVersion, type CatalogEntry } from '../domain/software-catalog.js';
-import type { DueDevice, OperationProgress, RolloutChange, RolloutRecord, TargetClaim } from '../store/rollout-store.js';
+import type { DueDevice, OperationProgress, RolloutChange, RolloutRecord, TargetClaim, TargetMove } from '../store/rollout-store.js';
 import type { Store } from '../store/store.js';
 import { BackgroundLoop, moreDueNow } from './background-loop.js';
 import { requestOperation } from './operation-requests.js';
@@ -81,49 +81,47 @@ export class RolloutScheduler {
     if (more) return moreDueNow;
   }
 
-  /** Brings each asked device's state up to its operation's status. */
+  /**
+   * Brings each asked device's state up to its operation's status: one read finds the targets
+   * whose operation moved on; those that only need a new state move together, failures and
+   * missing operations are decided one by one.
+   */
   private async follow(r: RolloutRecord): Promise<void> {
-    await this.deps.store.rollouts.followOperations(r.tenantId, r.id, isoNow(this.deps.clock));
-    const progress = await this.deps.store.rollouts.operationProgress(r.tenantId, r.id, 5000);
-    for (const p of progress) await this.followOne(r, p);
+    const rollouts = this.deps.store.rollouts;
+    const progress = await rollouts.operationProgress(r.tenantId, r.id, 5000);
+    const moves: TargetMove[] = [
+      { state: 'running', operationIds: [] }, { state: 'successful', operationIds: [] }, { state: 'cancelled', operationIds: [] },
+    ];
+    const toDecide: OperationProgress[] = [];
+    for (const p of progress) {
+      const state = p.operationStatus === 'inProgress' ? 'running' : p.operationStatus;
+      const move = moves.find((m) => m.state === state);
+      if (move) move.operationIds.push(p.operationId);
+      else toDecide.push(p);
+    }
+    await rollouts.followOperations(r.tenantId, r.id, moves, isoNow(this.deps.clock));
+    for (const p of toDecide) await this.followOne(r, p);
     if (r.status === 'cancelled' && progress.length === 0) {
-      const counts = await this.deps.store.rollouts.rolloutCounts(r.tenantId, r.id);
+      const counts = await rollouts.rolloutCounts(r.tenantId, r.id);
       if (counts.all.scheduled + counts.all.running === 0) await this.change(r, { completedDateTime: isoNow(this.deps.clock) });
     }
   }
 
+  /** A target whose operation failed (retried or not) or never came to exist (created again). */
   private async followOne(r: RolloutRecord, p: OperationProgress): Promise<void> {
-    const rollouts = this.deps.store.rollouts;
     const now = this.deps.clock.now();
-    const at = new Date(now).toISOString();
-    const from = { from: [p.state], operationId: p.operationId, at } as const;
-    switch (p.operationStatus) {
-      case null:
-        // The operation's id was recorded but its creation never committed (a crash between
-        // the two): create it again under the same id.
-        if (r.status !== 'cancelled') await this.create(r, p.deviceId, p.operationId);
-        return;
-      case 'queued':
-      case 'scheduled':
-        await rollouts.changeRolloutDevice(r.tenantId, r.id, p.deviceId, { ...from, state: 'scheduled' });
-        return;
-      case 'inProgress':
-        await rollouts.changeRolloutDevice(r.tenantId, r.id, p.deviceId, { ...from, state: 'running' });
-        return;
-      case 'successful':
-        await rollouts.changeRolloutDevice(r.tenantId, r.id, p.deviceId, { ...from, state: 'successful', error: null });
-        return;
-      case 'cancelled':
-        await rollouts.changeRolloutDevice(r.tenantId, r.id, p.deviceId, { ...from, state: 'cancelled' });
-        return;
-      case 'failed': {
-        const again = r.status === 'cancelled' ? null : retryAt(r.retry, p.error?.code ?? null, p.attempts, now);
-        await rollouts.changeRolloutDevice(r.tenantId, r.id, p.deviceId, again === null
-          ? { ...from, state: 'failed', error: p.error }
-          : { ...from, state: 'pending', nextAttemptAt: new Date(again).toISOString(), error: p.error });
-        return;
-      }
+    if (p.operationStatus === null) {
+      // The operation's id was recorded but its creation never committed (a crash between
+      // the two): create it again under the same id.
+      if (r.status !== 'cancelled') await this.create(r, p.deviceId, p.operationId);
+      return;
     }
+    if (p.operationStatus !== 'failed') return;
+    const from = { from: [p.state], operationId: p.operationId, at: new Date(now).toISOString() } as const;
+    const again = r.status === 'cancelled' ? null : retryAt(r.retry, p.error?.code ?? null, p.attempts, now);
+    await this.deps.store.rollouts.changeRolloutDevice(r.tenantId, r.id, p.deviceId, again === null
+      ? { ...from, state: 'failed', error: p.error }
+      : { ...from, state: 'pending', nextAttemptAt: new Date(again).toISOString(), error: p.error });
   }
 
   /** One step of a running rollout: expansion, then its current stage. True when its next step is due at once. */

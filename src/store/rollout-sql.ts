@@ -11,7 +11,7 @@ import { compileFilter } from './filter-sql.js';
 import { iso, jsonText, parsed } from './rows.js';
 import type { SqlDriver } from './sql-driver.js';
 import type {
-  DueDevice, OperationProgress, RolloutChange, TargetClaim, RolloutCondition, RolloutDevice, RolloutDeviceChange, RolloutPageQuery,
+  DueDevice, OperationProgress, RolloutChange, TargetClaim, TargetMove, RolloutCondition, RolloutDevice, RolloutDeviceChange, RolloutPageQuery,
   RolloutRecord, RolloutStore,
 } from './rollout-store.js';
 
@@ -318,21 +318,19 @@ export class RolloutSql implements RolloutStore {
     }));
   }
 
-  async followOperations(tenantId: string, rolloutId: string, at: string): Promise<void> {
-    // Set-based: one statement per outcome, all in one transaction (one commit per tick, not
-    // one per device). Failures and missing operations need a decision each: operationProgress.
+  async followOperations(tenantId: string, rolloutId: string, moves: TargetMove[], at: string): Promise<void> {
+    if (moves.every((m) => m.operationIds.length === 0)) return;
+    // One transaction for the tick: one commit, not one per device.
     await this.sql.transaction(async (tx) => {
-      for (const [state, statuses, clearError] of [
-        ['running', ['inProgress'], false],
-        ['successful', ['successful'], true],
-        ['cancelled', ['cancelled'], false],
-      ] as const) {
-        await tx.query(
-          `UPDATE rollout_devices SET state = ?, last_changed_at = ?${clearError ? ', error_code = NULL, error_message = NULL' : ''}
-           WHERE rollout_id = ? AND tenant_id = ? AND state IN ('scheduled', 'running') AND state <> ?
-             AND EXISTS (SELECT 1 FROM operations o WHERE o.id = rollout_devices.operation_id AND o.status IN (${statuses.map(() => '?').join(', ')}))`,
-          [state, at, rolloutId, tenantId, state, ...statuses],
-        );
+      for (const move of moves) {
+        for (let i = 0; i < move.operationIds.length; i += 500) {
+          const ids = move.operationIds.slice(i, i + 500);
+          await tx.query(
+            `UPDATE rollout_devices SET state = ?, last_changed_at = ?${move.state === 'successful' ? ', error_code = NULL, error_message = NULL' : ''}
+             WHERE rollout_id = ? AND tenant_id = ? AND state IN ('scheduled', 'running') AND operation_id IN (${ids.map(() => '?').join(', ')})`,
+            [move.state, at, rolloutId, tenantId, ...ids],
+          );
+        }
       }
     });
   }

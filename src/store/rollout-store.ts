@@ -37,6 +37,12 @@ export interface DueDevice {
   newerRollout: boolean;
 }
 
+/** Asked targets, named by their operations, that move to one state. */
+export interface TargetMove {
+  state: 'running' | 'successful' | 'cancelled';
+  operationIds: string[];
+}
+
 /** A pending target about to be asked, with the id its operation will have. */
 export interface TargetClaim {
   deviceId: string;
@@ -132,12 +138,8 @@ export interface RolloutStore {
   unassignedTargets(tenantId: string, rolloutId: string): Promise<number>;
   /** Pending devices of a stage whose next attempt is due, in expansion order, with what the skip rules need. */
   dueDevices(rollout: RolloutRecord, stage: number, now: string, limit: number): Promise<DueDevice[]>;
-  /**
-   * Brings asked targets up to their operation's status where no decision is needed (started,
-   * succeeded, cancelled), in one transaction; failed and missing operations are left to
-   * operationProgress.
-   */
-  followOperations(tenantId: string, rolloutId: string, at: string): Promise<void>;
+  /** Moves asked targets to the state their operation reached (started, succeeded, cancelled), in one transaction. */
+  followOperations(tenantId: string, rolloutId: string, moves: TargetMove[], at: string): Promise<void>;
   /** Records each target's operation id before it is created (pending → scheduled), in one transaction; returns the devices claimed. */
   claimTargets(tenantId: string, rolloutId: string, claims: TargetClaim[], at: string): Promise<Set<string>>;
   /** Skips pending targets, in one transaction. */
