@@ -88,7 +88,7 @@ export async function rolloutBench(config: BenchConfig, workspace: BenchWorkspac
       ],
       notes: [
         `seeded devices (no agents), the demo catalog; the rollout targets every device by a $filter (deviceType ne 'unknown'); create: median of ${createsTimed} POSTs, each a new rollout; ` +
-          'then one is started and timed until its counts.total reached the fleet (targets read 5,000 per statement, at most 250 ms of each one-second tick)',
+          'then one is started and timed until its counts.total reached the fleet (targets read 5,000 per statement, up to 250 ms a pass, passes back to back while targets remain)',
       ],
     });
     data[store] = { devices, direct, rollout, creation };
