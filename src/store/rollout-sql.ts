@@ -172,7 +172,7 @@ export class RolloutSql implements RolloutStore {
 
   async rolloutsIn(statuses: readonly RolloutStatus[], limit: number): Promise<RolloutRecord[]> {
     const rows = await this.sql.query<RolloutRow>(
-      `SELECT * FROM rollouts WHERE status IN (${statuses.map(() => '?').join(', ')}) ORDER BY id LIMIT ?`, [...statuses, limit]);
+      `SELECT * FROM rollouts WHERE status IN (${statuses.map(() => '?').join(', ')}) AND completed_at IS NULL ORDER BY id LIMIT ?`, [...statuses, limit]);
     return rows.map(rolloutFromRow);
   }
 

@@ -115,7 +115,10 @@ export interface RolloutStore {
   createRollout(rollout: RolloutRecord): Promise<void>;
   getRollout(tenantId: string, id: string): Promise<RolloutRecord | null>;
   listRollouts(query: RolloutPageQuery): Promise<Page<RolloutRecord, string>>;
-  /** Rollouts in one of these statuses, every tenant's, oldest first (the scheduler's work). */
+  /**
+   * Rollouts in one of these statuses not yet ended, every tenant's, oldest first (the
+   * scheduler's work): a cancelled rollout stays until its last running operation ends.
+   */
   rolloutsIn(statuses: readonly RolloutStatus[], limit: number): Promise<RolloutRecord[]>;
   /** Changes a rollout if it is in the condition's state; null otherwise (or when there is no such rollout). */
   changeRollout(tenantId: string, id: string, condition: RolloutCondition, change: RolloutChange): Promise<RolloutRecord | null>;

@@ -41,6 +41,7 @@ interface RolloutBody {
   id: string; status: string; pausedReason: string | null; currentStage: number;
   stages: { status: string; counts: Counts; soakUntilDateTime: string | null }[];
   counts: Counts;
+  completedDateTime: string | null;
 }
 
 async function create(body: Record<string, unknown>): Promise<RolloutBody> {
@@ -327,6 +328,10 @@ describe('rollouts: the API', () => {
       assert.equal(op.status, 'cancelled');
     }
     for (const verb of ['start', 'pause', 'resume', 'cancel']) await act(r.id, verb, 409);
+    // Nothing left running: the cancelled rollout has ended, and the scheduler stops following it.
+    await until(r.id, 'ended', (x) => x.completedDateTime !== null);
+    const followed = await server.store.rollouts.rolloutsIn(['cancelled'], 100);
+    assert.ok(!followed.some((x) => x.id === r.id));
   });
 
   it('notifies subscribers of teamwork/softwareRollouts: created, then each change of status, signed', async () => {
