@@ -40,7 +40,9 @@ const refuseSeededDocuments: SeededDocuments = () => {
 /**
  * The store: every statement written once, run by a driver for SQLite or PostgreSQL. State
  * changes are single statements or single transactions, so concurrent callers (and, on
- * PostgreSQL, replicas) cannot interleave.
+ * PostgreSQL, replicas) cannot interleave. Past 400 lines because it is the one class of the
+ * one Store interface; every concern with statements of its own (device pages, device access,
+ * rollouts, windows, subscriptions, $expand reads) already lives in its own file.
  */
 export class SqlStore implements Store {
   private readonly seededDocuments: SeededDocuments;
