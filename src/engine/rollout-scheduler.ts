@@ -206,13 +206,13 @@ export class RolloutScheduler {
       // One bounded look just behind the position: a device whose enrollment committed after a
       // later one was read. Then on from the position itself, so the look never holds it back.
       const behind = { createdAt: new Date(Date.parse(r.expansionAfter.createdAt) - lateCommitMarginMs).toISOString(), id: '' };
-      await rollouts.expandTargets(r, behind, expansionBatch, null, at);
+      await rollouts.expandTargets(r, behind, expansionBatch, at);
     }
     const started = Date.now();
     let after = r.expansionAfter;
     let expanded = r.expanded;
     for (;;) {
-      const { read, last } = await rollouts.expandTargets(r, after, expansionBatch, null, at);
+      const { read, last } = await rollouts.expandTargets(r, after, expansionBatch, at);
       after = last ?? after;
       if (read < expansionBatch) {
         expanded = true;

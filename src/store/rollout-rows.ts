@@ -5,7 +5,7 @@ import type {
 } from '../domain/rollout.js';
 import type { DeviceFilter } from './device-query.js';
 import type { RolloutDevice, RolloutRecord } from './rollout-store.js';
-import { iso, parsed } from './rows.js';
+import { iso, isoOrNull, parsed } from './rows.js';
 
 /** Rows of rollouts and rollout_devices ↔ their domain shapes (JSON columns: text in SQLite, jsonb in PostgreSQL). */
 
@@ -56,8 +56,6 @@ export interface CountRow {
   skip_reason: string | null;
   n: number | string;
 }
-
-const isoOrNull = (value: string | Date | null): string | null => (value === null ? null : iso(value));
 
 export function rolloutFromRow(row: RolloutRow): RolloutRecord {
   return {

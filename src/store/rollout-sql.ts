@@ -140,7 +140,7 @@ export class RolloutSql implements RolloutStore {
   }
 
   async expandTargets(
-    r: RolloutRecord, after: { createdAt: string; id: string } | null, limit: number, stage: number | null, at: string,
+    r: RolloutRecord, after: { createdAt: string; id: string } | null, limit: number, at: string,
   ): Promise<{ read: number; last: { createdAt: string; id: string } | null }> {
     const matches = r.targetFilter ? compileFilter(r.targetFilter) : { sql: '1 = 1', params: [] };
     // Bounded work: exactly `limit` devices are read, whether or not they match, so a filter
@@ -152,7 +152,7 @@ export class RolloutSql implements RolloutStore {
       [...matches.params, r.tenantId, ...(after ? [after.createdAt, after.id] : []), limit],
     );
     const chosen = rows.filter((row) => Number(row.matches) === 1).map((row) => row.id);
-    await this.insertTargets(r, chosen, stage, at);
+    await this.insertTargets(r, chosen, at);
     const lastRow = rows[rows.length - 1];
     return { read: rows.length, last: lastRow ? { createdAt: iso(lastRow.created_at), id: lastRow.id } : null };
   }
@@ -163,21 +163,21 @@ export class RolloutSql implements RolloutStore {
       const rows = await this.sql.query<{ id: string }>(
         `SELECT id FROM devices WHERE tenant_id = ? AND id IN (${ids.map(() => '?').join(', ')})`, [r.tenantId, ...ids]);
       const existing = new Set(rows.map((row) => row.id));
-      await this.insertTargets(r, ids.filter((id) => existing.has(id)), null, at);
+      await this.insertTargets(r, ids.filter((id) => existing.has(id)), at);
     }
   }
 
-  private async insertTargets(r: RolloutRecord, deviceIds: string[], stage: number | null, at: string): Promise<void> {
+  private async insertTargets(r: RolloutRecord, deviceIds: string[], at: string): Promise<void> {
     if (deviceIds.length === 0) return;
     // One statement per chunk; a device already a target (expansion read again after a crash,
     // a late enroller seen twice) keeps its row.
     for (let i = 0; i < deviceIds.length; i += 500) {
       const ids = deviceIds.slice(i, i + 500);
-      const values = ids.map(() => "(?, ?, ?, ?, 'pending', ?)").join(', ');
+      const values = ids.map(() => "(?, ?, ?, 'pending', ?)").join(', ');
       await this.sql.query(
-        `INSERT INTO rollout_devices (tenant_id, rollout_id, device_id, stage, state, last_changed_at) VALUES ${values}
+        `INSERT INTO rollout_devices (tenant_id, rollout_id, device_id, state, last_changed_at) VALUES ${values}
          ON CONFLICT (rollout_id, device_id) DO NOTHING`,
-        ids.flatMap((id) => [r.tenantId, r.id, id, stage, at]),
+        ids.flatMap((id) => [r.tenantId, r.id, id, at]),
       );
     }
   }

@@ -129,10 +129,11 @@ export interface RolloutStore {
 
   /**
    * Reads up to `limit` devices of the tenant after `after` in (created_at, id) order and adds
-   * those the rollout targets, in `stage` (null: none yet); a device already a target is left
-   * as it is. Returns where it stopped (null: no device after `after`) and how many it read.
+   * those the rollout targets, in no stage yet (stages take them as they begin); a device
+   * already a target is left as it is. Returns where it stopped (null: no device after
+   * `after`) and how many it read.
    */
-  expandTargets(rollout: RolloutRecord, after: { createdAt: string; id: string } | null, limit: number, stage: number | null, at: string): Promise<{ read: number; last: { createdAt: string; id: string } | null }>;
+  expandTargets(rollout: RolloutRecord, after: { createdAt: string; id: string } | null, limit: number, at: string): Promise<{ read: number; last: { createdAt: string; id: string } | null }>;
   /** Adds the devices of a list of ids that exist in the tenant. */
   addTargetIds(rollout: RolloutRecord, deviceIds: string[], at: string): Promise<void>;
   /** Puts up to `size` targets that are in no stage yet, in expansion order, into `stage`; returns how many. */

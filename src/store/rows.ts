@@ -87,7 +87,7 @@ export function artifactValues(artifact: Artifact | null | undefined): [string |
 export const parsed = <T>(value: unknown): T => (typeof value === 'string' ? JSON.parse(value) : value) as T;
 /** A timestamp column's value: ISO text in SQLite, a Date in PostgreSQL. */
 export const iso = (value: string | Date): string => (value instanceof Date ? value.toISOString() : value);
-const isoOrNull = (value: string | Date | null): string | null => (value === null ? null : iso(value));
+export const isoOrNull = (value: string | Date | null): string | null => (value === null ? null : iso(value));
 
 /** A JSON column value as text; null stays SQL NULL. */
 export function jsonText(value: unknown): string | null {
