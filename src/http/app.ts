@@ -16,6 +16,7 @@ import { addOperationEventRoutes } from './graph/operation-events-route.js';
 import { addMaintenanceWindowRoutes } from './graph/maintenance-window-routes.js';
 import { addSubscriptionRoutes } from './graph/subscription-routes.js';
 import { applyConnectionLimits, type ConnectionLimits } from './connection-limits.js';
+import { addConsoleRoutes, type ConsoleOptions } from './console-routes.js';
 import { installJsonBodies } from './json-bodies.js';
 import { defaultSheddingLimits, installLoadShedding, type SheddingLimits } from './load-shedding.js';
 import { rateLimitRules } from './rate-limits.js';
@@ -43,6 +44,8 @@ export interface AppOptions {
   publicUrl?: string | null;
   /** proxies (addresses, CIDRs) whose X-Forwarded-* headers are believed; none when empty */
   trustProxy?: string[];
+  /** the web console at `/`; none when absent */
+  console?: ConsoleOptions | null;
 }
 
 /** Builds the whole HTTP service without listening, so tests can use it over a socket or inject(). */
@@ -92,5 +95,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const agentRoutes = new RouteTable(app, [''], false);
   addAgentRoutes(app, agentRoutes, options.engine, credentials, new AgentThrottle(options.agentLimits ?? defaultAgentLimits));
   agentRoutes.closeWith405();
+  if (options.console) await addConsoleRoutes(app, options.console, options.store);
   return app;
 }
