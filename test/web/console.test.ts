@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { ScriptedFleet } from '../helpers/scripted-fleet.js';
+import { startTestServer, tenantA, type TestServer } from '../helpers/test-server.js';
+
+/**
+ * The console in real headless Chromium, as an operator uses it: sign in with the dev token, read
+ * the overview (its figures are the API's), filter and search the devices, open one, update it
+ * and watch the operation succeed, and see a failed update's error.
+ */
+
+const count = async (server: TestServer, filter?: string) => {
+  const response = await server.request(`/beta/teamwork/devices/$count${filter ? `?$filter=${encodeURIComponent(filter)}` : ''}`);
+  assert.equal(response.status, 200);
+  return Number(await response.text());
+};
+
+describe('the web console in Chromium', () => {
+  let server: TestServer;
+  let fleet: ScriptedFleet;
+  let browser: TestBrowser;
+  let scripted: string[];
+  before(async () => {
+    server = await startTestServer({ devicesA: 60, devicesB: 5, config: { tenant: tenantA } });
+    // Device 0 installs what it is given; device 1 fails every update.
+    fleet = new ScriptedFleet(server, (index) => (index === 0 ? { ok: true } : { ok: false, code: 'diskFull' }));
+    scripted = await fleet.add(2, 'Console Test Bar');
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await fleet?.stop();
+    await server?.stop();
+  });
+
+  test('sign in with a dev token; the overview shows the API\'s counts', async () => {
+    const { page } = browser;
+    await page.goto(`${server.url}/`);
+    await page.getByRole('button', { name: 'Sign in with a dev token' }).click();
+    await page.getByRole('heading', { name: 'Fleet overview' }).waitFor();
+    const total = await page.getByTestId('total-devices').textContent();
+    assert.equal(Number(total), await count(server));
+    assert.equal(Number(total), 62, '60 seeded and 2 enrolled in tenant A; none of B');
+    const health = page.getByRole('figure', { name: 'Devices by health' });
+    for (const [status, label] of [['healthy', 'Healthy'], ['critical', 'Critical'], ['offline', 'Offline'], ['nonUrgent', 'Non-urgent']]) {
+      const text = await health.locator('li', { hasText: `${label}:` }).first().textContent();
+      assert.equal(text, `${label}: ${await count(server, `healthStatus eq '${status}'`)} devices`);
+    }
+    const types = page.getByRole('figure', { name: 'Devices by type' });
+    assert.equal(await types.locator('li', { hasText: 'Teams Room:' }).first().textContent(), `Teams Room: ${await count(server, "deviceType eq 'teamsRoom'")} devices`);
+    assert.deepEqual(browser.pageErrors, [], 'no script errors and no CSP refusals');
+  });
+
+  test('filter the devices by type and health, and search by serial number', async () => {
+    const { page } = browser;
+    await page.getByRole('link', { name: 'Devices', exact: true }).click();
+    await page.getByRole('heading', { name: 'Devices' }).waitFor();
+    await page.getByLabel('Type').selectOption('teamsRoom');
+    await page.getByLabel('Health').selectOption('healthy');
+    const expected = await count(server, "deviceType eq 'teamsRoom' and healthStatus eq 'healthy'");
+    await page.getByText(`${expected} devices match`).waitFor();
+    const rows = page.locator('tbody tr');
+    assert.equal(await rows.count(), Math.min(expected, 25));
+    for (const type of await rows.locator('td:nth-child(2)').allTextContents()) assert.equal(type, 'Teams Room');
+    for (const health of await rows.locator('td:nth-child(6)').allTextContents()) assert.equal(health, 'Healthy');
+    assert.match(page.url(), /#\/devices\?type=teamsRoom&health=healthy$/, 'the filter is in the address, so it can be shared');
+
+    const [{ serial }] = await server.query<{ serial: string }>('SELECT hw_serial_number AS serial FROM devices WHERE id = ?', [scripted[0]]);
+    await page.goto(`${server.url}/#/devices`);
+    await page.getByLabel('Search').fill(serial.slice(0, -2));
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByText('1 devices match').waitFor();
+    assert.equal(await page.locator('tbody tr td:nth-child(4)').textContent(), serial);
+  });
+
+  test('open a device, update it and watch the operation reach successful', async () => {
+    const { page } = browser;
+    await page.locator('tbody tr a').first().click();
+    await page.getByRole('heading', { name: 'Hardware' }).waitFor();
+    assert.match(page.url(), new RegExp(`#/devices/${scripted[0]}$`));
+    assert.equal(await page.locator('dl.facts dd').nth(1).textContent(), 'Console Test Bar');
+    await page.getByRole('button', { name: 'Update software…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Update software' });
+    await dialog.getByLabel('Software').selectOption('teamsClient');
+    await dialog.getByLabel('Version').selectOption('1.0.96.22');
+    await dialog.getByRole('button', { name: 'Update' }).click();
+    const live = page.getByTestId('live-status');
+    await live.getByText('Successful').waitFor({ timeout: 15_000 });
+    assert.match(await live.textContent() ?? '', /Update of Teams client to 1\.0\.96\.22: Successful/);
+    const [operation] = await server.query<{ status: string; software_version: string }>(
+      'SELECT status, software_version FROM operations WHERE device_id = ? ORDER BY created_at DESC', [scripted[0]]);
+    assert.deepEqual({ ...operation }, { status: 'successful', software_version: '1.0.96.22' });
+    await page.getByTestId('operations').getByText('Successful').first().waitFor();
+  });
+
+  test('a failed update shows its error', async () => {
+    const { page } = browser;
+    await page.goto(`${server.url}/#/devices/${scripted[1]}`);
+    await page.getByRole('heading', { name: 'Hardware' }).waitFor();
+    await page.getByRole('button', { name: 'Update software…' }).click();
+    await page.getByRole('dialog', { name: 'Update software' }).getByRole('button', { name: 'Update' }).click();
+    const live = page.getByTestId('live-status');
+    await live.getByText('Failed').waitFor({ timeout: 15_000 });
+    assert.match(await live.textContent() ?? '', /scripted failure diskFull/);
+    await page.getByTestId('operations').getByText('diskFull: scripted failure diskFull').waitFor();
+  });
+
+  test('a refused token signs the console out', async () => {
+    const { page } = browser;
+    await page.evaluate(() => sessionStorage.setItem('twd.token', 'not-a-token'));
+    await page.goto(`${server.url}/#/devices`);
+    await page.getByRole('button', { name: 'Sign in with a dev token' }).waitFor();
+    await page.getByText('The server refused your token').waitFor();
+  });
+});
