@@ -12,6 +12,7 @@ import { addRolloutRoutes } from './graph/rollout-routes.js';
 import { addBatchRoutes } from './graph/batch-routes.js';
 import { addDeviceRoutes } from './graph/device-routes.js';
 import { addOperationRoutes } from './graph/operation-routes.js';
+import { addOperationEventRoutes } from './graph/operation-events-route.js';
 import { addMaintenanceWindowRoutes } from './graph/maintenance-window-routes.js';
 import { addSubscriptionRoutes } from './graph/subscription-routes.js';
 import { applyConnectionLimits, type ConnectionLimits } from './connection-limits.js';
@@ -87,6 +88,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   addSubscriptionRoutes(routes, options.engine);
   addBatchRoutes(routes);
   routes.closeWith405();
+  // Streams have no end a $batch could wait for: their own table, which batches cannot reach.
+  const streamRoutes = new RouteTable(app, undefined, false);
+  addOperationEventRoutes(streamRoutes, options.store, options.engine);
+  streamRoutes.closeWith405();
   const agentRoutes = new RouteTable(app, [''], false);
   addAgentRoutes(app, agentRoutes, options.engine, credentials, new AgentThrottle(options.agentLimits ?? defaultAgentLimits));
   agentRoutes.closeWith405();
