@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { SimulatedFleet } from '../../src/device/simulated-fleet.js';
 import { ScriptedFleet } from '../helpers/scripted-fleet.js';
+import { enrollmentToken } from '../helpers/test-agent.js';
 import { startTestServer, tenantA, type TestServer } from '../helpers/test-server.js';
 
 /**
@@ -19,6 +21,7 @@ const count = async (server: TestServer, filter?: string) => {
 describe('the web console in Chromium', () => {
   let server: TestServer;
   let fleet: ScriptedFleet;
+  let simulated: SimulatedFleet;
   let browser: TestBrowser;
   let scripted: string[];
   before(async () => {
@@ -26,11 +29,15 @@ describe('the web console in Chromium', () => {
     // Device 0 installs what it is given; device 1 fails every update.
     fleet = new ScriptedFleet(server, (index) => (index === 0 ? { ok: true } : { ok: false, code: 'diskFull' }));
     scripted = await fleet.add(2, 'Console Test Bar');
+    // A simulated room system: peripherals, and diagnostics with a result.
+    simulated = new SimulatedFleet({ url: server.url, enrollmentToken: await enrollmentToken(server), devices: 1, tenantId: tenantA, updateMs: 300, failureRate: 0 });
+    await simulated.start();
     browser = await launchBrowser();
   });
   after(async () => {
     await browser?.close();
     await fleet?.stop();
+    await simulated?.stop();
     await server?.stop();
   });
 
@@ -41,7 +48,7 @@ describe('the web console in Chromium', () => {
     await page.getByRole('heading', { name: 'Fleet overview' }).waitFor();
     const total = await page.getByTestId('total-devices').textContent();
     assert.equal(Number(total), await count(server));
-    assert.equal(Number(total), 62, '60 seeded and 2 enrolled in tenant A; none of B');
+    assert.equal(Number(total), 63, '60 seeded and 3 enrolled in tenant A; none of B');
     const health = page.getByRole('figure', { name: 'Devices by health' });
     for (const [status, label] of [['healthy', 'Healthy'], ['critical', 'Critical'], ['offline', 'Offline'], ['nonUrgent', 'Non-urgent']]) {
       const text = await health.locator('li', { hasText: `${label}:` }).first().textContent();
@@ -108,6 +115,26 @@ describe('the web console in Chromium', () => {
     await page.getByTestId('operations').getByText('diskFull: scripted failure diskFull').waitFor();
   });
 
+  test('diagnostics behind a confirmation, then their result', async () => {
+    const { page } = browser;
+    await page.goto(`${server.url}/#/devices/${simulated.deviceIds()[0]}`);
+    await page.getByRole('heading', { name: 'Peripherals' }).waitFor();
+    await page.getByRole('button', { name: 'Run diagnostics…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Run diagnostics?' });
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    assert.equal((await server.query('SELECT id FROM operations WHERE device_id = ?', [simulated.deviceIds()[0]])).length, 0, 'cancelled: nothing sent');
+    await page.getByRole('button', { name: 'Run diagnostics…' }).click();
+    await dialog.getByRole('button', { name: 'Run diagnostics' }).click();
+    await page.getByTestId('live-status').getByText('Successful').waitFor({ timeout: 15_000 });
+    await page.getByRole('button', { name: 'Show result' }).click();
+    const result = JSON.parse(await page.getByLabel('Diagnostics result').textContent() ?? '{}') as Record<string, unknown>;
+    const [{ id }] = await server.query<{ id: string }>('SELECT id FROM operations WHERE device_id = ?', [simulated.deviceIds()[0]]);
+    const api = await (await server.request(`/beta/teamwork/devices/${simulated.deviceIds()[0]}/operations/${id}/result`)).json();
+    assert.deepEqual(result, api);
+    assert.equal(result.operationType, 'deviceDiagnostics');
+  });
+
   test('the overview counts the last 24 hours\' operations by outcome, as the API does', async () => {
     const { page } = browser;
     await page.goto(`${server.url}/#/`);
@@ -117,7 +144,7 @@ describe('the web console in Chromium', () => {
     for (const [status, label] of [['successful', 'Successful'], ['failed', 'Failed']]) {
       const response = await server.request(`/beta/teamwork/devices/operations/$count?$filter=${encodeURIComponent(`status eq '${status}' and createdDateTime ge ${since}`)}`);
       const expected = Number(await response.text());
-      assert.equal(expected, 1);
+      assert.equal(expected, status === 'successful' ? 2 : 1);
       assert.equal(await figure.locator('li', { hasText: `${label}:` }).first().textContent(), `${label}: ${expected} operations`);
     }
   });
