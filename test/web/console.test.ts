@@ -3,7 +3,9 @@ import { after, before, describe, test } from 'node:test';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { SimulatedFleet } from '../../src/device/simulated-fleet.js';
 import { ScriptedFleet } from '../helpers/scripted-fleet.js';
+import { graphOperation, requestOperation } from '../helpers/graph-operations.js';
 import { enrollmentToken } from '../helpers/test-agent.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { startTestServer, tenantA, type TestServer } from '../helpers/test-server.js';
 
 /**
@@ -103,12 +105,21 @@ describe('the web console in Chromium', () => {
     await page.getByTestId('operations').getByText('Successful').first().waitFor();
   });
 
-  test('a failed update shows its error', async () => {
+  test('a failed update shows its error; the dialog works by keyboard', async () => {
     const { page } = browser;
     await page.goto(`${server.url}/#/devices/${scripted[1]}`);
     await page.getByRole('heading', { name: 'Hardware' }).waitFor();
+    // By keyboard: the dialog takes the focus, and Escape closes it without sending anything.
+    const dialog = page.getByRole('dialog', { name: 'Update software' });
+    await page.getByRole('button', { name: 'Update software…' }).focus();
+    await page.keyboard.press('Enter');
+    await dialog.waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.closest('dialog') !== null), true, 'focus is in the dialog');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    assert.equal((await server.query('SELECT id FROM operations WHERE device_id = ?', [scripted[1]])).length, 0);
     await page.getByRole('button', { name: 'Update software…' }).click();
-    await page.getByRole('dialog', { name: 'Update software' }).getByRole('button', { name: 'Update' }).click();
+    await dialog.getByRole('button', { name: 'Update' }).click();
     const live = page.getByTestId('live-status');
     await live.getByText('Failed').waitFor({ timeout: 15_000 });
     assert.match(await live.textContent() ?? '', /scripted failure diskFull/);
@@ -147,6 +158,22 @@ describe('the web console in Chromium', () => {
       assert.equal(expected, status === 'successful' ? 2 : 1);
       assert.equal(await figure.locator('li', { hasText: `${label}:` }).first().textContent(), `${label}: ${expected} operations`);
     }
+  });
+
+  test('older operations a page at a time', async () => {
+    const { page } = browser;
+    // Device 0 has one operation; 20 more (each after the one before ended: one pending at a time) make two pages.
+    for (let i = 0; i < 20; i++) {
+      const id = await requestOperation(server, scripted[0], 'updateSoftware', { softwareType: 'firmware', softwareVersion: i % 2 ? '5.1' : '5.2' });
+      await waitFor('the update to end', async () => (await graphOperation(server, scripted[0], id)).status === 'successful');
+    }
+    await page.goto(`${server.url}/#/devices/${scripted[0]}`);
+    const rows = page.getByTestId('operations').locator('tbody tr');
+    await rows.first().waitFor();
+    assert.equal(await rows.count(), 20);
+    await page.getByRole('button', { name: 'Show older operations' }).click();
+    await waitFor('the older page', async () => (await rows.count()) === 21);
+    assert.equal(await page.getByRole('button', { name: 'Show older operations' }).count(), 0, 'no more pages');
   });
 
   test('a refused token signs the console out', async () => {

@@ -18,7 +18,7 @@ async function loadDevice(id: string) {
     getJson<Collection<OperationJson>>(`${path}/operations?$top=20`),
     getJson<Collection<AvailableVersion>>(`${path}/availableSoftwareVersions`),
   ]);
-  return { device, operations: operations.value, versions: versions.value };
+  return { device, operations, versions: versions.value };
 }
 
 /** One device: hardware, health, peripherals, software (installed and offered), operations, actions. */
@@ -73,7 +73,7 @@ export function DevicePage({ id }: { id: string }) {
           </div>
           {running?.error ? <ErrorMessage error={running.error} /> : null}
           <HealthCards device={device} />
-          <OperationHistory deviceId={device.id} operations={data.value!.operations} />
+          <OperationHistory deviceId={device.id} firstPage={data.value!.operations} />
         </>
       )}
     </>
