@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { entraIssuersOf } from './auth/entra-issuers.js';
 import { keyUrlProblem } from './auth/key-sources.js';
 import { isLoopbackHost } from './domain/loopback-host.js';
 
@@ -63,6 +64,14 @@ export interface ServeConfig {
   trustProxy: string[];
   /** uploaded artifacts as files in this directory (shared by replicas); null: SQLite's data directory, PostgreSQL's database */
   artifactDir: string | null;
+  /** the console's OAuth client (authorization code with PKCE at the first production issuer); null: no OAuth sign-in */
+  consoleClientId: string | null;
+  /** the scope the console asks for; null: the first `--audience` + `/.default` */
+  consoleScope: string | null;
+  /** lifetime of the console's dev sign-in tokens (no flag: tests shorten it to see one expire) */
+  consoleTokenTtlSeconds: number;
+  /** the built console's folder (no flag: tests point it at an empty one); null: dist/console */
+  consoleDir: string | null;
 }
 
 export const demoTenant = '6d1a2c3b-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
@@ -106,6 +115,10 @@ export const serveDefaults: ServeConfig = {
   publicUrl: null,
   trustProxy: [],
   artifactDir: null,
+  consoleClientId: null,
+  consoleScope: null,
+  consoleTokenTtlSeconds: 3600,
+  consoleDir: null,
 };
 
 export const isGuid = (value: string): boolean => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
@@ -176,6 +189,17 @@ export function devIssuerEnabled(config: ServeConfig): boolean {
   return config.devIssuer === 'on' || (config.devIssuer === 'auto' && !hasProductionIssuer(config));
 }
 
+/**
+ * The console's OAuth sign-in: the first production issuer (an `--issuer`, else the first
+ * Entra tenant's v2.0 issuer), the client and the scope; null without `--console-client-id`.
+ */
+export function consoleOAuthOf(config: ServeConfig): { issuer: string; clientId: string; scope: string } | null {
+  if (config.consoleClientId === null) return null;
+  const issuer = config.issuers[0] ?? entraIssuersOf(config.entraTenants[0])[1];
+  const scope = config.consoleScope ?? `${config.audiences[0]}/.default`;
+  return { issuer, clientId: config.consoleClientId, scope };
+}
+
 function identityProblems(config: ServeConfig): string[] {
   const problems: string[] = [];
   for (const tenant of config.entraTenants) if (!isGuid(tenant)) problems.push(`--entra-tenant must be a GUID, got '${tenant}'`);
@@ -193,6 +217,13 @@ function identityProblems(config: ServeConfig): string[] {
   }
   const keyProblem = config.jwksUrl === null ? null : keyUrlProblem(config.jwksUrl);
   if (keyProblem) problems.push(`--jwks-url ${keyProblem}`);
+  if (config.consoleClientId !== null && (!hasProductionIssuer(config) || !/^[\x21-\x7e]{1,200}$/.test(config.consoleClientId))) {
+    problems.push('--console-client-id needs --entra-tenant or --issuer, and is printable text without spaces');
+  }
+  if (config.consoleScope !== null && (config.consoleClientId === null || !/^[\x20-\x7e]{1,1000}$/.test(config.consoleScope))) {
+    problems.push('--console-scope needs --console-client-id, and is printable text');
+  }
+  if (!(config.consoleTokenTtlSeconds >= 1)) problems.push("the console's dev token lifetime must be at least 1 s");
   if (config.devIssuer === 'off' && !hasProductionIssuer(config)) {
     problems.push('--dev-issuer off needs --entra-tenant or --issuer, or no token would ever be accepted');
   }

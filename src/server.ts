@@ -1,11 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './http/app.js';
+import { builtConsoleDir } from './http/console-routes.js';
 import { defaultAgentLimits } from './http/agent/agent-limits.js';
 import { devSigningKey } from './auth/dev-issuer.js';
 import { createTokenVerifier, type TokenVerifier } from './auth/token-verifier.js';
 import { trustedIssuers } from './auth/trusted-issuers.js';
 import { localTlsCertificate, readTlsFiles } from './auth/tls-certificate.js';
-import { devIssuerEnabled, parseRateLimit, validateServeConfig, type ServeConfig } from './config.js';
+import { consoleOAuthOf, devIssuerEnabled, parseRateLimit, validateServeConfig, type ServeConfig } from './config.js';
 import { systemClock, type Clock } from './domain/clock.js';
 import { Engine } from './engine/engine.js';
 import { defaultTimings } from './engine/engine-timings.js';
@@ -74,6 +75,11 @@ export async function startServer(config: ServeConfig, outputs: ServerOutputs = 
       connectionLimits: { requestTimeoutMs: config.requestTimeoutMs, maxConnections: config.maxConnections },
       publicUrl: config.publicUrl,
       trustProxy: config.trustProxy,
+      console: {
+        dir: config.consoleDir ?? builtConsoleDir,
+        devSignIn: devIssuerEnabled(config) ? { tenantId: config.tenant, ttlSeconds: config.consoleTokenTtlSeconds } : null,
+        oauth: consoleOAuthOf(config),
+      },
     });
     await app.listen({ port: config.port, host: config.host });
     engine.start();

@@ -2,7 +2,8 @@ import type { Store } from '../store/store.js';
 import { devAudience, devIssuer } from './dev-issuer.js';
 import { devKeySet } from './dev-keys.js';
 import { entraCommonKeysUrl, entraIssuersOf } from './entra-issuers.js';
-import { discoveredKeySet, remoteKeySet } from './key-sources.js';
+import { remoteKeySet } from './key-sources.js';
+import { discoveredKeySet } from './openid-discovery.js';
 import type { TrustedIssuer } from './token-verifier.js';
 
 export interface IdentitySettings {

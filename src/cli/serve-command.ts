@@ -52,6 +52,8 @@ export function addServeCommand(program: Command): void {
     .addOption(env('--trust-proxy <addresses>', 'TRUST_PROXY', 'proxy addresses or CIDRs (comma-separated, repeatable) whose X-Forwarded-* headers are believed')
       .argParser((value: string, previous: string[] = []) => [...previous, value]))
     .addOption(artifactDirOption())
+    .addOption(env('--console-client-id <id>', 'CONSOLE_CLIENT_ID', "the web console's OAuth client id at the first --issuer (or --entra-tenant): sign-in with the authorization code and PKCE"))
+    .addOption(env('--console-scope <scope>', 'CONSOLE_SCOPE', 'the scope the console asks for (default: the first --audience + /.default)'))
     .action(async (options) => {
       const config = validateServeConfig({
         ...serveDefaults,
@@ -85,6 +87,8 @@ export function addServeCommand(program: Command): void {
         publicUrl: options.publicUrl ?? null,
         trustProxy: parseTrustProxy([options.trustProxy ?? []].flat()),
         artifactDir: options.artifactDir ?? null,
+        consoleClientId: options.consoleClientId ?? null,
+        consoleScope: options.consoleScope ?? null,
       });
       const server = await startServer(config);
       // Stop handlers before anything is printed: a supervisor (or a test) that sends SIGTERM as
@@ -150,7 +154,10 @@ async function resetFleetHardware(server: RunningServer, config: ServeConfig, fl
 }
 
 async function printWelcome(server: RunningServer, config: ServeConfig, fleet: SimulatedFleet | null): Promise<void> {
-  const lines = [`teamwork-devices listening on ${server.url}  (db: ${redactDatabaseUrl(config.db)}, tenant: ${config.tenant})`];
+  const lines = [
+    `Console: ${server.url}/`,
+    `teamwork-devices listening on ${server.url}  (db: ${redactDatabaseUrl(config.db)}, tenant: ${config.tenant})`,
+  ];
   if (config.entraTenants.length) lines.push(`Entra ID tenants: ${config.entraTenants.join(', ')}`);
   if (config.issuers.length) lines.push(`OpenID issuers: ${config.issuers.join(', ')}`);
   if (devIssuerEnabled(config)) {

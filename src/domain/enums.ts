@@ -15,9 +15,11 @@ export type ActivityState = (typeof activityStates)[number];
 export const softwareTypes = ['adminAgent', 'operatingSystem', 'teamsClient', 'firmware', 'partnerAgent', 'companyPortal'] as const;
 export type SoftwareType = (typeof softwareTypes)[number];
 
-export type OperationType =
-  | 'deviceRestart' | 'configUpdate' | 'deviceDiagnostics' | 'softwareUpdate'
-  | 'deviceManagementAgentConfigUpdate' | 'remoteLogin' | 'remoteLogout' | 'unknownFutureValue';
+export const operationTypes = [
+  'deviceRestart', 'configUpdate', 'deviceDiagnostics', 'softwareUpdate',
+  'deviceManagementAgentConfigUpdate', 'remoteLogin', 'remoteLogout', 'unknownFutureValue',
+] as const;
+export type OperationType = (typeof operationTypes)[number];
 
 export type ConnectionStatus = 'unknown' | 'connected' | 'disconnected' | 'unknownFutureValue';
 

@@ -8,6 +8,8 @@ export const errorRegistry = {
   invalidRequest: { status: 400, code: 'invalidRequest', message: 'The request is malformed or incorrect.' },
   unauthenticated: { status: 401, code: 'unauthenticated', message: 'Access token is missing or invalid.' },
   accessDenied: { status: 403, code: 'accessDenied', message: 'The caller does not have permission to perform the action.' },
+  // The console's dev sign-in mints an admin token: only for a browser on this very machine.
+  devSignInRefused: { status: 403, code: 'accessDenied', message: 'Dev sign-in is only for a browser on this machine: a loopback peer, Host and Origin.' },
   itemNotFound: { status: 404, code: 'itemNotFound', message: 'The resource could not be found.' },
   methodNotAllowed: { status: 405, code: 'methodNotAllowed', message: 'The HTTP method is not allowed on this resource.' },
   // Answered on the raw socket: the request's headers and body did not arrive within --request-timeout.
@@ -23,6 +25,8 @@ export const errorRegistry = {
   headersTooLarge: { status: 431, code: 'invalidRequest', message: 'The request headers are too large.' },
   activityLimitReached: { status: 429, code: 'activityLimitReached', message: 'The app or user has been throttled.' },
   generalException: { status: 500, code: 'generalException', message: 'An unspecified error has occurred.' },
+  // Only `tsc` ran: the server works, the console's files were never built.
+  consoleNotBuilt: { status: 503, code: 'consoleNotBuilt', message: 'The web console is not built: run npm run build, then restart the server.' },
   serviceNotAvailable: { status: 503, code: 'serviceNotAvailable', message: 'The service is temporarily unavailable. Retry after the indicated time.' },
 } as const;
 

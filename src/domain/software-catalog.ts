@@ -68,6 +68,19 @@ export function newestVersion(
   return newest;
 }
 
+/** Every version the catalog offers a device of this type and model, once each: by software type, newest first. */
+export function offeredVersions(
+  entries: readonly Omit<CatalogOffer, 'artifact'>[],
+  deviceType: DeviceType,
+  model: string | null,
+): { softwareType: SoftwareType; softwareVersion: string }[] {
+  const offered = new Map<string, { softwareType: SoftwareType; softwareVersion: string }>();
+  for (const entry of applicableEntries(entries, deviceType, model)) {
+    offered.set(`${entry.softwareType} ${entry.version}`, { softwareType: entry.softwareType, softwareVersion: entry.version });
+  }
+  return [...offered.values()].sort((a, b) => a.softwareType.localeCompare(b.softwareType) || compareVersions(b.softwareVersion, a.softwareVersion));
+}
+
 /** Whether the catalog offers this exact version of a software type to a device of this type and model. */
 export function isOffered(
   entries: readonly Omit<CatalogOffer, 'artifact'>[],

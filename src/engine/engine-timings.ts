@@ -12,6 +12,8 @@ export interface EngineTimings {
   presenceFlushMs: number;
   /** how often the schedulers (maintenance windows, rollouts, notifications) look for due work */
   schedulerIntervalMs: number;
+  /** how often an operation someone follows live is read again (changes on other replicas are seen within this) */
+  watchIntervalMs: number;
 }
 
 export const defaultTimings: EngineTimings = {
@@ -21,4 +23,5 @@ export const defaultTimings: EngineTimings = {
   supervisorIntervalMs: 1000,
   presenceFlushMs: 2000,
   schedulerIntervalMs: 1000,
+  watchIntervalMs: 1000,
 };

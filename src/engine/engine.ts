@@ -30,6 +30,7 @@ import { Presence } from './presence.js';
 import { RolloutScheduler } from './rollout-scheduler.js';
 import { Rollouts, type RolloutRequest, type RolloutVerb, type RolloutView } from './rollouts.js';
 import { Subscriptions } from './subscriptions.js';
+import { OperationWatches, type OperationListener } from './operation-watches.js';
 import { Supervisor } from './supervisor.js';
 import { WorkSignal } from './work-signal.js';
 
@@ -51,6 +52,7 @@ export class Engine {
   private readonly rolloutScheduler: RolloutScheduler;
   private readonly subscriptions: Subscriptions;
   private readonly notifications: ChangeNotifications;
+  private readonly watches: OperationWatches;
   /** set on stop: long-polls answer at once instead of waiting */
   private stopping = false;
 
@@ -77,6 +79,7 @@ export class Engine {
     });
     this.subscriptions = new Subscriptions(store, clock);
     this.notifications = new ChangeNotifications(store, timings.schedulerIntervalMs, log, clock);
+    this.watches = new OperationWatches(store, timings.watchIntervalMs, log);
     store.onWork((deviceId) => this.signal.wake(deviceId));
   }
 
@@ -87,11 +90,13 @@ export class Engine {
     this.rolloutScheduler.start();
     this.audit.start();
     this.notifications.start();
+    this.watches.start();
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
     this.signal.wakeAll();
+    await this.watches.stop();
     await this.supervisor.stop();
     await this.windows.stop();
     await this.rolloutScheduler.stop();
@@ -123,7 +128,23 @@ export class Engine {
 
   /** Cancel (an extension beyond Graph): pending → cancelled now; running → when the device confirms. */
   cancel(caller: Caller, deviceId: string, operationId: string): Promise<Operation> {
-    return this.lifecycle.cancel(caller, deviceId, operationId);
+    return this.told(this.lifecycle.cancel(caller, deviceId, operationId));
+  }
+
+  /**
+   * Follows an operation live from the state the caller read (the console's event stream): the
+   * listener hears each newer state, then null once it ended, vanished or the engine stops.
+   * Returns the function that stops following.
+   */
+  watchOperation(operation: Operation, listener: OperationListener): () => void {
+    return this.watches.watch(operation, listener);
+  }
+
+  /** Passes a change made here to the operation's live watchers at once. */
+  private async told(change: Promise<Operation>): Promise<Operation> {
+    const operation = await change;
+    this.watches.changed(operation);
+    return operation;
   }
 
   /** A rollout over many devices (an extension beyond Graph): created notStarted, answered at once. */
@@ -253,17 +274,17 @@ export class Engine {
 
   /** The device starts its operation. */
   acknowledge(tenantId: string, deviceId: string, operationId: string): Promise<Operation> {
-    return this.lifecycle.acknowledge(tenantId, deviceId, operationId);
+    return this.told(this.lifecycle.acknowledge(tenantId, deviceId, operationId));
   }
 
   /** The device's progress on its running operation; the answer carries `cancelRequested`. */
   reportProgress(tenantId: string, deviceId: string, operationId: string, progress: { percent: number | null; message: string | null }): Promise<Operation> {
-    return this.lifecycle.progress(tenantId, deviceId, operationId, progress.percent, progress.message);
+    return this.told(this.lifecycle.progress(tenantId, deviceId, operationId, progress.percent, progress.message));
   }
 
   /** The device's result ends its running operation. */
   finish(tenantId: string, deviceId: string, operationId: string, report: ResultReport): Promise<Operation> {
-    return this.lifecycle.finish(tenantId, deviceId, operationId, report);
+    return this.told(this.lifecycle.finish(tenantId, deviceId, operationId, report));
   }
 
   /** The device's inventory/heartbeat: recorded at once, its presence at the next batch; 404 once the device is gone. */

@@ -12,9 +12,11 @@ import { addRolloutRoutes } from './graph/rollout-routes.js';
 import { addBatchRoutes } from './graph/batch-routes.js';
 import { addDeviceRoutes } from './graph/device-routes.js';
 import { addOperationRoutes } from './graph/operation-routes.js';
+import { addOperationEventRoutes } from './graph/operation-events-route.js';
 import { addMaintenanceWindowRoutes } from './graph/maintenance-window-routes.js';
 import { addSubscriptionRoutes } from './graph/subscription-routes.js';
 import { applyConnectionLimits, type ConnectionLimits } from './connection-limits.js';
+import { addConsoleRoutes, type ConsoleOptions } from './console-routes.js';
 import { installJsonBodies } from './json-bodies.js';
 import { defaultSheddingLimits, installLoadShedding, type SheddingLimits } from './load-shedding.js';
 import { rateLimitRules } from './rate-limits.js';
@@ -42,6 +44,8 @@ export interface AppOptions {
   publicUrl?: string | null;
   /** proxies (addresses, CIDRs) whose X-Forwarded-* headers are believed; none when empty */
   trustProxy?: string[];
+  /** the web console at `/`; none when absent */
+  console?: ConsoleOptions | null;
 }
 
 /** Builds the whole HTTP service without listening, so tests can use it over a socket or inject(). */
@@ -84,8 +88,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   addSubscriptionRoutes(routes, options.engine);
   addBatchRoutes(routes);
   routes.closeWith405();
+  // Streams have no end a $batch could wait for: their own table, which batches cannot reach.
+  const streamRoutes = new RouteTable(app, undefined, false);
+  addOperationEventRoutes(streamRoutes, options.store, options.engine);
+  streamRoutes.closeWith405();
   const agentRoutes = new RouteTable(app, [''], false);
   addAgentRoutes(app, agentRoutes, options.engine, credentials, new AgentThrottle(options.agentLimits ?? defaultAgentLimits));
   agentRoutes.closeWith405();
+  if (options.console) await addConsoleRoutes(app, options.console, options.store);
   return app;
 }

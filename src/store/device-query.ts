@@ -1,4 +1,6 @@
 import type { Device, FilterableProperty, OrderableProperty } from '../domain/device.js';
+import type { OperationType } from '../domain/enums.js';
+import type { OperationStatus } from '../domain/operation.js';
 
 /**
  * A validated `$filter` over device properties. Values are plain data; the store compiles
@@ -47,6 +49,36 @@ export interface OperationPageQuery {
   skip?: number;
   /** keyset position: the sequence number of the last operation of the previous page (newest first) */
   beforeSeq: number | null;
+}
+
+/** A bound on createdDateTime, its value an ISO 8601 instant as the store writes them (toISOString). */
+export interface CreatedBound {
+  op: 'ge' | 'gt' | 'lt' | 'le';
+  value: string;
+}
+
+/**
+ * What the tenant's operation list filters on: equalities joined by `and`, so each is one
+ * index column. `nothing`: the filter contradicts itself (status eq 'a' and status eq 'b').
+ */
+export interface OperationFilter {
+  status: OperationStatus | null;
+  operationType: OperationType | null;
+  created: CreatedBound[];
+  nothing: boolean;
+}
+
+/** Where a page of the tenant's operations continues: after this operation, newest first. */
+export interface OperationPosition {
+  createdDateTime: string;
+  seq: number;
+}
+
+export interface TenantOperationQuery {
+  tenantId: string;
+  filter: OperationFilter | null;
+  top: number;
+  after: OperationPosition | null;
 }
 
 export interface Page<T, Position = number> {

@@ -7,7 +7,7 @@ import type { IdentitySet } from '../domain/identity.js';
 import type { Operation, OperationError, Transition } from '../domain/operation.js';
 import type { CatalogEntry, CatalogOffer, NewCatalogEntry } from '../domain/software-catalog.js';
 import type { ArtifactContent, ArtifactStore, StoredArtifact } from './artifact-store.js';
-import type { DeviceFilter, DevicePage, DevicePageQuery, OperationPageQuery, Page } from './device-query.js';
+import type { DeviceFilter, DevicePage, DevicePageQuery, OperationFilter, OperationPageQuery, OperationPosition, Page, TenantOperationQuery } from './device-query.js';
 import { compileFilter } from './filter-sql.js';
 import * as access from './device-access.js';
 import * as expansions from './expansion-reads.js';
@@ -15,6 +15,7 @@ import { MaintenanceWindowSql } from './maintenance-window-sql.js';
 import { updateDeviceParams, updateDeviceSql } from './device-sql.js';
 import { DevicePages } from './device-pages.js';
 import { CoalescedDeviceReads } from './device-reads.js';
+import { OperationPages } from './operation-pages.js';
 import {
   artifactFromRow, artifactValues, catalogFromRow, deviceFromRow, deviceInsertColumns, deviceToRow, iso, jsonText, operationFromRow, operationPage, parsed,
   type ArtifactColumns, type CatalogRow, type DeviceRow, type OperationRow,
@@ -49,6 +50,8 @@ export class SqlStore implements Store {
 
   private readonly devicePages: DevicePages;
 
+  private readonly operationPages: OperationPages;
+
   private readonly deviceReads: CoalescedDeviceReads;
 
   readonly rollouts: RolloutSql;
@@ -64,6 +67,7 @@ export class SqlStore implements Store {
   ) {
     this.seededDocuments = seededDocuments ?? refuseSeededDocuments;
     this.devicePages = new DevicePages(sql, this.seededDocuments, scanRowsPerPage);
+    this.operationPages = new OperationPages(sql);
     this.deviceReads = new CoalescedDeviceReads(sql);
     this.rollouts = new RolloutSql(sql);
     this.windows = new MaintenanceWindowSql(sql, this.seededDocuments);
@@ -187,6 +191,14 @@ export class SqlStore implements Store {
       'SELECT count(*) AS n FROM operations WHERE tenant_id = ? AND device_id = ?', [tenantId, deviceId],
     );
     return Number(row.n);
+  }
+
+  listTenantOperations(query: TenantOperationQuery): Promise<Page<Operation, OperationPosition>> {
+    return this.operationPages.list(query);
+  }
+
+  countTenantOperations(tenantId: string, filter: OperationFilter | null): Promise<number> {
+    return this.operationPages.count(tenantId, filter);
   }
 
   listRecentOperations(tenantId: string, deviceIds: string[], top: number): Promise<Map<string, Page<Operation>>> {

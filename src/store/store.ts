@@ -7,7 +7,7 @@ import type { IdentitySet } from '../domain/identity.js';
 import type { CatalogEntry, CatalogOffer, NewCatalogEntry } from '../domain/software-catalog.js';
 import type { ArtifactContent, StoredArtifact } from './artifact-store.js';
 import type { RolloutStore } from './rollout-store.js';
-import type { DeviceFilter, DevicePage, DevicePageQuery, OperationPageQuery, Page } from './device-query.js';
+import type { DeviceFilter, DevicePage, DevicePageQuery, OperationFilter, OperationPageQuery, OperationPosition, Page, TenantOperationQuery } from './device-query.js';
 import type { MaintenanceWindowStore } from './maintenance-window-store.js';
 import type { SubscriptionStore } from './subscription-store.js';
 
@@ -164,6 +164,13 @@ export interface Store {
   getOperation(tenantId: string, deviceId: string, operationId: string): Promise<Operation | null>;
   listOperations(query: OperationPageQuery): Promise<Page<Operation>>;
   countOperations(tenantId: string, deviceId: string): Promise<number>;
+  /**
+   * A page of the tenant's operations across its devices, newest first; bounded work at any
+   * fleet size (operation-pages.ts).
+   */
+  listTenantOperations(query: TenantOperationQuery): Promise<Page<Operation, OperationPosition>>;
+  /** The tenant's operations matching the filter, all pages; read off the event loop, time-limited. */
+  countTenantOperations(tenantId: string, filter: OperationFilter | null): Promise<number>;
   /** The first page (newest first, `top`) of each device's operations, read in one statement ($expand). */
   listRecentOperations(tenantId: string, deviceIds: string[], top: number): Promise<Map<string, Page<Operation>>>;
 

@@ -24,6 +24,8 @@ interface Layer {
   ownsPackages?: string[];
   /** domain is pure: no npm packages at all */
   noPackages?: boolean;
+  /** runs in the browser: no node builtins, and only code that needs none from the layers it imports */
+  browser?: boolean;
 }
 
 /** The table in docs/architecture.md. Longer paths win, so http/graph is not http. */
@@ -40,6 +42,9 @@ const layers: Record<string, Layer> = {
   'http/agent': { paths: ['http/agent/'], mayImport: ['http', 'domain', 'store', 'engine', 'auth'] },
   // The app factory is the one file of http/ that assembles the Graph and agent routes on the edge.
   'http/app': { paths: ['http/app.ts'], mayImport: ['http', 'http/graph', 'http/agent', 'domain', 'store', 'engine', 'auth'] },
+  // The web console runs in the browser: it reaches the server over HTTP only, and takes from the
+  // domain its types and those of its values that need no Node builtin (enums, state lists).
+  web: { paths: ['web/'], mayImport: ['domain'], browser: true },
   // The composition root: it wires every layer together and nothing imports it.
   root: {
     paths: ['cli/', 'server.ts', 'config.ts'],
@@ -61,13 +66,15 @@ function layerOf(file: string): string | null {
   return best;
 }
 
-/** Every module specifier a source file names, in whatever syntax. */
-function importsOf(fileName: string, text: string): string[] {
-  const source = ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+/** Every module specifier a source file names, in whatever syntax; `valuesOnly`: those that bring code along (not `import type`). */
+function importsOf(fileName: string, text: string, valuesOnly = false): string[] {
+  const source = ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, true, fileName.endsWith('.tsx') ? ts.ScriptKind.TSX : ts.ScriptKind.TS);
   const specifiers: string[] = [];
   const visit = (node: ts.Node): void => {
     if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
-      specifiers.push(node.moduleSpecifier.text);
+      if (!valuesOnly || !isTypeOnly(node)) specifiers.push(node.moduleSpecifier.text);
+    } else if (valuesOnly && ts.isImportTypeNode(node)) {
+      // `import('…').T` names a type: no code comes along
     } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword && node.arguments[0] && ts.isStringLiteralLike(node.arguments[0])) {
       specifiers.push(node.arguments[0].text);
     } else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) && ts.isStringLiteral(node.argument.literal)) {
@@ -81,11 +88,26 @@ function importsOf(fileName: string, text: string): string[] {
   return specifiers;
 }
 
+function isTypeOnly(node: ts.ImportDeclaration | ts.ExportDeclaration): boolean {
+  if (ts.isExportDeclaration(node)) return node.isTypeOnly;
+  const clause = node.importClause;
+  if (!clause) return false;
+  if (clause.isTypeOnly) return true;
+  const bindings = clause.namedBindings;
+  return !clause.name && bindings !== undefined && ts.isNamedImports(bindings) && bindings.elements.length > 0 && bindings.elements.every((element) => element.isTypeOnly);
+}
+
+/** A relative specifier as a src-relative file: `.js` names the `.ts` or `.tsx` source, and the browser layer leaves the extension off. */
+function resolveImport(from: string, specifier: string, known: Set<string>): string {
+  const base = normalize(join(dirname(from), specifier)).split('\\').join('/').replace(/\.js$/, '');
+  return [`${base}.ts`, `${base}.tsx`, base].find((candidate) => known.has(candidate)) ?? `${base}.ts`;
+}
+
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) return sourceFiles(path);
-    return entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts') ? [path] : [];
+    return /\.tsx?$/.test(entry.name) && !entry.name.endsWith('.d.ts') ? [path] : [];
   });
 }
 
@@ -98,6 +120,8 @@ function checkLayers(files: { file: string; text: string }[]): { violations: str
   const graph = new Map<string, string[]>();
   const owners = new Map<string, string>();
   for (const [name, layer] of Object.entries(layers)) for (const pkg of layer.ownsPackages ?? []) owners.set(pkg, name);
+  const known = new Set(files.map(({ file }) => file));
+  const texts = new Map(files.map(({ file, text }) => [file, text]));
   for (const { file, text } of files) {
     const from = layerOf(file);
     const edges: string[] = [];
@@ -108,7 +132,7 @@ function checkLayers(files: { file: string; text: string }[]): { violations: str
     }
     for (const specifier of importsOf(file, text)) {
       if (specifier.startsWith('.')) {
-        const target = normalize(join(dirname(file), specifier)).replace(/\.js$/, '.ts').split('\\').join('/');
+        const target = resolveImport(file, specifier, known);
         edges.push(target);
         const to = layerOf(target);
         if (to !== from && (to === null || !layers[from].mayImport.includes(to))) {
@@ -117,6 +141,7 @@ function checkLayers(files: { file: string; text: string }[]): { violations: str
         continue;
       }
       const isBuiltin = specifier.startsWith('node:') || builtins.has(specifier);
+      if (isBuiltin && layers[from].browser) violations.push(`src/${file} (${from}) imports '${specifier}'; ${from} runs in the browser`);
       if (isBuiltin) continue;
       const pkg = packageName(specifier);
       const owner = owners.get(pkg);
@@ -124,7 +149,33 @@ function checkLayers(files: { file: string; text: string }[]): { violations: str
       else if (owner && owner !== from) violations.push(`src/${file} (${from}) imports '${specifier}', which only ${owner} may import`);
     }
   }
+  for (const { file, text } of files) {
+    if (!layers[layerOf(file) ?? '']?.browser) continue;
+    for (const specifier of importsOf(file, text, true)) {
+      if (!specifier.startsWith('.')) continue;
+      const target = resolveImport(file, specifier, known);
+      if (layerOf(target) === layerOf(file)) continue;
+      const builtin = builtinReachedFrom(target, texts, known);
+      if (builtin) violations.push(`src/${file} (${layerOf(file)}) imports '${specifier}', whose code needs '${builtin}', which the browser lacks`);
+    }
+  }
   return { violations, graph };
+}
+
+/** The first Node builtin a file's code pulls in through its value imports, or null. */
+function builtinReachedFrom(start: string, texts: Map<string, string>, known: Set<string>): string | null {
+  const seen = new Set<string>();
+  const queue = [start];
+  while (queue.length > 0) {
+    const file = queue.shift()!;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    for (const specifier of importsOf(file, texts.get(file) ?? '', true)) {
+      if (specifier.startsWith('node:') || builtins.has(specifier)) return specifier;
+      if (specifier.startsWith('.')) queue.push(resolveImport(file, specifier, known));
+    }
+  }
+  return null;
 }
 
 /** Strongly connected components with more than one file (or a file importing itself): the cycles. */
@@ -211,6 +262,9 @@ test('the checker sees every kind of import, and a lower layer importing an uppe
     { file: 'domain/x.ts', text },
     { file: 'domain/b.ts', text: "import './x.js';" },
     { file: 'http/graph/r.ts', text: "import '../agent/s.js'; import Database from 'better-sqlite3';" },
+    { file: 'web/page.tsx', text: "import type { Secret } from '../domain/secret.js'; import { hash } from '../domain/secret'; import { states } from '../domain/states'; import '../http/edge.js'; import 'node:fs';" },
+    { file: 'domain/secret.ts', text: "import { createHash } from 'node:crypto';" },
+    { file: 'domain/states.ts', text: "export const states = ['a'];" },
   ]);
   assert.deepEqual(violations, [
     "src/domain/x.ts (domain) imports '../http/a.js' (http)",
@@ -218,6 +272,9 @@ test('the checker sees every kind of import, and a lower layer importing an uppe
     "src/domain/x.ts (domain) imports the package 'pg'; domain imports no packages",
     "src/http/graph/r.ts (http/graph) imports '../agent/s.js' (http/agent)",
     "src/http/graph/r.ts (http/graph) imports 'better-sqlite3', which only store may import",
+    "src/web/page.tsx (web) imports '../http/edge.js' (http)",
+    "src/web/page.tsx (web) imports 'node:fs'; web runs in the browser",
+    "src/web/page.tsx (web) imports '../domain/secret', whose code needs 'node:crypto', which the browser lacks",
   ]);
   assert.deepEqual(importCycles(graph), [['domain/b.ts', 'domain/x.ts']]);
 });

@@ -11,6 +11,9 @@ import { FileArtifacts } from '../../src/store/artifact-files.js';
 import { orderableDeviceProperties } from '../../src/domain/device.js';
 import { devicePageOrder } from '../../src/store/device-list-plan.js';
 import type { DeviceFilter } from '../../src/store/device-query.js';
+import type { OperationType } from '../../src/domain/enums.js';
+import type { OperationStatus } from '../../src/domain/operation.js';
+import type { CreatedBound, OperationFilter } from '../../src/store/device-query.js';
 import { migrate } from '../../src/store/migrations.js';
 import { SqlStore } from '../../src/store/sql-store.js';
 import { SqliteDriver } from '../../src/store/sqlite/sqlite-driver.js';
@@ -157,6 +160,38 @@ test("updateSoftware's read of the device and its catalog entries is one stateme
       assert.match(plan[0], /^SEARCH d USING (COVERING )?INDEX sqlite_autoindex_devices_1 \(tenant_id=\? AND id=\?\)/, plan.join('\n'));
       assert.match(plan[1], /^SEARCH c USING INDEX catalog_entries_unique \(tenant_id=\? AND software_type=\?( AND version=\?)?\)/, plan.join('\n'));
       assert.ok(!plan.some((line) => /^SCAN/.test(line)), plan.join('\n'));
+    }
+  } finally {
+    db.close();
+  }
+});
+
+test("a page of the tenant's operations reads each of its index ranges in order, and its count only an index", async () => {
+  const db = new Database(join(dir, 'plans.db'), { readonly: true });
+  const filter = (status: OperationStatus | null, operationType: OperationType | null, created: CreatedBound[] = []): OperationFilter => ({ status, operationType, created, nothing: false });
+  const filters: [string, OperationFilter | null][] = [
+    ['no filter', null],
+    ['dates only', filter(null, null, [{ op: 'ge', value: '2026-01-01T00:00:00.000Z' }, { op: 'lt', value: '2026-02-01T00:00:00.000Z' }])],
+    ['a status', filter('failed', null)],
+    ['a type and a date', filter(null, 'softwareUpdate', [{ op: 'gt', value: '2026-01-01T00:00:00.000Z' }])],
+    ['a status and a type', filter('queued', 'deviceRestart', [{ op: 'le', value: '2026-02-01T00:00:00.000Z' }])],
+  ];
+  try {
+    for (const [name, operationFilter] of filters) {
+      for (const position of [null, { createdDateTime: '2026-01-15T00:00:00.000Z', seq: 8 }]) {
+        driver.recorded.length = 0;
+        await store.listTenantOperations({ tenantId: tenant, filter: operationFilter, top: 50, after: position });
+        await store.countTenantOperations(tenant, operationFilter);
+        for (const sql of driver.recorded) {
+          const params = Array.from({ length: (sql.match(/\?/g) ?? []).length }, () => 'x');
+          const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((row) => row.detail);
+          const searches = plan.filter((line) => /^(SEARCH|SCAN) operations\b/.test(line));
+          assert.ok(searches.length > 0, `${name}: reads operations\n${plan.join('\n')}`);
+          for (const line of searches) assert.match(line, /^SEARCH operations USING (COVERING )?INDEX operations_by_(tenant|status) \(tenant_id=\?/, `${name}\n${sql}\n${plan.join('\n')}`);
+          // Each range is read in page order; only a merge of ranges sorts (at most a page from each).
+          if (searches.length === 1) assert.ok(!plan.some((line) => /TEMP B-TREE/.test(line)), `${name}: a sort\n${plan.join('\n')}`);
+        }
+      }
     }
   } finally {
     db.close();

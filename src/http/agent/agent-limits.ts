@@ -1,5 +1,6 @@
 import { TokenBuckets } from '../../domain/token-buckets.js';
 import { ServiceError } from '../../domain/errors.js';
+import { countIn } from '../open-counts.js';
 
 /** What one device, one address and one tenant may do on the agent protocol. */
 export interface AgentLimits {
@@ -82,14 +83,4 @@ export class AgentThrottle {
       throw new ServiceError('activityLimitReached', `${what}; retry after ${retryAfter} s.`, { 'retry-after': String(retryAfter) });
     }
   }
-}
-
-/** Adds one to a key's count; the returned function takes it away (and the key at zero). */
-function countIn(counts: Map<string, number>, key: string): () => void {
-  counts.set(key, (counts.get(key) ?? 0) + 1);
-  return () => {
-    const left = (counts.get(key) ?? 1) - 1;
-    if (left > 0) counts.set(key, left);
-    else counts.delete(key);
-  };
 }

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { deviceProperties, orderableDeviceProperties, type Device } from '../../domain/device.js';
 import { badRequest, notFound } from '../../domain/errors.js';
+import { offeredVersions } from '../../domain/software-catalog.js';
 import { devicePageOrder } from '../../store/device-list-plan.js';
 import type { DeviceOrderKey, DevicePosition } from '../../store/device-query.js';
 import type { Store } from '../../store/store.js';
@@ -44,6 +45,14 @@ export function addDeviceRoutes(routes: RouteTable, store: Store): void {
     const body = { ...selectProperties(deviceBody(device), query.select), ...expanded.get(device.id) };
     return sendJson(reply, entityBody(contextUrl(request, 'teamwork/devices', query.select, '/$entity'), body));
   }, responseSchemas.device);
+
+  // An extension beside Graph (which has no catalog): what updateSoftware would accept for this
+  // device, so a client (the console's version picker) offers only versions that are not a 404.
+  routes.add('GET', ['/teamwork/devices/:deviceId/availableSoftwareVersions'], 'read', async (request, reply) => {
+    const device = await findDevice(store, request);
+    const offered = offeredVersions(await store.listCatalog(device.tenantId), device.deviceType, device.hardwareDetail.model);
+    return sendJson(reply, { '@odata.context': contextUrl(request, `teamwork/devices('${device.id}')/availableSoftwareVersions`, null, ''), value: offered });
+  });
 
   for (const kind of ['health', 'activity', 'configuration'] as DocumentKind[]) {
     routes.add('GET', [`/teamwork/devices/:deviceId/${kind}`], 'read', async (request, reply) => {

@@ -13,7 +13,7 @@ export function sendCollection<T>(
   request: FastifyRequest,
   reply: FastifyReply,
   path: string,
-  query: ODataQuery,
+  query: Pick<ODataQuery, 'select' | 'tokenScope'>,
   page: { items: T[]; next: unknown },
   body: (item: T) => Record<string, unknown>,
   count?: number,

@@ -24,7 +24,7 @@ export function entityBody(context: string, body: Record<string, unknown>): Reco
 export function collectionBody(
   request: FastifyRequest,
   path: string,
-  query: ODataQuery,
+  query: Pick<ODataQuery, 'select' | 'tokenScope'>,
   value: unknown[],
   next: unknown,
   count?: number,

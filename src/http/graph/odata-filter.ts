@@ -10,21 +10,27 @@ const enumsByKind: Record<string, readonly string[]> = {
   'enum:activityState': activityStates,
 };
 
-type Bind = [string, unknown];
-type Node = unknown;
-
 /** Parses `$filter` with an OData parser and checks it against what devices support. */
 export function parseDeviceFilter(text: string): DeviceFilter {
+  const parsed = parseFilterExpression(withAndBeforeOr(text));
+  return new FilterChecker(parsed.binds).node(parsed.tree);
+}
+
+/** A literal's kind and value as the parser binds it, e.g. ['Text', 'teamsRoom']. */
+export type Bind = [string, unknown];
+/** A node of the parser's expression tree: [operator, ...operands], a property path or a bind. */
+export type Node = unknown;
+
+/** `$filter` text as the OData parser's tree and bound literals; a 400 naming where it failed. */
+export function parseFilterExpression(text: string): { tree: Node; binds: Bind[] } {
   if (text.length > 2048) throw badRequest('$filter is longer than 2048 characters.');
-  let parsed: { tree: Node; binds: Bind[] };
   try {
     // The query string is already decoded; the parser decodes %xx in literals again, so escape '%'.
-    parsed = odataParser.parse(withAndBeforeOr(text).replace(/%/g, '%25'), { startRule: 'ProcessRule', rule: 'FilterByExpression' }) as unknown as typeof parsed;
+    return odataParser.parse(text.replace(/%/g, '%25'), { startRule: 'ProcessRule', rule: 'FilterByExpression' }) as unknown as { tree: Node; binds: Bind[] };
   } catch (error) {
     const detail = (error as Error).message.split('\n')[0].slice(0, 200);
     throw badRequest(`Invalid $filter: ${detail}`);
   }
-  return new FilterChecker(parsed.binds).node(parsed.tree);
 }
 
 /**
@@ -169,7 +175,8 @@ function hasLambda(node: Node): boolean {
   return false;
 }
 
-function propertyPath(node: Node): string | null {
+/** A property path (`hardwareDetail/model`) as written, or null when the node is not one. */
+export function propertyPath(node: Node): string | null {
   const segments: string[] = [];
   let current = node as { name?: unknown; property?: unknown; lambda?: unknown } | null;
   while (current && typeof current === 'object' && !Array.isArray(current)) {
@@ -198,12 +205,7 @@ function unsupported(part: string) {
  */
 export function parseEnumEqualityFilter(text: string, property: string, members: readonly string[]): string {
   const wrong = () => badRequest(`Unsupported $filter: only ${property} eq '<value>' is supported here, with a value of ${members.join(', ')}.`);
-  let parsed: { tree: Node; binds: Bind[] };
-  try {
-    parsed = odataParser.parse(text.replace(/%/g, '%25'), { startRule: 'ProcessRule', rule: 'FilterByExpression' }) as unknown as typeof parsed;
-  } catch (error) {
-    throw badRequest(`Invalid $filter: ${(error as Error).message.split('\n')[0].slice(0, 200)}`);
-  }
+  const parsed = parseFilterExpression(text);
   const tree = parsed.tree as [string, Node, Node];
   if (!Array.isArray(tree) || tree[0] !== 'eq' || propertyPath(tree[1])?.toLowerCase() !== property.toLowerCase()) throw wrong();
   const index = (tree[2] as { bind?: unknown } | null)?.bind;

@@ -12,8 +12,8 @@ const maxPageSize = 50;
 /** Which system query options a route honours; any other `$` option is a 400 naming it. */
 export type QueryOptionName = 'filter' | 'select' | 'top' | 'skiptoken' | 'skip' | 'count' | 'orderby' | 'expand';
 
-export interface ODataQuery<Position = unknown> {
-  filter: DeviceFilter | null;
+export interface ODataQuery<Position = unknown, Filter = DeviceFilter> {
+  filter: Filter | null;
   select: string[] | null;
   top: number;
   /** decoded keyset position from $skiptoken */
@@ -28,8 +28,10 @@ export interface ODataQuery<Position = unknown> {
   tokenScope: string;
 }
 
-/** What a resource offers beyond $filter, $select and $top. */
-export interface ResourceOptions<Position> {
+/** What a resource offers beyond $select and $top. */
+export interface ResourceOptions<Position, Filter = DeviceFilter> {
+  /** reads this collection's $filter (default: the device filter) */
+  filter?: (text: string) => Filter;
   /** reads this collection's $skiptoken positions */
   position?: PositionReader<Position>;
   /** properties $orderby may name */
@@ -48,12 +50,12 @@ export const sequencePosition: PositionReader<number> = (token) => (typeof token
  * Reads OData system query options. On beta the `$` is optional (`top=5` ≡ `$top=5`);
  * names are case-insensitive; each may appear once.
  */
-export function parseODataQuery<Position = never>(
+export function parseODataQuery<Position = never, Filter = DeviceFilter>(
   query: Record<string, unknown>,
   allowed: QueryOptionName[],
   selectable: readonly string[],
-  resource: ResourceOptions<Position> = {},
-): ODataQuery<Position> {
+  resource: ResourceOptions<Position, Filter> = {},
+): ODataQuery<Position, Filter> {
   const options = new Map<string, string>();
   for (const [rawName, rawValue] of Object.entries(query)) {
     const name = rawName.replace(/^\$/, '').toLowerCase();
@@ -67,7 +69,8 @@ export function parseODataQuery<Position = never>(
   }
 
   const filterText = options.get('filter') ?? null;
-  const filter = filterText === null ? null : parseDeviceFilter(filterText);
+  const readFilter = resource.filter ?? (parseDeviceFilter as unknown as (text: string) => Filter);
+  const filter = filterText === null ? null : readFilter(filterText);
   const select = options.has('select') ? parseSelect(options.get('select')!, selectable) : null;
   const top = options.has('top') ? parseTop(options.get('top')!) : defaultPageSize;
   const skip = options.has('skip') ? parseSkip(options.get('skip')!) : 0;

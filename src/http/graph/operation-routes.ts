@@ -1,12 +1,14 @@
 import { parseActionBody, requireEmptyBody } from '../../domain/action-body.js';
 import { notFound } from '../../domain/errors.js';
-import { actions, operationProperties, type ActionName } from '../../domain/operation.js';
+import { actions, operationProperties, type ActionName, type Operation } from '../../domain/operation.js';
 import type { Engine } from '../../engine/engine.js';
+import type { OperationPosition } from '../../store/device-query.js';
 import type { Store } from '../../store/store.js';
 import { findDevice } from './device-routes.js';
 import { sendCollection, sendCount, sendJson } from './graph-replies.js';
 import { operationBody, selectProperties } from './graph-shapes.js';
 import { contextUrl, entityBody } from './odata-envelope.js';
+import { parseOperationFilter } from './operation-filter.js';
 import { parseODataQuery, sequencePosition } from './odata-query.js';
 import { responseSchemas } from './response-schemas.js';
 import { callerOf } from '../request-caller.js';
@@ -14,8 +16,33 @@ import type { RouteTable } from '../route-table.js';
 
 type Params = { deviceId: string; operationId: string };
 
+const tenantOperationProperties = [...operationProperties, 'deviceId'];
+const tenantOperationOptions = { position: operationPosition, filter: parseOperationFilter };
+
+/** An operation in the tenant's list: Graph's shape and the device it belongs to. */
+function tenantOperationBody(operation: Operation): Record<string, unknown> {
+  return { ...operationBody(operation), deviceId: operation.deviceId };
+}
+
 /** The three bound actions and the operations they create. */
 export function addOperationRoutes(routes: RouteTable, store: Store, engine: Engine): void {
+  // Beyond Graph: the tenant's operations across its devices (the console's view of what runs).
+  // Fastify's router prefers this static segment to the :deviceId parameter.
+  routes.add('GET', ['/teamwork/devices/operations'], 'read', async (request, reply) => {
+    const caller = callerOf(request);
+    const query = parseODataQuery(request.query as Record<string, unknown>, ['filter', 'select', 'top', 'skiptoken', 'count'], tenantOperationProperties, tenantOperationOptions);
+    const [page, count] = await Promise.all([
+      store.listTenantOperations({ tenantId: caller.tenantId, filter: query.filter, top: query.top, after: query.position }),
+      query.count ? store.countTenantOperations(caller.tenantId, query.filter) : undefined,
+    ]);
+    return sendCollection(request, reply, 'teamwork/devices/operations', query, page, tenantOperationBody, count);
+  }, responseSchemas.tenantOperationList);
+
+  routes.add('GET', ['/teamwork/devices/operations/$count'], 'read', async (request, reply) => {
+    const query = parseODataQuery(request.query as Record<string, unknown>, ['filter'], tenantOperationProperties, tenantOperationOptions);
+    return sendCount(reply, await store.countTenantOperations(callerOf(request).tenantId, query.filter));
+  });
+
   routes.add('GET', ['/teamwork/devices/:deviceId/operations'], 'read', async (request, reply) => {
     const device = await findDevice(store, request);
     const query = parseODataQuery(request.query as Record<string, unknown>, ['select', 'top', 'skiptoken', 'skip', 'count'], operationProperties, { position: sequencePosition });
@@ -73,4 +100,11 @@ export function addOperationRoutes(routes: RouteTable, store: Store, engine: Eng
         .send();
     });
   }
+}
+
+/** A page position of the tenant's operations: the previous page's last operation's creation time and sequence number. */
+function operationPosition(token: unknown): OperationPosition | undefined {
+  const { createdDateTime, seq } = (token ?? {}) as Partial<OperationPosition>;
+  const valid = typeof createdDateTime === 'string' && !Number.isNaN(Date.parse(createdDateTime)) && Number.isSafeInteger(seq);
+  return valid ? { createdDateTime: new Date(createdDateTime).toISOString(), seq: seq! } : undefined;
 }

@@ -78,9 +78,12 @@ const entity = (schema: { properties: object }) => ({
   200: { ...schema, properties: { '@odata.context': { type: 'string' }, ...schema.properties } },
 });
 
+const tenantOperation = { ...operation, properties: { ...operation.properties, deviceId: { type: 'string' } } } as const;
+
 export const responseSchemas = {
   deviceList: collection(device),
   device: entity(device),
   operationList: collection(operation),
+  tenantOperationList: collection(tenantOperation),
   operation: entity(operation),
 };
