@@ -72,7 +72,8 @@ export function addDevicesCommand(program: Command): void {
         .option('--software-version <version>', 'version (default: newest in the catalog)');
     }
     command.action(async (deviceId: string | undefined, options, self: Command) => {
-      if ((deviceId === undefined) === (options.filter === undefined)) self.error('error: give a device id or --filter, not both');
+      if (deviceId !== undefined && options.filter !== undefined) self.error('error: give a device id or --filter, not both');
+      if (deviceId === undefined && options.filter === undefined) self.error('error: give a device id, or --filter to act on every device it matches');
       const graph = client(options);
       const body = withSoftware ? { softwareType: options.softwareType, ...(options.softwareVersion ? { softwareVersion: options.softwareVersion } : {}) } : undefined;
       if (options.filter !== undefined) {

@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import type { DeviceType } from '../../src/domain/enums.js';
 import { spawnCli, spawnCliOnTerminal, type CliRun } from '../helpers/cli-process.js';
 import { ScriptedFleet, type Script } from '../helpers/scripted-fleet.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { postJson, startTestServer, tenantA, type TestServer } from '../helpers/test-server.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -154,11 +155,32 @@ describe('devices update-software --filter', () => {
     assert.match(output, /successful +3/);
   });
 
+  test('--wait rides out a server it cannot reach for a while: the polls that fail are retried, and the wait ends', async () => {
+    const { fleet: f, ids, filter } = await fleet({ collaborationBar: 2 });
+    for (const id of ids.collaborationBar!) f.holding.add(id);
+    const proxy = TcpProxy.forUrl(server.url);
+    await proxy.start();
+    try {
+      const env = { ...(await environment()), TEAMWORK_DEVICES_URL: proxy.via(server.url) };
+      const running = spawnCli(['devices', 'update-software', '--filter', filter, ...update(), '--wait', '--interval-ms', '200'], env);
+      await waitFor('the operations line', async () => running.output().includes('operations 0/2 ended'), { timeoutMs: 15_000 });
+      await proxy.cut();
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      for (const id of ids.collaborationBar!) f.holding.delete(id);
+      await proxy.restore();
+      const run = await running.done;
+      assert.equal(run.code, 0, run.stdout + run.stderr);
+      assert.match(run.stdout, /^ {2}successful +2$/m);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   test('usage: an id and --filter, neither, or a malformed version stop the command before anything is sent (exit 1)', async () => {
     const { ids, filter } = await fleet({ collaborationBar: 1 });
     const cases: [string[], RegExp][] = [
       [['devices', 'update-software', ids.collaborationBar![0], '--filter', filter, ...update()], /give a device id or --filter, not both/],
-      [['devices', 'restart'], /give a device id or --filter, not both/],
+      [['devices', 'restart'], /give a device id, or --filter to act on every device it matches/],
       [['devices', 'update-software', '--filter', filter, ...update('not a version')], /'softwareVersion' must be 1 to 64 characters/],
     ];
     for (const [args, message] of cases) {
