@@ -205,7 +205,7 @@ describe('devices restart --filter on a throttled server', () => {
     await limited?.stop();
   });
 
-  test('requests answered 429 are sent again after their Retry-After: every device accepted in the end', async () => {
+  test('requests answered 429 are sent again after their Retry-After: every device accepted in the end, every page listed', async () => {
     const started = Date.now();
     const run = await spawnCli(['devices', 'restart', '--filter', "deviceType ne 'unknown'", '--json'], {
       ...process.env, TEAMWORK_DEVICES_URL: limited.url, TEAMWORK_DEVICES_TOKEN: await limited.token(),
@@ -220,6 +220,13 @@ describe('devices restart --filter on a throttled server', () => {
     assert.equal(restarts, devices);
     // 5 requests a second, burst 5: the devices cannot all have been asked at once.
     assert.ok(elapsed >= ((devices - 5) / 5) * 1000 * 0.8, `${devices} restarts at 5 per second took only ${elapsed} ms`);
+
+    // Pages read faster than 5 a second (the bucket just emptied by the restarts) are read again after their 429's Retry-After.
+    const listed = await spawnCli(['devices', 'list', '--top', '4', '--all', '--json'], {
+      ...process.env, TEAMWORK_DEVICES_URL: limited.url, TEAMWORK_DEVICES_TOKEN: await limited.token(),
+    }).done;
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.equal((JSON.parse(listed.stdout) as unknown[]).length, Number((await limited.query('SELECT count(*) AS n FROM devices'))[0].n));
   });
 });
 
