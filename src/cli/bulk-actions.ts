@@ -26,8 +26,10 @@ export interface BulkAction {
 /** Graph's limit of requests in one `$batch`. */
 export const batchSize = 20;
 /**
- * Batches in flight at once. The server runs 8 requests of all batches at a time; three
- * batches keep it busy while answers travel, without queueing a fleet's worth of requests.
+ * Batches in flight at once. The server runs 8 requests of all batches at a time, so more
+ * batches only queue there; a few keep it busy while answers travel. (5,000 restarts against
+ * SQLite on a shared 2-core machine: 1 batch 10.7 s, 3 batches 9.2 s, 6 batches 7.0 s and
+ * 10.9 s in two runs: the server sets the pace.)
  */
 const batchesInFlight = 3;
 /** Rounds of a device's request that was throttled (429) or shed (503) before it counts as failed. */
