@@ -24,17 +24,41 @@ export function integer(name: string) {
   };
 }
 
+/** A whole number of at least 1, for an option named `name`. */
+export function positive(name: string) {
+  const whole = integer(name);
+  return (value: string): number => {
+    const n = whole(value);
+    if (n < 1) throw new Error(`${name} must be at least 1, got '${value}'`);
+    return n;
+  };
+}
+
 /** The options of the Graph client commands (`devices …`, `rollouts …`): where, as whom, and --json for scripts. */
 export function graphClientOptions(command: Command): Command {
   return command
     .addOption(new Option('--url <url>', 'server base URL').env('TEAMWORK_DEVICES_URL').default('http://127.0.0.1:8080'))
-    .addOption(new Option('--token <token>', 'bearer token').env('TEAMWORK_DEVICES_TOKEN').makeOptionMandatory())
+    .addOption(new Option('--token <token>', 'bearer token (else $TEAMWORK_DEVICES_TOKEN, else $TOKEN)'))
     .option('--json', 'print JSON for scripts', false);
 }
 
-/** The Graph client those options name. */
-export function graphClientOf(options: { url: string; token: string }): GraphClient {
-  return new GraphClient(options.url.replace(/\/$/, ''), options.token);
+/**
+ * The Graph client those options name. The token: --token, else TEAMWORK_DEVICES_TOKEN, else
+ * TOKEN (the name the README's examples and `npm start` export it under); an empty one is absent.
+ */
+export function graphClientOf(options: { url: string; token?: string }): GraphClient {
+  const token = [options.token, process.env.TEAMWORK_DEVICES_TOKEN, process.env.TOKEN].find((t) => t !== undefined && t.trim() !== '');
+  if (token === undefined) {
+    throw new Error('no token: give --token, or set TEAMWORK_DEVICES_TOKEN or TOKEN (for a local server: export TOKEN=$(npx teamwork-devices token))');
+  }
+  let url: URL | null = null;
+  try {
+    url = new URL(options.url);
+  } catch {
+    // reported below with what to give instead
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new Error(`--url must be an http:// or https:// address, got '${options.url}'`);
+  return new GraphClient(options.url.replace(/\/$/, ''), token.trim());
 }
 
 export const artifactDirOption = () =>

@@ -1,8 +1,11 @@
 import { Option, type Command } from 'commander';
+import { parseActionBody } from '../domain/action-body.js';
 import { softwareTypes } from '../domain/enums.js';
-import { terminalStatuses, type OperationStatus } from '../domain/operation.js';
-import { graphClientOf, graphClientOptions, integer } from './cli-options.js';
+import { terminalStatuses, type ActionName, type OperationStatus } from '../domain/operation.js';
+import { graphClientOf, graphClientOptions, integer, positive } from './cli-options.js';
+import { runBulkAction } from './devices-bulk.js';
 import type { GraphClient } from './graph-client.js';
+import { textTable } from './text-table.js';
 
 type Json = Record<string, unknown>;
 
@@ -29,10 +32,10 @@ export function addDevicesCommand(program: Command): void {
         devices.push(...(page.value as Json[]));
         next = options.all ? (page['@odata.nextLink'] as string | undefined) : undefined;
       }
-      print(options, devices, () =>
-        devices
-          .map((d) => [d.id, d.deviceType, d.healthStatus, (d.hardwareDetail as Json)?.model, (d.currentUser as Json | null)?.displayName ?? ''].join('\t'))
-          .join('\n'));
+      print(options, devices, () => textTable(
+        ['ID', 'TYPE', 'HEALTH', 'MODEL', 'USER'],
+        devices.map((d) => [d.id, d.deviceType, d.healthStatus, (d.hardwareDetail as Json)?.model, (d.currentUser as Json | null)?.displayName]),
+        Boolean(process.stdout.isTTY)));
     });
 
   common(group.command('get <deviceId>').description('show a device with its health'))
@@ -52,21 +55,37 @@ export function addDevicesCommand(program: Command): void {
     .action(async (deviceId: string, options) => {
       const page: Json = await client(options).get(`/beta/teamwork/devices/${encodeURIComponent(deviceId)}/operations`);
       const operations = page.value as Json[];
-      print(options, operations, () =>
-        operations.map((o) => [o.id, o.operationType, o.status, o.createdDateTime, (o.error as Json | null)?.code ?? ''].join('\t')).join('\n'));
+      print(options, operations, () => textTable(
+        ['ID', 'TYPE', 'STATUS', 'CREATED', 'ERROR'],
+        operations.map((o) => [o.id, o.operationType, o.status, o.createdDateTime, (o.error as Json | null)?.code]),
+        Boolean(process.stdout.isTTY)));
     });
 
-  const action = (name: string, graphAction: string, describe: string, withSoftware = false) => {
-    const command = common(group.command(`${name} <deviceId>`).description(describe)).option('--wait', 'follow the operation until it ends', false);
+  const action = (name: string, graphAction: ActionName, describe: string, withSoftware = false) => {
+    const command = common(group.command(`${name} [deviceId]`).description(`${describe}; with --filter instead of an id, every device the filter matches`))
+      .option('--filter <odata>', 'every device this $filter matches, e.g. "deviceType eq \'teamsRoom\'" (20 requests per $batch)')
+      .option('--wait', 'follow the operation(s) until they end', false)
+      .option('--interval-ms <ms>', 'with --filter --wait: how often to read the open operations', positive('--interval-ms'), 1000);
     if (withSoftware) {
       command
         .addOption(new Option('--software-type <type>', 'software to update').choices([...softwareTypes]).makeOptionMandatory())
         .option('--software-version <version>', 'version (default: newest in the catalog)');
     }
-    command.action(async (deviceId: string, options) => {
+    command.action(async (deviceId: string | undefined, options, self: Command) => {
+      if (deviceId !== undefined && options.filter !== undefined) self.error('error: give a device id or --filter, not both');
+      if (deviceId === undefined && options.filter === undefined) self.error('error: give a device id, or --filter to act on every device it matches');
       const graph = client(options);
       const body = withSoftware ? { softwareType: options.softwareType, ...(options.softwareVersion ? { softwareVersion: options.softwareVersion } : {}) } : undefined;
-      const location = await graph.action(`/beta/teamwork/devices/${encodeURIComponent(deviceId)}/${graphAction}`, body);
+      if (options.filter !== undefined) {
+        try {
+          parseActionBody(graphAction, body);
+        } catch (error) {
+          self.error(`error: ${(error as Error).message}`);
+        }
+        process.exitCode = await runBulkAction(graph, { action: graphAction, body, filter: options.filter }, options);
+        return;
+      }
+      const location = await graph.action(`/beta/teamwork/devices/${encodeURIComponent(deviceId!)}/${graphAction}`, body);
       const operation = options.wait ? await follow(graph, location, !options.json) : await graph.get(location);
       print(options, operation, () => `${operation.id} ${operation.status}${operation.error ? ` ${(operation.error as Json).code}: ${(operation.error as Json).message}` : ''}`);
       if (options.wait && operation.status !== 'successful') process.exitCode = 2;

@@ -1,4 +1,5 @@
-import type { GraphClient } from './graph-client.js';
+import { UnreachableError, type GraphClient } from './graph-client.js';
+import { bar, progressWriter, type ProgressDisplay } from './progress-display.js';
 
 /** The parts of a rollout's Graph body (src/http/graph/rollout-routes.ts) the CLI shows. */
 export interface RolloutCounts {
@@ -55,13 +56,6 @@ export function finished(c: RolloutCounts): number {
   return c.successful + c.failed + c.cancelled + c.skipped;
 }
 
-const barWidth = 20;
-
-function bar(done: number, total: number): string {
-  const filled = total === 0 ? 0 : Math.round((barWidth * done) / total);
-  return '█'.repeat(filled) + '░'.repeat(barWidth - filled);
-}
-
 /** One stage as a line, e.g. `stage 1/3 ████████░░░░ 8/12 running  ✓7 ✗1 ↷0` (the bar on a terminal only). */
 export function stageLine(rollout: Rollout, index: number, withBar: boolean): string {
   const stage = rollout.stages[index];
@@ -87,15 +81,6 @@ export function statusLine(rollout: Rollout): string {
   return `${line} · ${finished(c)}/${c.total} done ✓${c.successful} ✗${c.failed} ↷${c.skipped}${c.cancelled > 0 ? ` ⊘${c.cancelled}` : ''}`;
 }
 
-/** How `--wait` shows progress: bars redrawn in place, plain lines when something changed, or nothing (--json). */
-export type ProgressDisplay = 'terminal' | 'lines' | 'none';
-
-/** Picks the display for a stream: bars only on a terminal that can move its cursor. */
-export function displayFor(stream: NodeJS.WriteStream, quiet: boolean): ProgressDisplay {
-  if (quiet) return 'none';
-  return stream.isTTY && process.env.TERM !== 'dumb' ? 'terminal' : 'lines';
-}
-
 /** Consecutive failed polls (network errors, not Graph errors) a wait rides out: a server restarting. */
 const maxMissedPolls = 30;
 
@@ -109,7 +94,8 @@ export async function followRollout(
   options: { intervalMs: number; display: ProgressDisplay; out: NodeJS.WriteStream },
 ): Promise<Rollout> {
   const path = `/beta/teamwork/softwareRollouts/${encodeURIComponent(id)}`;
-  const show = options.display === 'terminal' ? terminalDisplay(options.out) : options.display === 'lines' ? lineDisplay(options.out) : () => {};
+  const write = progressWriter(options.display, options.out);
+  const show = (rollout: Rollout) => write([statusLine(rollout), ...rollout.stages.map((_, i) => stageLine(rollout, i, options.display === 'terminal'))]);
   let missed = 0;
   let seen = false;
   for (;;) {
@@ -121,7 +107,7 @@ export async function followRollout(
     } catch (error) {
       // A Graph error (404, 401…) will not mend itself; a refused connection to a server that
       // answered before may (a restart); a wrong --url fails at once.
-      if (!(error instanceof TypeError) || !seen || ++missed > maxMissedPolls) throw error;
+      if (!(error instanceof UnreachableError) || !seen || ++missed > maxMissedPolls) throw error;
       await new Promise((resolve) => setTimeout(resolve, options.intervalMs));
       continue;
     }
@@ -129,34 +115,4 @@ export async function followRollout(
     if (settledStatuses.includes(rollout.status)) return rollout;
     await new Promise((resolve) => setTimeout(resolve, options.intervalMs));
   }
-}
-
-/** Redraws the block (status line, one bar per stage) in place: cursor up over the last frame, each line cleared. */
-function terminalDisplay(out: NodeJS.WriteStream): (rollout: Rollout) => void {
-  let drawn = 0;
-  let last = '';
-  return (rollout) => {
-    // A line wider than the terminal wraps, and cursor-up would then miss the block's top.
-    const fit = (line: string) => (out.columns ? [...line].slice(0, out.columns - 1).join('') : line);
-    const lines = [statusLine(rollout), ...rollout.stages.map((_, i) => stageLine(rollout, i, true))].map(fit);
-    const frame = lines.join('\n');
-    if (frame === last) return;
-    last = frame;
-    out.write(`${drawn > 0 ? `\x1b[${drawn}A` : ''}${lines.map((line) => `\r\x1b[2K${line}\n`).join('')}`);
-    drawn = lines.length;
-  };
-}
-
-/** Writes, with a timestamp, each line (the rollout's, a stage's) that differs from the last time it was written. */
-function lineDisplay(out: NodeJS.WriteStream): (rollout: Rollout) => void {
-  const last = new Map<number, string>();
-  return (rollout) => {
-    const lines = [statusLine(rollout), ...rollout.stages.map((_, i) => stageLine(rollout, i, false))];
-    const at = new Date().toISOString();
-    lines.forEach((line, i) => {
-      if (last.get(i) === line) return;
-      last.set(i, line);
-      out.write(`${at}  ${line}\n`);
-    });
-  };
 }

@@ -2,9 +2,10 @@ import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { softwareTypes } from '../domain/enums.js';
 import { rolloutStatuses } from '../domain/rollout.js';
-import { graphClientOf, graphClientOptions, integer } from './cli-options.js';
+import { graphClientOf, graphClientOptions, integer, positive } from './cli-options.js';
 import type { GraphClient } from './graph-client.js';
-import { displayFor, finished, followRollout, stageLine, statusLine, waitExitCodes, type Rollout, type RolloutStage } from './rollout-progress.js';
+import { displayFor } from './progress-display.js';
+import { finished, followRollout, stageLine, statusLine, waitExitCodes, type Rollout, type RolloutStage } from './rollout-progress.js';
 import { collectStage, type StageOption } from './stage-spec.js';
 import { textTable } from './text-table.js';
 
@@ -126,15 +127,6 @@ function readBody(file: string): unknown {
   } catch (error) {
     throw new Error(`--body ${file}: not JSON (${(error as Error).message})`);
   }
-}
-
-function positive(name: string) {
-  const whole = integer(name);
-  return (value: string): number => {
-    const n = whole(value);
-    if (n < 1) throw new Error(`${name} must be at least 1, got '${value}'`);
-    return n;
-  };
 }
 
 /** A page, or with `all` every page, of a Graph collection. */

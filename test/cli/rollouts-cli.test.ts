@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { binPath, repoRoot } from '../helpers/cli-process.js';
+import { spawnCli, spawnCliOnTerminal, type CliRun, type RunningCli } from '../helpers/cli-process.js';
 import { ScriptedFleet, type Script } from '../helpers/scripted-fleet.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -39,43 +38,17 @@ async function fleet(count: number, script: Script = () => ({ ok: true })): Prom
   return { fleet: f, ids: await f.add(count, model), model };
 }
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** A running CLI process: its output so far, and its end. */
-interface Running {
-  output(): string;
-  done: Promise<Run>;
-}
-
 async function environment(extra: Record<string, string> = {}): Promise<NodeJS.ProcessEnv> {
   return { ...process.env, NO_COLOR: '1', TEAMWORK_DEVICES_URL: server.url, TEAMWORK_DEVICES_TOKEN: await server.token(), ...extra };
 }
 
-function start(file: string, args: string[], env: NodeJS.ProcessEnv): Running {
-  const child = spawn(file, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  const done = new Promise<Run>((resolve) => child.once('close', (code) => {
-    clearTimeout(timer);
-    resolve({ code, stdout, stderr });
-  }));
-  return { output: () => stdout + stderr, done };
-}
-
 /** `teamwork-devices …` with stdout and stderr piped (no terminal). */
-async function spawnCli(...args: string[]): Promise<Running> {
-  return start(process.execPath, [binPath, ...args], await environment());
+async function spawnPiped(...args: string[]): Promise<RunningCli> {
+  return spawnCli(args, await environment());
 }
 
-async function cli(...args: string[]): Promise<Run> {
-  return (await spawnCli(...args)).done;
+async function cli(...args: string[]): Promise<CliRun> {
+  return (await spawnPiped(...args)).done;
 }
 
 /** Runs a command that must succeed; its stdout. */
@@ -85,12 +58,8 @@ async function ok(...args: string[]): Promise<string> {
   return run.stdout;
 }
 
-const quote = (arg: string) => `'${arg.replaceAll("'", "'\\''")}'`;
-
-/** `teamwork-devices …` under a pseudo-terminal (stdin, stdout and stderr), its output merged as a terminal shows it. */
-async function spawnOnTerminal(...args: string[]): Promise<Running> {
-  const command = [process.execPath, binPath, ...args].map(quote).join(' ');
-  return start('script', ['-qfec', command, '/dev/null'], await environment({ TERM: 'xterm' }));
+async function spawnOnTerminal(...args: string[]): Promise<RunningCli> {
+  return spawnCliOnTerminal(args, await environment());
 }
 
 interface Stage {
@@ -233,7 +202,7 @@ describe('rollouts list, get, devices and the verbs', () => {
     const pause = await cli('rollouts', 'pause', created.id);
     assert.equal(pause.code, 1);
     assert.equal(pause.stdout, '');
-    assert.match(pause.stderr, /^teamwork-devices: POST \S+\/pause → 409 conflict: The rollout cannot be paused: it is notStarted\.\n$/);
+    assert.match(pause.stderr, /^teamwork-devices: POST \S+\/pause → 409 conflict: The rollout cannot be paused: it is notStarted\. \(request-id [0-9a-f-]{36}\)\n$/);
     const approve = await cli('rollouts', 'approve', created.id);
     assert.match(approve.stderr, /409 conflict/);
     const missing = await cli('rollouts', 'get', '00000000-0000-4000-8000-000000000000');
@@ -253,7 +222,7 @@ describe('rollouts get --wait', () => {
     const created = JSON.parse(await ok('rollouts', 'create', '--name', 'waited', ...update, ...ids.flatMap((id) => ['--device-id', id]),
       '--stage', 'count=1', '--stage', 'percent=100', '--json')) as Rollout;
     await ok('rollouts', 'start', created.id);
-    const waiting = await spawnCli('rollouts', 'get', created.id, '--wait', '--interval-ms', '50');
+    const waiting = await spawnPiped('rollouts', 'get', created.id, '--wait', '--interval-ms', '50');
     await waitFor('the wait shows the first stage running', async () => /stage 1\/2 0\/1 running/.test(waiting.output()), { timeoutMs: 10_000 });
     for (const id of ids) f.holding.delete(id);
     const run = await waiting.done;

@@ -28,6 +28,50 @@ export async function runCli(args: string[], timeoutMs = 30_000): Promise<{ stdo
   });
 }
 
+/** How a CLI process ended, and everything it wrote. */
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** A running CLI process: its output so far, and its end. */
+export interface RunningCli {
+  output(): string;
+  done: Promise<CliRun>;
+}
+
+/** Starts a process with stdout and stderr piped and collected; killed after 30 s. */
+export function spawnCollected(file: string, args: string[], env: NodeJS.ProcessEnv): RunningCli {
+  const child = spawn(file, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const done = new Promise<CliRun>((resolve) => child.once('close', (code) => {
+    clearTimeout(timer);
+    resolve({ code, stdout, stderr });
+  }));
+  return { output: () => stdout + stderr, done };
+}
+
+/** `teamwork-devices …` with stdout and stderr piped (no terminal), in the environment given. */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv): RunningCli {
+  return spawnCollected(process.execPath, [binPath, ...args], env);
+}
+
+const quote = (arg: string) => `'${arg.replaceAll("'", "'\\''")}'`;
+
+/**
+ * `teamwork-devices …` under a pseudo-terminal (stdin, stdout and stderr) made by util-linux
+ * `script`, its output merged as a terminal shows it (in `stdout`, with CR LF line ends).
+ */
+export function spawnCliOnTerminal(args: string[], env: NodeJS.ProcessEnv): RunningCli {
+  const command = [process.execPath, binPath, ...args].map(quote).join(' ');
+  return spawnCollected('script', ['-qfec', command, '/dev/null'], { ...env, TERM: 'xterm' });
+}
+
 /** A port that was free a moment ago. */
 export async function freePort(): Promise<number> {
   const probe = createServer();
