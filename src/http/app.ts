@@ -22,6 +22,10 @@ import { installGraphAuth } from './request-caller.js';
 import { RouteTable } from './route-table.js';
 import { installServiceUrl } from './service-url.js';
 import { installSubRequests } from './sub-requests.js';
+import { addHealthRoutes } from './health-routes.js';
+import { addMetricsRoute, type BasicCredentials } from './metrics-route.js';
+import { installRequestLog } from './request-log.js';
+import type { ServiceMetrics } from './service-metrics.js';
 
 export interface AppOptions {
   store: Store;
@@ -42,13 +46,18 @@ export interface AppOptions {
   publicUrl?: string | null;
   /** proxies (addresses, CIDRs) whose X-Forwarded-* headers are believed; none when empty */
   trustProxy?: string[];
+  /** request metrics are recorded here; none when absent */
+  metrics?: ServiceMetrics | null;
+  /** serve `/metrics` on this app (with basic auth when credentials are given); null: not here */
+  metricsRoute?: { credentials: BasicCredentials | null } | null;
 }
 
 /** Builds the whole HTTP service without listening, so tests can use it over a socket or inject(). */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...(options.log ? { loggerInstance: options.log } : { logger: false }),
-    // Per-request lines would drown everything else at 10,000 long-polling devices.
+    // Fastify's own two lines per request are replaced by one of request-log.ts, whose level keeps
+    // 10,000 long-polling devices from drowning everything else.
     logController: new LogController({ disableRequestLogging: true }),
     // Graph matches path segments case-insensitively (its permission map lower-cases actions).
     routerOptions: { caseSensitive: false, ignoreTrailingSlash: true },
@@ -69,6 +78,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   installServiceUrl(app, options.publicUrl ?? null);
 
   installGraphEdge(app);
+  if (options.log) installRequestLog(app, options.log);
+  options.metrics?.install(app);
   installSubRequests(app);
   installLoadShedding(app, options.shedding ?? defaultSheddingLimits);
   installJsonBodies(app);
@@ -84,8 +95,24 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   addSubscriptionRoutes(routes, options.engine);
   addBatchRoutes(routes);
   routes.closeWith405();
+  addHealthRoutes(app, options.store, options.log ?? null);
+  if (options.metrics && options.metricsRoute) addMetricsRoute(app, options.metrics, options.metricsRoute.credentials);
   const agentRoutes = new RouteTable(app, [''], false);
   addAgentRoutes(app, agentRoutes, options.engine, credentials, new AgentThrottle(options.agentLimits ?? defaultAgentLimits));
   agentRoutes.closeWith405();
+  return app;
+}
+
+/** The listener of `--metrics-port`: `/metrics` alone, with the edge's error replies. */
+export async function buildMetricsApp(metrics: ServiceMetrics, credentials: BasicCredentials | null, log: Logger | null): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(log ? { loggerInstance: log } : { logger: false }),
+    logController: new LogController({ disableRequestLogging: true }),
+    genReqId: newRequestId,
+    requestIdHeader: false,
+    return503OnClosing: false,
+  } as FastifyServerOptions);
+  installGraphEdge(app);
+  addMetricsRoute(app, metrics, credentials);
   return app;
 }
