@@ -143,7 +143,7 @@ function serviceLogger(config: ServeConfig, outputs: ServerOutputs): Logger {
     translateTime: 'SYS:HH:MM:ss.l',
     ignore: 'pid,hostname,requestId,method,route,status,durationMs,tenant,callerType,callerId',
     // A request's line: its summary, then who asked and its id.
-    messageFormat: '{msg}{if tenant}  tenant={tenant}{end}{if callerId}  {callerType}={callerId}{end}{if requestId}  request-id={requestId}{end}',
+    messageFormat: '{msg}{if tenant} tenant={tenant}{end}{if callerId} {callerType}={callerId}{end}{if requestId} request-id={requestId}{end}',
   }));
 }
 
