@@ -68,9 +68,9 @@ export class SqlStore implements Store {
     this.devicePages = new DevicePages(sql, this.seededDocuments, scanRowsPerPage);
     this.deviceReads = new CoalescedDeviceReads(sql);
     this.rollouts = new RolloutSql(sql);
-    this.windows = new MaintenanceWindowSql(sql, this.seededDocuments);
-    this.subscriptions = new SqlSubscriptions(sql);
     this.monitor = new SqlStoreMonitor(sql);
+    this.windows = new MaintenanceWindowSql(sql, this.seededDocuments, (released) => this.monitor.operationEntered(released));
+    this.subscriptions = new SqlSubscriptions(sql);
   }
 
   close(): Promise<void> {
