@@ -12,10 +12,16 @@ export class SqlStoreMonitor implements StoreMonitor {
   constructor(private readonly sql: SqlDriver) {}
 
   async openOperations(): Promise<OperationCount[]> {
-    // The status condition is operations_open_by_device's word for word, so both databases read that partial index.
+    // Each half reads one partial index (its status condition word for word, and a range on its
+    // column, without which SQLite scans the table): the work is the open operations', however
+    // many ended ones the table holds. Every pending operation has a start deadline and every
+    // running one a run deadline (both set since migration 2 added them).
     const rows = await this.sql.query<{ operation_type: string; status: string; n: number | string }>(
       `SELECT operation_type, status, count(*) AS n FROM operations
-       WHERE status IN ('queued', 'scheduled', 'inProgress') GROUP BY operation_type, status`,
+       WHERE status IN ('queued', 'scheduled') AND start_deadline IS NOT NULL GROUP BY operation_type, status
+       UNION ALL
+       SELECT operation_type, status, count(*) AS n FROM operations
+       WHERE status = 'inProgress' AND run_deadline IS NOT NULL GROUP BY operation_type, status`,
       [], 'open-operations',
     );
     return rows.map((r) => ({ operationType: r.operation_type, status: r.status, count: Number(r.n) }));

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { metricsPlacement, serveDefaults, validateServeConfig } from '../../src/config.js';
 import { deviceIds, expectGraphError } from '../helpers/http-assertions.js';
 import { postAction, requestOperation } from '../helpers/graph-operations.js';
 import { families, histogramSeries, sampleValue, scrape } from '../helpers/prometheus.js';
@@ -163,5 +164,31 @@ describe('/metrics protection', () => {
     } finally {
       await server.stop();
     }
+  });
+});
+
+describe('the metrics configuration', () => {
+  const config = (changes: Partial<typeof serveDefaults>) => ({ ...serveDefaults, ...changes });
+  test('where /metrics is served follows --metrics-port, --metrics-auth and --host', () => {
+    assert.equal(metricsPlacement(config({})), 'mainPort');
+    assert.equal(metricsPlacement(config({ host: '::1' })), 'mainPort');
+    assert.equal(metricsPlacement(config({ host: '0.0.0.0' })), 'off');
+    assert.equal(metricsPlacement(config({ host: '0.0.0.0', metricsAuth: 'a:b' })), 'mainPort');
+    assert.equal(metricsPlacement(config({ host: '0.0.0.0', metricsPort: 9464 })), 'ownPort');
+  });
+
+  test('bad values are refused at start, by flag', () => {
+    for (const [changes, message] of [
+      [{ metricsAuth: 'nocolon' }, /--metrics-auth must be user:password/],
+      [{ metricsAuth: ':password' }, /--metrics-auth must be user:password/],
+      [{ metricsAuth: 'user:' }, /--metrics-auth must be user:password/],
+      [{ metricsPort: 8080 }, /--metrics-port must differ from --port/],
+      [{ metricsPort: 70000 }, /--metrics-port must be 0\.\.65535/],
+      [{ logFormat: 'xml' as 'json' }, /--log-format must be json or pretty/],
+      [{ logLevel: 'loud' }, /--log-level must be one of/],
+    ] as const) {
+      assert.throws(() => validateServeConfig(config(changes)), message, JSON.stringify(changes));
+    }
+    assert.doesNotThrow(() => validateServeConfig(config({ metricsAuth: 'prometheus:p:a:s:s', metricsPort: 9464, logFormat: 'json' })));
   });
 });
