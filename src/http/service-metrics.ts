@@ -67,7 +67,8 @@ export class ServiceMetrics {
         try {
           this.set(await store.monitor.connectedDevices());
         } catch (error) {
-          this.reset();
+          // Not 0: an unlabelled gauge always has a sample, and 0 would read as "no device is connected".
+          this.set(Number.NaN);
           readFailed('connected devices')(error);
         }
       },
@@ -87,10 +88,7 @@ export class ServiceMetrics {
       registers,
       collect() {
         const connections = store.monitor.connections();
-        if (connections.kind !== 'postgres') return;
-        this.set({ state: 'total' }, connections.total);
-        this.set({ state: 'idle' }, connections.idle);
-        this.set({ state: 'waiting' }, connections.waiting);
+        if (connections.kind === 'postgres') setStates(this, { total: connections.total, idle: connections.idle, waiting: connections.waiting });
       },
     });
     new Gauge({
@@ -100,9 +98,7 @@ export class ServiceMetrics {
       registers,
       collect() {
         const connections = store.monitor.connections();
-        if (connections.kind !== 'sqlite') return;
-        this.set({ state: 'total' }, connections.readers);
-        this.set({ state: 'busy' }, connections.readersBusy);
+        if (connections.kind === 'sqlite') setStates(this, { total: connections.readers, busy: connections.readersBusy });
       },
     });
     const batches = new Histogram({
@@ -136,4 +132,9 @@ export class ServiceMetrics {
   async scrape(): Promise<{ contentType: string; text: string }> {
     return { contentType: this.registry.contentType, text: await this.registry.metrics() };
   }
+}
+
+/** Sets a gauge's value for each `state` label. */
+function setStates(gauge: Gauge<'state'>, values: Record<string, number>): void {
+  for (const [state, value] of Object.entries(values)) gauge.set({ state }, value);
 }

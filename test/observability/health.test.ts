@@ -6,6 +6,7 @@ import { ServiceError } from '../../src/domain/errors.js';
 import { buildApp } from '../../src/http/app.js';
 import { expectGraphError } from '../helpers/http-assertions.js';
 import { inFlightRequest } from '../helpers/plain-http.js';
+import { families, sampleValue, scrape } from '../helpers/prometheus.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { changeDatabase, createPostgresDatabase, testStore } from '../helpers/test-database.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
@@ -147,6 +148,11 @@ describe('/readyz when PostgreSQL stops answering', { skip: testStore !== 'postg
     await expectNotReady(await fetch(`${server.url}/readyz`));
     assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`);
     assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+    // A scrape still answers: the numbers read from the database are left out, the process's own are there.
+    const text = await scrape(server.url);
+    assert.ok(Number.isNaN(sampleValue(text, 'teamwork_devices_devices_connected')));
+    assert.equal(families(text).get('teamwork_devices_operations')?.metrics.length ?? 0, 0);
+    assert.equal(sampleValue(text, 'teamwork_devices_long_polls'), 0);
     await proxy.restore();
     await waitFor('ready again', async () => (await fetch(`${server.url}/readyz`)).status === 200, { timeoutMs: 10_000 });
   });
