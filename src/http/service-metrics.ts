@@ -58,7 +58,14 @@ export class ServiceMetrics {
       labelNames: ['operation_type', 'status'],
       registers,
     });
-    store.monitor.onOperationStatus((operationType, status) => transitions.inc({ operation_type: operationType, status }));
+    // On the 202's path: label children kept, as for the request histogram (types × statuses: at most 18).
+    const transitionChildren = new Map<string, { inc(): void }>();
+    store.monitor.onOperationStatus((operationType, status) => {
+      const key = `${operationType} ${status}`;
+      let child = transitionChildren.get(key);
+      if (!child) transitionChildren.set(key, (child = transitions.labels(operationType, status)));
+      child.inc();
+    });
     new Gauge({
       name: `${prefix}devices_connected`,
       help: 'Devices the database considers connected (heard from within the heartbeat timeout), every replica\'s, read at scrape time.',
