@@ -15,22 +15,24 @@ export class SqlStoreMonitor implements StoreMonitor {
     // Each half reads one partial index (its status condition word for word, and a range on its
     // column, without which SQLite scans the table): the work is the open operations', however
     // many ended ones the table holds. Every pending operation has a start deadline and every
-    // running one a run deadline (both set since migration 2 added them).
-    const rows = await this.sql.query<{ operation_type: string; status: string; n: number | string }>(
+    // running one a run deadline (both set since migration 2 added them). Still one row per open
+    // operation: a scan, so SQLite reads them in a reader process, off the event loop.
+    const rows = await this.sql.scan<{ operation_type: string; status: string; n: number | string }>(
       `SELECT operation_type, status, count(*) AS n FROM operations
        WHERE status IN ('queued', 'scheduled') AND start_deadline IS NOT NULL GROUP BY operation_type, status
        UNION ALL
        SELECT operation_type, status, count(*) AS n FROM operations
        WHERE status = 'inProgress' AND run_deadline IS NOT NULL GROUP BY operation_type, status`,
-      [], 'open-operations',
+      [],
     );
     return rows.map((r) => ({ operationType: r.operation_type, status: r.status, count: Number(r.n) }));
   }
 
   async connectedDevices(): Promise<number> {
-    // devices_connected_by_last_seen's condition: the partial index holds exactly these rows.
-    const [row] = await this.sql.query<{ n: number | string }>(
-      `SELECT count(*) AS n FROM devices WHERE connection_status = 'connected' AND last_seen_at IS NOT NULL`, [], 'connected-devices',
+    // devices_connected_by_last_seen's condition: the partial index holds exactly these rows, one
+    // per connected device (a scan, like the open operations).
+    const [row] = await this.sql.scan<{ n: number | string }>(
+      `SELECT count(*) AS n FROM devices WHERE connection_status = 'connected' AND last_seen_at IS NOT NULL`, [],
     );
     return Number(row.n);
   }
