@@ -275,7 +275,7 @@ class ServeChild {
 
   static async start(db: string): Promise<ServeChild> {
     const port = await freePort();
-    // Artifact downloads log at info; no other request does. No enrollment limit: the fleet enrolls from one address.
+    // Artifact downloads log at info (the agent protocol's request lines are at debug). No enrollment limit: the fleet enrolls from one address.
     const child = spawn(process.execPath, [binPath, 'serve', '--db', db, '--port', String(port), '--log-level', 'info', '--enroll-rate-limit', 'off', '--tenant', benchTenant], { stdio: ['ignore', 'pipe', 'inherit'] });
     const server = new ServeChild(child, `http://127.0.0.1:${port}`);
     let buffered = '';

@@ -32,6 +32,12 @@ export interface ServeConfig {
   keyRefreshCooldownMs: number;
   bodyLimitBytes: number;
   logLevel: string;
+  /** 'json' (one object a line, for collectors), 'pretty' (readable lines), or null: pretty on a terminal, else json */
+  logFormat: 'json' | 'pretty' | null;
+  /** `user:password` a scrape of /metrics must present (basic auth); null: none */
+  metricsAuth: string | null;
+  /** serve /metrics on this port (same --host) instead of the main one; null: the main port */
+  metricsPort: number | null;
   /** engine deadlines (see EngineTimings) */
   startTimeoutMs: number;
   runTimeoutMs: number;
@@ -94,6 +100,9 @@ export const serveDefaults: ServeConfig = {
   keyRefreshCooldownMs: 30_000,
   bodyLimitBytes: 64 * 1024,
   logLevel: 'info',
+  logFormat: null,
+  metricsAuth: null,
+  metricsPort: null,
   startTimeoutMs: 24 * 3600_000,
   runTimeoutMs: 3600_000,
   heartbeatTimeoutMs: 90_000,
@@ -150,10 +159,40 @@ export function validateServeConfig(config: ServeConfig): ServeConfig {
   if (config.publicUrl !== null && !isPublicUrl(config.publicUrl)) problems.push('--public-url must be an http:// or https:// URL without query or fragment');
   const untrustable = config.trustProxy.filter((entry) => !isProxyAddress(entry));
   if (untrustable.length) problems.push(`--trust-proxy takes IP addresses or CIDR ranges (or loopback, linklocal, uniquelocal), got ${untrustable.map((e) => `'${e}'`).join(', ')}`);
+  problems.push(...observabilityProblems(config));
   if ((config.tlsCert === null) !== (config.tlsKey === null)) problems.push('--tls-cert and --tls-key go together');
   problems.push(...identityProblems(config));
   if (problems.length) throw new Error(`Invalid configuration: ${problems.join('; ')}`);
   return config;
+}
+
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function observabilityProblems(config: ServeConfig): string[] {
+  const problems: string[] = [];
+  if (!logLevels.includes(config.logLevel)) problems.push(`--log-level must be one of ${logLevels.join(', ')}, got '${config.logLevel}'`);
+  if (config.logFormat !== null && config.logFormat !== 'json' && config.logFormat !== 'pretty') problems.push(`--log-format must be json or pretty, got '${config.logFormat}'`);
+  if (config.metricsAuth !== null && !/^[^:]+:.+$/s.test(config.metricsAuth)) problems.push('--metrics-auth must be user:password (neither empty)');
+  if (config.metricsPort !== null) {
+    if (!Number.isInteger(config.metricsPort) || config.metricsPort < 0 || config.metricsPort > 65535) problems.push('--metrics-port must be 0..65535');
+    else if (config.metricsPort !== 0 && config.metricsPort === config.port) problems.push('--metrics-port must differ from --port');
+  }
+  return problems;
+}
+
+/**
+ * Where `/metrics` is served: on its own port when one is given; else on the main port when a
+ * password protects it or the main port is only reachable from this machine (loopback); else
+ * nowhere (a public address would hand every visitor the fleet's numbers).
+ */
+export function metricsPlacement(config: ServeConfig): 'ownPort' | 'mainPort' | 'off' {
+  if (config.metricsPort !== null) return 'ownPort';
+  return config.metricsAuth !== null || isLoopbackHost(config.host) ? 'mainPort' : 'off';
+}
+
+/** The log format to write: the flag's, else readable lines on a terminal and JSON everywhere else. */
+export function logFormatFor(config: ServeConfig, isTerminal: boolean): 'json' | 'pretty' {
+  return config.logFormat ?? (isTerminal ? 'pretty' : 'json');
 }
 
 function isPublicUrl(text: string): boolean {

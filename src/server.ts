@@ -1,18 +1,21 @@
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from './http/app.js';
 import { builtConsoleDir } from './http/console-routes.js';
+import { buildApp, buildMetricsApp } from './http/app.js';
+import { parseBasicCredentials } from './http/metrics-route.js';
+import { ServiceMetrics } from './http/service-metrics.js';
 import { defaultAgentLimits } from './http/agent/agent-limits.js';
 import { devSigningKey } from './auth/dev-issuer.js';
 import { createTokenVerifier, type TokenVerifier } from './auth/token-verifier.js';
 import { trustedIssuers } from './auth/trusted-issuers.js';
 import { localTlsCertificate, readTlsFiles } from './auth/tls-certificate.js';
-import { consoleOAuthOf, devIssuerEnabled, parseRateLimit, validateServeConfig, type ServeConfig } from './config.js';
+import { consoleOAuthOf, devIssuerEnabled, logFormatFor, metricsPlacement, parseRateLimit, validateServeConfig, type ServeConfig } from './config.js';
 import { systemClock, type Clock } from './domain/clock.js';
 import { Engine } from './engine/engine.js';
 import { defaultTimings } from './engine/engine-timings.js';
 import { regenerateSeededDocuments } from './seed/seeded-documents.js';
 import { databaseFileWarnings, openStore } from './store/open-store.js';
-import pino, { type DestinationStream } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
+import pretty from 'pino-pretty';
 import type { Store } from './store/store.js';
 
 /** How long in-flight requests get to finish on shutdown. */
@@ -24,6 +27,8 @@ export interface RunningServer {
   engine: Engine;
   /** base URL, e.g. http://127.0.0.1:8080 */
   url: string;
+  /** base URL of the `--metrics-port` listener; null without one */
+  metricsUrl: string | null;
   close(): Promise<void>;
 }
 
@@ -36,7 +41,7 @@ export interface ServerOutputs {
 export async function startServer(config: ServeConfig, outputs: ServerOutputs = {}, clock: Clock = systemClock): Promise<RunningServer> {
   // Before the store opens: a refused configuration (the dev issuer on a public address) must not even touch the data.
   validateServeConfig(config);
-  const log = outputs.logDestination ? pino({ level: config.logLevel }, outputs.logDestination) : pino({ level: config.logLevel });
+  const log = serviceLogger(config, outputs);
   const store = await openStore(config.db, {
     poolSize: config.poolSize,
     seededDocuments: regenerateSeededDocuments,
@@ -58,6 +63,8 @@ export async function startServer(config: ServeConfig, outputs: ServerOutputs = 
       presenceFlushMs: Math.min(defaultTimings.presenceFlushMs, Math.max(100, Math.floor(config.heartbeatTimeoutMs / 3))),
       schedulerIntervalMs: config.schedulerIntervalMs,
     }, log, clock);
+    const metrics = new ServiceMetrics(store, engine, log);
+    const metricsCredentials = config.metricsAuth === null ? null : parseBasicCredentials(config.metricsAuth);
     const app = await buildApp({
       store,
       engine,
@@ -80,18 +87,28 @@ export async function startServer(config: ServeConfig, outputs: ServerOutputs = 
         devSignIn: devIssuerEnabled(config) ? { tenantId: config.tenant, ttlSeconds: config.consoleTokenTtlSeconds } : null,
         oauth: consoleOAuthOf(config),
       },
+      metrics,
+      metricsRoute: metricsPlacement(config) === 'mainPort' ? { credentials: metricsCredentials } : null,
     });
+    if (metricsPlacement(config) === 'off') {
+      log.warn(`/metrics is not served: --host ${config.host} is not loopback; give --metrics-auth or --metrics-port to scrape it`);
+    }
     await app.listen({ port: config.port, host: config.host });
+    const metricsApp = metricsPlacement(config) === 'ownPort' ? await buildMetricsApp(metrics, metricsCredentials, log) : null;
+    try {
+      await metricsApp?.listen({ port: config.metricsPort ?? 0, host: config.host });
+    } catch (error) {
+      await app.close();
+      throw error;
+    }
     engine.start();
-    const address = app.server.address();
-    const port = typeof address === 'object' && address ? address.port : config.port;
-    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-    const url = `${https ? 'https' : 'http'}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+    const scheme = https ? 'https' : 'http';
     return {
       app,
       store,
       engine,
-      url,
+      url: listenerUrl(app, scheme, config.host),
+      metricsUrl: metricsApp ? listenerUrl(metricsApp, 'http', config.host) : null,
       async close() {
         // Long-polls are released first, so closing the server does not wait 30 s for them.
         await engine.stop();
@@ -101,6 +118,7 @@ export async function startServer(config: ServeConfig, outputs: ServerOutputs = 
         const grace = setTimeout(() => app.server.closeAllConnections(), shutdownGraceMs);
         await closing;
         clearTimeout(grace);
+        await metricsApp?.close();
         await store.close();
       },
     };
@@ -108,6 +126,31 @@ export async function startServer(config: ServeConfig, outputs: ServerOutputs = 
     await store.close();
     throw error;
   }
+}
+
+/** The address a listener answers at (0.0.0.0 is reached at 127.0.0.1). */
+function listenerUrl(app: FastifyInstance, scheme: string, configuredHost: string): string {
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  const host = configuredHost.includes(':') ? `[${configuredHost}]` : configuredHost;
+  return `${scheme}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+}
+
+/**
+ * The service's logger: JSON lines for collectors, readable lines on a terminal (`npm start`
+ * must not greet a person with JSON). Tests capture JSON through `logDestination`.
+ */
+function serviceLogger(config: ServeConfig, outputs: ServerOutputs): Logger {
+  const options = { level: config.logLevel };
+  if (outputs.logDestination) return pino(options, outputs.logDestination);
+  if (logFormatFor(config, process.stdout.isTTY === true) === 'json') return pino(options);
+  return pino(options, pretty({
+    colorize: process.stdout.isTTY === true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname,requestId,method,route,status,durationMs,tenant,callerType,callerId',
+    // A request's line: its summary, then who asked and its id.
+    messageFormat: '{msg}{if tenant} tenant={tenant}{end}{if callerId} {callerType}={callerId}{end}{if requestId} request-id={requestId}{end}',
+  }));
 }
 
 async function tokenVerifierFor(config: ServeConfig, store: Store): Promise<TokenVerifier> {

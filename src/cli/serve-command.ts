@@ -34,7 +34,10 @@ export function addServeCommand(program: Command): void {
     .addOption(env('--audience <id>', 'AUDIENCE', "accepted token audience: the API's client id or App ID URI (repeatable)").argParser(collect).default([]))
     .addOption(env('--jwks-url <url>', 'JWKS_URL', "keys of the production issuers (default: Entra ID's common keys; OpenID discovery for --issuer)"))
     .addOption(env('--dev-issuer <auto|on|off>', 'DEV_ISSUER', 'the built-in dev issuer; auto: only without a production issuer, and only on a loopback --host').choices(['auto', 'on', 'off']).default(serveDefaults.devIssuer))
-    .addOption(env('--log-level <level>', 'LOG_LEVEL', 'pino log level or silent').default(serveDefaults.logLevel))
+    .addOption(env('--log-level <level>', 'LOG_LEVEL', 'pino log level or silent; the Graph API\'s requests log at info, the agent protocol\'s at debug').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(serveDefaults.logLevel))
+    .addOption(env('--log-format <format>', 'LOG_FORMAT', 'json (one object a line) or pretty (readable lines); default: pretty on a terminal, else json').choices(['json', 'pretty']))
+    .addOption(env('--metrics-auth <user:password>', 'METRICS_AUTH', 'basic auth a /metrics scrape must present'))
+    .addOption(env('--metrics-port <n>', 'METRICS_PORT', 'serve /metrics on this port instead of the main one').argParser(integer('--metrics-port')))
     .addOption(env('--simulate <n>', 'SIMULATE', 'also run N simulated devices enrolled in --tenant').argParser(integer('--simulate')).default(serveDefaults.simulate))
     .addOption(env('--sim-update-ms <ms>', 'SIM_UPDATE_MS', 'how long a simulated update takes (±30 %)').argParser(integer('--sim-update-ms')).default(serveDefaults.simUpdateMs))
     .addOption(env('--sim-failure-rate <r>', 'SIM_FAILURE_RATE', 'share of simulated updates that fail, 0..1').argParser(Number).default(serveDefaults.simFailureRate))
@@ -71,6 +74,9 @@ export function addServeCommand(program: Command): void {
         jwksUrl: options.jwksUrl ?? null,
         devIssuer: options.devIssuer,
         logLevel: options.logLevel,
+        logFormat: options.logFormat ?? null,
+        metricsAuth: options.metricsAuth ?? null,
+        metricsPort: options.metricsPort ?? null,
         simulate: options.simulate,
         simUpdateMs: options.simUpdateMs,
         simFailureRate: options.simFailureRate,

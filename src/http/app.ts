@@ -24,6 +24,10 @@ import { installGraphAuth } from './request-caller.js';
 import { RouteTable } from './route-table.js';
 import { installServiceUrl } from './service-url.js';
 import { installSubRequests } from './sub-requests.js';
+import { addHealthRoutes } from './health-routes.js';
+import { addMetricsRoute, type BasicCredentials } from './metrics-route.js';
+import { installRequestLog } from './request-log.js';
+import type { ServiceMetrics } from './service-metrics.js';
 
 export interface AppOptions {
   store: Store;
@@ -46,13 +50,18 @@ export interface AppOptions {
   trustProxy?: string[];
   /** the web console at `/`; none when absent */
   console?: ConsoleOptions | null;
+  /** request metrics are recorded here; none when absent */
+  metrics?: ServiceMetrics | null;
+  /** serve `/metrics` on this app (with basic auth when credentials are given); null: not here */
+  metricsRoute?: { credentials: BasicCredentials | null } | null;
 }
 
 /** Builds the whole HTTP service without listening, so tests can use it over a socket or inject(). */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...(options.log ? { loggerInstance: options.log } : { logger: false }),
-    // Per-request lines would drown everything else at 10,000 long-polling devices.
+    // Fastify's own two lines per request are replaced by one of request-log.ts, whose level keeps
+    // 10,000 long-polling devices from drowning everything else.
     logController: new LogController({ disableRequestLogging: true }),
     // Graph matches path segments case-insensitively (its permission map lower-cases actions).
     routerOptions: { caseSensitive: false, ignoreTrailingSlash: true },
@@ -73,6 +82,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   installServiceUrl(app, options.publicUrl ?? null);
 
   installGraphEdge(app);
+  if (options.log) installRequestLog(app, options.log);
+  options.metrics?.install(app);
   installSubRequests(app);
   installLoadShedding(app, options.shedding ?? defaultSheddingLimits);
   installJsonBodies(app);
@@ -92,9 +103,25 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const streamRoutes = new RouteTable(app, undefined, false);
   addOperationEventRoutes(streamRoutes, options.store, options.engine);
   streamRoutes.closeWith405();
+  addHealthRoutes(app, options.store, options.log ?? null);
+  if (options.metrics && options.metricsRoute) addMetricsRoute(app, options.metrics, options.metricsRoute.credentials);
   const agentRoutes = new RouteTable(app, [''], false);
   addAgentRoutes(app, agentRoutes, options.engine, credentials, new AgentThrottle(options.agentLimits ?? defaultAgentLimits));
   agentRoutes.closeWith405();
   if (options.console) await addConsoleRoutes(app, options.console, options.store);
+  return app;
+}
+
+/** The listener of `--metrics-port`: `/metrics` alone, with the edge's error replies. */
+export async function buildMetricsApp(metrics: ServiceMetrics, credentials: BasicCredentials | null, log: Logger | null): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(log ? { loggerInstance: log } : { logger: false }),
+    logController: new LogController({ disableRequestLogging: true }),
+    genReqId: newRequestId,
+    requestIdHeader: false,
+    return503OnClosing: false,
+  } as FastifyServerOptions);
+  installGraphEdge(app);
+  addMetricsRoute(app, metrics, credentials);
   return app;
 }

@@ -4,6 +4,13 @@ import { hashSecret, parseDeviceAuthorization } from '../domain/device-secrets.j
 import { ServiceError } from '../domain/errors.js';
 import type { Store, StoredCredential } from '../store/store.js';
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** the device a device credential proved (the agent routes), else null */
+    device: DeviceCaller | null;
+  }
+}
+
 export interface DeviceCaller {
   tenantId: string;
   deviceId: string;

@@ -2,6 +2,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import type { FastifyInstance } from 'fastify';
 import { ServiceError } from '../domain/errors.js';
+import type {} from './request-log.js';
 
 export interface SheddingLimits {
   /** shed while the event loop's p99 delay over the last interval exceeds this */
@@ -41,7 +42,8 @@ export function installLoadShedding(app: FastifyInstance, limits: SheddingLimits
     delay.disable();
   });
   app.addHook('onRequest', async (request) => {
-    if (overloaded === null) return;
+    // The probes and the scrape answer cheaply, and are how an operator sees the overload.
+    if (overloaded === null || request.routeOptions.config?.probe) return;
     request.log.warn({ reason: overloaded }, 'shedding load');
     throw new ServiceError('serviceNotAvailable', 'The service is overloaded; retry after the indicated time.', { 'retry-after': '2' });
   });

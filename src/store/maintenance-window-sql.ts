@@ -43,7 +43,12 @@ function windowFromRow(row: WindowRow): MaintenanceWindow {
  * parameterised SQL whenever a device's windows are looked up.
  */
 export class MaintenanceWindowSql implements MaintenanceWindowStore {
-  constructor(private readonly sql: SqlDriver, private readonly seededDocuments: SeededDocuments) {}
+  /** `released`: told of the operations releaseDue queued (the store's metrics count them). */
+  constructor(
+    private readonly sql: SqlDriver,
+    private readonly seededDocuments: SeededDocuments,
+    private readonly released: (operations: Operation[]) => void = () => {},
+  ) {}
 
   async create(window: MaintenanceWindow, filter: DeviceFilter | null): Promise<void> {
     await this.sql.query(
@@ -155,7 +160,9 @@ export class MaintenanceWindowSql implements MaintenanceWindowStore {
         [now, now, limit, workChannel],
       )
       : await this.sql.query<OperationRow>(release, [now, now, limit]);
-    return rows.map(operationFromRow);
+    const queued = rows.map(operationFromRow);
+    this.released(queued);
+    return queued;
   }
 
   /**

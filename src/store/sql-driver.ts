@@ -1,5 +1,6 @@
 import type { AuditEvent } from '../domain/audit.js';
 import type { Operation } from '../domain/operation.js';
+import type { DatabaseConnections } from './store-monitor.js';
 import type { OperationInsertOutcome } from './store.js';
 
 /**
@@ -110,5 +111,9 @@ export interface SqlDriver extends SqlExecutor {
    * autovacuum would do a minute later); SQLite has nothing to do.
    */
   afterBulkLoad(table: string): Promise<void>;
+  /** The connections this process holds now (for metrics; no statement is run). */
+  connections(): DatabaseConnections;
+  /** Calls `listener` with the number of operations in each group commit. */
+  onCommitBatch(listener: (size: number) => void): void;
   close(): Promise<void>;
 }

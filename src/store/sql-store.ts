@@ -22,6 +22,7 @@ import {
 } from './rows.js';
 import type { SqlDriver, SqlExecutor } from './sql-driver.js';
 import { StoreConflictError } from './store-errors.js';
+import { SqlStoreMonitor } from './sql-store-monitor.js';
 import type {
   AuditQuery, DeviceCatalog, DeviceRef, EnrollmentOutcome, EnrollmentToken, EnrollmentWrite, OperationInsertOutcome,
   DeviceDocuments, SeededDocuments, SigningKey, Store, StoredCredential, TransitionChanges,
@@ -58,6 +59,7 @@ export class SqlStore implements Store {
 
   readonly windows: MaintenanceWindowSql;
   readonly subscriptions: SubscriptionStore;
+  readonly monitor: SqlStoreMonitor;
 
   constructor(
     private readonly sql: SqlDriver,
@@ -70,7 +72,8 @@ export class SqlStore implements Store {
     this.operationPages = new OperationPages(sql);
     this.deviceReads = new CoalescedDeviceReads(sql);
     this.rollouts = new RolloutSql(sql);
-    this.windows = new MaintenanceWindowSql(sql, this.seededDocuments);
+    this.monitor = new SqlStoreMonitor(sql);
+    this.windows = new MaintenanceWindowSql(sql, this.seededDocuments, (released) => this.monitor.operationEntered(released));
     this.subscriptions = new SqlSubscriptions(sql);
   }
 
@@ -167,8 +170,10 @@ export class SqlStore implements Store {
     return this.devicePages.list(query);
   }
 
-  createOperation(operation: Operation, audit: AuditEvent): Promise<OperationInsertOutcome> {
-    return this.sql.insertOperation(operation, audit);
+  async createOperation(operation: Operation, audit: AuditEvent): Promise<OperationInsertOutcome> {
+    const outcome = await this.sql.insertOperation(operation, audit);
+    if (outcome === 'created') this.monitor.operationEntered([operation]);
+    return outcome;
   }
 
   getOperation(tenantId: string, deviceId: string, operationId: string): Promise<Operation | null> {
@@ -209,7 +214,9 @@ export class SqlStore implements Store {
   async transitionOperation(tenantId: string, operationId: string, transition: Transition, changes: TransitionChanges): Promise<Operation | null> {
     const { sql, params } = transitionSql(transition, tenantId, operationId, changes);
     try {
-      return await this.operation(this.sql.query<OperationRow>(sql, params));
+      const moved = await this.operation(this.sql.query<OperationRow>(sql, params));
+      if (moved) this.monitor.operationEntered([moved]);
+      return moved;
     } catch (error) {
       // operations_one_running: the device already runs another operation.
       if (error instanceof StoreConflictError) return null;
@@ -258,7 +265,9 @@ export class SqlStore implements Store {
       ...(await expire("status IN ('queued', 'scheduled')", 'start_deadline', errors.start, errors.busy)),
       ...(await expire("status = 'inProgress'", 'run_deadline', errors.run)),
     ];
-    return rows.map(operationFromRow);
+    const failed = rows.map(operationFromRow);
+    this.monitor.operationEntered(failed);
+    return failed;
   }
 
   createEnrollmentToken(token: EnrollmentToken, audit: AuditEvent): Promise<void> {

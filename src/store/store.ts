@@ -9,6 +9,7 @@ import type { ArtifactContent, StoredArtifact } from './artifact-store.js';
 import type { RolloutStore } from './rollout-store.js';
 import type { DeviceFilter, DevicePage, DevicePageQuery, OperationFilter, OperationPageQuery, OperationPosition, Page, TenantOperationQuery } from './device-query.js';
 import type { MaintenanceWindowStore } from './maintenance-window-store.js';
+import type { StoreMonitor } from './store-monitor.js';
 import type { SubscriptionStore } from './subscription-store.js';
 
 export interface EnrollmentToken {
@@ -121,6 +122,8 @@ export interface Store {
   readonly windows: MaintenanceWindowStore;
   /** Change-notification subscriptions and their queued notifications (subscription-store.ts). */
   readonly subscriptions: SubscriptionStore;
+  /** What the operator's metrics and readiness probe read (store-monitor.ts). */
+  readonly monitor: StoreMonitor;
 
   /** The dev issuer's signing keys, newest first (by createdAt, then kid). */
   signingKeys(): Promise<SigningKey[]>;

@@ -8,15 +8,10 @@ import type { Engine } from '../../engine/engine.js';
 import type { RouteTable } from '../route-table.js';
 import { parseEnrollRequest, parseInventoryReport, parseProgress } from './agent-messages.js';
 import type { AgentThrottle } from './agent-limits.js';
-import type { DeviceCaller, DeviceCredentialVerifier } from '../device-credentials.js';
+import type { DeviceCredentialVerifier } from '../device-credentials.js';
 import { addArtifactRoute } from './artifact-route.js';
 import { enrollDevice } from './enrollment.js';
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    device: DeviceCaller | null;
-  }
-}
 
 /**
  * The device side of the service (docs/agent-protocol.md): enroll, long-poll for work,

@@ -49,6 +49,7 @@ type RunStatement = (sql: string, params: unknown[], name: string) => Promise<{ 
 export class OperationBatches {
   private pending: Pending[] = [];
   private flushing = false;
+  private batchListener: ((size: number) => void) | null = null;
 
   constructor(private readonly run: RunStatement, private readonly channel: string) {}
 
@@ -59,11 +60,17 @@ export class OperationBatches {
     });
   }
 
+  /** Calls `listener` with each batch's size as it is sent. */
+  onBatch(listener: (size: number) => void): void {
+    this.batchListener = listener;
+  }
+
   private async flush(): Promise<void> {
     this.flushing = true;
     while (this.pending.length > 0) {
       const batch = this.pending;
       this.pending = [];
+      this.batchListener?.(batch.length);
       try {
         const rows = await this.run(insertBatchSql, [JSON.stringify(batch.map(({ operation: op, audit }) => ({
           id: op.id, tenant_id: op.tenantId, device_id: op.deviceId, operation_type: op.operationType,

@@ -4,6 +4,7 @@ import type { Operation } from '../../domain/operation.js';
 import { statementTimeoutMs, type SqlDialect, type SqlDriver, type SqlExecutor, type TransactionOptions } from '../sql-driver.js';
 import { ScanSlots } from '../scan-slots.js';
 import { StoreUnavailableError } from '../store-errors.js';
+import type { DatabaseConnections } from '../store-monitor.js';
 import type { OperationInsertOutcome } from '../store.js';
 import { OperationBatches } from './operation-batch.js';
 import { storeErrorFromPostgres } from './postgres-errors.js';
@@ -180,6 +181,14 @@ export class PostgresDriver implements SqlDriver {
     const [row] = await this.queryNumbered<{ tokens: number; taken: boolean }>(takeRateTokenSql, [key, capacity, perSecond]);
     if (row.taken) return null;
     return Math.max(1, Math.ceil((1 - row.tokens) / perSecond));
+  }
+
+  connections(): DatabaseConnections {
+    return { kind: 'postgres', total: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount };
+  }
+
+  onCommitBatch(listener: (size: number) => void): void {
+    this.operationBatches.onBatch(listener);
   }
 
   async close(): Promise<void> {

@@ -25,6 +25,7 @@ export class GroupCommit {
   private inFlight: Pending[] | null = null;
   private readonly worker: Worker;
   private closed = false;
+  private batchListener: ((size: number) => void) | null = null;
 
   constructor(path: string) {
     this.worker = new Worker(new URL('./operation-writer.js', import.meta.url), { workerData: { path } });
@@ -40,6 +41,11 @@ export class GroupCommit {
       this.queue.push({ operation, audit, resolve, reject });
       if (!this.inFlight) this.send();
     });
+  }
+
+  /** Calls `listener` with each batch's size as it goes to the writer thread. */
+  onBatch(listener: (size: number) => void): void {
+    this.batchListener = listener;
   }
 
   async close(): Promise<void> {
@@ -61,6 +67,7 @@ export class GroupCommit {
     if (this.queue.length === 0) return;
     this.inFlight = this.queue;
     this.queue = [];
+    this.batchListener?.(this.inFlight.length);
     // Rows as plain value arrays: cheaper to copy to the thread than operation objects.
     this.worker.postMessage({ rows: this.inFlight.map((p) => [operationInsertValues(p.operation), auditValues(p.audit)]) });
   }

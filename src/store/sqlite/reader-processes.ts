@@ -50,6 +50,15 @@ export class ReaderProcesses {
     for (let i = 0; i < size; i++) this.readers.push(this.startReader());
   }
 
+  get size(): number {
+    return this.readers.length;
+  }
+
+  /** Readers running a statement now. */
+  get busy(): number {
+    return this.readers.filter((reader) => reader.running).length;
+  }
+
   read<R>(sql: string, params: unknown[]): Promise<R[]> {
     if (this.closed) return Promise.reject(new StoreUnavailableError('the store is closed'));
     return new Promise<R[]>((resolve, reject) => {

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import type { AuditEvent } from '../../domain/audit.js';
 import type { Operation } from '../../domain/operation.js';
 import { insertSql, statementTimeoutMs, type SqlDialect, type SqlDriver, type SqlExecutor, type TransactionOptions } from '../sql-driver.js';
+import type { DatabaseConnections } from '../store-monitor.js';
 import type { OperationInsertOutcome } from '../store.js';
 import { createDatabaseFilePrivately } from './file-modes.js';
 import { GroupCommit } from './group-commit.js';
@@ -39,6 +40,7 @@ export class SqliteDriver implements SqlDriver {
   private readonly rateBuckets = new TokenBuckets();
   /** transactions on the one connection run one after another */
   private transactionTail: Promise<unknown> = Promise.resolve();
+  private batchListener: ((size: number) => void) | null = null;
 
   constructor(readonly path: string) {
     // A file, not ':memory:': the group commit's writer thread opens it too.
@@ -136,7 +138,10 @@ export class SqliteDriver implements SqlDriver {
   }
 
   insertOperation(operation: Operation, audit: AuditEvent): Promise<OperationInsertOutcome> {
-    this.operationInserts ??= new GroupCommit(this.path);
+    if (!this.operationInserts) {
+      this.operationInserts = new GroupCommit(this.path);
+      if (this.batchListener) this.operationInserts.onBatch(this.batchListener);
+    }
     return this.operationInserts.submit(operation, audit);
   }
 
@@ -157,6 +162,16 @@ export class SqliteDriver implements SqlDriver {
   async afterBulkLoad(): Promise<void> {
     // SQLite plans the store's statements from their indexes alone, and an ANALYZE of a large
     // table would hold the event loop: nothing to do.
+  }
+
+  connections(): DatabaseConnections {
+    // Reader processes start with the first scan: none before it.
+    return { kind: 'sqlite', readers: this.readers?.size ?? 0, readersBusy: this.readers?.busy ?? 0 };
+  }
+
+  onCommitBatch(listener: (size: number) => void): void {
+    this.batchListener = listener;
+    this.operationInserts?.onBatch(listener);
   }
 
   async close(): Promise<void> {
