@@ -1,4 +1,5 @@
 import type { HardwareDetail, UserIdentity } from '../domain/device';
+import type { Rollout, RolloutCounts, StageSpec } from '../domain/rollout';
 import type { ActivityState, DeviceType, HealthStatus, OperationType, SoftwareType } from '../domain/enums';
 import type { OperationError, OperationStatus } from '../domain/operation';
 
@@ -37,4 +38,13 @@ export interface OperationJson {
 export interface AvailableVersion {
   softwareType: SoftwareType;
   softwareVersion: string;
+}
+
+/** A rollout's counts as the API sends them: `skipped` summed, its reasons apart. */
+export type RolloutCountsJson = Omit<RolloutCounts, 'skipped'> & { skipped: number; skippedReasons: RolloutCounts['skipped'] };
+
+/** A software rollout as the API sends it (`/teamwork/softwareRollouts`). */
+export interface RolloutJson extends Pick<Rollout, 'id' | 'displayName' | 'softwareType' | 'softwareVersion' | 'target' | 'status' | 'pausedReason' | 'currentStage' | 'createdDateTime'> {
+  stages: (StageSpec & { status: 'notStarted' | 'awaitingApproval' | 'running' | 'soaking' | 'completed'; counts: RolloutCountsJson })[];
+  counts: RolloutCountsJson;
 }
