@@ -26,7 +26,7 @@ export const pages: Page[] = [
   { pattern: '/rollouts/:id', title: 'Rollout', nav: false, render: (params) => <RolloutPage id={params.id} /> },
   { pattern: '/maintenance-windows', title: 'Maintenance windows', nav: true, render: () => <MaintenanceWindowsPage /> },
   { pattern: '/enrollment-tokens', title: 'Enrollment tokens', nav: true, render: () => <EnrollmentTokensPage /> },
-  { pattern: '/audit', title: 'Audit log', nav: true, render: () => <AuditPage /> },
+  { pattern: '/audit', title: 'Audit log', nav: true, render: (_params, query) => <AuditPage query={query} /> },
 ];
 
 /** The page a path shows, with the path's parameters. */

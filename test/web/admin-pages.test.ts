@@ -181,6 +181,13 @@ describe('the console\'s admin pages in Chromium', () => {
     }
     assert.ok(shown.indexOf('Enrollment token revoked') < shown.indexOf('Enrollment token created'), 'newest first');
     assert.ok(shown.indexOf('Rollout started') < shown.indexOf('Rollout created'));
+
+    await page.getByLabel('Activity').selectOption('enrollmentTokenCreated');
+    await page.waitForURL(/#\/audit\?activity=enrollmentTokenCreated$/);
+    await waitFor('only the chosen activity', async () => {
+      const rows = await activities.allTextContents();
+      return rows.length === 1 && rows[0] === 'Enrollment token created';
+    });
     assert.deepEqual(browser.pageErrors, []);
   });
 });

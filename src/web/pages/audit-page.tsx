@@ -1,20 +1,33 @@
-import type { AuditEvent, AuditTarget } from '../../domain/audit';
+import { auditActivities, type AuditEvent, type AuditTarget } from '../../domain/audit';
+import { odataString } from '../api-client';
 import { ErrorMessage } from '../components/error-message';
 import { Pager, usePages } from '../components/paged-list';
 import { labelOf } from '../labels';
+import { navigate } from '../router';
 
 /** An audit event as the API sends it. */
 type AuditEventJson = Omit<AuditEvent, 'tenantId' | 'target'> & { targetResources: AuditTarget[] };
 
 /**
- * The tenant's audit log, newest first, a page at a time. The API pages it ($top, $skiptoken)
- * and filters nothing, so neither does this page.
+ * The tenant's audit log, newest first, a page at a time, of one activity when chosen (the one
+ * `$filter` the API takes); the choice is in the address, so it can be shared.
  */
-export function AuditPage() {
-  const pages = usePages<AuditEventJson>('/teamwork/auditEvents?$top=25');
+export function AuditPage({ query }: { query: URLSearchParams }) {
+  const activity = auditActivities.find((a) => a === query.get('activity')) ?? null;
+  const filter = activity ? `&$filter=${encodeURIComponent(`activity eq ${odataString(activity)}`)}` : '';
+  const pages = usePages<AuditEventJson>(`/teamwork/auditEvents?$top=25${filter}`);
   return (
     <>
       <h1 tabIndex={-1}>Audit log</h1>
+      <div class="filters">
+        <label>
+          Activity
+          <select value={activity ?? ''} onChange={(event) => navigate('/audit', { activity: event.currentTarget.value || null })}>
+            <option value="">All</option>
+            {auditActivities.map((a) => <option key={a} value={a}>{labelOf(a)}</option>)}
+          </select>
+        </label>
+      </div>
       <ErrorMessage error={pages.page.error} />
       <p aria-live="polite" class="note">{pages.page.loading ? 'Loading events…' : ''}</p>
       <div class="table-wrap">
