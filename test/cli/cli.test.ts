@@ -238,7 +238,7 @@ describe('serve', () => {
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
 
-  test('prints the address, a token and a curl command that works; SIGTERM stops it', async () => {
+  test('prints the console\'s address first, then a token and a curl command that works; SIGTERM stops it', async () => {
     const db = join(dir, 'serve.db');
     const port = await freePort();
     // A token made before the server starts is valid for it: the key is in the database.
@@ -261,6 +261,10 @@ describe('serve', () => {
     await waitForOutput(serve, () => stdout + stderr, /listening on[\s\S]*\/operations\n/, 30_000);
     const base = `http://127.0.0.1:${port}`;
     assert.match(stdout, new RegExp(`listening on ${base.replace(/\./g, '\\.')}`));
+    assert.equal(stdout.split('\n')[0], `Console: ${base}/`, 'the console\'s address comes first');
+    const consolePage = await fetch(`${base}/`);
+    assert.equal(consolePage.status, 200);
+    assert.match(await consolePage.text(), /<title>Teams devices<\/title>/);
 
     const token = /export TOKEN=(\S+)/.exec(stdout)?.[1];
     assert.ok(token, stdout);

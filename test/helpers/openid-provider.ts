@@ -5,8 +5,9 @@ import { SignJWT, exportJWK, generateKeyPair, type JWK } from 'jose';
 
 /**
  * A local OpenID provider for tests, standing in for Entra ID on 127.0.0.1: a discovery
- * document, a JWKS endpoint whose keys can change while the server under test runs, and
- * access tokens shaped like Entra ID's v1.0 and v2.0 tokens (claim for claim).
+ * document, a JWKS endpoint whose keys can change while the server under test runs, access
+ * tokens shaped like Entra ID's v1.0 and v2.0 tokens (claim for claim), and the browser
+ * sign-in's authorize and token endpoints (authorization code with PKCE).
  */
 
 type PrivateKey = Parameters<SignJWT['sign']>[0];
@@ -51,6 +52,16 @@ export interface OpenIdProvider {
   entraToken(request: EntraTokenRequest): Promise<string>;
   /** a token of this provider's own issuer (a non-Entra OpenID provider) */
   token(request: { audience: string; claims: Record<string, unknown>; key?: ProviderKey; lifetimeSeconds?: number }): Promise<string>;
+  /**
+   * The browser sign-in (authorization code with PKCE): the authorize endpoint signs the user in
+   * at once and redirects back with a code; the token endpoint trades it, once, for a token with
+   * this audience and these claims when the verifier matches the challenge.
+   */
+  signInAs(grant: { audience: string; claims: Record<string, unknown> }): void;
+  /** the next authorize redirect carries another `state` than the browser sent (an injected code) */
+  tamperNextState(): void;
+  /** the token endpoint's requests, each with its answer's status */
+  tokenRequests(): { params: Record<string, string>; status: number }[];
   close(): Promise<void>;
 }
 
@@ -65,6 +76,11 @@ export async function startOpenIdProvider(): Promise<OpenIdProvider> {
   const keys: ProviderKey[] = [];
   let fetches = 0;
   let base = '';
+  let grant: { audience: string; claims: Record<string, unknown> } | null = null;
+  let tamper = false;
+  const codes = new Map<string, { challenge: string; clientId: string; redirectUri: string }>();
+  const tokenLog: { params: Record<string, string>; status: number }[] = [];
+  let issue: (grant: { audience: string; claims: Record<string, unknown> }) => Promise<string> = async () => '';
   const server: Server = createServer((request, response) => {
     const json = (body: unknown) => {
       response.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
@@ -85,6 +101,37 @@ export async function startOpenIdProvider(): Promise<OpenIdProvider> {
     } else if (request.url === '/discovery/v2.0/keys') {
       fetches++;
       json({ keys: published });
+    } else if (request.url?.startsWith('/oauth2/v2.0/authorize?')) {
+      const query = new URL(request.url, base).searchParams;
+      const redirect = query.get('redirect_uri') ?? '';
+      if (query.get('response_type') !== 'code' || query.get('code_challenge_method') !== 'S256' || !query.get('code_challenge') || !URL.canParse(redirect)) {
+        response.writeHead(400, { 'content-type': 'text/plain' }).end('bad authorization request');
+        return;
+      }
+      const code = randomBytes(24).toString('base64url');
+      codes.set(code, { challenge: query.get('code_challenge')!, clientId: query.get('client_id') ?? '', redirectUri: redirect });
+      const back = new URL(redirect);
+      back.searchParams.set('code', code);
+      back.searchParams.set('state', tamper ? `${query.get('state')}x` : query.get('state') ?? '');
+      tamper = false;
+      response.writeHead(302, { location: back.href }).end();
+    } else if (request.url === '/oauth2/v2.0/token' && request.method === 'POST') {
+      let text = '';
+      request.setEncoding('utf8');
+      request.on('data', (chunk: string) => (text += chunk));
+      request.on('end', async () => {
+        const params = Object.fromEntries(new URLSearchParams(text));
+        const pending = codes.get(params.code ?? '');
+        codes.delete(params.code ?? '');
+        const verified = pending !== undefined && grant !== null && params.grant_type === 'authorization_code' &&
+          params.client_id === pending.clientId && params.redirect_uri === pending.redirectUri &&
+          createHash('sha256').update(params.code_verifier ?? '').digest('base64url') === pending.challenge;
+        const body = verified ? { token_type: 'Bearer', access_token: await issue(grant!), expires_in: 3600 } : { error: 'invalid_grant' };
+        tokenLog.push({ params, status: verified ? 200 : 400 });
+        // A browser app's token request is cross-origin: the provider answers it with CORS.
+        response.writeHead(verified ? 200 : 400, { 'content-type': 'application/json', 'access-control-allow-origin': '*' });
+        response.end(JSON.stringify(body));
+      });
     } else {
       response.writeHead(404).end();
     }
@@ -108,6 +155,16 @@ export async function startOpenIdProvider(): Promise<OpenIdProvider> {
 
   const sign = (claims: Record<string, unknown>, key: ProviderKey, header: Record<string, unknown>) =>
     new SignJWT(claims).setProtectedHeader({ typ: 'JWT', alg: 'RS256', ...header, kid: key.kid }).sign(key.privateKey);
+
+  const providerToken = async (request: { audience: string; claims: Record<string, unknown>; key?: ProviderKey; lifetimeSeconds?: number }) => {
+    const now = Math.floor(Date.now() / 1000);
+    return sign(
+      { iss: base, aud: request.audience, iat: now, nbf: now, exp: now + (request.lifetimeSeconds ?? 3600), jti: randomUUID(), ...request.claims },
+      request.key ?? keys[0],
+      {},
+    );
+  };
+  issue = providerToken;
 
   return {
     url: base,
@@ -159,14 +216,14 @@ export async function startOpenIdProvider(): Promise<OpenIdProvider> {
       // v1.0 tokens carry the certificate thumbprint in x5t beside kid; v2.0 tokens only kid.
       return sign(claims, key, request.version === 1 ? { x5t: key.kid } : {});
     },
-    async token(request) {
-      const now = Math.floor(Date.now() / 1000);
-      return sign(
-        { iss: base, aud: request.audience, iat: now, nbf: now, exp: now + (request.lifetimeSeconds ?? 3600), jti: randomUUID(), ...request.claims },
-        request.key ?? keys[0],
-        {},
-      );
+    token: providerToken,
+    signInAs(next) {
+      grant = next;
     },
+    tamperNextState() {
+      tamper = true;
+    },
+    tokenRequests: () => tokenLog,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -84,7 +84,9 @@ describe('the web console in Chromium', () => {
     const dialog = page.getByRole('dialog', { name: 'Update software' });
     await dialog.getByLabel('Software').selectOption('teamsClient');
     await dialog.getByLabel('Version').selectOption('1.0.96.22');
+    const events = page.waitForResponse((response) => response.url().endsWith('/events'));
     await dialog.getByRole('button', { name: 'Update' }).click();
+    assert.match((await events).headers()['content-type'] ?? '', /^text\/event-stream/, 'followed by its event stream');
     const live = page.getByTestId('live-status');
     await live.getByText('Successful').waitFor({ timeout: 15_000 });
     assert.match(await live.textContent() ?? '', /Update of Teams client to 1\.0\.96\.22: Successful/);
@@ -104,6 +106,20 @@ describe('the web console in Chromium', () => {
     await live.getByText('Failed').waitFor({ timeout: 15_000 });
     assert.match(await live.textContent() ?? '', /scripted failure diskFull/);
     await page.getByTestId('operations').getByText('diskFull: scripted failure diskFull').waitFor();
+  });
+
+  test('the overview counts the last 24 hours\' operations by outcome, as the API does', async () => {
+    const { page } = browser;
+    await page.goto(`${server.url}/#/`);
+    const figure = page.getByRole('figure', { name: 'Operations in the last 24 hours' });
+    await figure.waitFor();
+    const since = new Date(Date.now() - 24 * 3600_000).toISOString();
+    for (const [status, label] of [['successful', 'Successful'], ['failed', 'Failed']]) {
+      const response = await server.request(`/beta/teamwork/devices/operations/$count?$filter=${encodeURIComponent(`status eq '${status}' and createdDateTime ge ${since}`)}`);
+      const expected = Number(await response.text());
+      assert.equal(expected, 1);
+      assert.equal(await figure.locator('li', { hasText: `${label}:` }).first().textContent(), `${label}: ${expected} operations`);
+    }
   });
 
   test('a refused token signs the console out', async () => {

@@ -40,7 +40,7 @@ export function HealthCards({ device }: { device: DeviceJson }) {
         <h2 id="peripherals-title">Peripherals</h2>
         <Peripherals health={asObject(health.peripheralsHealth)} />
       </section>
-      <section class="card" aria-labelledby="software-title">
+      <section class="card wide" aria-labelledby="software-title">
         <h2 id="software-title">Software</h2>
         <SoftwareVersions updates={asObject(health.softwareUpdateHealth)} />
       </section>

@@ -15,13 +15,15 @@ interface Column {
   title: string;
   /** the `$orderby` property; none: not sortable */
   sort?: string;
+  /** left out on narrow screens (a tablet), where the other columns matter more */
+  optional?: boolean;
   cell(device: DeviceJson): preact.ComponentChildren;
 }
 
 const columns: Column[] = [
   { title: 'Name', sort: 'currentUser/displayName', cell: (d) => <a href={href(`/devices/${encodeURIComponent(d.id)}`)}>{d.currentUser?.displayName ?? d.hardwareDetail?.serialNumber ?? d.id}</a> },
   { title: 'Type', sort: 'deviceType', cell: (d) => labelOf(d.deviceType) },
-  { title: 'Model', sort: 'hardwareDetail/model', cell: (d) => [d.hardwareDetail?.manufacturer, d.hardwareDetail?.model].filter(Boolean).join(' ') || '–' },
+  { title: 'Model', sort: 'hardwareDetail/model', optional: true, cell: (d) => [d.hardwareDetail?.manufacturer, d.hardwareDetail?.model].filter(Boolean).join(' ') || '–' },
   { title: 'Serial number', sort: 'hardwareDetail/serialNumber', cell: (d) => d.hardwareDetail?.serialNumber ?? '–' },
   { title: 'Asset tag', sort: 'companyAssetTag', cell: (d) => d.companyAssetTag ?? '–' },
   { title: 'Health', sort: 'healthStatus', cell: (d) => <span class={`badge ${d.healthStatus ?? ''}`}>{labelOf(d.healthStatus)}</span> },
@@ -62,13 +64,13 @@ export function DevicesPage({ query }: { query: URLSearchParams }) {
       <p aria-live="polite" class="note">
         {page.loading ? 'Loading devices…' : total !== undefined ? `${total} devices match · page ${trail.length + 1}` : ''}
       </p>
-      <div class="table-wrap">
+      <div class="table-wrap" role="region" aria-label="Devices table" tabIndex={0}>
         <table>
           <caption class="visually-hidden">Devices{total !== undefined ? `, ${total} matching` : ''}</caption>
           <thead>
             <tr>
               {columns.map((column) => (
-                <th key={column.title} scope="col" aria-sort={choice.sort === column.sort ? (choice.descending ? 'descending' : 'ascending') : undefined}>
+                <th key={column.title} scope="col" class={column.optional ? 'wide-only' : undefined} aria-sort={choice.sort === column.sort ? (choice.descending ? 'descending' : 'ascending') : undefined}>
                   {column.sort ? (
                     <button type="button" onClick={() => choose({ sort: column.sort, descending: choice.sort === column.sort && !choice.descending })}>
                       {column.title}{choice.sort === column.sort ? (choice.descending ? ' ▼' : ' ▲') : ''}
@@ -80,7 +82,7 @@ export function DevicesPage({ query }: { query: URLSearchParams }) {
           </thead>
           <tbody>
             {page.value?.value.map((device) => (
-              <tr key={device.id}>{columns.map((column) => <td key={column.title}>{column.cell(device)}</td>)}</tr>
+              <tr key={device.id}>{columns.map((column) => <td key={column.title} class={column.optional ? 'wide-only' : undefined}>{column.cell(device)}</td>)}</tr>
             ))}
             {page.value && page.value.value.length === 0 && (
               <tr><td colSpan={columns.length}>{next ? 'No matching devices in this stretch of the fleet; the next page looks further.' : 'No devices match.'}</td></tr>
