@@ -1,5 +1,6 @@
 import { auditActivities, type AuditEvent, type AuditTarget } from '../../domain/audit';
 import { odataString } from '../api-client';
+import { ChoiceFilter } from '../components/choice-filter';
 import { ErrorMessage } from '../components/error-message';
 import { Pager, usePages } from '../components/paged-list';
 import { labelOf } from '../labels';
@@ -20,13 +21,7 @@ export function AuditPage({ query }: { query: URLSearchParams }) {
     <>
       <h1 tabIndex={-1}>Audit log</h1>
       <div class="filters">
-        <label>
-          Activity
-          <select value={activity ?? ''} onChange={(event) => navigate('/audit', { activity: event.currentTarget.value || null })}>
-            <option value="">All</option>
-            {auditActivities.map((a) => <option key={a} value={a}>{labelOf(a)}</option>)}
-          </select>
-        </label>
+        <ChoiceFilter label="Activity" value={activity} values={auditActivities} onChange={(chosen) => navigate('/audit', { activity: chosen })} />
       </div>
       <ErrorMessage error={pages.page.error} />
       <p aria-live="polite" class="note">{pages.page.loading ? 'Loading events…' : ''}</p>

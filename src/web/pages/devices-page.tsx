@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { activityStates, deviceTypes, healthStatuses } from '../../domain/enums';
 import { getJson, type Collection } from '../api-client';
+import { ChoiceFilter } from '../components/choice-filter';
 import { ErrorMessage } from '../components/error-message';
 import { useAsync } from '../components/use-async';
 import { choiceOf, devicesPath, queryOf, type DeviceListChoice } from '../device-query';
@@ -56,9 +57,9 @@ export function DevicesPage({ query }: { query: URLSearchParams }) {
           <input type="search" value={search} placeholder="Name, serial or asset tag" onInput={(event) => setSearch(event.currentTarget.value)} />
         </label>
         <button type="submit">Search</button>
-        <Filter label="Type" value={choice.type} values={shown(deviceTypes)} onChange={(type) => choose({ type })} />
-        <Filter label="Health" value={choice.health} values={shown(healthStatuses)} onChange={(health) => choose({ health })} />
-        <Filter label="Activity" value={choice.activity} values={shown(activityStates)} onChange={(activity) => choose({ activity })} />
+        <ChoiceFilter label="Type" value={choice.type} values={shown(deviceTypes)} onChange={(type) => choose({ type })} />
+        <ChoiceFilter label="Health" value={choice.health} values={shown(healthStatuses)} onChange={(health) => choose({ health })} />
+        <ChoiceFilter label="Activity" value={choice.activity} values={shown(activityStates)} onChange={(activity) => choose({ activity })} />
       </form>
       <ErrorMessage error={page.error} />
       <p aria-live="polite" class="note">
@@ -95,17 +96,5 @@ export function DevicesPage({ query }: { query: URLSearchParams }) {
         <button type="button" disabled={!next || page.loading} onClick={() => next && setTrail([...trail, next])}>Next</button>
       </nav>
     </>
-  );
-}
-
-function Filter({ label, value, values, onChange }: { label: string; value: string | null; values: readonly string[]; onChange(value: string | null): void }) {
-  return (
-    <label>
-      {label}
-      <select value={value ?? ''} onChange={(event) => onChange(event.currentTarget.value || null)}>
-        <option value="">All</option>
-        {values.map((member) => <option key={member} value={member}>{labelOf(member)}</option>)}
-      </select>
-    </label>
   );
 }

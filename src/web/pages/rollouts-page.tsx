@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { softwareTypes } from '../../domain/enums';
 import { rolloutStatuses, type RolloutStatus } from '../../domain/rollout';
 import { odataString, postJson } from '../api-client';
+import { ChoiceFilter } from '../components/choice-filter';
 import { ErrorMessage } from '../components/error-message';
 import { Pager, usePages } from '../components/paged-list';
 import type { RolloutJson } from '../graph-types';
@@ -18,13 +19,7 @@ export function RolloutsPage({ query }: { query: URLSearchParams }) {
     <>
       <h1 tabIndex={-1}>Rollouts</h1>
       <div class="filters">
-        <label>
-          Status
-          <select value={status ?? ''} onChange={(event) => navigate('/rollouts', { status: event.currentTarget.value || null })}>
-            <option value="">All</option>
-            {rolloutStatuses.map((s) => <option key={s} value={s}>{labelOf(s)}</option>)}
-          </select>
-        </label>
+        <ChoiceFilter label="Status" value={status} values={rolloutStatuses} onChange={(chosen) => navigate('/rollouts', { status: chosen })} />
         <button type="button" class="primary" onClick={() => setCreating(true)}>New rollout…</button>
       </div>
       {creating && <RolloutForm onCancel={() => setCreating(false)} />}
