@@ -1,38 +1,20 @@
-import type { HardwareDetail, UserIdentity } from '../domain/device';
+import type { Device } from '../domain/device';
 import type { Rollout, RolloutCounts, StageSpec } from '../domain/rollout';
-import type { ActivityState, DeviceType, HealthStatus, OperationType, SoftwareType } from '../domain/enums';
-import type { OperationError, OperationStatus } from '../domain/operation';
+import type { SoftwareType } from '../domain/enums';
+import type { Operation } from '../domain/operation';
 
-/** teamworkDevice as the API sends it. */
-export interface DeviceJson {
-  id: string;
-  deviceType: DeviceType;
-  hardwareDetail: HardwareDetail | null;
-  healthStatus: HealthStatus | null;
-  activityState: ActivityState | null;
-  companyAssetTag: string | null;
-  notes: string | null;
-  currentUser: UserIdentity | null;
-  createdDateTime: string;
-  lastModifiedDateTime: string;
+/** teamworkDevice as the API sends it, with the documents `$expand` asked for. */
+export type DeviceJson = Pick<Device, 'id' | 'deviceType' | 'healthStatus' | 'activityState' | 'companyAssetTag' | 'notes' | 'currentUser' | 'createdDateTime' | 'lastModifiedDateTime'> & {
+  hardwareDetail: Device['hardwareDetail'] | null;
   health?: Record<string, unknown>;
   activity?: Record<string, unknown>;
   configuration?: Record<string, unknown>;
-}
+};
 
 /** teamworkDeviceOperation as the API sends it; `deviceId` only in the tenant's operation list. */
-export interface OperationJson {
-  id: string;
+export type OperationJson = Pick<Operation, 'id' | 'status' | 'operationType' | 'error' | 'createdDateTime' | 'startedDateTime' | 'completedDateTime' | 'lastActionDateTime' | 'scheduledDateTime'> & {
   deviceId?: string;
-  status: OperationStatus;
-  operationType: OperationType;
-  error: OperationError | null;
-  createdDateTime: string;
-  startedDateTime: string | null;
-  completedDateTime: string | null;
-  lastActionDateTime: string;
-  scheduledDateTime?: string | null;
-}
+};
 
 /** One version updateSoftware accepts for a device (`…/availableSoftwareVersions`). */
 export interface AvailableVersion {

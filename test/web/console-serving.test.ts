@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { clockToleranceSeconds } from '../../src/auth/token-lifetime.js';
+import { consoleOAuthOf, serveDefaults, validateServeConfig } from '../../src/config.js';
 import { builtConsoleDir } from '../../src/http/console-routes.js';
 import { expectGraphError } from '../helpers/http-assertions.js';
 import { startOpenIdProvider, type OpenIdProvider } from '../helpers/openid-provider.js';
@@ -63,13 +64,15 @@ describe('the built console at /', () => {
     const response = await fetch(`${server.url}/console/config.json`);
     assert.equal(response.status, 200);
     assert.deepEqual(await response.json(), { devSignIn: true, oauth: null });
-    const batch = await server.request('/beta/$batch', {
+    // A batch at the unversioned root runs its urls from `/`, where the console's routes are.
+    const batch = await server.request('/$batch', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ requests: [{ id: '1', method: 'GET', url: '/../console/config.json' }, { id: '2', method: 'GET', url: '/../index.html' }] }),
+      body: JSON.stringify({ requests: ['/console/config.json', '/index.html', '/'].map((url, i) => ({ id: String(i), method: 'GET', url })) }),
     });
-    const replies = ((await batch.json()) as { responses: { id: string; status: number }[] }).responses;
-    for (const reply of replies) assert.notEqual(reply.status, 200, JSON.stringify(reply));
+    assert.equal(batch.status, 200);
+    const replies = ((await batch.json()) as { responses: { id: string; status: number; body: { error: { code: string } } }[] }).responses;
+    assert.deepEqual(replies.map((reply) => [reply.status, reply.body.error.code]), [[404, 'itemNotFound'], [404, 'itemNotFound'], [404, 'itemNotFound']]);
   });
 
   test('dev sign-in from this machine: a token for --tenant that reads its devices, not another tenant\'s, and expires', async () => {
@@ -169,5 +172,28 @@ describe('a console that was never built', () => {
     const error = await expectGraphError(await fetch(`${server.url}/`), 503, 'consoleNotBuilt');
     assert.match(error.message, /npm run build/);
     assert.equal((await fetch(`${server.url}/console/config.json`)).status, 200);
+  });
+});
+
+describe('the console\'s serve flags', () => {
+  const entraTenant = '33333333-3333-4333-8333-333333333333';
+
+  test('--console-client-id needs a production issuer; --console-scope needs a client id', () => {
+    assert.throws(() => validateServeConfig({ ...serveDefaults, consoleClientId: 'console-client' }), /--console-client-id needs --entra-tenant or --issuer/);
+    assert.throws(() => validateServeConfig({ ...serveDefaults, consoleScope: 'api://x/.default' }), /--console-scope needs --console-client-id/);
+    assert.throws(
+      () => validateServeConfig({ ...serveDefaults, entraTenants: [entraTenant], audiences: ['api://x'], consoleClientId: 'two words' }),
+      /--console-client-id .* without spaces/,
+    );
+  });
+
+  test('the OAuth issuer is the first --issuer, else the first Entra tenant\'s v2.0 issuer; the scope defaults to the first audience\'s .default', () => {
+    const entra = validateServeConfig({ ...serveDefaults, entraTenants: [entraTenant.toUpperCase()], audiences: ['api://teamwork-devices', 'client-guid'], consoleClientId: 'console-client' });
+    assert.deepEqual(consoleOAuthOf(entra), { issuer: `https://login.microsoftonline.com/${entraTenant}/v2.0`, clientId: 'console-client', scope: 'api://teamwork-devices/.default' });
+    const openId = validateServeConfig({
+      ...serveDefaults, entraTenants: [entraTenant], issuers: ['https://id.example.com'], audiences: ['api://a'], consoleClientId: 'c', consoleScope: 'api://a/TeamworkDevice.Read.All',
+    });
+    assert.deepEqual(consoleOAuthOf(openId), { issuer: 'https://id.example.com', clientId: 'c', scope: 'api://a/TeamworkDevice.Read.All' });
+    assert.equal(consoleOAuthOf(serveDefaults), null);
   });
 });

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { SimulatedFleet } from '../../src/device/simulated-fleet.js';
 import { ScriptedFleet } from '../helpers/scripted-fleet.js';
+import { graphOperation, requestOperation } from '../helpers/graph-operations.js';
+import { enrollmentToken } from '../helpers/test-agent.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { startTestServer, tenantA, type TestServer } from '../helpers/test-server.js';
 
 /**
@@ -19,6 +23,7 @@ const count = async (server: TestServer, filter?: string) => {
 describe('the web console in Chromium', () => {
   let server: TestServer;
   let fleet: ScriptedFleet;
+  let simulated: SimulatedFleet;
   let browser: TestBrowser;
   let scripted: string[];
   before(async () => {
@@ -26,11 +31,15 @@ describe('the web console in Chromium', () => {
     // Device 0 installs what it is given; device 1 fails every update.
     fleet = new ScriptedFleet(server, (index) => (index === 0 ? { ok: true } : { ok: false, code: 'diskFull' }));
     scripted = await fleet.add(2, 'Console Test Bar');
+    // A simulated room system: peripherals, and diagnostics with a result.
+    simulated = new SimulatedFleet({ url: server.url, enrollmentToken: await enrollmentToken(server), devices: 1, tenantId: tenantA, updateMs: 300, failureRate: 0 });
+    await simulated.start();
     browser = await launchBrowser();
   });
   after(async () => {
     await browser?.close();
     await fleet?.stop();
+    await simulated?.stop();
     await server?.stop();
   });
 
@@ -41,7 +50,7 @@ describe('the web console in Chromium', () => {
     await page.getByRole('heading', { name: 'Fleet overview' }).waitFor();
     const total = await page.getByTestId('total-devices').textContent();
     assert.equal(Number(total), await count(server));
-    assert.equal(Number(total), 62, '60 seeded and 2 enrolled in tenant A; none of B');
+    assert.equal(Number(total), 63, '60 seeded and 3 enrolled in tenant A; none of B');
     const health = page.getByRole('figure', { name: 'Devices by health' });
     for (const [status, label] of [['healthy', 'Healthy'], ['critical', 'Critical'], ['offline', 'Offline'], ['nonUrgent', 'Non-urgent']]) {
       const text = await health.locator('li', { hasText: `${label}:` }).first().textContent();
@@ -96,16 +105,45 @@ describe('the web console in Chromium', () => {
     await page.getByTestId('operations').getByText('Successful').first().waitFor();
   });
 
-  test('a failed update shows its error', async () => {
+  test('a failed update shows its error; the dialog works by keyboard', async () => {
     const { page } = browser;
     await page.goto(`${server.url}/#/devices/${scripted[1]}`);
     await page.getByRole('heading', { name: 'Hardware' }).waitFor();
+    // By keyboard: the dialog takes the focus, and Escape closes it without sending anything.
+    const dialog = page.getByRole('dialog', { name: 'Update software' });
+    await page.getByRole('button', { name: 'Update software…' }).focus();
+    await page.keyboard.press('Enter');
+    await dialog.waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.closest('dialog') !== null), true, 'focus is in the dialog');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    assert.equal((await server.query('SELECT id FROM operations WHERE device_id = ?', [scripted[1]])).length, 0);
     await page.getByRole('button', { name: 'Update software…' }).click();
-    await page.getByRole('dialog', { name: 'Update software' }).getByRole('button', { name: 'Update' }).click();
+    await dialog.getByRole('button', { name: 'Update' }).click();
     const live = page.getByTestId('live-status');
     await live.getByText('Failed').waitFor({ timeout: 15_000 });
     assert.match(await live.textContent() ?? '', /scripted failure diskFull/);
     await page.getByTestId('operations').getByText('diskFull: scripted failure diskFull').waitFor();
+  });
+
+  test('diagnostics behind a confirmation, then their result', async () => {
+    const { page } = browser;
+    await page.goto(`${server.url}/#/devices/${simulated.deviceIds()[0]}`);
+    await page.getByRole('heading', { name: 'Peripherals' }).waitFor();
+    await page.getByRole('button', { name: 'Run diagnostics…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Run diagnostics?' });
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    assert.equal((await server.query('SELECT id FROM operations WHERE device_id = ?', [simulated.deviceIds()[0]])).length, 0, 'cancelled: nothing sent');
+    await page.getByRole('button', { name: 'Run diagnostics…' }).click();
+    await dialog.getByRole('button', { name: 'Run diagnostics' }).click();
+    await page.getByTestId('live-status').getByText('Successful').waitFor({ timeout: 15_000 });
+    await page.getByRole('button', { name: 'Show result' }).click();
+    const result = JSON.parse(await page.getByLabel('Diagnostics result').textContent() ?? '{}') as Record<string, unknown>;
+    const [{ id }] = await server.query<{ id: string }>('SELECT id FROM operations WHERE device_id = ?', [simulated.deviceIds()[0]]);
+    const api = await (await server.request(`/beta/teamwork/devices/${simulated.deviceIds()[0]}/operations/${id}/result`)).json();
+    assert.deepEqual(result, api);
+    assert.equal(result.operationType, 'deviceDiagnostics');
   });
 
   test('the overview counts the last 24 hours\' operations by outcome, as the API does', async () => {
@@ -117,9 +155,25 @@ describe('the web console in Chromium', () => {
     for (const [status, label] of [['successful', 'Successful'], ['failed', 'Failed']]) {
       const response = await server.request(`/beta/teamwork/devices/operations/$count?$filter=${encodeURIComponent(`status eq '${status}' and createdDateTime ge ${since}`)}`);
       const expected = Number(await response.text());
-      assert.equal(expected, 1);
+      assert.equal(expected, status === 'successful' ? 2 : 1);
       assert.equal(await figure.locator('li', { hasText: `${label}:` }).first().textContent(), `${label}: ${expected} operations`);
     }
+  });
+
+  test('older operations a page at a time', async () => {
+    const { page } = browser;
+    // Device 0 has one operation; 20 more (each after the one before ended: one pending at a time) make two pages.
+    for (let i = 0; i < 20; i++) {
+      const id = await requestOperation(server, scripted[0], 'updateSoftware', { softwareType: 'firmware', softwareVersion: i % 2 ? '5.1' : '5.2' });
+      await waitFor('the update to end', async () => (await graphOperation(server, scripted[0], id)).status === 'successful');
+    }
+    await page.goto(`${server.url}/#/devices/${scripted[0]}`);
+    const rows = page.getByTestId('operations').locator('tbody tr');
+    await rows.first().waitFor();
+    assert.equal(await rows.count(), 20);
+    await page.getByRole('button', { name: 'Show older operations' }).click();
+    await waitFor('the older page', async () => (await rows.count()) === 21);
+    assert.equal(await page.getByRole('button', { name: 'Show older operations' }).count(), 0, 'no more pages');
   });
 
   test('a refused token signs the console out', async () => {

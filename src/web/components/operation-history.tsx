@@ -1,13 +1,24 @@
-import { useState } from 'preact/hooks';
-import { getJson } from '../api-client';
+import { useEffect, useState } from 'preact/hooks';
+import { getJson, type Collection } from '../api-client';
 import type { OperationJson } from '../graph-types';
 import { labelOf } from '../labels';
 import { ErrorMessage } from './error-message';
 
 const when = (iso: string | null | undefined) => (iso ? new Date(iso).toLocaleString() : '–');
 
-/** The device's newest operations: type, status, times, the error of a failed one and a diagnostics result. */
-export function OperationHistory({ deviceId, operations }: { deviceId: string; operations: OperationJson[] }) {
+/**
+ * The device's operations, newest first: type, status, times, the error of a failed one and a
+ * diagnostics result; older ones a page at a time through `@odata.nextLink`.
+ */
+export function OperationHistory({ deviceId, firstPage }: { deviceId: string; firstPage: Collection<OperationJson> }) {
+  const [older, setOlder] = useState<{ operations: OperationJson[]; next: string | undefined; error: unknown }>({ operations: [], next: undefined, error: null });
+  useEffect(() => setOlder({ operations: [], next: undefined, error: null }), [firstPage]);
+  const operations = [...firstPage.value, ...older.operations];
+  const next = older.operations.length ? older.next : firstPage['@odata.nextLink'];
+  const more = () => getJson<Collection<OperationJson>>(next!).then(
+    (page) => setOlder({ operations: [...older.operations, ...page.value], next: page['@odata.nextLink'], error: null }),
+    (error: unknown) => setOlder({ ...older, error }),
+  );
   return (
     <section aria-labelledby="operations-title">
       <h2 id="operations-title">Operations</h2>
@@ -35,6 +46,8 @@ export function OperationHistory({ deviceId, operations }: { deviceId: string; o
           </table>
         </div>
       )}
+      <ErrorMessage error={older.error} />
+      {next && <p><button type="button" onClick={() => void more()}>Show older operations</button></p>}
     </section>
   );
 }

@@ -7,7 +7,7 @@ import { HealthCards } from '../components/health-cards';
 import { OperationHistory } from '../components/operation-history';
 import type { AvailableVersion, DeviceJson, OperationJson } from '../graph-types';
 import { labelOf } from '../labels';
-import { followOperation } from '../operation-follow';
+import { followOperation, hasEnded } from '../operation-follow';
 import { href } from '../router';
 
 /** What the device page reads: the device with its three documents, its operations, its catalog. */
@@ -18,7 +18,7 @@ async function loadDevice(id: string) {
     getJson<Collection<OperationJson>>(`${path}/operations?$top=20`),
     getJson<Collection<AvailableVersion>>(`${path}/availableSoftwareVersions`),
   ]);
-  return { device, operations: operations.value, versions: versions.value };
+  return { device, operations, versions: versions.value };
 }
 
 /** One device: hardware, health, peripherals, software (installed and offered), operations, actions. */
@@ -62,7 +62,7 @@ export function DevicePage({ id }: { id: string }) {
             <span>{labelOf(device.deviceType)}</span>
             <span>{labelOf(device.activityState)}</span>
           </p>
-          <DeviceActions versions={data.value!.versions} busy={running !== null && !running.error && !running.operation?.completedDateTime && running.operation?.status !== 'failed'} onAction={act} />
+          <DeviceActions versions={data.value!.versions} busy={running !== null && !running.error && !(running.operation && hasEnded(running.operation))} onAction={act} />
           <div aria-live="polite" aria-atomic="true" class="live-status" data-testid="live-status">
             {running && (
               <p>
@@ -73,7 +73,7 @@ export function DevicePage({ id }: { id: string }) {
           </div>
           {running?.error ? <ErrorMessage error={running.error} /> : null}
           <HealthCards device={device} />
-          <OperationHistory deviceId={device.id} operations={data.value!.operations} />
+          <OperationHistory deviceId={device.id} firstPage={data.value!.operations} />
         </>
       )}
     </>
