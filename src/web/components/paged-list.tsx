@@ -35,7 +35,6 @@ export function Pager({ pages }: { pages: Pages<unknown> }) {
   return (
     <nav class="pager" aria-label="Pages">
       <button type="button" disabled={!pages.previous} onClick={() => pages.previous?.()}>Previous</button>
-      <span class="note">Page {pages.number}</span>
       <button type="button" disabled={!pages.next} onClick={() => pages.next?.()}>Next</button>
     </nav>
   );
