@@ -220,11 +220,11 @@ export async function recordAudit(sql: SqlDriver, events: AuditEvent[]): Promise
 }
 
 export async function listAudit(sql: SqlDriver, query: AuditQuery): Promise<Page<AuditEvent>> {
+  const where = [...(query.tenantId === null ? [] : ['tenant_id = ?']), ...(query.activity ? ['activity = ?'] : []), 'seq < ?'];
+  // One tenant's events of one activity are one range of audit_events_by_activity (migration 13).
   const rows = await sql.query<AuditRow>(
-    query.tenantId === null
-      ? 'SELECT * FROM audit_events WHERE seq < ? ORDER BY seq DESC LIMIT ?'
-      : 'SELECT * FROM audit_events WHERE tenant_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
-    [...(query.tenantId === null ? [] : [query.tenantId]), query.beforeSeq ?? Number.MAX_SAFE_INTEGER, query.top + 1],
+    `SELECT * FROM audit_events WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT ?`,
+    [...(query.tenantId === null ? [] : [query.tenantId]), ...(query.activity ? [query.activity] : []), query.beforeSeq ?? Number.MAX_SAFE_INTEGER, query.top + 1],
   );
   const page = rows.slice(0, query.top);
   return { items: page.map(auditFromRow), next: rows.length > query.top ? Number(page[page.length - 1].seq) : null };

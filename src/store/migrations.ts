@@ -366,13 +366,15 @@ export const migrations: Migration[] = [
   },
   {
     version: 13,
-    name: "the tenant's operations newest first",
+    name: "the tenant's operations newest first; audit events by activity",
     // GET /teamwork/devices/operations reads a page as one or a few ranges of these (operation-pages.ts).
     // A new operation's entries go at the end of its tenant's ranges (created_at grows), not at
     // random leaves, so the 202's insert dirties pages it is already writing.
     sql: () => `
       CREATE INDEX operations_by_tenant ON operations (tenant_id, created_at, seq);
       CREATE INDEX operations_by_status ON operations (tenant_id, status, operation_type, created_at, seq);
+      -- GET /teamwork/auditEvents?$filter=activity eq '…': a page is one range of this.
+      CREATE INDEX audit_events_by_activity ON audit_events (tenant_id, activity, seq);
     `,
   },
 ];

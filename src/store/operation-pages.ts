@@ -1,6 +1,6 @@
 import { actions, operationStatuses, type Operation, type OperationStatus } from '../domain/operation.js';
 import type { OperationType } from '../domain/enums.js';
-import type { OperationFilter, OperationPosition, Page, TenantOperationQuery } from './device-query.js';
+import type { CreatedBound, OperationFilter, OperationPosition, Page, TenantOperationQuery } from './device-query.js';
 import { iso, operationFromRow, type OperationRow } from './rows.js';
 import type { SqlDriver } from './sql-driver.js';
 
@@ -10,7 +10,7 @@ interface IndexRange {
   operationType?: OperationType;
 }
 
-const comparisons: Record<'ge' | 'gt' | 'lt' | 'le', string> = { ge: '>=', gt: '>', lt: '<', le: '<=' };
+const comparisons: Record<CreatedBound['op'], string> = { ge: '>=', gt: '>', lt: '<', le: '<=' };
 
 /**
  * The operation types this service creates: a status alone is read as one range of

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { AuditEvent } from '../domain/audit.js';
+import type { AuditActivity, AuditEvent } from '../domain/audit.js';
 import type { Device, GeneratedFrom, HardwareDetail } from '../domain/device.js';
 import type { DeviceType, SoftwareType } from '../domain/enums.js';
 import type { Operation, OperationError, Transition } from '../domain/operation.js';
@@ -66,6 +66,8 @@ export interface AuditQuery {
   top: number;
   /** keyset position: events older than this sequence number */
   beforeSeq: number | null;
+  /** only events of this activity (`$filter=activity eq '…'`); absent or null: all */
+  activity?: AuditActivity | null;
 }
 
 /** What a transition writes besides the status (null/absent = leave as is). */

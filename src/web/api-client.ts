@@ -86,7 +86,21 @@ export async function getJson<T>(pathOrUrl: string): Promise<T> {
 
 /** POST a JSON body; returns the reply (an action's 202 carries its operation in `Location`). */
 export function postJson(path: string, body: unknown): Promise<Response> {
-  return apiFetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return sendJson('POST', path, body);
+}
+
+/** PATCH a JSON body (the properties to change); returns the reply. */
+export function patchJson(path: string, body: unknown): Promise<Response> {
+  return sendJson('PATCH', path, body);
+}
+
+/** DELETE a resource. */
+export function deleteResource(path: string): Promise<Response> {
+  return apiFetch(path, { method: 'DELETE' });
+}
+
+function sendJson(method: 'POST' | 'PATCH', path: string, body: unknown): Promise<Response> {
+  return apiFetch(path, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 }
 
 /**

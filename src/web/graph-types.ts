@@ -1,4 +1,5 @@
 import type { Device } from '../domain/device';
+import type { Rollout, RolloutCounts, StageSpec } from '../domain/rollout';
 import type { SoftwareType } from '../domain/enums';
 import type { Operation } from '../domain/operation';
 
@@ -19,4 +20,13 @@ export type OperationJson = Pick<Operation, 'id' | 'status' | 'operationType' | 
 export interface AvailableVersion {
   softwareType: SoftwareType;
   softwareVersion: string;
+}
+
+/** A rollout's counts as the API sends them: `skipped` summed, its reasons apart. */
+export type RolloutCountsJson = Omit<RolloutCounts, 'skipped'> & { skipped: number; skippedReasons: RolloutCounts['skipped'] };
+
+/** A software rollout as the API sends it (`/teamwork/softwareRollouts`). */
+export interface RolloutJson extends Pick<Rollout, 'id' | 'displayName' | 'softwareType' | 'softwareVersion' | 'target' | 'status' | 'pausedReason' | 'currentStage' | 'createdDateTime'> {
+  stages: (StageSpec & { status: 'notStarted' | 'awaitingApproval' | 'running' | 'soaking' | 'completed'; counts: RolloutCountsJson })[];
+  counts: RolloutCountsJson;
 }

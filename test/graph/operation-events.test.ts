@@ -152,6 +152,21 @@ describe('who may follow an operation, and how many at once', () => {
     again.stream!.close();
   });
 
+  test('HEAD answers the headers and holds no slot', async () => {
+    const operationId = await requestOperation(server, seeded[8], 'restart');
+    const token = await server.token({ user: 'header-reader@contoso.example' });
+    for (let i = 0; i < 12; i++) {
+      const response = await server.request(`/beta/teamwork/devices/${seeded[8]}/operations/${operationId}/events`, { method: 'HEAD', token });
+      assert.equal(response.status, 200);
+      assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/);
+      assert.equal(await response.text(), '');
+    }
+    const { response, stream } = await openOperationEvents(server, seeded[8], operationId, token);
+    assert.equal(response.status, 200, 'the twelve HEADs left every slot free');
+    assert.equal((await stream!.nextData())?.status, 'queued');
+    stream!.close();
+  });
+
   test('closing the server ends open streams cleanly and promptly', async () => {
     const operationId = await requestOperation(server, seeded[7], 'restart');
     const { stream } = await openOperationEvents(server, seeded[7], operationId);

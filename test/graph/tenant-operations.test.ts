@@ -173,6 +173,8 @@ describe('the tenant operation list', () => {
       ["operationType eq 'reboot'", /'reboot' is not a operationType member|operationType member/],
       ['createdDateTime ge 2026-13-45T00:00:00Z', /ISO 8601/],
       ["createdDateTime ge 'yesterday'", /ISO 8601/],
+      ['createdDateTime ge 0000-01-01T00:00:00Z', /ISO 8601/],
+      ["createdDateTime lt '+010000-01-01T00:00:00Z'", /ISO 8601/],
       ['createdDateTime eq 2026-01-01T00:00:00Z', /'eq' on createdDateTime/],
       ["status gt 'queued'", /'gt' on status/],
       ['status eq', /Invalid \$filter/],
@@ -196,6 +198,16 @@ describe('the tenant operation list', () => {
     const altered = Buffer.from(JSON.stringify({ p: { createdDateTime: 'never', seq: 1 }, f: 'x' })).toString('base64url');
     await expectGraphError(await server.request(`/beta/teamwork/devices/operations?$skiptoken=${altered}`), 400, 'invalidRequest');
     await expectGraphError(await server.request('/beta/teamwork/devices/operations?$skiptoken=%%%'), 400, 'invalidRequest');
+    // A position the databases cannot compare with (PostgreSQL has no year 0) is refused, not a 500.
+    const fingerprint = JSON.parse(Buffer.from(token, 'base64url').toString()).f as string;
+    for (const createdDateTime of ['0000-06-01T00:00:00.000Z', '+010000-01-01T00:00:00.000Z']) {
+      const yearZero = Buffer.from(JSON.stringify({ p: { createdDateTime, seq: 5 }, f: fingerprint })).toString('base64url');
+      await expectGraphError(await server.request(`/beta/teamwork/devices/operations?$top=2&$filter=${encodeURIComponent("status eq 'queued'")}&$skiptoken=${yearZero}`), 400, 'invalidRequest');
+    }
+    const early = Buffer.from(JSON.stringify({ p: { createdDateTime: '0001-01-01T00:00:00.000Z', seq: 5 }, f: fingerprint })).toString('base64url');
+    const none = await server.request(`/beta/teamwork/devices/operations?$top=2&$filter=${encodeURIComponent("status eq 'queued'")}&$skiptoken=${early}`);
+    assert.equal(none.status, 200);
+    assert.deepEqual(((await none.json()) as { value: unknown[] }).value, []);
   });
 });
 

@@ -9,7 +9,7 @@ import type { Device } from '../../src/domain/device.js';
 import { operationStatuses, transitions, type Operation, type OperationStatus, type Transition } from '../../src/domain/operation.js';
 import type { CatalogEntry } from '../../src/domain/software-catalog.js';
 import { devicePageOrder } from '../../src/store/device-list-plan.js';
-import type { DeviceFilter, DeviceOrderKey, DevicePage, DevicePosition } from '../../src/store/device-query.js';
+import type { DeviceFilter, DeviceOrderKey, DevicePage, DevicePosition, OperationFilter, OperationPosition, Page } from '../../src/store/device-query.js';
 import { migrations } from '../../src/store/migrations.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { EnrollmentProof, EnrollmentToken, Store, TransitionChanges } from '../../src/store/store.js';
@@ -441,6 +441,56 @@ async function operationIn(store: Store, status: OperationStatus, deviceOverride
       }
       assert.deepEqual(seen, ids.reverse());
       assert.deepEqual((await store.listOperations({ tenantId: otherTenant, deviceId: device.id, top: 4, beforeSeq: null })).items, []);
+    });
+
+    it("listTenantOperations pages the tenant's operations across devices newest first (ties by acceptance), filtered, and countTenantOperations agrees", async (store) => {
+      const devices = [makeDevice(), makeDevice(), makeDevice()];
+      const foreign = makeDevice({ tenantId: otherTenant });
+      await store.insertDevices([...devices, foreign]);
+      const base = Date.parse('2026-03-01T00:00:00.000Z');
+      const kinds: Partial<Operation>[] = [
+        { operationType: 'softwareUpdate', softwareType: 'teamsClient', status: 'queued' },
+        { operationType: 'deviceRestart', status: 'failed' },
+        { operationType: 'deviceDiagnostics', status: 'successful' },
+        { operationType: 'softwareUpdate', softwareType: 'firmware', status: 'successful' },
+      ];
+      const created: Operation[] = [];
+      for (const [d, device] of devices.entries()) {
+        for (const [k, kind] of kinds.entries()) {
+          // Two operations in each minute share their createdDateTime: the order of acceptance breaks the tie.
+          const op = makeOperation(device, { ...kind, createdDateTime: isoAt(base + Math.floor((d * kinds.length + k) / 2) * 60_000) });
+          assert.equal(await store.createOperation(op, operationAudit), 'created');
+          created.push(op);
+        }
+      }
+      assert.equal(await store.createOperation(makeOperation(foreign, { createdDateTime: isoAt(base + 3 * 60_000) }), operationAudit), 'created');
+      const newestFirst = [...created].reverse();
+      const at = (minutes: number) => isoAt(base + minutes * 60_000);
+      const cases: [string, OperationFilter | null, (op: Operation) => boolean][] = [
+        ['none', null, () => true],
+        ['a status', { status: 'successful', operationType: null, created: [], nothing: false }, (op) => op.status === 'successful'],
+        ['a type', { status: null, operationType: 'softwareUpdate', created: [], nothing: false }, (op) => op.operationType === 'softwareUpdate'],
+        ['both', { status: 'successful', operationType: 'softwareUpdate', created: [], nothing: false }, (op) => op.status === 'successful' && op.operationType === 'softwareUpdate'],
+        ['dates', { status: null, operationType: null, created: [{ op: 'ge', value: at(1) }, { op: 'lt', value: at(4) }], nothing: false }, (op) => op.createdDateTime >= at(1) && op.createdDateTime < at(4)],
+        ['a type after a date', { status: null, operationType: 'deviceRestart', created: [{ op: 'gt', value: at(0) }], nothing: false }, (op) => op.operationType === 'deviceRestart' && op.createdDateTime > at(0)],
+        ['up to a date', { status: 'failed', operationType: null, created: [{ op: 'le', value: at(2) }], nothing: false }, (op) => op.status === 'failed' && op.createdDateTime <= at(2)],
+        ['nothing', { status: 'queued', operationType: null, created: [], nothing: true }, () => false],
+      ];
+      for (const [name, filter, matches] of cases) {
+        const expected = newestFirst.filter(matches).map((op) => op.id);
+        const seen: string[] = [];
+        let after: OperationPosition | null = null;
+        for (let pages = 0; ; pages++) {
+          assert.ok(pages < 20, `${name}: paging ends`);
+          const page: Page<Operation, OperationPosition> = await store.listTenantOperations({ tenantId: tenant, filter, top: 2, after });
+          seen.push(...page.items.map((op) => op.id));
+          if (page.next === null) break;
+          after = page.next;
+        }
+        assert.deepEqual(seen, expected, name);
+        assert.equal(await store.countTenantOperations(tenant, filter), expected.length, `${name}: count`);
+      }
+      assert.equal(await store.countTenantOperations(otherTenant, null), 1);
     });
 
     for (const [transition, rule] of Object.entries(transitions) as [Transition, (typeof transitions)[Transition]][]) {

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { requireEmptyBody } from '../../domain/action-body.js';
-import type { AuditEvent } from '../../domain/audit.js';
+import { auditActivities, type AuditActivity, type AuditEvent } from '../../domain/audit.js';
 import { badRequest, notFound } from '../../domain/errors.js';
 import type { Engine } from '../../engine/engine.js';
 import type { EnrollmentToken, Store } from '../../store/store.js';
@@ -9,6 +9,7 @@ import { callerOf } from '../request-caller.js';
 import type { RouteTable } from '../route-table.js';
 import { sendCollection, sendJson } from './graph-replies.js';
 import { contextUrl, entityBody } from './odata-envelope.js';
+import { parseEnumEqualityFilter } from './odata-filter.js';
 import { parseODataQuery, sequencePosition } from './odata-query.js';
 
 /** Longest an enrollment token may live. */
@@ -64,11 +65,14 @@ export function addAdministrationRoutes(routes: RouteTable, store: Store, engine
   });
 
   routes.add('GET', ['/teamwork/auditEvents'], 'read', async (request, reply) => {
-    const query = parseODataQuery(request.query as Record<string, unknown>, ['top', 'skiptoken'], [], { position: sequencePosition });
-    const page = await store.listAudit({ tenantId: callerOf(request).tenantId, top: query.top, beforeSeq: query.position });
+    const query = parseODataQuery(request.query as Record<string, unknown>, ['filter', 'top', 'skiptoken'], [], { position: sequencePosition, filter: auditActivityFilter });
+    const page = await store.listAudit({ tenantId: callerOf(request).tenantId, top: query.top, beforeSeq: query.position, activity: query.filter });
     return sendCollection(request, reply, 'teamwork/auditEvents', query, page, auditEventBody);
   });
 }
+
+/** The audit log's `$filter`: `activity eq '<activity>'`, nothing else. */
+const auditActivityFilter = (text: string) => parseEnumEqualityFilter(text, 'activity', auditActivities) as AuditActivity;
 
 /** An enrollment token as the API shows it: everything but the secret and its hash. */
 export function enrollmentTokenBody(token: EnrollmentToken): Record<string, unknown> {

@@ -70,8 +70,16 @@ function instant(bound: Bind | null): string {
   const value = bound && (bound[0] === 'Text' || bound[0] === 'Date Time') ? bound[1] : null;
   const wellFormed = typeof value === 'number' || (typeof value === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/.test(value));
   const time = wellFormed ? new Date(value).getTime() : NaN;
-  if (!Number.isFinite(time)) throw badRequest(`Invalid $filter: createdDateTime is compared with an ISO 8601 date and time with an offset, such as 2026-01-01T00:00:00Z; got ${describeBind(bound)}.`);
+  if (!Number.isFinite(time) || !storableInstant(new Date(time).toISOString())) throw badRequest(`Invalid $filter: createdDateTime is compared with an ISO 8601 date and time with an offset, such as 2026-01-01T00:00:00Z; got ${describeBind(bound)}.`);
   return new Date(time).toISOString();
+}
+
+/**
+ * Whether both databases can compare with this instant: a four-digit year from 0001 (PostgreSQL
+ * has no year 0, and a year past 9999 is written with a sign that SQLite's text order misplaces).
+ */
+export function storableInstant(iso: string): boolean {
+  return /^\d{4}-/.test(iso) && !iso.startsWith('0000-');
 }
 
 function describeBind(bound: Bind | null): string {

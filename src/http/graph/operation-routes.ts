@@ -8,7 +8,7 @@ import { findDevice } from './device-routes.js';
 import { sendCollection, sendCount, sendJson } from './graph-replies.js';
 import { operationBody, selectProperties } from './graph-shapes.js';
 import { contextUrl, entityBody } from './odata-envelope.js';
-import { parseOperationFilter } from './operation-filter.js';
+import { parseOperationFilter, storableInstant } from './operation-filter.js';
 import { parseODataQuery, sequencePosition } from './odata-query.js';
 import { responseSchemas } from './response-schemas.js';
 import { callerOf } from '../request-caller.js';
@@ -105,6 +105,7 @@ export function addOperationRoutes(routes: RouteTable, store: Store, engine: Eng
 /** A page position of the tenant's operations: the previous page's last operation's creation time and sequence number. */
 function operationPosition(token: unknown): OperationPosition | undefined {
   const { createdDateTime, seq } = (token ?? {}) as Partial<OperationPosition>;
-  const valid = typeof createdDateTime === 'string' && !Number.isNaN(Date.parse(createdDateTime)) && Number.isSafeInteger(seq);
-  return valid ? { createdDateTime: new Date(createdDateTime).toISOString(), seq: seq! } : undefined;
+  const time = typeof createdDateTime === 'string' ? Date.parse(createdDateTime) : NaN;
+  const iso = Number.isNaN(time) ? '' : new Date(time).toISOString();
+  return storableInstant(iso) && Number.isSafeInteger(seq) ? { createdDateTime: iso, seq: seq! } : undefined;
 }

@@ -1,8 +1,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import { activityStates, deviceTypes, healthStatuses } from '../../domain/enums';
-import { getJson, type Collection } from '../api-client';
+import { ChoiceFilter } from '../components/choice-filter';
 import { ErrorMessage } from '../components/error-message';
-import { useAsync } from '../components/use-async';
+import { Pager, usePages } from '../components/paged-list';
 import { choiceOf, devicesPath, queryOf, type DeviceListChoice } from '../device-query';
 import type { DeviceJson } from '../graph-types';
 import { labelOf } from '../labels';
@@ -37,11 +37,8 @@ const columns: Column[] = [
 export function DevicesPage({ query }: { query: URLSearchParams }) {
   const choice = choiceOf(query);
   const first = devicesPath(choice, pageSize);
-  // The links followed to reach the shown page; empty: the first page.
-  const [trail, setTrail] = useState<string[]>([]);
-  useEffect(() => setTrail([]), [first]);
-  const link = trail.at(-1) ?? first;
-  const page = useAsync(() => getJson<Collection<DeviceJson>>(link), [link]);
+  const pages = usePages<DeviceJson>(first);
+  const page = pages.page;
   const choose = (change: Partial<DeviceListChoice>) => navigate('/devices', queryOf({ ...choice, ...change }));
   const [search, setSearch] = useState(choice.search ?? '');
   useEffect(() => setSearch(choice.search ?? ''), [choice.search]);
@@ -56,13 +53,13 @@ export function DevicesPage({ query }: { query: URLSearchParams }) {
           <input type="search" value={search} placeholder="Name, serial or asset tag" onInput={(event) => setSearch(event.currentTarget.value)} />
         </label>
         <button type="submit">Search</button>
-        <Filter label="Type" value={choice.type} values={shown(deviceTypes)} onChange={(type) => choose({ type })} />
-        <Filter label="Health" value={choice.health} values={shown(healthStatuses)} onChange={(health) => choose({ health })} />
-        <Filter label="Activity" value={choice.activity} values={shown(activityStates)} onChange={(activity) => choose({ activity })} />
+        <ChoiceFilter label="Type" value={choice.type} values={shown(deviceTypes)} onChange={(type) => choose({ type })} />
+        <ChoiceFilter label="Health" value={choice.health} values={shown(healthStatuses)} onChange={(health) => choose({ health })} />
+        <ChoiceFilter label="Activity" value={choice.activity} values={shown(activityStates)} onChange={(activity) => choose({ activity })} />
       </form>
       <ErrorMessage error={page.error} />
       <p aria-live="polite" class="note">
-        {page.loading ? 'Loading devices…' : total !== undefined ? `${total} devices match · page ${trail.length + 1}` : ''}
+        {page.loading ? 'Loading devices…' : total !== undefined ? `${total} devices match · page ${pages.number}` : ''}
       </p>
       <div class="table-wrap" role="region" aria-label="Devices table" tabIndex={0}>
         <table>
@@ -90,22 +87,7 @@ export function DevicesPage({ query }: { query: URLSearchParams }) {
           </tbody>
         </table>
       </div>
-      <nav class="pager" aria-label="Pages">
-        <button type="button" disabled={trail.length === 0 || page.loading} onClick={() => setTrail(trail.slice(0, -1))}>Previous</button>
-        <button type="button" disabled={!next || page.loading} onClick={() => next && setTrail([...trail, next])}>Next</button>
-      </nav>
+      <Pager pages={pages} />
     </>
-  );
-}
-
-function Filter({ label, value, values, onChange }: { label: string; value: string | null; values: readonly string[]; onChange(value: string | null): void }) {
-  return (
-    <label>
-      {label}
-      <select value={value ?? ''} onChange={(event) => onChange(event.currentTarget.value || null)}>
-        <option value="">All</option>
-        {values.map((member) => <option key={member} value={member}>{labelOf(member)}</option>)}
-      </select>
-    </label>
   );
 }
