@@ -1,12 +1,12 @@
 import type { FastifyRequest } from 'fastify';
-import { requireEmptyBody } from '../../domain/action-body.js';
+import { emptyBodySchema } from '../../domain/action-body.js';
 import type { AuditEvent } from '../../domain/audit.js';
 import { badRequest, notFound } from '../../domain/errors.js';
 import type { Engine } from '../../engine/engine.js';
 import type { EnrollmentToken, Store } from '../../store/store.js';
 import type { DeviceCredentialVerifier } from '../device-credentials.js';
 import { callerOf } from '../request-caller.js';
-import type { RouteTable } from '../route-table.js';
+import { optionalBody, type RouteTable } from '../route-table.js';
 import { sendCollection, sendJson } from './graph-replies.js';
 import { contextUrl, entityBody } from './odata-envelope.js';
 import { parseODataQuery, sequencePosition } from './odata-query.js';
@@ -30,11 +30,10 @@ export function addAdministrationRoutes(routes: RouteTable, store: Store, engine
   });
 
   routes.add('POST', ['/teamwork/devices/:deviceId/revokeCredential'], 'write', async (request, reply) => {
-    requireEmptyBody(request.body, 'revokeCredential');
     await engine.revokeCredential(callerOf(request), deviceIdOf(request));
     credentials.forget(deviceIdOf(request));
     return reply.code(204).send();
-  });
+  }, { body: optionalBody(emptyBodySchema('revokeCredential')) });
 
   routes.add('GET', ['/teamwork/enrollmentTokens'], 'read', async (request, reply) => {
     const tokens = await store.listEnrollmentTokens(callerOf(request).tenantId);
@@ -57,11 +56,10 @@ export function addAdministrationRoutes(routes: RouteTable, store: Store, engine
   });
 
   routes.add('POST', ['/teamwork/enrollmentTokens/:tokenId/revoke'], 'write', async (request, reply) => {
-    requireEmptyBody(request.body, 'revoke');
     const { tokenId } = request.params as { tokenId: string };
     const token = await engine.revokeEnrollmentToken(callerOf(request), tokenId);
     return sendJson(reply, entityBody(contextUrl(request, 'teamwork/enrollmentTokens', null, '/$entity'), enrollmentTokenBody(token)));
-  });
+  }, { body: optionalBody(emptyBodySchema('revoke')) });
 
   routes.add('GET', ['/teamwork/auditEvents'], 'read', async (request, reply) => {
     const query = parseODataQuery(request.query as Record<string, unknown>, ['top', 'skiptoken'], [], { position: sequencePosition });

@@ -30,7 +30,7 @@ export function addDeviceRoutes(routes: RouteTable, store: Store): void {
     ]);
     const expanded = await expandDevices(store, request, page.items, query.expand, false);
     return sendCollection(request, reply, 'teamwork/devices', query, page, deviceBody, count, (device) => expanded.get(device.id));
-  }, responseSchemas.deviceList);
+  }, { response: responseSchemas.deviceList });
 
   routes.add('GET', ['/teamwork/devices/$count'], 'read', async (request, reply) => {
     const query = parseODataQuery(request.query as Record<string, unknown>, ['filter'], deviceProperties);
@@ -43,7 +43,7 @@ export function addDeviceRoutes(routes: RouteTable, store: Store): void {
     const expanded = await expandDevices(store, request, [device], query.expand, true);
     const body = { ...selectProperties(deviceBody(device), query.select), ...expanded.get(device.id) };
     return sendJson(reply, entityBody(contextUrl(request, 'teamwork/devices', query.select, '/$entity'), body));
-  }, responseSchemas.device);
+  }, { response: responseSchemas.device });
 
   for (const kind of ['health', 'activity', 'configuration'] as DocumentKind[]) {
     routes.add('GET', [`/teamwork/devices/:deviceId/${kind}`], 'read', async (request, reply) => {

@@ -1,4 +1,4 @@
-import { parseActionBody, requireEmptyBody } from '../../domain/action-body.js';
+import { actionRequest, emptyBodySchema, updateSoftwareBodySchema } from '../../domain/action-body.js';
 import { notFound } from '../../domain/errors.js';
 import { actions, operationProperties, type ActionName } from '../../domain/operation.js';
 import type { Engine } from '../../engine/engine.js';
@@ -10,9 +10,16 @@ import { contextUrl, entityBody } from './odata-envelope.js';
 import { parseODataQuery, sequencePosition } from './odata-query.js';
 import { responseSchemas } from './response-schemas.js';
 import { callerOf } from '../request-caller.js';
-import type { RouteTable } from '../route-table.js';
+import { optionalBody, type RouteTable } from '../route-table.js';
 
 type Params = { deviceId: string; operationId: string };
+
+/** An action's reply: no body, the new operation's address. */
+const acceptedResponse = {
+  description: 'The operation is queued; Location is its address (without the version segment, as Graph documents).',
+  type: 'null',
+  headers: { location: { type: 'string', pattern: '^/teamwork/devices/[^/]+/operations/[^/]+$' } },
+};
 
 /** The three bound actions and the operations they create. */
 export function addOperationRoutes(routes: RouteTable, store: Store, engine: Engine): void {
@@ -24,7 +31,7 @@ export function addOperationRoutes(routes: RouteTable, store: Store, engine: Eng
       query.count ? store.countOperations(device.tenantId, device.id) : undefined,
     ]);
     return sendCollection(request, reply, `teamwork/devices('${device.id}')/operations`, query, page, operationBody, count);
-  }, responseSchemas.operationList);
+  }, { response: responseSchemas.operationList });
 
   routes.add('GET', ['/teamwork/devices/:deviceId/operations/$count'], 'read', async (request, reply) => {
     const device = await findDevice(store, request);
@@ -39,16 +46,15 @@ export function addOperationRoutes(routes: RouteTable, store: Store, engine: Eng
     if (!operation) throw notFound(`The operation '${operationId.slice(0, 64)}' does not exist on device '${deviceId.slice(0, 64)}'.`);
     const context = contextUrl(request, `teamwork/devices('${operation.deviceId}')/operations`, query.select, '/$entity');
     return sendJson(reply, entityBody(context, selectProperties(operationBody(operation), query.select)));
-  }, responseSchemas.operation);
+  }, { response: responseSchemas.operation });
 
   // Beyond Graph: cancel a pending operation at once, a running one once its device confirms.
   routes.add('POST', ['/teamwork/devices/:deviceId/operations/:operationId/cancel'], 'write', async (request, reply) => {
     const { deviceId, operationId } = request.params as Params;
-    requireEmptyBody(request.body, 'cancel');
     const operation = await engine.cancel(callerOf(request), deviceId, operationId);
     const context = contextUrl(request, `teamwork/devices('${operation.deviceId}')/operations`, null, '/$entity');
     return sendJson(reply.code(operation.status === 'cancelled' ? 200 : 202), entityBody(context, operationBody(operation)));
-  });
+  }, { body: optionalBody(emptyBodySchema('cancel')) });
 
   // Beyond Graph: what a device reported with its result (diagnostics of runDiagnostics, installed versions).
   routes.add('GET', ['/teamwork/devices/:deviceId/operations/:operationId/result'], 'read', async (request, reply) => {
@@ -60,10 +66,10 @@ export function addOperationRoutes(routes: RouteTable, store: Store, engine: Eng
 
   for (const action of Object.keys(actions) as ActionName[]) {
     const urls = [`/teamwork/devices/:deviceId/${action}`, `/teamwork/devices/:deviceId/microsoft.graph.${action}`];
+    const body = action === 'updateSoftware' ? updateSoftwareBodySchema : optionalBody(emptyBodySchema(`microsoft.graph.${action}`));
     routes.add('POST', urls, 'write', async (request, reply) => {
-      const body = parseActionBody(action, request.body);
       const { deviceId } = request.params as Params;
-      const operation = await engine.request(callerOf(request), deviceId, action, body);
+      const operation = await engine.request(callerOf(request), deviceId, action, actionRequest(action, request.body));
       // As documented: relative Location without the version segment, empty text/plain body.
       return reply
         .code(202)
@@ -71,6 +77,6 @@ export function addOperationRoutes(routes: RouteTable, store: Store, engine: Eng
         .type('text/plain')
         .header('content-length', '0')
         .send();
-    });
+    }, { body, response: { 202: acceptedResponse } });
   }
 }

@@ -1,12 +1,12 @@
 import type { FastifyRequest } from 'fastify';
-import { requireEmptyBody } from '../../domain/action-body.js';
+import { emptyBodySchema } from '../../domain/action-body.js';
 import { rolloutStatuses, type RolloutCounts } from '../../domain/rollout.js';
 import { parseRolloutBody } from '../../domain/rollout-body.js';
 import type { Engine } from '../../engine/engine.js';
 import type { RolloutVerb, RolloutView } from '../../engine/rollouts.js';
 import type { RolloutDevice } from '../../store/rollout-store.js';
 import { callerOf } from '../request-caller.js';
-import type { RouteTable } from '../route-table.js';
+import { optionalBody, type RouteTable } from '../route-table.js';
 import { sendCollection, sendJson } from './graph-replies.js';
 import { contextUrl, entityBody } from './odata-envelope.js';
 import { parseDeviceFilter, parseEnumEqualityFilter } from './odata-filter.js';
@@ -57,9 +57,8 @@ export function addRolloutRoutes(routes: RouteTable, engine: Engine): void {
 
   for (const verb of verbs) {
     routes.add('POST', [`/${path}/:rolloutId/${verb}`], 'write', async (request, reply) => {
-      requireEmptyBody(request.body, `softwareRollout.${verb}`);
       return sendJson(reply, entity(request, await engine.actOnRollout(callerOf(request), idOf(request), verb)));
-    });
+    }, { body: optionalBody(emptyBodySchema(`softwareRollout.${verb}`)) });
   }
 }
 

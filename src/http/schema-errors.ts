@@ -1,0 +1,135 @@
+import type { FastifySchemaValidationError } from 'fastify';
+import type { SchemaErrorDataVar } from 'fastify/types/schema.js';
+import { badRequest, type ServiceError } from '../domain/errors.js';
+
+/**
+ * A request schema's failure as the registry's 400 (Fastify's `schemaErrorFormatter`): the
+ * message names the field and says the rule, worded from the same schema the document shows.
+ * Validation runs with Ajv's `allErrors` and `verbose` (app.ts), so unknown properties can be
+ * named all at once, before anything else: a misspelt property name would otherwise be
+ * reported as the right one missing.
+ */
+export function schemaError(errors: FastifySchemaValidationError[], dataVar: SchemaErrorDataVar): ServiceError {
+  return badRequest(schemaErrorMessage(errors as SchemaFailure[], dataVar));
+}
+
+/** Ajv's error object as `verbose` fills it. */
+interface SchemaFailure {
+  keyword: string;
+  instancePath: string;
+  params: Record<string, unknown>;
+  message?: string;
+  parentSchema?: RuleSchema;
+  data?: unknown;
+}
+
+/** The parts of a JSON Schema a message is worded from. */
+export interface RuleSchema {
+  type?: string | string[];
+  title?: string;
+  description?: string;
+  enum?: unknown[];
+  minimum?: number;
+  maximum?: number;
+  minLength?: number;
+  maxLength?: number;
+  minItems?: number;
+  maxItems?: number;
+  required?: string[];
+}
+
+function schemaErrorMessage(errors: SchemaFailure[], dataVar: SchemaErrorDataVar): string {
+  const unknown = errors.filter((e) => e.keyword === 'additionalProperties');
+  if (unknown.length > 0) {
+    const at = unknown[0].instancePath;
+    const names = [...new Set(unknown.filter((e) => e.instancePath === at).map((e) => String(e.params.additionalProperty)))].map(quoted);
+    const typeName = unknown[0].parentSchema?.title ?? (at === '' ? dataVar : fieldName(at));
+    const one = names.length === 1;
+    return `The propert${one ? 'y' : 'ies'} ${names.join(', ')} do${one ? 'es' : ''} not exist on type '${typeName}'.`;
+  }
+  const error = errors[0];
+  const schema = error.parentSchema ?? {};
+  if (error.keyword === 'required') return `The property ${quoted(joined(error.instancePath, String(error.params.missingProperty)))} is required.`;
+  if (error.instancePath === '') {
+    const what = dataVar === 'body' ? 'The request body' : `The ${dataVar}`;
+    const needs = schema.required?.length ? ` with ${schema.required.map(quoted).join(', ')}` : '';
+    return `${what} must be ${ruleOf(schema)}${needs}.`;
+  }
+  const field = quoted(fieldName(error.instancePath));
+  if (error.keyword === 'enum' && typeof error.data === 'string') {
+    return `The parameter ${field} has an invalid value ${quoted(error.data)}; valid values are ${schema.enum!.join(', ')}.`;
+  }
+  const worded = ['type', 'enum', 'minimum', 'maximum', 'minLength', 'maxLength', 'minItems', 'maxItems'].includes(error.keyword);
+  return `${field} must be ${worded ? ruleOf(schema) : schema.description ?? String(error.message)}.`;
+}
+
+/**
+ * What a value of `schema` must be, in words: "a whole number from 1 to 100", "one of a, b",
+ * "a string of at most 256 characters". A `description` stands in for what no keyword here
+ * says (a pattern, a format).
+ */
+export function ruleOf(schema: RuleSchema): string {
+  const types = [schema.type ?? []].flat();
+  const nullable = types.includes('null') ? ', or null' : '';
+  const type = types.find((t) => t !== 'null');
+  const rule = schema.enum ? `one of ${schema.enum.filter((v) => v !== null).join(', ')}`
+    : type === 'integer' ? `a whole number${range(schema.minimum, schema.maximum)}`
+    : type === 'number' ? `a number${range(schema.minimum, schema.maximum)}`
+    : type === 'string' ? schema.description ?? `a string${sized(schema.minLength, schema.maxLength, 'characters')}`
+    : type === 'boolean' ? 'true or false'
+    : type === 'array' ? `an array${sized(schema.minItems, schema.maxItems, 'items')}`
+    : type === 'object' ? 'a JSON object'
+    : schema.description ?? 'valid';
+  return rule + nullable;
+}
+
+function range(min: number | undefined, max: number | undefined): string {
+  if (min !== undefined && max !== undefined) return ` from ${min} to ${max}`;
+  if (min !== undefined) return ` of at least ${min}`;
+  if (max !== undefined) return ` of at most ${max}`;
+  return '';
+}
+
+function sized(min: number | undefined, max: number | undefined, unit: string): string {
+  if (max === undefined) return min ? ` of at least ${min} ${unit}` : '';
+  return min ? ` of ${min} to ${max} ${unit}` : ` of at most ${max} ${unit}`;
+}
+
+/** `/stages/0/percent` → `stages[0].percent`. */
+function fieldName(instancePath: string): string {
+  return instancePath.split('/').slice(1).map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce((name, part) => (/^\d+$/.test(part) ? `${name}[${part}]` : name ? `${name}.${part}` : part), '');
+}
+
+function joined(instancePath: string, property: string): string {
+  return instancePath === '' ? property : `${fieldName(instancePath)}.${property}`;
+}
+
+/** A client's text in a message: quoted and bounded. */
+function quoted(text: string): string {
+  return `'${text.length > 64 ? `${text.slice(0, 64)}…` : text}'`;
+}
+
+/** Graph's error body, as the document describes every 4xx and 5xx. */
+export const graphErrorSchema: Record<string, unknown> = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message', 'innerError'],
+      properties: {
+        code: { type: 'string', description: 'a code of the error registry (README, "Errors")' },
+        message: { type: 'string' },
+        innerError: {
+          type: 'object',
+          properties: {
+            date: { type: 'string', format: 'date-time' },
+            'request-id': { type: 'string' },
+            'client-request-id': { type: 'string' },
+          },
+        },
+      },
+    },
+  },
+};
