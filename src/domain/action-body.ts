@@ -1,19 +1,12 @@
 import { badRequest } from './errors.js';
 import { softwareTypes, type SoftwareType } from './enums.js';
 import type { ActionName } from './operation.js';
-import { versionTextPattern } from './software-catalog.js';
+import { versionSchema } from './software-catalog.js';
 
 export interface ActionRequest {
   softwareType: SoftwareType | null;
   softwareVersion: string | null;
 }
-
-/** What a version in a request body may be; the words are the 400's and the document's. */
-export const versionSchema = {
-  type: 'string',
-  pattern: versionTextPattern.source,
-  description: "1 to 64 characters of letters, digits and '.', '-', '+', '_'",
-} as const;
 
 /**
  * The updateSoftware body, strictly: unknown properties are refused by name, as Graph does
