@@ -36,6 +36,7 @@ export interface RuleSchema {
   minItems?: number;
   maxItems?: number;
   required?: string[];
+  properties?: Record<string, RuleSchema>;
 }
 
 function schemaErrorMessage(errors: SchemaFailure[], dataVar: SchemaErrorDataVar): string {
@@ -49,7 +50,11 @@ function schemaErrorMessage(errors: SchemaFailure[], dataVar: SchemaErrorDataVar
   }
   const error = errors[0];
   const schema = error.parentSchema ?? {};
-  if (error.keyword === 'required') return `The property ${quoted(joined(error.instancePath, String(error.params.missingProperty)))} is required.`;
+  if (error.keyword === 'required') {
+    const missing = String(error.params.missingProperty);
+    const rule = schema.properties?.[missing];
+    return `The property ${quoted(joined(error.instancePath, missing))} is required${rule ? `: ${ruleOf(rule)}` : ''}.`;
+  }
   if (error.instancePath === '') {
     const what = dataVar === 'body' ? 'The request body' : `The ${dataVar}`;
     const needs = schema.required?.length ? ` with ${schema.required.map(quoted).join(', ')}` : '';

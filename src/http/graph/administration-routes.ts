@@ -41,12 +41,12 @@ export function addAdministrationRoutes(routes: RouteTable, store: Store, engine
   });
 
   routes.add('POST', ['/teamwork/enrollmentTokens'], 'write', async (request, reply) => {
-    const { ttlSeconds, maxUses, description } = parseEnrollmentTokenBody(request.body);
+    const { ttlSeconds, maxUses, description } = enrollmentTokenTermsOf(request.body as EnrollmentTokenBody | undefined);
     const { token, enrollmentToken } = await engine.createEnrollmentToken(callerOf(request), { ttlSeconds, maxUses, description });
     // The token itself is in this reply only; the service keeps its hash.
     const body = { ...enrollmentTokenBody(enrollmentToken), token };
     return sendJson(reply.code(201), entityBody(contextUrl(request, 'teamwork/enrollmentTokens', null, '/$entity'), body));
-  });
+  }, { body: optionalBody(enrollmentTokenBodySchema) });
 
   routes.add('GET', ['/teamwork/enrollmentTokens/:tokenId'], 'read', async (request, reply) => {
     const { tokenId } = request.params as { tokenId: string };
@@ -95,23 +95,27 @@ export function auditEventBody(event: AuditEvent): Record<string, unknown> {
   };
 }
 
-function parseEnrollmentTokenBody(body: unknown): { ttlSeconds: number; maxUses: number | null; description: string | null } {
-  const o = body === undefined || body === null ? {} : body;
-  if (typeof o !== 'object' || Array.isArray(o)) throw badRequest('The body must be a JSON object.');
-  const { description = null, maxUses = null, expiresDateTime = null, ...rest } = o as Record<string, unknown>;
-  const unknown = Object.keys(rest);
-  if (unknown.length) throw badRequest(`Unknown properties: ${unknown.map((k) => `'${k.slice(0, 64)}'`).join(', ')}.`);
-  if (description !== null && (typeof description !== 'string' || description.length > 256)) {
-    throw badRequest("'description' must be a string of at most 256 characters.");
-  }
-  if (maxUses !== null && !(typeof maxUses === 'number' && Number.isInteger(maxUses) && maxUses >= 1 && maxUses <= 1_000_000)) {
-    throw badRequest("'maxUses' must be a whole number from 1 to 1000000, or null for no limit.");
-  }
+/** POST /teamwork/enrollmentTokens; no body: a token for any number of devices, for seven days. */
+export const enrollmentTokenBodySchema = {
+  title: 'enrollmentToken',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    description: { type: ['string', 'null'], maxLength: 256 },
+    maxUses: { type: ['integer', 'null'], minimum: 1, maximum: 1_000_000, description: 'devices it may enroll; null: no limit' },
+    expiresDateTime: { type: ['string', 'null'], format: 'date-time', description: 'an ISO 8601 time with its offset, within the next 365 days (default: 7 days)' },
+  },
+} as const;
+
+type EnrollmentTokenBody = { description?: string | null; maxUses?: number | null; expiresDateTime?: string | null };
+
+/** The token's terms from its body, already checked against enrollmentTokenBodySchema; its lifetime is checked against now. */
+function enrollmentTokenTermsOf(body: EnrollmentTokenBody | undefined): { ttlSeconds: number; maxUses: number | null; description: string | null } {
+  const { description = null, maxUses = null, expiresDateTime = null } = body ?? {};
   let lifetimeMs = defaultTokenLifetimeMs;
   if (expiresDateTime !== null) {
-    const at = typeof expiresDateTime === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(expiresDateTime) ? Date.parse(expiresDateTime) : NaN;
-    lifetimeMs = at - Date.now();
+    lifetimeMs = Date.parse(expiresDateTime) - Date.now();
     if (!(lifetimeMs > 0 && lifetimeMs <= maxTokenLifetimeMs)) throw badRequest("'expiresDateTime' must be an ISO 8601 time within the next 365 days.");
   }
-  return { ttlSeconds: Math.floor(lifetimeMs / 1000), maxUses: maxUses as number | null, description: description as string | null };
+  return { ttlSeconds: Math.floor(lifetimeMs / 1000), maxUses, description };
 }
