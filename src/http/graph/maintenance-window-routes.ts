@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { badRequest } from '../../domain/errors.js';
-import { maintenanceWindowProperties, parseWindowBody, type MaintenanceWindow, type WindowChanges } from '../../domain/maintenance-window.js';
+import { maintenanceWindowBodySchema, maintenanceWindowProperties, windowChangesOf, type MaintenanceWindow, type WindowChanges } from '../../domain/maintenance-window.js';
 import type { Engine } from '../../engine/engine.js';
 import { windowNotFound } from '../../engine/maintenance-windows.js';
 import type { DeviceFilter } from '../../store/device-query.js';
@@ -24,10 +24,10 @@ export function addMaintenanceWindowRoutes(routes: RouteTable, store: Store, eng
     entityBody(contextUrl(request, path, select, '/$entity'), selected(windowBody(window), select));
 
   routes.add('POST', [`/${path}`], 'write', async (request, reply) => {
-    const changes = parseWindowBody(request.body, true) as Required<WindowChanges>;
+    const changes = windowChangesOf(request.body as WindowChanges, true) as Required<WindowChanges>;
     const window = await engine.createWindow(callerOf(request), changes, filterOf(changes) ?? null);
     return sendJson(reply.code(201).header('location', `/${path}/${window.id}`), entity(request, window));
-  });
+  }, { body: maintenanceWindowBodySchema(true) });
 
   routes.add('GET', [`/${path}`], 'read', async (request, reply) => {
     const query = parseODataQuery(request.query as Record<string, unknown>, ['select', 'top', 'skiptoken'], maintenanceWindowProperties, { position: sequencePosition });
@@ -43,10 +43,10 @@ export function addMaintenanceWindowRoutes(routes: RouteTable, store: Store, eng
   });
 
   routes.add('PATCH', [`/${path}/:windowId`], 'write', async (request, reply) => {
-    const changes = parseWindowBody(request.body, false);
+    const changes = windowChangesOf(request.body as WindowChanges, false);
     const window = await engine.updateWindow(callerOf(request), idOf(request), changes, filterOf(changes));
     return sendJson(reply, entity(request, window));
-  });
+  }, { body: maintenanceWindowBodySchema(false) });
 
   routes.add('DELETE', [`/${path}/:windowId`], 'write', async (request, reply) => {
     await engine.deleteWindow(callerOf(request), idOf(request));
