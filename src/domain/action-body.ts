@@ -1,4 +1,3 @@
-import { badRequest } from './errors.js';
 import { softwareTypes, type SoftwareType } from './enums.js';
 import type { ActionName } from './operation.js';
 import { versionSchema } from './software-catalog.js';
@@ -34,23 +33,4 @@ export function actionRequest(action: ActionName, body: unknown): ActionRequest 
   if (action !== 'updateSoftware') return { softwareType: null, softwareVersion: null };
   const { softwareType, softwareVersion = null } = body as { softwareType: SoftwareType; softwareVersion?: string | null };
   return { softwareType, softwareVersion };
-}
-
-export function requireObject(body: unknown): Record<string, unknown> {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw badRequest('The request body must be a JSON object.');
-  }
-  return body as Record<string, unknown>;
-}
-
-export function rejectUnknown(object: Record<string, unknown>, allowed: string[], typeName: string): void {
-  const unknown = Object.keys(object).filter((k) => !allowed.includes(k));
-  if (unknown.length > 0) {
-    const names = unknown.map((k) => `'${truncate(k)}'`).join(', ');
-    throw badRequest(`The propert${unknown.length === 1 ? 'y' : 'ies'} ${names} do${unknown.length === 1 ? 'es' : ''} not exist on type '${typeName}'.`);
-  }
-}
-
-function truncate(text: string): string {
-  return text.length > 64 ? `${text.slice(0, 64)}…` : text;
 }

@@ -1,4 +1,5 @@
 import { badRequest } from './errors.js';
+import { deviceTargetSchema, displayNameSchema, distinctTarget, type DeviceTarget } from './request-schemas.js';
 import type { IdentitySet } from './identity.js';
 import { daysOfWeek, isTimeZone, startTimePattern, type WindowSchedule } from './window-schedule.js';
 
@@ -19,7 +20,7 @@ export interface MaintenanceWindow {
   lastModifiedDateTime: string;
 }
 
-export type WindowTarget = { filter: string } | { deviceIds: string[] };
+export type WindowTarget = DeviceTarget;
 
 /** The properties a POST or PATCH may set. */
 export interface WindowChanges {
@@ -28,21 +29,7 @@ export interface WindowChanges {
   schedule?: WindowSchedule;
 }
 
-export const maxTargetDeviceIds = 1000;
 export const maintenanceWindowProperties = ['id', 'displayName', 'target', 'schedule', 'createdDateTime', 'lastModifiedDateTime', 'createdBy'] as const;
-
-const windowTargetSchema = {
-  title: 'maintenanceWindowTarget',
-  description: "exactly one of 'filter' (a devices $filter) and 'deviceIds'",
-  type: 'object',
-  minProperties: 1,
-  maxProperties: 1,
-  additionalProperties: false,
-  properties: {
-    filter: { type: 'string', minLength: 1, maxLength: 2048, description: 'a devices $filter of 1 to 2048 characters, as GET /teamwork/devices takes it' },
-    deviceIds: { type: 'array', minItems: 1, maxItems: maxTargetDeviceIds, items: { type: 'string', minLength: 1, maxLength: 128 } },
-  },
-} as const;
 
 const windowScheduleSchema = {
   title: 'maintenanceWindowSchedule',
@@ -68,8 +55,8 @@ export function maintenanceWindowBodySchema(create: boolean) {
     ...(create ? { required: ['displayName', 'target', 'schedule'] } : {}),
     additionalProperties: false,
     properties: {
-      displayName: { type: 'string', maxLength: 256, pattern: '\\S', description: 'a name of 1 to 256 characters, not only spaces' },
-      target: windowTargetSchema,
+      displayName: displayNameSchema,
+      target: deviceTargetSchema('maintenanceWindowTarget'),
       schedule: windowScheduleSchema,
     },
   } as const;
@@ -83,7 +70,7 @@ export function maintenanceWindowBodySchema(create: boolean) {
 export function windowChangesOf(body: WindowChanges, create: boolean): WindowChanges {
   const changes: WindowChanges = {};
   if (body.displayName !== undefined) changes.displayName = body.displayName;
-  if (body.target !== undefined) changes.target = 'deviceIds' in body.target ? { deviceIds: [...new Set(body.target.deviceIds)] } : body.target;
+  if (body.target !== undefined) changes.target = distinctTarget(body.target);
   if (body.schedule !== undefined) {
     const { timeZone } = body.schedule;
     if (!isTimeZone(timeZone)) throw badRequest(`'schedule.timeZone' must be an IANA time zone name such as 'Europe/Berlin'; '${timeZone.slice(0, 64)}' is not one.`);

@@ -58,7 +58,7 @@ function schemaErrorMessage(errors: SchemaFailure[], dataVar: SchemaErrorDataVar
   if (error.instancePath === '') {
     const what = dataVar === 'body' ? 'The request body' : `The ${dataVar}`;
     const needs = schema.required?.length ? ` with ${schema.required.map(quoted).join(', ')}` : '';
-    return `${what} must be ${ruleOf(schema)}${needs}.`;
+    return `${what} must be a JSON object${needs}.`;
   }
   const field = quoted(fieldName(error.instancePath));
   if (error.keyword === 'enum' && typeof error.data === 'string') {
@@ -83,7 +83,7 @@ export function ruleOf(schema: RuleSchema): string {
     : type === 'string' ? schema.description ?? `a string${sized(schema.minLength, schema.maxLength, 'characters')}`
     : type === 'boolean' ? 'true or false'
     : type === 'array' ? `an array${sized(schema.minItems, schema.maxItems, 'items')}`
-    : type === 'object' ? 'a JSON object'
+    : type === 'object' ? schema.description ?? 'a JSON object'
     : schema.description ?? 'valid';
   return rule + nullable;
 }

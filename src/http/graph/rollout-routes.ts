@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { emptyBodySchema } from '../../domain/action-body.js';
 import { rolloutStatuses, type RolloutCounts } from '../../domain/rollout.js';
-import { parseRolloutBody } from '../../domain/rollout-body.js';
+import { rolloutBodyOf, rolloutBodySchema } from '../../domain/rollout-body.js';
 import type { Engine } from '../../engine/engine.js';
 import type { RolloutVerb, RolloutView } from '../../engine/rollouts.js';
 import type { RolloutDevice } from '../../store/rollout-store.js';
@@ -26,11 +26,11 @@ export function addRolloutRoutes(routes: RouteTable, engine: Engine): void {
   const entity = (request: FastifyRequest, view: RolloutView) => entityBody(contextUrl(request, path, null, '/$entity'), rolloutBody(view));
 
   routes.add('POST', [`/${path}`], 'write', async (request, reply) => {
-    const body = parseRolloutBody(request.body);
+    const body = rolloutBodyOf(request.body as Parameters<typeof rolloutBodyOf>[0]);
     const targetFilter = 'filter' in body.target ? parseDeviceFilter(body.target.filter) : null;
     const view = await engine.createRollout(callerOf(request), { ...body, targetFilter });
     return sendJson(reply.code(201).header('location', `/${path}/${view.rollout.id}`), entity(request, view));
-  });
+  }, { body: rolloutBodySchema });
 
   routes.add('GET', [`/${path}`], 'read', async (request, reply) => {
     const raw = { ...(request.query as Record<string, unknown>) };
