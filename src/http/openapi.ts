@@ -66,7 +66,8 @@ export async function installApiDescription(app: FastifyInstance): Promise<void>
           'A Microsoft Graph–compatible service for Teams devices: the `/teamwork/devices` family, its extensions ' +
           '(software rollouts, maintenance windows, subscriptions, enrollment tokens, the audit log, device removal, ' +
           'credential revocation, operation cancel and result, `$batch`, `$count`) and the agent protocol devices speak ' +
-          '(`/agent/v1`). Graph routes are served under `/beta` and without it. Every 4xx and 5xx carries the Graph error body.',
+          '(`/agent/v1`). Graph routes are served under `/beta` and without it. OData query option names are case-insensitive ' +
+          'and the `$` may be left out, as on Graph beta. Every 4xx and 5xx carries the Graph error body.',
       },
       components: {
         securitySchemes: {

@@ -72,7 +72,7 @@ export function addAgentRoutes(app: FastifyInstance, routes: RouteTable, engine:
     } finally {
       closePoll();
     }
-  });
+  }, { querystring: { type: 'object', properties: { waitSeconds: { type: 'string', description: `seconds to hold the poll open when there is no work, 0 to ${maxLongPollSeconds} (default ${maxLongPollSeconds})` } } } });
 
   routes.add('POST', ['/agent/v1/inventory'], 'device', async (request, reply) => {
     const { tenantId, deviceId } = deviceOf(request);

@@ -9,11 +9,12 @@ import { callerOf } from '../request-caller.js';
 import { optionalBody, type RouteTable } from '../route-table.js';
 import { sendCollection, sendJson } from './graph-replies.js';
 import { contextUrl, entityBody } from './odata-envelope.js';
-import { parseODataQuery, sequencePosition } from './odata-query.js';
+import { odataQuerySchema, parseODataQuery, sequencePosition, type QueryOptionName } from './odata-query.js';
 
 /** Longest an enrollment token may live. */
 const maxTokenLifetimeMs = 365 * 24 * 3600_000;
 const defaultTokenLifetimeMs = 7 * 24 * 3600_000;
+const auditQuery: QueryOptionName[] = ['top', 'skiptoken'];
 
 /**
  * Extensions beside the Graph API, for what Graph has no call for: removing a device,
@@ -62,10 +63,10 @@ export function addAdministrationRoutes(routes: RouteTable, store: Store, engine
   }, { body: optionalBody(emptyBodySchema('revoke')) });
 
   routes.add('GET', ['/teamwork/auditEvents'], 'read', async (request, reply) => {
-    const query = parseODataQuery(request.query as Record<string, unknown>, ['top', 'skiptoken'], [], { position: sequencePosition });
+    const query = parseODataQuery(request.query as Record<string, unknown>, auditQuery, [], { position: sequencePosition });
     const page = await store.listAudit({ tenantId: callerOf(request).tenantId, top: query.top, beforeSeq: query.position });
     return sendCollection(request, reply, 'teamwork/auditEvents', query, page, auditEventBody);
-  });
+  }, { querystring: odataQuerySchema(auditQuery) });
 }
 
 /** An enrollment token as the API shows it: everything but the secret and its hash. */

@@ -10,9 +10,10 @@ import type { RouteTable } from '../route-table.js';
 import { sendCollection, sendJson } from './graph-replies.js';
 import { parseDeviceFilter } from './odata-filter.js';
 import { contextUrl, entityBody } from './odata-envelope.js';
-import { parseODataQuery, sequencePosition } from './odata-query.js';
+import { odataQuerySchema, parseODataQuery, sequencePosition, type QueryOptionName } from './odata-query.js';
 
 const path = 'teamwork/maintenanceWindows';
+const listQuery: QueryOptionName[] = ['select', 'top', 'skiptoken'];
 
 /**
  * `/teamwork/maintenanceWindows`, an extension beside the Graph API: Graph-styled bodies and
@@ -30,17 +31,17 @@ export function addMaintenanceWindowRoutes(routes: RouteTable, store: Store, eng
   }, { body: maintenanceWindowBodySchema(true) });
 
   routes.add('GET', [`/${path}`], 'read', async (request, reply) => {
-    const query = parseODataQuery(request.query as Record<string, unknown>, ['select', 'top', 'skiptoken'], maintenanceWindowProperties, { position: sequencePosition });
+    const query = parseODataQuery(request.query as Record<string, unknown>, listQuery, maintenanceWindowProperties, { position: sequencePosition });
     const page = await store.windows.list({ tenantId: callerOf(request).tenantId, top: query.top, beforeSeq: query.position });
     return sendCollection(request, reply, path, query, page, windowBody);
-  });
+  }, { querystring: odataQuerySchema(listQuery) });
 
   routes.add('GET', [`/${path}/:windowId`], 'read', async (request, reply) => {
     const query = parseODataQuery(request.query as Record<string, unknown>, ['select'], maintenanceWindowProperties);
     const window = await store.windows.get(callerOf(request).tenantId, idOf(request));
     if (!window) throw windowNotFound(idOf(request));
     return sendJson(reply, entity(request, window, query.select));
-  });
+  }, { querystring: odataQuerySchema(['select']) });
 
   routes.add('PATCH', [`/${path}/:windowId`], 'write', async (request, reply) => {
     const changes = windowChangesOf(request.body as WindowChanges, false);

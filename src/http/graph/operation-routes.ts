@@ -7,12 +7,14 @@ import { findDevice } from './device-routes.js';
 import { sendCollection, sendCount, sendJson } from './graph-replies.js';
 import { operationBody, selectProperties } from './graph-shapes.js';
 import { contextUrl, entityBody } from './odata-envelope.js';
-import { parseODataQuery, sequencePosition } from './odata-query.js';
+import { odataQuerySchema, parseODataQuery, sequencePosition, type QueryOptionName } from './odata-query.js';
 import { responseSchemas } from './response-schemas.js';
 import { callerOf } from '../request-caller.js';
 import { optionalBody, type RouteTable } from '../route-table.js';
 
 type Params = { deviceId: string; operationId: string };
+
+const listQuery: QueryOptionName[] = ['select', 'top', 'skiptoken', 'skip', 'count'];
 
 /** An action's reply: no body, the new operation's address. */
 const acceptedResponse = {
@@ -25,13 +27,13 @@ const acceptedResponse = {
 export function addOperationRoutes(routes: RouteTable, store: Store, engine: Engine): void {
   routes.add('GET', ['/teamwork/devices/:deviceId/operations'], 'read', async (request, reply) => {
     const device = await findDevice(store, request);
-    const query = parseODataQuery(request.query as Record<string, unknown>, ['select', 'top', 'skiptoken', 'skip', 'count'], operationProperties, { position: sequencePosition });
+    const query = parseODataQuery(request.query as Record<string, unknown>, listQuery, operationProperties, { position: sequencePosition });
     const [page, count] = await Promise.all([
       store.listOperations({ tenantId: device.tenantId, deviceId: device.id, top: query.top, beforeSeq: query.position, skip: query.skip }),
       query.count ? store.countOperations(device.tenantId, device.id) : undefined,
     ]);
     return sendCollection(request, reply, `teamwork/devices('${device.id}')/operations`, query, page, operationBody, count);
-  }, { response: responseSchemas.operationList });
+  }, { querystring: odataQuerySchema(listQuery), response: responseSchemas.operationList });
 
   routes.add('GET', ['/teamwork/devices/:deviceId/operations/$count'], 'read', async (request, reply) => {
     const device = await findDevice(store, request);
@@ -46,7 +48,7 @@ export function addOperationRoutes(routes: RouteTable, store: Store, engine: Eng
     if (!operation) throw notFound(`The operation '${operationId.slice(0, 64)}' does not exist on device '${deviceId.slice(0, 64)}'.`);
     const context = contextUrl(request, `teamwork/devices('${operation.deviceId}')/operations`, query.select, '/$entity');
     return sendJson(reply, entityBody(context, selectProperties(operationBody(operation), query.select)));
-  }, { response: responseSchemas.operation });
+  }, { querystring: odataQuerySchema(['select']), response: responseSchemas.operation });
 
   // Beyond Graph: cancel a pending operation at once, a running one once its device confirms.
   routes.add('POST', ['/teamwork/devices/:deviceId/operations/:operationId/cancel'], 'write', async (request, reply) => {

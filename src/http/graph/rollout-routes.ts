@@ -10,10 +10,11 @@ import { optionalBody, type RouteTable } from '../route-table.js';
 import { sendCollection, sendJson } from './graph-replies.js';
 import { contextUrl, entityBody } from './odata-envelope.js';
 import { parseDeviceFilter, parseEnumEqualityFilter } from './odata-filter.js';
-import { parseODataQuery, sequencePosition, type PositionReader } from './odata-query.js';
+import { odataQuerySchema, parseODataQuery, sequencePosition, type PositionReader, type QueryOptionName } from './odata-query.js';
 
 const path = 'teamwork/softwareRollouts';
 const verbs: RolloutVerb[] = ['start', 'pause', 'resume', 'approve', 'cancel'];
+const pageQuery: QueryOptionName[] = ['top', 'skiptoken'];
 const rolloutPosition: PositionReader<string> = (token) => (typeof token === 'string' && token.length <= 64 ? token : undefined);
 
 /**
@@ -39,21 +40,21 @@ export function addRolloutRoutes(routes: RouteTable, engine: Engine): void {
     const filterText = filterKey ? String(raw[filterKey]) : null;
     if (filterKey) delete raw[filterKey];
     const status = filterText === null ? null : parseEnumEqualityFilter(filterText, 'status', rolloutStatuses) as (typeof rolloutStatuses)[number];
-    const query = parseODataQuery(raw, ['top', 'skiptoken'], [], { position: rolloutPosition });
+    const query = parseODataQuery(raw, pageQuery, [], { position: rolloutPosition });
     const scoped = { ...query, tokenScope: filterText ?? '' };
     const page = await engine.listRollouts({ tenantId: callerOf(request).tenantId, status, top: query.top, beforeId: query.position });
     return sendCollection(request, reply, path, scoped, page, rolloutBody);
-  });
+  }, { querystring: odataQuerySchema(['filter', ...pageQuery], { filter: `status eq '…', one of ${rolloutStatuses.join(', ')}` }) });
 
   routes.add('GET', [`/${path}/:rolloutId`], 'read', async (request, reply) => {
     return sendJson(reply, entity(request, await engine.getRollout(callerOf(request), idOf(request))));
   });
 
   routes.add('GET', [`/${path}/:rolloutId/devices`], 'read', async (request, reply) => {
-    const query = parseODataQuery(request.query as Record<string, unknown>, ['top', 'skiptoken'], [], { position: sequencePosition });
+    const query = parseODataQuery(request.query as Record<string, unknown>, pageQuery, [], { position: sequencePosition });
     const page = await engine.rolloutDevices(callerOf(request), idOf(request), query.top, query.position);
     return sendCollection(request, reply, `${path}('${idOf(request)}')/devices`, query, page, rolloutDeviceBody);
-  });
+  }, { querystring: odataQuerySchema(pageQuery) });
 
   for (const verb of verbs) {
     routes.add('POST', [`/${path}/:rolloutId/${verb}`], 'write', async (request, reply) => {
