@@ -181,3 +181,31 @@ describe('replies match the document', () => {
     assert.equal((await operationRows(server, 'device_id = ?', deviceId)).length, 1);
   });
 });
+
+describe('requests are validated by the schemas the document shows', () => {
+  test('a body the document refuses is a 400 naming the field, directly and inside a $batch alike', async () => {
+    const deviceId = (await deviceIds(server, 3))[2];
+    const schema = operations.get('POST /beta/teamwork/devices/{deviceId}/updateSoftware')!.requestBody!.content['application/json'].schema;
+    const bad = { softwareType: 'teamsClient', softwareVersion: '1.0 beta' };
+    const ajv = new Ajv2020({ strict: false });
+    assert.equal(ajv.validate(schema, bad), false, 'the document refuses it');
+    const direct = await expectGraphError(await postJson(server, `/beta/teamwork/devices/${deviceId}/updateSoftware`, bad), 400, 'invalidRequest');
+    assert.match(direct.message, /'softwareVersion' must be 1 to 64 characters/);
+
+    const batch = await postJson(server, '/beta/$batch', {
+      requests: [{ id: '1', method: 'POST', url: `/teamwork/devices/${deviceId}/updateSoftware`, headers: { 'content-type': 'application/json' }, body: bad }],
+    });
+    assert.equal(batch.status, 200);
+    const [sub] = ((await batch.json()) as { responses: Array<{ status: number; body: { error: { code: string; message: string } } }> }).responses;
+    assert.equal(sub.status, 400);
+    assert.equal(sub.body.error.code, 'invalidRequest');
+    assert.equal(sub.body.error.message, direct.message);
+    assert.equal((await operationRows(server, 'device_id = ?', deviceId)).length, 0);
+  });
+
+  test('unknown properties are named all at once, before a missing one', async () => {
+    const [deviceId] = await deviceIds(server, 1);
+    const error = await expectGraphError(await postJson(server, `/beta/teamwork/devices/${deviceId}/updateSoftware`, { SoftwareType: 'teamsClient', x: 1 }), 400, 'invalidRequest');
+    assert.equal(error.message, "The properties 'SoftwareType', 'x' do not exist on type 'microsoft.graph.updateSoftware'.");
+  });
+});
