@@ -1,6 +1,6 @@
 /**
  * JSON Schemas more than one request body shares. The words in `description` are the API
- * description's and the 400's (src/http/schema-errors.ts).
+ * description's and the 400's (src/http/request-validation.ts).
  */
 
 /** Devices an admin names, for a rollout or a maintenance window. */

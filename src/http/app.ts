@@ -21,7 +21,7 @@ import { rateLimitRules } from './rate-limits.js';
 import { addApiDescriptionRoutes, installApiDescription } from './openapi.js';
 import { installGraphAuth } from './request-caller.js';
 import { RouteTable } from './route-table.js';
-import { schemaError } from './schema-errors.js';
+import { requestValidation } from './request-validation.js';
 import { installServiceUrl } from './service-url.js';
 import { installSubRequests } from './sub-requests.js';
 
@@ -66,10 +66,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ...(options.https ? { https: options.https } : {}),
     // Fastify (proxy-addr) believes X-Forwarded-* only from a peer in this list.
     trustProxy: options.trustProxy?.length ? options.trustProxy : false,
-    // Request schemas validate as the hand-written checks did: no coercion ("1" is not 1), no
-    // silently dropped or defaulted properties, and every error known (schema-errors.ts picks).
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: true, verbose: true } },
-    schemaErrorFormatter: schemaError,
+    ...requestValidation(),
   } as FastifyServerOptions);
   await installApiDescription(app);
   if (options.connectionLimits) applyConnectionLimits(app, options.connectionLimits, options.log ?? null);

@@ -1,7 +1,6 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, RouteOptions } from 'fastify';
-import { graphErrorSchema } from './schema-errors.js';
 import type { RouteAccess } from './request-caller.js';
 
 declare module 'fastify' {
@@ -56,6 +55,8 @@ export async function installApiDescription(app: FastifyInstance): Promise<void>
   });
 
   const versioned = new Set<string>();
+  // @fastify/swagger marks every body required; optionalBody()'s may be left out.
+  const optionalBodies = new Set<string>();
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -95,6 +96,7 @@ export async function installApiDescription(app: FastifyInstance): Promise<void>
         versioned.add(openapiPath(config.documentedAs));
         return { schema: { ...schema, hide: true }, url };
       }
+      if ((schema?.body as { content?: unknown } | undefined)?.content) optionalBodies.add(`${route.method} ${openapiPath(url)}`);
       const security = schema?.security ?? (config.access ? securityOf[config.access] : undefined);
       return { schema: { tags: [tagOf(url)], ...schema, ...(security ? { security } : {}) }, url };
     },
@@ -103,13 +105,12 @@ export async function installApiDescription(app: FastifyInstance): Promise<void>
       const { openapiObject } = document;
       const paths = (openapiObject.paths ?? {}) as Record<string, Record<string, Record<string, unknown>>>;
       for (const [path, item] of Object.entries(paths)) {
-        if (versioned.has(path)) (item as Record<string, unknown>).servers = graphServers;
-        for (const operation of Object.values(item)) {
-          const responses = operation.responses as Record<string, unknown> | undefined;
-          if (responses && !responses.default) {
-            responses.default = { description: 'A Graph error', content: { 'application/json': { schema: { $ref: '#/components/schemas/graphError' } } } };
-          }
+        for (const [method, operation] of Object.entries(item)) {
+          const responses = operation.responses as Record<string, unknown>;
+          responses.default ??= { description: 'A Graph error', content: { 'application/json': { schema: { $ref: '#/components/schemas/graphError' } } } };
+          if (optionalBodies.has(`${method.toUpperCase()} ${path}`)) (operation.requestBody as { required: boolean }).required = false;
         }
+        if (versioned.has(path)) (item as Record<string, unknown>).servers = graphServers;
       }
       return openapiObject;
     },
@@ -122,7 +123,7 @@ export async function installApiDescription(app: FastifyInstance): Promise<void>
  */
 export async function addApiDescriptionRoutes(app: FastifyInstance): Promise<void> {
   app.get('/openapi.json', { schema: { hide: true }, config: { access: 'none', batchable: false } }, async () => app.swagger());
-  // validatorUrl null: the UI would otherwise send the document to validator.swagger.io.
+  // No validatorUrl: the UI would otherwise send the document to validator.swagger.io.
   await app.register(swaggerUi, { routePrefix: '/docs', validatorUrl: false });
 }
 
@@ -136,3 +137,27 @@ function tagOf(url: string): string {
   const segments = url.split('/').filter(Boolean);
   return segments[0] === 'teamwork' ? segments[1] ?? 'teamwork' : segments[0] ?? 'service';
 }
+
+/** Graph's error body, as the document describes every 4xx and 5xx. */
+const graphErrorSchema: Record<string, unknown> = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message', 'innerError'],
+      properties: {
+        code: { type: 'string', description: 'a code of the error registry (README, "Errors")' },
+        message: { type: 'string' },
+        innerError: {
+          type: 'object',
+          properties: {
+            date: { type: 'string', format: 'date-time' },
+            'request-id': { type: 'string' },
+            'client-request-id': { type: 'string' },
+          },
+        },
+      },
+    },
+  },
+};

@@ -97,6 +97,13 @@ describe('/openapi.json', () => {
     assert.equal(doc.paths['/agent/v1/work'].servers, undefined);
   });
 
+  test('a body that may be left out is documented as optional; one that may not, as required', () => {
+    assert.equal(operations.get('POST /beta/teamwork/devices/{deviceId}/updateSoftware')?.requestBody?.required, true);
+    assert.equal(operations.get('POST /beta/teamwork/devices/{deviceId}/restart')?.requestBody?.required, false);
+    assert.equal(operations.get('POST /agent/v1/operations/{operationId}/progress')?.requestBody?.required, false);
+    assert.equal(operations.get('POST /agent/v1/operations/{operationId}/result')?.requestBody?.required, true);
+  });
+
   test('each operation names the security the server enforces', async () => {
     const reader = await server.token({ scopes: ['TeamworkDevice.Read.All'] });
     for (const route of server.app.registeredRoutes.filter((r) => !r.hidden && r.method !== 'HEAD')) {

@@ -1,11 +1,38 @@
-import type { FastifySchemaValidationError } from 'fastify';
+import { AjvCompiler } from '@fastify/ajv-compiler';
+import type { FastifySchemaValidationError, FastifyServerOptions } from 'fastify';
 import type { SchemaErrorDataVar } from 'fastify/types/schema.js';
 import { badRequest, type ServiceError } from '../domain/errors.js';
 
 /**
- * A request schema's failure as the registry's 400 (Fastify's `schemaErrorFormatter`): the
- * message names the field and says the rule, worded from the same schema the document shows.
- * Validation runs with Ajv's `allErrors` and `verbose` (app.ts), so unknown properties can be
+ * Request bodies are validated as the hand-written checks before them did: no coercion ("1"
+ * is not 1), no property silently dropped or defaulted, and every error known, so that
+ * schemaError can pick the one to name. The URL's parts (querystring, params) keep Fastify's
+ * own Ajv options (strings coerced to the types a schema names). Both report `verbose` errors:
+ * the messages are worded from the failing schema.
+ */
+const strictBodies = { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: true, verbose: true };
+
+/** Fastify options: the two validators above, and their failures as the registry's 400. */
+export function requestValidation(): Pick<FastifyServerOptions, 'schemaController' | 'schemaErrorFormatter'> {
+  const compilers = AjvCompiler();
+  return {
+    schemaController: {
+      compilersFactory: {
+        buildValidator: (externalSchemas, ajv) => {
+          const options = (extra: object) => ({ ...ajv, customOptions: { ...ajv?.customOptions, ...extra } });
+          const bodies = compilers(externalSchemas, options(strictBodies));
+          const urls = compilers(externalSchemas, options({ verbose: true }));
+          return (route) => (route.httpPart === 'body' ? bodies : urls)(route);
+        },
+      },
+    },
+    schemaErrorFormatter: schemaError,
+  };
+}
+
+/**
+ * A request schema's failure as the registry's 400: the message names the field and says
+ * the rule, worded from the same schema the API description shows. Unknown properties are
  * named all at once, before anything else: a misspelt property name would otherwise be
  * reported as the right one missing.
  */
@@ -114,27 +141,3 @@ function joined(instancePath: string, property: string): string {
 function quoted(text: string): string {
   return `'${text.length > 64 ? `${text.slice(0, 64)}…` : text}'`;
 }
-
-/** Graph's error body, as the document describes every 4xx and 5xx. */
-export const graphErrorSchema: Record<string, unknown> = {
-  type: 'object',
-  required: ['error'],
-  properties: {
-    error: {
-      type: 'object',
-      required: ['code', 'message', 'innerError'],
-      properties: {
-        code: { type: 'string', description: 'a code of the error registry (README, "Errors")' },
-        message: { type: 'string' },
-        innerError: {
-          type: 'object',
-          properties: {
-            date: { type: 'string', format: 'date-time' },
-            'request-id': { type: 'string' },
-            'client-request-id': { type: 'string' },
-          },
-        },
-      },
-    },
-  },
-};
