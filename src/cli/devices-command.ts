@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { parseActionBody } from '../domain/action-body.js';
+import { versionSchema, versionTextPattern } from '../domain/software-catalog.js';
 import { softwareTypes } from '../domain/enums.js';
 import { terminalStatuses, type ActionName, type OperationStatus } from '../domain/operation.js';
 import { graphClientOf, graphClientOptions, integer, positive } from './cli-options.js';
@@ -77,10 +77,9 @@ export function addDevicesCommand(program: Command): void {
       const graph = client(options);
       const body = withSoftware ? { softwareType: options.softwareType, ...(options.softwareVersion ? { softwareVersion: options.softwareVersion } : {}) } : undefined;
       if (options.filter !== undefined) {
-        try {
-          parseActionBody(graphAction, body);
-        } catch (error) {
-          self.error(`error: ${(error as Error).message}`);
+        // Checked before anything is sent: a bad version would be refused by every device alike.
+        if (options.softwareVersion && !versionTextPattern.test(options.softwareVersion)) {
+          self.error(`error: 'softwareVersion' must be ${versionSchema.description}`);
         }
         process.exitCode = await runBulkAction(graph, { action: graphAction, body, filter: options.filter }, options);
         return;

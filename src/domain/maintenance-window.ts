@@ -1,6 +1,7 @@
 import { badRequest } from './errors.js';
+import { deviceTargetSchema, displayNameSchema, distinctTarget, type DeviceTarget } from './request-schemas.js';
 import type { IdentitySet } from './identity.js';
-import { daysOfWeek, isTimeZone, startSeconds, type DayOfWeek, type WindowSchedule } from './window-schedule.js';
+import { daysOfWeek, isTimeZone, startTimePattern, type WindowSchedule } from './window-schedule.js';
 
 /**
  * A maintenance window (an extension beside Graph): the devices it covers are given work only
@@ -19,7 +20,7 @@ export interface MaintenanceWindow {
   lastModifiedDateTime: string;
 }
 
-export type WindowTarget = { filter: string } | { deviceIds: string[] };
+export type WindowTarget = DeviceTarget;
 
 /** The properties a POST or PATCH may set. */
 export interface WindowChanges {
@@ -28,76 +29,55 @@ export interface WindowChanges {
   schedule?: WindowSchedule;
 }
 
-export const maxTargetDeviceIds = 1000;
 export const maintenanceWindowProperties = ['id', 'displayName', 'target', 'schedule', 'createdDateTime', 'lastModifiedDateTime', 'createdBy'] as const;
 
+const windowScheduleSchema = {
+  title: 'maintenanceWindowSchedule',
+  type: 'object',
+  required: ['daysOfWeek', 'startTime', 'durationMinutes', 'timeZone'],
+  additionalProperties: false,
+  properties: {
+    daysOfWeek: { type: 'array', minItems: 1, items: { type: 'string', enum: daysOfWeek } },
+    startTime: { type: 'string', pattern: startTimePattern.source, description: 'a time of day, HH:MM or HH:MM:SS (00:00 to 23:59:59)' },
+    durationMinutes: { type: 'integer', minimum: 30, maximum: 1440 },
+    timeZone: { type: 'string', description: "an IANA time zone name such as 'Europe/Berlin'" },
+  },
+} as const;
+
 /**
- * Checks a POST (`create`: every property required) or PATCH body (any of them). A PATCH
- * replaces what it names whole: a `schedule` or `target` is given complete. The filter's
- * grammar is the edge's to check (it owns the OData parser); here only its size.
+ * A POST (`create`: every property required) or PATCH body (any of them). A PATCH replaces
+ * what it names whole: a `schedule` or `target` is given complete.
  */
-export function parseWindowBody(body: unknown, create: boolean): WindowChanges {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('The body must be a JSON object.');
-  const { displayName, target, schedule, ...rest } = body as Record<string, unknown>;
-  const unknown = Object.keys(rest);
-  if (unknown.length) throw badRequest(`Unknown or read-only properties: ${unknown.slice(0, 8).map((k) => `'${k.slice(0, 64)}'`).join(', ')}.`);
+export function maintenanceWindowBodySchema(create: boolean) {
+  return {
+    title: 'maintenanceWindow',
+    type: 'object',
+    ...(create ? { required: ['displayName', 'target', 'schedule'] } : {}),
+    additionalProperties: false,
+    properties: {
+      displayName: displayNameSchema,
+      target: deviceTargetSchema('maintenanceWindowTarget'),
+      schedule: windowScheduleSchema,
+    },
+  } as const;
+}
+
+/**
+ * A window's changes from a body already checked against maintenanceWindowBodySchema, with
+ * the rules it leaves out: a PATCH changes something, the time zone is one Intl knows. The
+ * filter's grammar is the edge's to check (it owns the OData parser).
+ */
+export function windowChangesOf(body: WindowChanges, create: boolean): WindowChanges {
   const changes: WindowChanges = {};
-  if (displayName !== undefined || create) {
-    if (typeof displayName !== 'string' || displayName.trim().length === 0 || displayName.length > 256) {
-      throw badRequest("'displayName' must be a non-empty string of at most 256 characters.");
-    }
-    changes.displayName = displayName;
+  if (body.displayName !== undefined) changes.displayName = body.displayName;
+  if (body.target !== undefined) changes.target = distinctTarget(body.target);
+  if (body.schedule !== undefined) {
+    const { timeZone } = body.schedule;
+    if (!isTimeZone(timeZone)) throw badRequest(`'schedule.timeZone' must be an IANA time zone name such as 'Europe/Berlin'; '${timeZone.slice(0, 64)}' is not one.`);
+    changes.schedule = { ...body.schedule, daysOfWeek: daysOfWeek.filter((day) => body.schedule!.daysOfWeek.includes(day)) };
   }
-  if (target !== undefined || create) changes.target = parseTarget(target);
-  if (schedule !== undefined || create) changes.schedule = parseSchedule(schedule);
   if (!create && Object.keys(changes).length === 0) throw badRequest("The body must change at least one of 'displayName', 'target', 'schedule'.");
   return changes;
-}
-
-function parseTarget(target: unknown): WindowTarget {
-  if (typeof target !== 'object' || target === null || Array.isArray(target)) {
-    throw badRequest("'target' must be an object with either 'filter' or 'deviceIds'.");
-  }
-  const { filter, deviceIds, ...rest } = target as Record<string, unknown>;
-  const unknown = Object.keys(rest);
-  if (unknown.length) throw badRequest(`Unknown properties in 'target': ${unknown.slice(0, 8).map((k) => `'${k.slice(0, 64)}'`).join(', ')}.`);
-  if ((filter === undefined) === (deviceIds === undefined)) throw badRequest("'target' must have exactly one of 'filter' and 'deviceIds'.");
-  if (filter !== undefined) {
-    if (typeof filter !== 'string' || filter.trim().length === 0 || filter.length > 2048) {
-      throw badRequest("'target.filter' must be a devices $filter of 1 to 2048 characters.");
-    }
-    return { filter };
-  }
-  if (!Array.isArray(deviceIds) || deviceIds.length === 0 || deviceIds.length > maxTargetDeviceIds) {
-    throw badRequest(`'target.deviceIds' must be an array of 1 to ${maxTargetDeviceIds} device ids.`);
-  }
-  for (const id of deviceIds) {
-    if (typeof id !== 'string' || id.length === 0 || id.length > 128) throw badRequest("'target.deviceIds' must hold device ids (strings of 1 to 128 characters).");
-  }
-  return { deviceIds: [...new Set(deviceIds as string[])] };
-}
-
-function parseSchedule(schedule: unknown): WindowSchedule {
-  if (typeof schedule !== 'object' || schedule === null || Array.isArray(schedule)) {
-    throw badRequest("'schedule' must be an object with 'daysOfWeek', 'startTime', 'durationMinutes' and 'timeZone'.");
-  }
-  const { daysOfWeek: days, startTime, durationMinutes, timeZone, ...rest } = schedule as Record<string, unknown>;
-  const unknown = Object.keys(rest);
-  if (unknown.length) throw badRequest(`Unknown properties in 'schedule': ${unknown.slice(0, 8).map((k) => `'${k.slice(0, 64)}'`).join(', ')}.`);
-  if (!Array.isArray(days) || days.length === 0 || days.some((d) => !daysOfWeek.includes(d as DayOfWeek))) {
-    throw badRequest(`'schedule.daysOfWeek' must be a non-empty array of ${daysOfWeek.join(', ')}.`);
-  }
-  if (typeof startTime !== 'string' || startSeconds(startTime) === null) {
-    throw badRequest("'schedule.startTime' must be a time of day, HH:MM or HH:MM:SS (00:00 to 23:59:59).");
-  }
-  if (typeof durationMinutes !== 'number' || !Number.isInteger(durationMinutes) || durationMinutes < 30 || durationMinutes > 1440) {
-    throw badRequest("'schedule.durationMinutes' must be a whole number from 30 to 1440.");
-  }
-  if (typeof timeZone !== 'string' || !isTimeZone(timeZone)) {
-    throw badRequest(`'schedule.timeZone' must be an IANA time zone name such as 'Europe/Berlin'${typeof timeZone === 'string' ? `; '${timeZone.slice(0, 64)}' is not one` : ''}.`);
-  }
-  const ordered = daysOfWeek.filter((day) => (days as string[]).includes(day));
-  return { daysOfWeek: ordered, startTime, durationMinutes, timeZone };
 }
 
 /**

@@ -1,9 +1,8 @@
 import type { ResultBody } from './agent-protocol.js';
 import { badRequest } from './errors.js';
 import { softwareTypes } from './enums.js';
-import type { InstalledVersions } from './device-health.js';
 import type { Operation, OperationError, Transition } from './operation.js';
-import { versionTextPattern } from './software-catalog.js';
+import { versionSchema } from './software-catalog.js';
 
 /** What a device reports when it has finished (or given up on) an operation, every part present. */
 export type ResultReport = Required<ResultBody>;
@@ -44,45 +43,40 @@ export function decideResult(operation: Operation, report: ResultReport, cancelR
   return { transition: 'succeed', error: null };
 }
 
-/** Reads an `installed` map: software type → version, both strictly checked. */
-export function parseInstalled(raw: unknown): InstalledVersions {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw badRequest("'installed' must be an object of softwareType → version.");
-  const installed: InstalledVersions = {};
-  for (const [type, version] of Object.entries(raw as Record<string, unknown>)) {
-    const known = softwareTypes.find((t) => t === type);
-    if (!known) throw badRequest(`'installed' names an unknown software type '${type.slice(0, 64)}'.`);
-    if (typeof version !== 'string' || !versionTextPattern.test(version)) throw badRequest(`'installed.${known}' must be a version string.`);
-    installed[known] = version;
-  }
-  return installed;
-}
+/** An `installed` map: software type → version. */
+export const installedSchema = {
+  title: 'installedVersions',
+  description: 'the version installed of each software type the device runs',
+  type: 'object',
+  additionalProperties: false,
+  properties: Object.fromEntries(softwareTypes.map((type) => [type, versionSchema])),
+} as const;
 
-/** Validates the body of a result report. */
-export function parseResultReport(body: unknown): ResultReport {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('The result must be a JSON object.');
-  const object = body as Record<string, unknown>;
-  const unknown = Object.keys(object).filter((k) => !['status', 'installed', 'error', 'diagnostics'].includes(k));
-  if (unknown.length) throw badRequest(`Unknown properties in the result: ${unknown.map((k) => `'${k.slice(0, 64)}'`).join(', ')}.`);
-  const status = object.status;
-  if (status !== 'successful' && status !== 'failed' && status !== 'cancelled') {
-    throw badRequest("'status' must be successful, failed or cancelled.");
-  }
-  let error: OperationError | null = null;
-  if (object.error !== undefined && object.error !== null) {
-    const e = object.error as Record<string, unknown>;
-    if (typeof e !== 'object' || typeof e.code !== 'string' || typeof e.message !== 'string') {
-      throw badRequest("'error' must be an object with string 'code' and 'message'.");
-    }
-    error = { code: e.code.slice(0, 128), message: e.message.slice(0, 1024) };
-  }
-  const diagnostics = object.diagnostics;
-  if (diagnostics !== undefined && diagnostics !== null && (typeof diagnostics !== 'object' || Array.isArray(diagnostics))) {
-    throw badRequest("'diagnostics' must be an object.");
-  }
+/** POST /agent/v1/operations/{id}/result. An error's code and message are cut to 128 and 1024 characters, not refused. */
+export const resultReportSchema = {
+  title: 'resultReport',
+  type: 'object',
+  required: ['status'],
+  additionalProperties: false,
+  properties: {
+    status: { type: 'string', enum: ['successful', 'failed', 'cancelled'] },
+    installed: { ...installedSchema, type: ['object', 'null'] },
+    error: {
+      type: ['object', 'null'],
+      required: ['code', 'message'],
+      properties: { code: { type: 'string' }, message: { type: 'string' } },
+    },
+    diagnostics: { type: ['object', 'null'], description: 'what a deviceDiagnostics operation collected' },
+  },
+} as const;
+
+/** A result report from its body, already checked against resultReportSchema; absent parts are null. */
+export function resultReportOf(body: ResultBody): ResultReport {
+  const error = body.error as { code: string; message: string } | null | undefined;
   return {
-    status,
-    installed: object.installed === undefined || object.installed === null ? null : parseInstalled(object.installed),
-    error,
-    diagnostics: (diagnostics as Record<string, unknown> | undefined) ?? null,
+    status: body.status,
+    installed: body.installed ?? null,
+    error: error ? { code: error.code.slice(0, 128), message: error.message.slice(0, 1024) } : null,
+    diagnostics: body.diagnostics ?? null,
   };
 }

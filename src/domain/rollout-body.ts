@@ -1,14 +1,13 @@
-import { rejectUnknown, requireObject } from './action-body.js';
 import { softwareTypes } from './enums.js';
 import { badRequest } from './errors.js';
-import type { RetryPolicy, Rollout, RolloutTarget, StageSpec } from './rollout.js';
-import { versionTextPattern } from './software-catalog.js';
+import { deviceTargetSchema, displayNameSchema, distinctTarget } from './request-schemas.js';
+import type { RetryPolicy, Rollout, StageSpec } from './rollout.js';
+import { versionSchema } from './software-catalog.js';
 
 /** A rollout's create body, checked; the target's $filter is still text (the OData layer parses it). */
 export type RolloutBody = Pick<Rollout, 'displayName' | 'softwareType' | 'softwareVersion' | 'target' | 'includeNewDevices' | 'stages' | 'retry'>;
 
 const maxStages = 20;
-const maxDeviceIds = 1000;
 
 /** Without `stages`: one stage of every target, no limit, no threshold (Graph's one-by-one, in one call). */
 const defaultStage: StageSpec = {
@@ -17,86 +16,80 @@ const defaultStage: StageSpec = {
 
 const defaultRetry: RetryPolicy = { maxAttempts: 1, initialBackoffSeconds: 60 };
 
-/** Validates a POST /teamwork/softwareRollouts body strictly: unknown properties and out-of-range numbers are 400s naming them. */
-export function parseRolloutBody(body: unknown): RolloutBody {
-  const o = requireObject(body);
-  rejectUnknown(o, ['displayName', 'softwareType', 'softwareVersion', 'target', 'includeNewDevices', 'stages', 'retry'], 'softwareRollout');
-  if (typeof o.displayName !== 'string' || o.displayName.trim() === '' || o.displayName.length > 256) {
-    throw badRequest("'displayName' is required: a string of 1 to 256 characters.");
-  }
-  const softwareType = softwareTypes.find((t) => t === o.softwareType);
-  if (!softwareType) throw badRequest(`'softwareType' is required, one of ${softwareTypes.join(', ')}.`);
-  let softwareVersion: string | null = null;
-  if (o.softwareVersion !== undefined && o.softwareVersion !== null) {
-    if (typeof o.softwareVersion !== 'string' || !versionTextPattern.test(o.softwareVersion)) {
-      throw badRequest("'softwareVersion' must be 1 to 64 characters of letters, digits and '.', '-', '+', '_' (or omitted: the newest each device is offered).");
-    }
-    softwareVersion = o.softwareVersion;
-  }
-  const includeNewDevices = o.includeNewDevices ?? false;
-  if (typeof includeNewDevices !== 'boolean') throw badRequest("'includeNewDevices' must be true or false.");
-  const target = parseTarget(o.target);
-  if (includeNewDevices && 'deviceIds' in target) throw badRequest("'includeNewDevices' needs a target 'filter': a list of ids names no device that enrolls later.");
-  const stages = o.stages === undefined ? [defaultStage] : parseStages(o.stages);
-  return { displayName: o.displayName, softwareType, softwareVersion, target, includeNewDevices, stages, retry: parseRetry(o.retry) };
-}
+const wholeNumber = (minimum: number, maximum: number, description?: string) =>
+  ({ type: ['integer', 'null'], minimum, maximum, ...(description ? { description } : {}) }) as const;
 
-function parseTarget(raw: unknown): RolloutTarget {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw badRequest("'target' is required: {\"filter\": \"<a devices $filter>\"} or {\"deviceIds\": [...]}.");
-  }
-  const t = raw as Record<string, unknown>;
-  rejectUnknown(t, ['filter', 'deviceIds'], 'softwareRolloutTarget');
-  if ((t.filter === undefined) === (t.deviceIds === undefined)) throw badRequest("'target' needs exactly one of 'filter' and 'deviceIds'.");
-  if (t.filter !== undefined) {
-    if (typeof t.filter !== 'string' || t.filter.trim() === '') throw badRequest("'target.filter' must be a devices $filter, e.g. \"deviceType eq 'teamsRoom'\".");
-    return { filter: t.filter };
-  }
-  const ids = t.deviceIds;
-  if (!Array.isArray(ids) || ids.length === 0 || ids.length > maxDeviceIds || !ids.every((id) => typeof id === 'string' && id.length > 0 && id.length <= 64)) {
-    throw badRequest(`'target.deviceIds' must be a list of 1 to ${maxDeviceIds} device ids.`);
-  }
-  return { deviceIds: [...new Set(ids as string[])] };
-}
+const stageSchema = {
+  title: 'softwareRolloutStage',
+  description: "'percent' or 'count' of the target, not both (neither: 100 percent)",
+  type: 'object',
+  additionalProperties: false,
+  not: { required: ['percent', 'count'] },
+  properties: {
+    percent: wholeNumber(1, 100, 'of all the targets, rounded up'),
+    count: wholeNumber(1, 10_000_000),
+    concurrency: wholeNumber(1, 100_000, 'devices running at once; null: no limit'),
+    minSuccessPercent: wholeNumber(0, 100, 'successes the stage needs before the next begins (default 0)'),
+    maxFailurePercent: wholeNumber(0, 100, 'failures that pause the rollout; null: none'),
+    soakMinutes: wholeNumber(0, 60 * 24 * 90, 'wait after the stage before the next (default 0)'),
+    requiresApproval: { type: ['boolean', 'null'], description: 'the stage begins only after approve' },
+  },
+} as const;
 
-function parseStages(raw: unknown): StageSpec[] {
-  if (!Array.isArray(raw) || raw.length === 0 || raw.length > maxStages) throw badRequest(`'stages' must be a list of 1 to ${maxStages} stages.`);
-  return raw.map((stage, i) => {
-    const at = `stages[${i}]`;
-    if (stage === null || typeof stage !== 'object' || Array.isArray(stage)) throw badRequest(`'${at}' must be an object.`);
-    const s = stage as Record<string, unknown>;
-    rejectUnknown(s, ['percent', 'count', 'concurrency', 'minSuccessPercent', 'maxFailurePercent', 'soakMinutes', 'requiresApproval'], 'softwareRolloutStage');
-    if (s.percent !== undefined && s.count !== undefined) throw badRequest(`'${at}' takes 'percent' or 'count', not both.`);
-    const percent = s.percent === undefined && s.count === undefined ? 100 : optionalNumber(s.percent, `${at}.percent`, 1, 100);
-    const requiresApproval = s.requiresApproval ?? false;
-    if (typeof requiresApproval !== 'boolean') throw badRequest(`'${at}.requiresApproval' must be true or false.`);
-    return {
-      percent,
-      count: optionalNumber(s.count, `${at}.count`, 1, 10_000_000),
-      concurrency: optionalNumber(s.concurrency, `${at}.concurrency`, 1, 100_000),
-      minSuccessPercent: optionalNumber(s.minSuccessPercent, `${at}.minSuccessPercent`, 0, 100) ?? 0,
-      maxFailurePercent: optionalNumber(s.maxFailurePercent, `${at}.maxFailurePercent`, 0, 100),
-      soakMinutes: optionalNumber(s.soakMinutes, `${at}.soakMinutes`, 0, 60 * 24 * 90) ?? 0,
-      requiresApproval,
-    };
-  });
-}
+/** POST /teamwork/softwareRollouts: unknown properties and out-of-range numbers are 400s naming them. */
+export const rolloutBodySchema = {
+  title: 'softwareRollout',
+  type: 'object',
+  required: ['displayName', 'softwareType', 'target'],
+  additionalProperties: false,
+  properties: {
+    displayName: displayNameSchema,
+    softwareType: { type: 'string', enum: softwareTypes },
+    softwareVersion: { ...versionSchema, type: ['string', 'null'], description: `${versionSchema.description}; omitted: the newest each device is offered` },
+    target: deviceTargetSchema('softwareRolloutTarget'),
+    includeNewDevices: { type: ['boolean', 'null'], description: 'devices that come to match the filter later join the rollout' },
+    stages: { type: 'array', minItems: 1, maxItems: maxStages, items: stageSchema },
+    retry: {
+      title: 'softwareRolloutRetry',
+      type: ['object', 'null'],
+      additionalProperties: false,
+      properties: {
+        maxAttempts: wholeNumber(1, 10, 'attempts per device, the first included (default 1)'),
+        initialBackoffSeconds: wholeNumber(1, 3600, 'the wait before the second attempt, doubled for each later one (default 60)'),
+      },
+    },
+  },
+} as const;
 
-function parseRetry(raw: unknown): RetryPolicy {
-  if (raw === undefined || raw === null) return defaultRetry;
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw badRequest("'retry' must be an object: {\"maxAttempts\": 3}.");
-  const r = raw as Record<string, unknown>;
-  rejectUnknown(r, ['maxAttempts', 'initialBackoffSeconds'], 'softwareRolloutRetry');
+type Nullable<T> = { [K in keyof T]?: T[K] | null };
+type RolloutRequest = Pick<RolloutBody, 'displayName' | 'softwareType' | 'target'> & Nullable<Pick<RolloutBody, 'softwareVersion' | 'includeNewDevices'>> & {
+  stages?: Array<Nullable<StageSpec>>;
+  retry?: Nullable<RetryPolicy> | null;
+};
+
+/** A rollout from its body, already checked against rolloutBodySchema: its defaults, and the rule across properties the schema leaves out. */
+export function rolloutBodyOf(body: RolloutRequest): RolloutBody {
+  const includeNewDevices = body.includeNewDevices ?? false;
+  if (includeNewDevices && 'deviceIds' in body.target) throw badRequest("'includeNewDevices' needs a target 'filter': a list of ids names no device that enrolls later.");
+  const stages = body.stages?.map((s): StageSpec => ({
+    percent: s.percent === undefined && s.count === undefined ? 100 : s.percent ?? null,
+    count: s.count ?? null,
+    concurrency: s.concurrency ?? null,
+    minSuccessPercent: s.minSuccessPercent ?? 0,
+    maxFailurePercent: s.maxFailurePercent ?? null,
+    soakMinutes: s.soakMinutes ?? 0,
+    requiresApproval: s.requiresApproval ?? false,
+  }));
   return {
-    maxAttempts: optionalNumber(r.maxAttempts, 'retry.maxAttempts', 1, 10) ?? defaultRetry.maxAttempts,
-    initialBackoffSeconds: optionalNumber(r.initialBackoffSeconds, 'retry.initialBackoffSeconds', 1, 3600) ?? defaultRetry.initialBackoffSeconds,
+    displayName: body.displayName,
+    softwareType: body.softwareType,
+    softwareVersion: body.softwareVersion ?? null,
+    target: distinctTarget(body.target),
+    includeNewDevices,
+    stages: stages ?? [defaultStage],
+    retry: {
+      maxAttempts: body.retry?.maxAttempts ?? defaultRetry.maxAttempts,
+      initialBackoffSeconds: body.retry?.initialBackoffSeconds ?? defaultRetry.initialBackoffSeconds,
+    },
   };
-}
-
-function optionalNumber(value: unknown, name: string, min: number, max: number): number | null {
-  if (value === undefined || value === null) return null;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw badRequest(`'${name}' must be a whole number from ${min} to ${max}.`);
-  }
-  return value;
 }

@@ -1,3 +1,4 @@
+import type { DeviceTarget } from './request-schemas.js';
 import type { SoftwareType } from './enums.js';
 import type { IdentitySet } from './identity.js';
 
@@ -38,7 +39,7 @@ export interface RetryPolicy {
   initialBackoffSeconds: number;
 }
 
-export type RolloutTarget = { filter: string } | { deviceIds: string[] };
+export type RolloutTarget = DeviceTarget;
 
 /** Each target device's place in a rollout. */
 export const rolloutDeviceStates = [

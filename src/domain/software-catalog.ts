@@ -4,6 +4,13 @@ import type { DeviceType, SoftwareType } from './enums.js';
 /** What a version string may be, wherever one is accepted: 1-64 letters, digits and . - + _ */
 export const versionTextPattern = /^[A-Za-z0-9.\-+_]{1,64}$/;
 
+/** A version in a request body; the words are the 400's and the API description's. */
+export const versionSchema = {
+  type: 'string',
+  pattern: versionTextPattern.source,
+  description: "1 to 64 characters of letters, digits and '.', '-', '+', '_'",
+} as const;
+
 /** One installable version. deviceType/model narrow it; null means "any". */
 export interface CatalogEntry {
   tenantId: string;

@@ -59,8 +59,7 @@ const allOperations = /^\/?teamwork\/devices\/operations$/i;
 const softwareRollouts = /^\/?teamwork\/softwareRollouts$/i;
 
 /** Parses a `resource`: the three this service notifies about, else 400. */
-export function parseResource(value: unknown): SubscribedResource {
-  if (typeof value !== 'string') throw badRequest("'resource' is required and must be a string.");
+export function parseResource(value: string): SubscribedResource {
   if (allOperations.test(value)) return { resource: 'teamwork/devices/operations', kind: 'operation', deviceId: null };
   const device = deviceOperations.exec(value);
   if (device) return { resource: `teamwork/devices/${device[1]}/operations`, kind: 'operation', deviceId: device[1] };
@@ -69,8 +68,8 @@ export function parseResource(value: unknown): SubscribedResource {
 }
 
 /** Parses Graph's comma-separated `changeType` ("created", "updated", "created,updated"). */
-export function parseChangeTypes(value: unknown): ChangeType[] {
-  if (typeof value !== 'string' || value.trim() === '') throw badRequest("'changeType' is required: a comma-separated list of created, updated.");
+export function parseChangeTypes(value: string): ChangeType[] {
+  if (value.trim() === '') throw badRequest("'changeType' is required: a comma-separated list of created, updated.");
   const parts = value.split(',').map((part) => part.trim());
   const result: ChangeType[] = [];
   for (const part of parts) {
@@ -87,9 +86,7 @@ export function parseChangeTypes(value: unknown): ChangeType[] {
  * machine, as in development and tests), with no user name or password in it. Redirects are
  * never followed when delivering, so the URL checked here is the one that is called.
  */
-export function parseNotificationUrl(value: unknown): string {
-  if (typeof value !== 'string' || value.length === 0) throw badRequest("'notificationUrl' is required and must be a string.");
-  if (value.length > maxNotificationUrlLength) throw badRequest(`'notificationUrl' must be at most ${maxNotificationUrlLength} characters.`);
+export function parseNotificationUrl(value: string): string {
   let url: URL;
   try {
     url = new URL(value);
@@ -103,23 +100,14 @@ export function parseNotificationUrl(value: unknown): string {
   throw badRequest(`The Uri scheme '${url.protocol.replace(':', '').slice(0, 16)}' is not supported for 'notificationUrl': use https (plain http only to a loopback address).`);
 }
 
-/** An expirationDateTime: after `now`, at most maxSubscriptionMinutes later. */
-export function parseExpiration(value: unknown, now: number): string {
-  const at = typeof value === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(value) ? Date.parse(value) : NaN;
-  if (Number.isNaN(at)) throw badRequest("'expirationDateTime' is required: an ISO 8601 date and time.");
+/** An expirationDateTime (its form checked by the schema): after `now`, at most maxSubscriptionMinutes later. */
+export function parseExpiration(value: string, now: number): string {
+  const at = Date.parse(value);
   if (at <= now) throw badRequest('Subscription expiration must be in the future.');
   if (at > now + maxSubscriptionMinutes * 60_000) {
     throw badRequest(`Subscription expiration can only be ${maxSubscriptionMinutes} minutes in the future.`);
   }
   return new Date(at).toISOString();
-}
-
-export function parseClientState(value: unknown): string | null {
-  if (value === undefined || value === null) return null;
-  if (typeof value !== 'string' || value.length > maxClientStateLength) {
-    throw badRequest(`'clientState' must be a string of at most ${maxClientStateLength} characters.`);
-  }
-  return value;
 }
 
 export interface SubscriptionRequest {
@@ -130,30 +118,60 @@ export interface SubscriptionRequest {
   expirationDateTime: string;
 }
 
-/** Graph properties clients send that change nothing here (the SDKs' defaults). */
-const ignoredProperties = new Set(['@odata.type', 'latestSupportedTlsVersion', 'includeResourceData', 'notificationUrlAppId']);
+const expirationSchema = {
+  type: 'string',
+  format: 'date-time',
+  description: `an ISO 8601 date and time with its offset, in the future, at most ${maxSubscriptionMinutes} minutes ahead`,
+} as const;
+const notificationUrlSchema = {
+  type: 'string',
+  maxLength: maxNotificationUrlLength,
+  description: 'an absolute https URL (plain http only to a loopback address), without user name, password or fragment',
+} as const;
 
-function objectBody(body: unknown): Record<string, unknown> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('The body must be a JSON object.');
-  return body as Record<string, unknown>;
-}
+/** Graph properties clients send that change nothing here (the SDKs' defaults): accepted, ignored. */
+const ignoredProperties = {
+  '@odata.type': { type: 'string' },
+  latestSupportedTlsVersion: { type: ['string', 'null'] },
+  notificationUrlAppId: { type: ['string', 'null'] },
+  includeResourceData: { type: 'boolean', const: false, description: "false: notifications carry the resource's id and status, never its data" },
+} as const;
 
-function refuseUnknown(body: Record<string, unknown>, known: string[]): void {
-  const unknown = Object.keys(body).filter((key) => !known.includes(key) && !ignoredProperties.has(key));
-  if (unknown.length) throw badRequest(`Unsupported properties: ${unknown.slice(0, 8).map((k) => `'${k.slice(0, 64)}'`).join(', ')}.`);
-  if (body.includeResourceData === true) throw badRequest("'includeResourceData' is not supported: notifications carry the resource's id and status.");
-}
+/** The body of `POST /subscriptions`; the rules beyond it are parseSubscriptionRequest's. */
+export const subscriptionRequestSchema = {
+  title: 'microsoft.graph.subscription',
+  type: 'object',
+  required: ['changeType', 'resource', 'notificationUrl', 'expirationDateTime'],
+  additionalProperties: false,
+  properties: {
+    changeType: { type: 'string', description: 'a comma-separated list of created, updated' },
+    resource: { type: 'string', description: 'teamwork/devices/{id}/operations, teamwork/devices/operations or teamwork/softwareRollouts' },
+    notificationUrl: notificationUrlSchema,
+    clientState: { type: ['string', 'null'], maxLength: maxClientStateLength },
+    expirationDateTime: expirationSchema,
+    ...ignoredProperties,
+  },
+} as const;
 
-/** The body of `POST /subscriptions`. */
-export function parseSubscriptionRequest(body: unknown, now: number): SubscriptionRequest {
-  const o = objectBody(body);
-  refuseUnknown(o, ['changeType', 'resource', 'notificationUrl', 'clientState', 'expirationDateTime']);
+/** The body of `PATCH /subscriptions/{id}`: a renewal and/or a new notificationUrl. */
+export const subscriptionChangeSchema = {
+  title: 'microsoft.graph.subscription',
+  type: 'object',
+  additionalProperties: false,
+  properties: { expirationDateTime: expirationSchema, notificationUrl: notificationUrlSchema, ...ignoredProperties },
+} as const;
+
+/** A POST /subscriptions body as its schema admits it. */
+export type SubscriptionBody = { changeType: string; resource: string; notificationUrl: string; clientState?: string | null; expirationDateTime: string };
+
+/** A `POST /subscriptions` body, already checked against subscriptionRequestSchema, read with the rules it leaves out. */
+export function parseSubscriptionRequest(body: SubscriptionBody, now: number): SubscriptionRequest {
   return {
-    changeTypes: parseChangeTypes(o.changeType),
-    resource: parseResource(o.resource),
-    notificationUrl: parseNotificationUrl(o.notificationUrl),
-    clientState: parseClientState(o.clientState),
-    expirationDateTime: parseExpiration(o.expirationDateTime, now),
+    changeTypes: parseChangeTypes(body.changeType),
+    resource: parseResource(body.resource),
+    notificationUrl: parseNotificationUrl(body.notificationUrl),
+    clientState: body.clientState ?? null,
+    expirationDateTime: parseExpiration(body.expirationDateTime, now),
   };
 }
 
@@ -162,13 +180,11 @@ export interface SubscriptionChange {
   notificationUrl?: string;
 }
 
-/** The body of `PATCH /subscriptions/{id}`: a renewal (expirationDateTime) and/or a new notificationUrl. */
-export function parseSubscriptionChange(body: unknown, now: number): SubscriptionChange {
-  const o = objectBody(body);
-  refuseUnknown(o, ['expirationDateTime', 'notificationUrl']);
+/** A `PATCH /subscriptions/{id}` body, already checked against subscriptionChangeSchema. */
+export function parseSubscriptionChange(body: SubscriptionChange, now: number): SubscriptionChange {
   const change: SubscriptionChange = {};
-  if (o.expirationDateTime !== undefined) change.expirationDateTime = parseExpiration(o.expirationDateTime, now);
-  if (o.notificationUrl !== undefined) change.notificationUrl = parseNotificationUrl(o.notificationUrl);
+  if (body.expirationDateTime !== undefined) change.expirationDateTime = parseExpiration(body.expirationDateTime, now);
+  if (body.notificationUrl !== undefined) change.notificationUrl = parseNotificationUrl(body.notificationUrl);
   if (Object.keys(change).length === 0) throw badRequest("Nothing to change: give 'expirationDateTime' and/or 'notificationUrl'.");
   return change;
 }

@@ -33,6 +33,9 @@ const dayMs = 86_400_000;
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
 /** Whether Intl knows this IANA time zone name. */
+/** A wall-clock time of day, HH:MM or HH:MM:SS. */
+export const startTimePattern = /^([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$/;
+
 export function isTimeZone(name: string): boolean {
   if (name.length === 0 || name.length > 64) return false;
   try {
@@ -45,7 +48,7 @@ export function isTimeZone(name: string): boolean {
 
 /** HH:MM[:SS] as seconds after midnight, or null when malformed. */
 export function startSeconds(startTime: string): number | null {
-  const match = /^([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$/.exec(startTime);
+  const match = startTimePattern.exec(startTime);
   if (!match) return null;
   return Number(match[1]) * 3600 + Number(match[2]) * 60 + Number(match[3] ?? 0);
 }

@@ -12,6 +12,7 @@ import type { ArtifactContent } from '../store/artifact-store.js';
 import type { DeviceRef, EnrollmentToken, Store } from '../store/store.js';
 import type { Page } from '../store/device-query.js';
 import type { RolloutDevice, RolloutPageQuery } from '../store/rollout-store.js';
+import type { SubscriptionBody, SubscriptionChange } from '../domain/subscription.js';
 import type { StoredSubscription } from '../store/subscription-store.js';
 import { actorOf, type AuditActor } from '../domain/audit.js';
 import { isoNow, systemClock, type Clock } from '../domain/clock.js';
@@ -199,7 +200,7 @@ export class Engine {
   }
 
   /** Creates a change-notification subscription after its receiver's validation handshake (the reply shows its signing secret). */
-  createSubscription(caller: Caller, body: unknown): Promise<StoredSubscription> {
+  createSubscription(caller: Caller, body: SubscriptionBody): Promise<StoredSubscription> {
     return this.subscriptions.create(caller, body);
   }
 
@@ -212,7 +213,7 @@ export class Engine {
   }
 
   /** Renews or moves a subscription (and reactivates a suspended one); `mayChangeAny`: not only the caller's application's. */
-  renewSubscription(caller: Caller, id: string, body: unknown, mayChangeAny: boolean): Promise<StoredSubscription> {
+  renewSubscription(caller: Caller, id: string, body: SubscriptionChange, mayChangeAny: boolean): Promise<StoredSubscription> {
     return this.subscriptions.renew(caller, id, body, mayChangeAny);
   }
 

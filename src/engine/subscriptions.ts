@@ -3,7 +3,7 @@ import { isoNow, type Clock } from '../domain/clock.js';
 import { badRequest, notFound, ServiceError } from '../domain/errors.js';
 import type { Caller } from '../domain/identity.js';
 import {
-  maxSubscriptionsPerTenant, parseSubscriptionChange, parseSubscriptionRequest,
+  maxSubscriptionsPerTenant, parseSubscriptionChange, parseSubscriptionRequest, type SubscriptionBody, type SubscriptionChange,
 } from '../domain/subscription.js';
 import type { Store } from '../store/store.js';
 import type { StoredSubscription } from '../store/subscription-store.js';
@@ -20,7 +20,7 @@ export class Subscriptions {
   ) {}
 
   /** Validates the body and the receiver, then saves; the reply (only this one) shows the signing secret. */
-  async create(caller: Caller, body: unknown): Promise<StoredSubscription> {
+  async create(caller: Caller, body: SubscriptionBody): Promise<StoredSubscription> {
     const request = parseSubscriptionRequest(body, this.clock.now());
     const { deviceId } = request.resource;
     if (deviceId !== null && !(await this.store.getDevice(caller.tenantId, deviceId))) {
@@ -66,7 +66,7 @@ export class Subscriptions {
    * either makes a suspended one active again. `mayChangeAny`: the caller may change other
    * applications' subscriptions of its tenant (ReadWrite); otherwise only its application's.
    */
-  async renew(caller: Caller, id: string, body: unknown, mayChangeAny: boolean): Promise<StoredSubscription> {
+  async renew(caller: Caller, id: string, body: SubscriptionChange, mayChangeAny: boolean): Promise<StoredSubscription> {
     await this.changeable(caller, id, mayChangeAny);
     const change = parseSubscriptionChange(body, this.clock.now());
     if (change.notificationUrl !== undefined) await this.handshake(change.notificationUrl);

@@ -20,8 +20,10 @@ import { addConsoleRoutes, type ConsoleOptions } from './console-routes.js';
 import { installJsonBodies } from './json-bodies.js';
 import { defaultSheddingLimits, installLoadShedding, type SheddingLimits } from './load-shedding.js';
 import { rateLimitRules } from './rate-limits.js';
+import { addApiDescriptionRoutes, installApiDescription } from './openapi.js';
 import { installGraphAuth } from './request-caller.js';
 import { RouteTable } from './route-table.js';
+import { requestValidation } from './request-validation.js';
 import { installServiceUrl } from './service-url.js';
 import { installSubRequests } from './sub-requests.js';
 import { addHealthRoutes } from './health-routes.js';
@@ -77,7 +79,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ...(options.https ? { https: options.https } : {}),
     // Fastify (proxy-addr) believes X-Forwarded-* only from a peer in this list.
     trustProxy: options.trustProxy?.length ? options.trustProxy : false,
+    ...requestValidation(),
   } as FastifyServerOptions);
+  await installApiDescription(app);
   if (options.connectionLimits) applyConnectionLimits(app, options.connectionLimits, options.log ?? null);
   installServiceUrl(app, options.publicUrl ?? null);
 
@@ -109,6 +113,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   addAgentRoutes(app, agentRoutes, options.engine, credentials, new AgentThrottle(options.agentLimits ?? defaultAgentLimits));
   agentRoutes.closeWith405();
   if (options.console) await addConsoleRoutes(app, options.console, options.store);
+  await addApiDescriptionRoutes(app);
   return app;
 }
 

@@ -12,14 +12,15 @@ export const maxJsonDepth = 32;
 const loneSurrogate = /\p{Cs}/u;
 
 /**
- * Only JSON bodies are accepted (anything else is a 415). An empty JSON body counts as
- * no body, because restart and runDiagnostics are documented without one.
+ * Only JSON bodies are accepted (anything else is a 415). An empty JSON body reads as `{}`,
+ * the body of restart and runDiagnostics, documented without one; a route's schema decides
+ * whether `{}` will do.
  */
 export function installJsonBodies(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, text, done) => {
     const raw = (text as string).trim();
-    if (raw === '') return done(null, undefined);
+    if (raw === '') return done(null, {});
     let value: unknown;
     try {
       value = JSON.parse(raw);

@@ -1,4 +1,4 @@
-import type { FastifyInstance, RouteHandlerMethod } from 'fastify';
+import type { FastifyInstance, FastifySchema, RouteHandlerMethod } from 'fastify';
 import { ServiceError } from '../domain/errors.js';
 import type { RouteAccess } from './request-caller.js';
 import type {} from './sub-requests.js';
@@ -26,17 +26,17 @@ export class RouteTable {
     private readonly batchable = true,
   ) {}
 
-  add(
-    method: Method,
-    urls: string[],
-    access: RouteAccess,
-    handler: RouteHandlerMethod,
-    response?: Record<number, object>,
-  ): void {
+  /**
+   * `schema` is the route's JSON Schemas (`body`, `querystring`, `params`, `response`) and its
+   * words (`summary`, `description`): requests are validated against it before the handler
+   * runs, and /openapi.json is generated from it.
+   */
+  add(method: Method, urls: string[], access: RouteAccess, handler: RouteHandlerMethod, schema: FastifySchema = {}): void {
     for (const prefix of this.prefixes) {
       for (const url of urls) {
         const full = prefix + url;
-        this.app.route({ method, url: full, handler, config: { access, batchable: this.batchable }, ...(response ? { schema: { response } } : {}) });
+        const config = { access, batchable: this.batchable, ...(prefix ? { documentedAs: url } : {}) };
+        this.app.route({ method, url: full, handler, schema, config });
         const known = this.byUrl.get(full) ?? new Set<Method>();
         known.add(method);
         this.byUrl.set(full, known);
@@ -53,6 +53,7 @@ export class RouteTable {
       this.app.route({
         method: [...others, 'OPTIONS'],
         url,
+        schema: { hide: true },
         config: { access: 'none', batchable: this.batchable },
         handler: async (request) => {
           throw new ServiceError('methodNotAllowed', `The method '${request.method}' is not allowed on this resource; allowed: ${allow}.`, { allow });
@@ -60,4 +61,12 @@ export class RouteTable {
       });
     }
   }
+}
+
+/**
+ * A body that may be left out: checked against `schema` only when one is sent as JSON (an
+ * empty JSON body reads as `{}`). A plain `body` schema also refuses a missing body.
+ */
+export function optionalBody(schema: object): { content: { 'application/json': { schema: object } } } {
+  return { content: { 'application/json': { schema } } };
 }

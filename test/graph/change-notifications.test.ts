@@ -182,7 +182,7 @@ describe('the validation handshake', () => {
     await refused({ changeType: '' }, /changeType/);
     await refused({ resource: 'users' }, /Resource 'users' is not supported/);
     await refused({ resource: 42 }, /resource/);
-    await refused({ lifecycleNotificationUrl: hook.url }, /Unsupported properties: 'lifecycleNotificationUrl'/);
+    await refused({ lifecycleNotificationUrl: hook.url }, /The property 'lifecycleNotificationUrl' does not exist/);
     await refused({ includeResourceData: true }, /includeResourceData/);
     await refused({ resource: 'teamwork/devices/no-such-device/operations' }, /no-such-device/, 404);
     await refused({ resource: `teamwork/devices/${devicesB[0]}/operations` }, /does not exist/, 404);

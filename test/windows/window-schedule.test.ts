@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ServiceError } from '../../src/domain/errors.js';
-import { deviceTimeZone, parseWindowBody } from '../../src/domain/maintenance-window.js';
+import { deviceTimeZone, windowChangesOf, type WindowChanges } from '../../src/domain/maintenance-window.js';
 import { combinedState, daysOfWeek, windowState, type WindowSchedule } from '../../src/domain/window-schedule.js';
 
 /** The schedule arithmetic of maintenance windows (pure: no server, no clock). */
@@ -112,7 +112,7 @@ describe('window bodies and device time zones', () => {
     schedule: { daysOfWeek: ['friday', 'monday'], startTime: '22:00', durationMinutes: 120, timeZone: 'Europe/Berlin' },
   };
   const refused = (body: unknown, create: boolean, field: string) => {
-    assert.throws(() => parseWindowBody(body, create), (error: unknown) => {
+    assert.throws(() => windowChangesOf(body as WindowChanges, create), (error: unknown) => {
       assert.ok(error instanceof ServiceError);
       assert.equal(error.status, 400);
       assert.ok(error.message.includes(field), `${error.message} names ${field}`);
@@ -121,25 +121,15 @@ describe('window bodies and device time zones', () => {
   };
 
   test('a valid body; days come back in week order', () => {
-    const parsed = parseWindowBody(valid, true);
+    const parsed = windowChangesOf(valid as WindowChanges, true);
     assert.deepEqual(parsed.schedule?.daysOfWeek, ['monday', 'friday']);
-    assert.deepEqual(parseWindowBody({ target: { deviceIds: ['a', 'a', 'b'] } }, false), { target: { deviceIds: ['a', 'b'] } });
+    assert.deepEqual(windowChangesOf({ target: { deviceIds: ['a', 'a', 'b'] } }, false), { target: { deviceIds: ['a', 'b'] } });
   });
 
-  test('each invalid field is named', () => {
-    refused({ ...valid, displayName: '' }, true, 'displayName');
-    refused({ ...valid, extra: 1 }, true, 'extra');
-    refused({ ...valid, target: { filter: 'x', deviceIds: ['a'] } }, true, 'target');
-    refused({ ...valid, target: { deviceIds: Array.from({ length: 1001 }, (_, i) => `d${i}`) } }, true, 'target.deviceIds');
-    refused({ ...valid, schedule: { ...valid.schedule, daysOfWeek: ['Monday'] } }, true, 'schedule.daysOfWeek');
-    refused({ ...valid, schedule: { ...valid.schedule, daysOfWeek: [] } }, true, 'schedule.daysOfWeek');
-    refused({ ...valid, schedule: { ...valid.schedule, startTime: '24:00' } }, true, 'schedule.startTime');
-    refused({ ...valid, schedule: { ...valid.schedule, durationMinutes: 29 } }, true, 'schedule.durationMinutes');
-    refused({ ...valid, schedule: { ...valid.schedule, durationMinutes: 1441 } }, true, 'schedule.durationMinutes');
+  // The body's shape is its JSON Schema's (maintenance-windows-api.test.ts sends those cases over HTTP); these are the rules after it.
+  test('the rules no schema says are named', () => {
     refused({ ...valid, schedule: { ...valid.schedule, timeZone: 'Mars/Olympus' } }, true, 'schedule.timeZone');
-    refused({ displayName: 'x' }, true, 'target');
     refused({}, false, 'at least one');
-    refused([], true, 'JSON object');
   });
 
   test("a device's time zone: its configuration's timeZone, else Graph's dateTimeConfiguration (Windows names too)", () => {

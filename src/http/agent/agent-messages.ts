@@ -1,76 +1,88 @@
-import type { EnrollRequest, InventoryBody, ProgressBody } from '../../domain/agent-protocol.js';
-import { deviceTypes, activityStates, type ActivityState } from '../../domain/enums.js';
+import type { EnrollRequest, ProgressBody } from '../../domain/agent-protocol.js';
+import type { HardwareDetail } from '../../domain/device.js';
+import { activityStates, deviceTypes, type DeviceType } from '../../domain/enums.js';
 import { badRequest } from '../../domain/errors.js';
-import { parseInstalled } from '../../domain/operation-result.js';
+import { installedSchema } from '../../domain/operation-result.js';
 
-export function parseEnrollRequest(body: unknown): EnrollRequest {
-  const o = object(body, 'The enrollment request');
-  allowOnly(o, ['enrollmentToken', 'deviceType', 'hardwareDetail', 'installed', 'displayName']);
-  const token = o.enrollmentToken ?? null;
-  if (token !== null && (typeof token !== 'string' || token.length > 200)) throw badRequest("'enrollmentToken' must be a string.");
-  const deviceType = deviceTypes.find((t) => t === o.deviceType);
-  if (!deviceType) throw badRequest(`'deviceType' must be one of ${deviceTypes.join(', ')}.`);
-  const hw = object(o.hardwareDetail, "'hardwareDetail'");
-  allowOnly(hw, ['uniqueId', 'serialNumber', 'manufacturer', 'model', 'macAddresses']);
-  const text = (name: string) => {
-    const v = hw[name];
-    if (v === undefined || v === null) return null;
-    if (typeof v !== 'string' || v.length > 128) throw badRequest(`'hardwareDetail.${name}' must be a string of at most 128 characters.`);
-    return v;
-  };
-  const uniqueId = text('uniqueId');
-  const serialNumber = text('serialNumber');
+/** The agent protocol's request bodies (docs/agent-protocol.md), as the routes validate them and /openapi.json shows them. */
+
+const hardwareText = { type: ['string', 'null'], maxLength: 128 } as const;
+/** A Graph-shaped part of an inventory, stored as sent (the body limit bounds its size). */
+const graphPart = { type: ['object', 'null'] } as const;
+
+export const enrollRequestSchema = {
+  title: 'enrollRequest',
+  description: "New hardware brings an enrollment token; an enrolled device re-enrolls with its credential in Authorization instead. hardwareDetail needs a uniqueId or a serialNumber.",
+  type: 'object',
+  required: ['deviceType', 'hardwareDetail'],
+  additionalProperties: false,
+  properties: {
+    enrollmentToken: { type: ['string', 'null'], maxLength: 200 },
+    deviceType: { type: 'string', enum: deviceTypes },
+    hardwareDetail: {
+      title: 'teamworkHardwareDetail',
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        uniqueId: hardwareText,
+        serialNumber: hardwareText,
+        manufacturer: hardwareText,
+        model: hardwareText,
+        macAddresses: {
+          type: 'array',
+          maxItems: 8,
+          items: { type: 'string', pattern: '^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$', description: 'a MAC address, such as 00-15-5D-01-02-03' },
+        },
+      },
+    },
+    installed: installedSchema,
+    displayName: { type: ['string', 'null'], description: 'kept to its first 256 characters' },
+  },
+} as const;
+
+/** The inventory message, also the heartbeat; every part is optional. */
+export const inventoryReportSchema = {
+  title: 'inventoryReport',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    installed: installedSchema,
+    activityState: { type: 'string', enum: activityStates },
+    peripheralsHealth: graphPart,
+    hardwareHealth: graphPart,
+    loginStatus: graphPart,
+    activePeripherals: graphPart,
+  },
+} as const;
+
+export const progressReportSchema = {
+  title: 'progressReport',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    percent: { type: ['integer', 'null'], minimum: 0, maximum: 100 },
+    message: { type: ['string', 'null'], maxLength: 512 },
+  },
+} as const;
+
+type EnrollBody = Partial<Omit<EnrollRequest, 'hardwareDetail'>> & { deviceType: DeviceType; hardwareDetail: Partial<HardwareDetail> };
+
+/** An enrollment from its body, already checked against enrollRequestSchema, and the one rule the schema leaves out. */
+export function enrollRequestOf(body: EnrollBody): EnrollRequest {
+  const hw = body.hardwareDetail;
+  const uniqueId = hw.uniqueId ?? null;
+  const serialNumber = hw.serialNumber ?? null;
   if (!uniqueId && !serialNumber) throw badRequest("'hardwareDetail' needs a 'uniqueId' or a 'serialNumber'.");
-  const macs = hw.macAddresses ?? [];
-  if (!Array.isArray(macs) || macs.length > 8 || macs.some((m) => typeof m !== 'string' || !/^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$/.test(m))) {
-    throw badRequest("'hardwareDetail.macAddresses' must be a list of MAC addresses.");
-  }
-  const displayName = o.displayName === undefined || o.displayName === null ? null : String(o.displayName).slice(0, 256);
   return {
-    enrollmentToken: token,
-    deviceType,
-    hardwareDetail: { uniqueId, serialNumber, manufacturer: text('manufacturer'), model: text('model'), macAddresses: macs as string[] },
-    installed: o.installed === undefined ? {} : parseInstalled(o.installed),
-    displayName,
+    enrollmentToken: body.enrollmentToken ?? null,
+    deviceType: body.deviceType,
+    hardwareDetail: { uniqueId, serialNumber, manufacturer: hw.manufacturer ?? null, model: hw.model ?? null, macAddresses: hw.macAddresses ?? [] },
+    installed: body.installed ?? {},
+    displayName: body.displayName?.slice(0, 256) ?? null,
   };
 }
 
-/** The inventory/heartbeat message; Graph-shaped parts are kept as objects, bounded in size by the body limit. */
-export function parseInventoryReport(body: unknown): InventoryBody {
-  const o = object(body, 'The inventory report');
-  allowOnly(o, ['installed', 'activityState', 'peripheralsHealth', 'hardwareHealth', 'loginStatus', 'activePeripherals']);
-  const report: InventoryBody = {};
-  if (o.installed !== undefined) report.installed = parseInstalled(o.installed);
-  if (o.activityState !== undefined) {
-    const state = activityStates.find((s) => s === o.activityState);
-    if (!state) throw badRequest(`'activityState' must be one of ${activityStates.join(', ')}.`);
-    report.activityState = state as ActivityState;
-  }
-  for (const part of ['peripheralsHealth', 'hardwareHealth', 'loginStatus', 'activePeripherals'] as const) {
-    if (o[part] === undefined) continue;
-    report[part] = o[part] === null ? null : object(o[part], `'${part}'`);
-  }
-  return report;
-}
-
-export function parseProgress(body: unknown): ProgressBody {
-  const o = object(body ?? {}, 'The progress report');
-  allowOnly(o, ['percent', 'message']);
-  const percent = o.percent ?? null;
-  if (percent !== null && (typeof percent !== 'number' || !Number.isInteger(percent) || percent < 0 || percent > 100)) {
-    throw badRequest("'percent' must be a whole number from 0 to 100.");
-  }
-  const message = o.message ?? null;
-  if (message !== null && (typeof message !== 'string' || message.length > 512)) throw badRequest("'message' must be a string of at most 512 characters.");
-  return { percent: percent as number | null, message: message as string | null };
-}
-
-function object(value: unknown, what: string): Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw badRequest(`${what} must be a JSON object.`);
-  return value as Record<string, unknown>;
-}
-
-function allowOnly(o: Record<string, unknown>, allowed: string[]): void {
-  const unknown = Object.keys(o).filter((k) => !allowed.includes(k));
-  if (unknown.length) throw badRequest(`Unknown properties: ${unknown.map((k) => `'${k.slice(0, 64)}'`).join(', ')}.`);
+/** A progress report from its body (none: no news), already checked against progressReportSchema. */
+export function progressOf(body: Partial<ProgressBody> | undefined): ProgressBody {
+  return { percent: body?.percent ?? null, message: body?.message ?? null };
 }

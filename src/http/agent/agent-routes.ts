@@ -1,12 +1,12 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { agentPaths, maxLongPollSeconds, type CredentialReply, type EnrollReply, type WorkItem } from '../../domain/agent-protocol.js';
+import { agentPaths, maxLongPollSeconds, type CredentialReply, type EnrollReply, type InventoryBody, type ResultBody, type WorkItem } from '../../domain/agent-protocol.js';
 import type { Artifact } from '../../domain/artifact.js';
 import { deviceCredential, hashSecret, newSecret } from '../../domain/device-secrets.js';
 import type { Operation } from '../../domain/operation.js';
-import { parseResultReport } from '../../domain/operation-result.js';
+import { resultReportOf, resultReportSchema } from '../../domain/operation-result.js';
 import type { Engine } from '../../engine/engine.js';
-import type { RouteTable } from '../route-table.js';
-import { parseEnrollRequest, parseInventoryReport, parseProgress } from './agent-messages.js';
+import { optionalBody, type RouteTable } from '../route-table.js';
+import { enrollRequestOf, enrollRequestSchema, inventoryReportSchema, progressOf, progressReportSchema } from './agent-messages.js';
 import type { AgentThrottle } from './agent-limits.js';
 import type { DeviceCredentialVerifier } from '../device-credentials.js';
 import { addArtifactRoute } from './artifact-route.js';
@@ -33,7 +33,7 @@ export function addAgentRoutes(app: FastifyInstance, routes: RouteTable, engine:
     if (request.method === 'POST' && request.routeOptions.url === agentPaths.enroll) throttle.enrollment(request.ip);
   });
   routes.add('POST', [agentPaths.enroll], 'none', async (request, reply) => {
-    const enrollment = await enrollDevice(engine, credentials, parseEnrollRequest(request.body), {
+    const enrollment = await enrollDevice(engine, credentials, enrollRequestOf(request.body as Parameters<typeof enrollRequestOf>[0]), {
       authorization: request.headers.authorization,
       sourceAddress: request.ip,
       deviceQuota: throttle.limits.deviceQuota,
@@ -44,7 +44,7 @@ export function addAgentRoutes(app: FastifyInstance, routes: RouteTable, engine:
       credential: enrollment.credential,
       longPollSeconds: maxLongPollSeconds,
     } satisfies EnrollReply);
-  });
+  }, { body: enrollRequestSchema, security: [{}, { deviceCredential: [] }] });
 
   // The device replaces its credential without downtime: the one it used keeps working for a grace period.
   routes.add('POST', [agentPaths.credential], 'device', async (request, reply) => {
@@ -67,13 +67,13 @@ export function addAgentRoutes(app: FastifyInstance, routes: RouteTable, engine:
     } finally {
       closePoll();
     }
-  });
+  }, { querystring: { type: 'object', properties: { waitSeconds: { type: 'string', description: `seconds to hold the poll open when there is no work, 0 to ${maxLongPollSeconds} (default ${maxLongPollSeconds})` } } } });
 
   routes.add('POST', ['/agent/v1/inventory'], 'device', async (request, reply) => {
     const { tenantId, deviceId } = deviceOf(request);
-    const updated = await engine.reportInventory(tenantId, deviceId, parseInventoryReport(request.body));
+    const updated = await engine.reportInventory(tenantId, deviceId, request.body as InventoryBody);
     return reply.send({ healthStatus: updated.healthStatus });
-  });
+  }, { body: inventoryReportSchema });
 
   routes.add('POST', ['/agent/v1/operations/:operationId/ack'], 'device', async (request, reply) => {
     const { tenantId, deviceId } = deviceOf(request);
@@ -83,15 +83,15 @@ export function addAgentRoutes(app: FastifyInstance, routes: RouteTable, engine:
 
   routes.add('POST', ['/agent/v1/operations/:operationId/progress'], 'device', async (request, reply) => {
     const { tenantId, deviceId } = deviceOf(request);
-    const operation = await engine.reportProgress(tenantId, deviceId, operationIdOf(request), parseProgress(request.body));
+    const operation = await engine.reportProgress(tenantId, deviceId, operationIdOf(request), progressOf(request.body as Parameters<typeof progressOf>[0]));
     return reply.send({ cancelRequested: operation.cancelRequested });
-  });
+  }, { body: optionalBody(progressReportSchema) });
 
   routes.add('POST', ['/agent/v1/operations/:operationId/result'], 'device', async (request, reply) => {
     const { tenantId, deviceId } = deviceOf(request);
-    const operation = await engine.finish(tenantId, deviceId, operationIdOf(request), parseResultReport(request.body));
+    const operation = await engine.finish(tenantId, deviceId, operationIdOf(request), resultReportOf(request.body as ResultBody));
     return reply.send({ operation: workItem(operation) });
-  });
+  }, { body: resultReportSchema });
 
   addArtifactRoute(routes, engine, throttle, deviceOf);
 }

@@ -1,20 +1,21 @@
 import type { FastifyRequest } from 'fastify';
-import { requireEmptyBody } from '../../domain/action-body.js';
+import { emptyBodySchema } from '../../domain/action-body.js';
 import { auditActivities, type AuditActivity, type AuditEvent } from '../../domain/audit.js';
 import { badRequest, notFound } from '../../domain/errors.js';
 import type { Engine } from '../../engine/engine.js';
 import type { EnrollmentToken, Store } from '../../store/store.js';
 import type { DeviceCredentialVerifier } from '../device-credentials.js';
 import { callerOf } from '../request-caller.js';
-import type { RouteTable } from '../route-table.js';
+import { optionalBody, type RouteTable } from '../route-table.js';
 import { sendCollection, sendJson } from './graph-replies.js';
 import { contextUrl, entityBody } from './odata-envelope.js';
 import { parseEnumEqualityFilter } from './odata-filter.js';
-import { parseODataQuery, sequencePosition } from './odata-query.js';
+import { odataQuerySchema, parseODataQuery, sequencePosition, type QueryOptionName } from './odata-query.js';
 
 /** Longest an enrollment token may live. */
 const maxTokenLifetimeMs = 365 * 24 * 3600_000;
 const defaultTokenLifetimeMs = 7 * 24 * 3600_000;
+const auditQuery: QueryOptionName[] = ['filter', 'top', 'skiptoken'];
 
 /**
  * Extensions beside the Graph API, for what Graph has no call for: removing a device,
@@ -31,11 +32,10 @@ export function addAdministrationRoutes(routes: RouteTable, store: Store, engine
   });
 
   routes.add('POST', ['/teamwork/devices/:deviceId/revokeCredential'], 'write', async (request, reply) => {
-    requireEmptyBody(request.body, 'revokeCredential');
     await engine.revokeCredential(callerOf(request), deviceIdOf(request));
     credentials.forget(deviceIdOf(request));
     return reply.code(204).send();
-  });
+  }, { body: optionalBody(emptyBodySchema('revokeCredential')) });
 
   routes.add('GET', ['/teamwork/enrollmentTokens'], 'read', async (request, reply) => {
     const tokens = await store.listEnrollmentTokens(callerOf(request).tenantId);
@@ -43,12 +43,12 @@ export function addAdministrationRoutes(routes: RouteTable, store: Store, engine
   });
 
   routes.add('POST', ['/teamwork/enrollmentTokens'], 'write', async (request, reply) => {
-    const { ttlSeconds, maxUses, description } = parseEnrollmentTokenBody(request.body);
+    const { ttlSeconds, maxUses, description } = enrollmentTokenTermsOf(request.body as EnrollmentTokenBody | undefined);
     const { token, enrollmentToken } = await engine.createEnrollmentToken(callerOf(request), { ttlSeconds, maxUses, description });
     // The token itself is in this reply only; the service keeps its hash.
     const body = { ...enrollmentTokenBody(enrollmentToken), token };
     return sendJson(reply.code(201), entityBody(contextUrl(request, 'teamwork/enrollmentTokens', null, '/$entity'), body));
-  });
+  }, { body: optionalBody(enrollmentTokenBodySchema) });
 
   routes.add('GET', ['/teamwork/enrollmentTokens/:tokenId'], 'read', async (request, reply) => {
     const { tokenId } = request.params as { tokenId: string };
@@ -58,17 +58,16 @@ export function addAdministrationRoutes(routes: RouteTable, store: Store, engine
   });
 
   routes.add('POST', ['/teamwork/enrollmentTokens/:tokenId/revoke'], 'write', async (request, reply) => {
-    requireEmptyBody(request.body, 'revoke');
     const { tokenId } = request.params as { tokenId: string };
     const token = await engine.revokeEnrollmentToken(callerOf(request), tokenId);
     return sendJson(reply, entityBody(contextUrl(request, 'teamwork/enrollmentTokens', null, '/$entity'), enrollmentTokenBody(token)));
-  });
+  }, { body: optionalBody(emptyBodySchema('revoke')) });
 
   routes.add('GET', ['/teamwork/auditEvents'], 'read', async (request, reply) => {
-    const query = parseODataQuery(request.query as Record<string, unknown>, ['filter', 'top', 'skiptoken'], [], { position: sequencePosition, filter: auditActivityFilter });
+    const query = parseODataQuery(request.query as Record<string, unknown>, auditQuery, [], { position: sequencePosition, filter: auditActivityFilter });
     const page = await store.listAudit({ tenantId: callerOf(request).tenantId, top: query.top, beforeSeq: query.position, activity: query.filter });
     return sendCollection(request, reply, 'teamwork/auditEvents', query, page, auditEventBody);
-  });
+  }, { querystring: odataQuerySchema(auditQuery, { filter: "activity eq '<activity>', e.g. activity eq 'operationCreated'" }) });
 }
 
 /** The audit log's `$filter`: `activity eq '<activity>'`, nothing else. */
@@ -101,23 +100,27 @@ export function auditEventBody(event: AuditEvent): Record<string, unknown> {
   };
 }
 
-function parseEnrollmentTokenBody(body: unknown): { ttlSeconds: number; maxUses: number | null; description: string | null } {
-  const o = body === undefined || body === null ? {} : body;
-  if (typeof o !== 'object' || Array.isArray(o)) throw badRequest('The body must be a JSON object.');
-  const { description = null, maxUses = null, expiresDateTime = null, ...rest } = o as Record<string, unknown>;
-  const unknown = Object.keys(rest);
-  if (unknown.length) throw badRequest(`Unknown properties: ${unknown.map((k) => `'${k.slice(0, 64)}'`).join(', ')}.`);
-  if (description !== null && (typeof description !== 'string' || description.length > 256)) {
-    throw badRequest("'description' must be a string of at most 256 characters.");
-  }
-  if (maxUses !== null && !(typeof maxUses === 'number' && Number.isInteger(maxUses) && maxUses >= 1 && maxUses <= 1_000_000)) {
-    throw badRequest("'maxUses' must be a whole number from 1 to 1000000, or null for no limit.");
-  }
+/** POST /teamwork/enrollmentTokens; no body: a token for any number of devices, for seven days. */
+export const enrollmentTokenBodySchema = {
+  title: 'enrollmentToken',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    description: { type: ['string', 'null'], maxLength: 256 },
+    maxUses: { type: ['integer', 'null'], minimum: 1, maximum: 1_000_000, description: 'devices it may enroll; null: no limit' },
+    expiresDateTime: { type: ['string', 'null'], format: 'date-time', description: 'an ISO 8601 time with its offset, within the next 365 days (default: 7 days)' },
+  },
+} as const;
+
+type EnrollmentTokenBody = { description?: string | null; maxUses?: number | null; expiresDateTime?: string | null };
+
+/** The token's terms from its body, already checked against enrollmentTokenBodySchema; its lifetime is checked against now. */
+function enrollmentTokenTermsOf(body: EnrollmentTokenBody | undefined): { ttlSeconds: number; maxUses: number | null; description: string | null } {
+  const { description = null, maxUses = null, expiresDateTime = null } = body ?? {};
   let lifetimeMs = defaultTokenLifetimeMs;
   if (expiresDateTime !== null) {
-    const at = typeof expiresDateTime === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(expiresDateTime) ? Date.parse(expiresDateTime) : NaN;
-    lifetimeMs = at - Date.now();
+    lifetimeMs = Date.parse(expiresDateTime) - Date.now();
     if (!(lifetimeMs > 0 && lifetimeMs <= maxTokenLifetimeMs)) throw badRequest("'expiresDateTime' must be an ISO 8601 time within the next 365 days.");
   }
-  return { ttlSeconds: Math.floor(lifetimeMs / 1000), maxUses: maxUses as number | null, description: description as string | null };
+  return { ttlSeconds: Math.floor(lifetimeMs / 1000), maxUses, description };
 }

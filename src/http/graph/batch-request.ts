@@ -22,14 +22,31 @@ export interface BatchStep {
 }
 
 /**
- * Reads a `$batch` body (`{"requests":[{id, method, url, headers?, body?, dependsOn?}]}`) into
+ * A `$batch` body's schema: its shape. The rules of each request are parseBatch's, whose
+ * messages name the request by its id, which a schema's cannot.
+ */
+export const batchBodySchema = {
+  title: 'batchRequest',
+  type: 'object',
+  required: ['requests'],
+  properties: {
+    requests: {
+      type: 'array',
+      description:
+        `1 to ${maxBatchRequests} requests, each {id, method, url, headers?, body?, dependsOn?}: url relative to the batch's version ` +
+        '(such as /teamwork/devices), a body needs a Content-Type header, ids are compared ignoring case, dependsOn names ids of this batch',
+      items: {},
+    },
+  },
+} as const;
+
+/**
+ * Reads a `$batch` body (already checked against batchBodySchema) (`{"requests":[{id, method, url, headers?, body?, dependsOn?}]}`) into
  * steps, in the order sent, or throws a 400 naming the first problem: a malformed batch runs
  * nothing. `version` ('' or '/beta') is the batch's own; each `url` is relative to it.
  */
-export function parseBatch(body: unknown, version: string): BatchStep[] {
-  if (!isObject(body) || body.requests === undefined) throw badRequest("The batch body must be a JSON object with a 'requests' array.");
+export function parseBatch(body: { requests: unknown[] }, version: string): BatchStep[] {
   const requests = body.requests;
-  if (!Array.isArray(requests)) throw badRequest("The batch's 'requests' must be an array.");
   if (requests.length === 0) throw badRequest(`The batch's 'requests' is empty: a batch holds 1 to ${maxBatchRequests} requests.`);
   if (requests.length > maxBatchRequests) throw badRequest(`The batch holds ${requests.length} requests; at most ${maxBatchRequests} are allowed.`);
 
@@ -46,7 +63,7 @@ export function parseBatch(body: unknown, version: string): BatchStep[] {
     return id;
   });
 
-  const steps = requests.map((raw: Record<string, unknown>, i): BatchStep => {
+  const steps = (requests as Array<Record<string, unknown>>).map((raw, i): BatchStep => {
     const id = ids[i];
     const name = `Request '${shown(id)}'`;
     if (typeof raw.method !== 'string' || raw.method === '') throw badRequest(`${name} of the batch has no 'method'.`);

@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { badRequest, ServiceError } from '../../domain/errors.js';
 import { errorSubResponse, runSubRequest, type SubResponse } from '../sub-requests.js';
 import type { RouteTable } from '../route-table.js';
-import { parseBatch, type BatchStep } from './batch-request.js';
+import { batchBodySchema, parseBatch, type BatchStep } from './batch-request.js';
 
 /**
  * Requests of one batch in flight at once: independent reads finish sooner side by side, and on
@@ -34,11 +34,11 @@ export function addBatchRoutes(routes: RouteTable): void {
   routes.add('POST', ['/$batch'], 'authenticated', async (request, reply) => {
     if (request.outerRequest) throw badRequest('A $batch request cannot be part of a batch: batches cannot be nested.');
     const version = /^\/beta\//i.test(request.routeOptions.url ?? '') ? '/beta' : '';
-    const steps = parseBatch(request.body, version);
+    const steps = parseBatch(request.body as { requests: unknown[] }, version);
     const results = await runSteps(request, steps, allBatches);
     const responses = steps.map((step, i) => batchResponse(step.id, results[i]));
     return reply.type('application/json; charset=utf-8').send(`{"responses":[${responses.join(',')}]}`);
-  });
+  }, { body: batchBodySchema });
 }
 
 /**

@@ -9,12 +9,15 @@ import { deviceBody, documentBody, documentProperties, selectProperties, type Do
 import { sendCollection, sendCount, sendJson } from './graph-replies.js';
 import { deviceExpandable, expandDevices } from './device-expansion.js';
 import { contextUrl, entityBody } from './odata-envelope.js';
-import { parseODataQuery, type PositionReader } from './odata-query.js';
+import { odataQuerySchema, parseODataQuery, type PositionReader, type QueryOptionName } from './odata-query.js';
 import { responseSchemas } from './response-schemas.js';
 import { callerOf } from '../request-caller.js';
 import type { RouteTable } from '../route-table.js';
 
 type Params = { deviceId: string };
+
+const listQuery: QueryOptionName[] = ['filter', 'select', 'top', 'skiptoken', 'skip', 'count', 'orderby', 'expand'];
+const deviceQuery: QueryOptionName[] = ['select', 'expand'];
 
 /** GET routes of /teamwork/devices and the device's three documents. */
 export function addDeviceRoutes(routes: RouteTable, store: Store): void {
@@ -22,7 +25,7 @@ export function addDeviceRoutes(routes: RouteTable, store: Store): void {
 
   routes.add('GET', ['/teamwork/devices'], 'read', async (request, reply) => {
     const caller = callerOf(request);
-    const query = parseODataQuery(request.query as Record<string, unknown>, ['filter', 'select', 'top', 'skiptoken', 'skip', 'count', 'orderby', 'expand'], deviceProperties, listOptions);
+    const query = parseODataQuery(request.query as Record<string, unknown>, listQuery, deviceProperties, listOptions);
     const order = (query.orderBy as DeviceOrderKey[] | null) ?? devicePageOrder(query.filter);
     if (query.position && query.position.keys.length !== order.length) throw badRequest('Invalid $skiptoken.');
     const [page, count] = await Promise.all([
@@ -31,20 +34,20 @@ export function addDeviceRoutes(routes: RouteTable, store: Store): void {
     ]);
     const expanded = await expandDevices(store, request, page.items, query.expand, false);
     return sendCollection(request, reply, 'teamwork/devices', query, page, deviceBody, count, (device) => expanded.get(device.id));
-  }, responseSchemas.deviceList);
+  }, { querystring: odataQuerySchema(listQuery), response: responseSchemas.deviceList });
 
   routes.add('GET', ['/teamwork/devices/$count'], 'read', async (request, reply) => {
     const query = parseODataQuery(request.query as Record<string, unknown>, ['filter'], deviceProperties);
     return sendCount(reply, await store.countDevices(callerOf(request).tenantId, query.filter));
-  });
+  }, { querystring: odataQuerySchema(['filter']) });
 
   routes.add('GET', ['/teamwork/devices/:deviceId'], 'read', async (request, reply) => {
     const device = await findDevice(store, request);
-    const query = parseODataQuery(request.query as Record<string, unknown>, ['select', 'expand'], deviceProperties, { expandable: deviceExpandable });
+    const query = parseODataQuery(request.query as Record<string, unknown>, deviceQuery, deviceProperties, { expandable: deviceExpandable });
     const expanded = await expandDevices(store, request, [device], query.expand, true);
     const body = { ...selectProperties(deviceBody(device), query.select), ...expanded.get(device.id) };
     return sendJson(reply, entityBody(contextUrl(request, 'teamwork/devices', query.select, '/$entity'), body));
-  }, responseSchemas.device);
+  }, { querystring: odataQuerySchema(deviceQuery), response: responseSchemas.device });
 
   // An extension beside Graph (which has no catalog): what updateSoftware would accept for this
   // device, so a client (the console's version picker) offers only versions that are not a 404.
@@ -61,7 +64,7 @@ export function addDeviceRoutes(routes: RouteTable, store: Store): void {
       const body = selectProperties(documentBody(device, kind), query.select);
       const context = contextUrl(request, `teamwork/devices('${device.id}')/${kind}`, query.select, '/$entity');
       return sendJson(reply, entityBody(context, body));
-    });
+    }, { querystring: odataQuerySchema(['select']) });
   }
 }
 

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { badRequest } from '../../domain/errors.js';
-import { maintenanceWindowProperties, parseWindowBody, type MaintenanceWindow, type WindowChanges } from '../../domain/maintenance-window.js';
+import { maintenanceWindowBodySchema, maintenanceWindowProperties, windowChangesOf, type MaintenanceWindow, type WindowChanges } from '../../domain/maintenance-window.js';
 import type { Engine } from '../../engine/engine.js';
 import { windowNotFound } from '../../engine/maintenance-windows.js';
 import type { DeviceFilter } from '../../store/device-query.js';
@@ -10,9 +10,10 @@ import type { RouteTable } from '../route-table.js';
 import { sendCollection, sendJson } from './graph-replies.js';
 import { parseDeviceFilter } from './odata-filter.js';
 import { contextUrl, entityBody } from './odata-envelope.js';
-import { parseODataQuery, sequencePosition } from './odata-query.js';
+import { odataQuerySchema, parseODataQuery, sequencePosition, type QueryOptionName } from './odata-query.js';
 
 const path = 'teamwork/maintenanceWindows';
+const listQuery: QueryOptionName[] = ['select', 'top', 'skiptoken'];
 
 /**
  * `/teamwork/maintenanceWindows`, an extension beside the Graph API: Graph-styled bodies and
@@ -24,29 +25,29 @@ export function addMaintenanceWindowRoutes(routes: RouteTable, store: Store, eng
     entityBody(contextUrl(request, path, select, '/$entity'), selected(windowBody(window), select));
 
   routes.add('POST', [`/${path}`], 'write', async (request, reply) => {
-    const changes = parseWindowBody(request.body, true) as Required<WindowChanges>;
+    const changes = windowChangesOf(request.body as WindowChanges, true) as Required<WindowChanges>;
     const window = await engine.createWindow(callerOf(request), changes, filterOf(changes) ?? null);
     return sendJson(reply.code(201).header('location', `/${path}/${window.id}`), entity(request, window));
-  });
+  }, { body: maintenanceWindowBodySchema(true) });
 
   routes.add('GET', [`/${path}`], 'read', async (request, reply) => {
-    const query = parseODataQuery(request.query as Record<string, unknown>, ['select', 'top', 'skiptoken'], maintenanceWindowProperties, { position: sequencePosition });
+    const query = parseODataQuery(request.query as Record<string, unknown>, listQuery, maintenanceWindowProperties, { position: sequencePosition });
     const page = await store.windows.list({ tenantId: callerOf(request).tenantId, top: query.top, beforeSeq: query.position });
     return sendCollection(request, reply, path, query, page, windowBody);
-  });
+  }, { querystring: odataQuerySchema(listQuery) });
 
   routes.add('GET', [`/${path}/:windowId`], 'read', async (request, reply) => {
     const query = parseODataQuery(request.query as Record<string, unknown>, ['select'], maintenanceWindowProperties);
     const window = await store.windows.get(callerOf(request).tenantId, idOf(request));
     if (!window) throw windowNotFound(idOf(request));
     return sendJson(reply, entity(request, window, query.select));
-  });
+  }, { querystring: odataQuerySchema(['select']) });
 
   routes.add('PATCH', [`/${path}/:windowId`], 'write', async (request, reply) => {
-    const changes = parseWindowBody(request.body, false);
+    const changes = windowChangesOf(request.body as WindowChanges, false);
     const window = await engine.updateWindow(callerOf(request), idOf(request), changes, filterOf(changes));
     return sendJson(reply, entity(request, window));
-  });
+  }, { body: maintenanceWindowBodySchema(false) });
 
   routes.add('DELETE', [`/${path}/:windowId`], 'write', async (request, reply) => {
     await engine.deleteWindow(callerOf(request), idOf(request));

@@ -28,6 +28,31 @@ export interface ODataQuery<Position = unknown, Filter = DeviceFilter> {
   tokenScope: string;
 }
 
+/** Each option's rule, as /openapi.json shows it. */
+const optionRules: Record<QueryOptionName, string> = {
+  filter: "a devices filter (eq ne and or not in startswith on the device's properties), e.g. deviceType eq 'teamsRoom'",
+  select: 'a comma-separated list of properties',
+  top: `items per page, a whole number from 1 (default ${defaultPageSize}; more than ${maxPageSize} gives ${maxPageSize})`,
+  skiptoken: 'where the next page starts: copy it from @odata.nextLink',
+  skip: 'items to pass over, a whole number',
+  count: 'true or false: whether the collection carries @odata.count',
+  orderby: 'a comma-separated list of properties, each with asc or desc',
+  expand: 'health, activity, configuration and operations, each with an optional nested $select',
+};
+
+/**
+ * The querystring schema of a route that honours `allowed`. It says each option's type (one
+ * value each) and rule; parseODataQuery checks the rest, because OData option names are
+ * case-insensitive and the `$` may be left out on beta, which no JSON Schema property says.
+ * Parameters that are not OData options pass: Graph ignores them.
+ */
+export function odataQuerySchema(allowed: readonly QueryOptionName[], rules: Partial<Record<QueryOptionName, string>> = {}) {
+  return {
+    type: 'object',
+    properties: Object.fromEntries(allowed.map((name) => [`$${name}`, { type: 'string', description: rules[name] ?? optionRules[name] }])),
+  } as const;
+}
+
 /** What a resource offers beyond $select and $top. */
 export interface ResourceOptions<Position, Filter = DeviceFilter> {
   /** reads this collection's $filter (default: the device filter) */
@@ -52,7 +77,7 @@ export const sequencePosition: PositionReader<number> = (token) => (typeof token
  */
 export function parseODataQuery<Position = never, Filter = DeviceFilter>(
   query: Record<string, unknown>,
-  allowed: QueryOptionName[],
+  allowed: readonly QueryOptionName[],
   selectable: readonly string[],
   resource: ResourceOptions<Position, Filter> = {},
 ): ODataQuery<Position, Filter> {

@@ -1,19 +1,20 @@
 import type { FastifyRequest } from 'fastify';
-import { requireEmptyBody } from '../../domain/action-body.js';
+import { emptyBodySchema } from '../../domain/action-body.js';
 import { rolloutStatuses, type RolloutCounts } from '../../domain/rollout.js';
-import { parseRolloutBody } from '../../domain/rollout-body.js';
+import { rolloutBodyOf, rolloutBodySchema } from '../../domain/rollout-body.js';
 import type { Engine } from '../../engine/engine.js';
 import type { RolloutVerb, RolloutView } from '../../engine/rollouts.js';
 import type { RolloutDevice } from '../../store/rollout-store.js';
 import { callerOf } from '../request-caller.js';
-import type { RouteTable } from '../route-table.js';
+import { optionalBody, type RouteTable } from '../route-table.js';
 import { sendCollection, sendJson } from './graph-replies.js';
 import { contextUrl, entityBody } from './odata-envelope.js';
 import { parseDeviceFilter, parseEnumEqualityFilter } from './odata-filter.js';
-import { parseODataQuery, sequencePosition, type PositionReader } from './odata-query.js';
+import { odataQuerySchema, parseODataQuery, sequencePosition, type PositionReader, type QueryOptionName } from './odata-query.js';
 
 const path = 'teamwork/softwareRollouts';
 const verbs: RolloutVerb[] = ['start', 'pause', 'resume', 'approve', 'cancel'];
+const pageQuery: QueryOptionName[] = ['top', 'skiptoken'];
 const rolloutPosition: PositionReader<string> = (token) => (typeof token === 'string' && token.length <= 64 ? token : undefined);
 
 /**
@@ -26,11 +27,11 @@ export function addRolloutRoutes(routes: RouteTable, engine: Engine): void {
   const entity = (request: FastifyRequest, view: RolloutView) => entityBody(contextUrl(request, path, null, '/$entity'), rolloutBody(view));
 
   routes.add('POST', [`/${path}`], 'write', async (request, reply) => {
-    const body = parseRolloutBody(request.body);
+    const body = rolloutBodyOf(request.body as Parameters<typeof rolloutBodyOf>[0]);
     const targetFilter = 'filter' in body.target ? parseDeviceFilter(body.target.filter) : null;
     const view = await engine.createRollout(callerOf(request), { ...body, targetFilter });
     return sendJson(reply.code(201).header('location', `/${path}/${view.rollout.id}`), entity(request, view));
-  });
+  }, { body: rolloutBodySchema });
 
   routes.add('GET', [`/${path}`], 'read', async (request, reply) => {
     const raw = { ...(request.query as Record<string, unknown>) };
@@ -39,27 +40,26 @@ export function addRolloutRoutes(routes: RouteTable, engine: Engine): void {
     const filterText = filterKey ? String(raw[filterKey]) : null;
     if (filterKey) delete raw[filterKey];
     const status = filterText === null ? null : parseEnumEqualityFilter(filterText, 'status', rolloutStatuses) as (typeof rolloutStatuses)[number];
-    const query = parseODataQuery(raw, ['top', 'skiptoken'], [], { position: rolloutPosition });
+    const query = parseODataQuery(raw, pageQuery, [], { position: rolloutPosition });
     const scoped = { ...query, tokenScope: filterText ?? '' };
     const page = await engine.listRollouts({ tenantId: callerOf(request).tenantId, status, top: query.top, beforeId: query.position });
     return sendCollection(request, reply, path, scoped, page, rolloutBody);
-  });
+  }, { querystring: odataQuerySchema(['filter', ...pageQuery], { filter: `status eq '…', one of ${rolloutStatuses.join(', ')}` }) });
 
   routes.add('GET', [`/${path}/:rolloutId`], 'read', async (request, reply) => {
     return sendJson(reply, entity(request, await engine.getRollout(callerOf(request), idOf(request))));
   });
 
   routes.add('GET', [`/${path}/:rolloutId/devices`], 'read', async (request, reply) => {
-    const query = parseODataQuery(request.query as Record<string, unknown>, ['top', 'skiptoken'], [], { position: sequencePosition });
+    const query = parseODataQuery(request.query as Record<string, unknown>, pageQuery, [], { position: sequencePosition });
     const page = await engine.rolloutDevices(callerOf(request), idOf(request), query.top, query.position);
     return sendCollection(request, reply, `${path}('${idOf(request)}')/devices`, query, page, rolloutDeviceBody);
-  });
+  }, { querystring: odataQuerySchema(pageQuery) });
 
   for (const verb of verbs) {
     routes.add('POST', [`/${path}/:rolloutId/${verb}`], 'write', async (request, reply) => {
-      requireEmptyBody(request.body, `softwareRollout.${verb}`);
       return sendJson(reply, entity(request, await engine.actOnRollout(callerOf(request), idOf(request), verb)));
-    });
+    }, { body: optionalBody(emptyBodySchema(`softwareRollout.${verb}`)) });
   }
 }
 

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { permits } from '../../auth/permissions.js';
-import type { Subscription } from '../../domain/subscription.js';
+import { subscriptionChangeSchema, subscriptionRequestSchema, type Subscription, type SubscriptionBody, type SubscriptionChange } from '../../domain/subscription.js';
 import type { Engine } from '../../engine/engine.js';
 import { callerOf } from '../request-caller.js';
 import type { RouteTable } from '../route-table.js';
@@ -19,11 +19,11 @@ export function addSubscriptionRoutes(routes: RouteTable, engine: Engine): void 
     entityBody(contextUrl(request, 'subscriptions', null, '/$entity'), body);
 
   routes.add('POST', ['/subscriptions'], 'read', async (request, reply) => {
-    const subscription = await engine.createSubscription(callerOf(request), request.body);
+    const subscription = await engine.createSubscription(callerOf(request), request.body as SubscriptionBody);
     // The signing secret is in this reply only; GET never shows it.
     const body = { ...subscriptionBody(subscription), signingSecret: subscription.signingSecret };
     return sendJson(reply.code(201), entity(request, body));
-  });
+  }, { body: subscriptionRequestSchema });
 
   routes.add('GET', ['/subscriptions'], 'read', async (request, reply) => {
     const subscriptions = await engine.listSubscriptions(callerOf(request));
@@ -36,9 +36,9 @@ export function addSubscriptionRoutes(routes: RouteTable, engine: Engine): void 
 
   routes.add('PATCH', ['/subscriptions/:subscriptionId'], 'read', async (request, reply) => {
     const caller = callerOf(request);
-    const renewed = await engine.renewSubscription(caller, idOf(request), request.body, permits(caller.permissions, 'write'));
+    const renewed = await engine.renewSubscription(caller, idOf(request), request.body as SubscriptionChange, permits(caller.permissions, 'write'));
     return sendJson(reply, entity(request, subscriptionBody(renewed)));
-  });
+  }, { body: subscriptionChangeSchema });
 
   routes.add('DELETE', ['/subscriptions/:subscriptionId'], 'read', async (request, reply) => {
     const caller = callerOf(request);
