@@ -12,7 +12,7 @@ export type DeviceJson = Pick<Device, 'id' | 'deviceType' | 'healthStatus' | 'ac
 };
 
 /** teamworkDeviceOperation as the API sends it; `deviceId` only in the tenant's operation list. */
-export type OperationJson = Pick<Operation, 'id' | 'status' | 'operationType' | 'error' | 'createdDateTime' | 'startedDateTime' | 'completedDateTime' | 'lastActionDateTime' | 'scheduledDateTime'> & {
+export type OperationJson = Pick<Operation, 'id' | 'status' | 'operationType' | 'error' | 'createdDateTime' | 'startedDateTime' | 'completedDateTime' | 'lastActionDateTime' | 'scheduledDateTime'> & Partial<Pick<Operation, 'progressPercent' | 'progressMessage'>> & {
   deviceId?: string;
 };
 

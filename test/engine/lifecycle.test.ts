@@ -68,6 +68,11 @@ describe('the full life of each operation type', () => {
       assert.deepEqual(await progress.json(), { cancelRequested: false });
     }
     assert.equal((await operationRow(server, operationId)).progress_percent, 60);
+    // Graph's shape has no progress: the extension appears only on a running operation that reported some.
+    assert.ok(!('progressPercent' in running), 'no progress before the device reports any');
+    const reported = (await graphOperation(server, deviceId, operationId)) as unknown as Record<string, unknown>;
+    assert.equal(reported.progressPercent, 60);
+    assert.equal(reported.progressMessage, 'installing');
 
     // Result with the requested version installed.
     const finished = await agent.resultOk(operationId, { status: 'successful', installed: { teamsClient: '1.0.96.22' } });
@@ -79,6 +84,7 @@ describe('the full life of each operation type', () => {
     assert.ok(isIsoDate(done.completedDateTime), String(done.completedDateTime));
     assert.ok(Date.parse(done.completedDateTime!) >= Date.parse(done.startedDateTime!));
     assert.equal(done.lastActionBy?.device?.id, deviceId, 'the device is the last actor');
+    assert.ok(!('progressPercent' in done) && !('progressMessage' in done), 'an ended operation keeps Graph\'s exact shape');
 
     const health = await softwareUpdateHealth(server, deviceId);
     assert.equal(health.teamsClientSoftwareUpdateStatus?.currentVersion, '1.0.96.22');

@@ -25,8 +25,10 @@ export function deviceBody(device: Device): Json {
 }
 
 /**
- * teamworkDeviceOperation as Graph serialises it; an operation a maintenance window held also
- * has `scheduledDateTime` (an extension: when it runs), so other operations keep Graph's exact shape.
+ * teamworkDeviceOperation as Graph serialises it. Two extensions appear only where they say
+ * something, so other operations keep Graph's exact shape: `scheduledDateTime` on an operation a
+ * maintenance window held (when it runs), and `progressPercent`/`progressMessage` on a running
+ * one whose device reported progress.
  */
 export function operationBody(op: Operation): Json {
   const body: Json = {
@@ -43,6 +45,10 @@ export function operationBody(op: Operation): Json {
     lastActionBy: op.lastActionBy,
   };
   if (op.scheduledDateTime) body.scheduledDateTime = op.scheduledDateTime;
+  if (op.status === 'inProgress' && op.progressPercent !== null) {
+    body.progressPercent = op.progressPercent;
+    if (op.progressMessage !== null) body.progressMessage = op.progressMessage;
+  }
   return body;
 }
 

@@ -21,6 +21,8 @@ const operation = {
     createdBy: openObject,
     lastActionBy: openObject,
     scheduledDateTime: text,
+    progressPercent: { type: 'integer' },
+    progressMessage: { type: 'string' },
   },
 } as const;
 

@@ -38,6 +38,7 @@ export function OperationHistory({ deviceId, firstPage }: { deviceId: string; fi
                   <td>
                     {operation.error && <span class="operation-error">{operation.error.code}: {operation.error.message}</span>}
                     {operation.scheduledDateTime && !operation.completedDateTime && <span>runs at {when(operation.scheduledDateTime)}</span>}
+                    {operation.status === 'inProgress' && typeof operation.progressPercent === 'number' && <OperationProgress operation={operation} />}
                     {operation.operationType === 'deviceDiagnostics' && operation.status === 'successful' && <DiagnosticsResult deviceId={deviceId} operationId={operation.id} />}
                   </td>
                 </tr>
@@ -49,6 +50,16 @@ export function OperationHistory({ deviceId, firstPage }: { deviceId: string; fi
       <ErrorMessage error={older.error} />
       {next && <p><button type="button" onClick={() => void more()}>Show older operations</button></p>}
     </section>
+  );
+}
+
+/** A running operation's progress as its device reported it. */
+export function OperationProgress({ operation }: { operation: OperationJson }) {
+  return (
+    <span class="operation-progress">
+      <progress max={100} value={operation.progressPercent ?? 0} aria-label="Progress">{operation.progressPercent}%</progress>
+      {' '}{operation.progressPercent}%{operation.progressMessage ? `: ${operation.progressMessage}` : ''}
+    </span>
   );
 }
 

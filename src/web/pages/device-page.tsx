@@ -4,7 +4,7 @@ import { ErrorMessage } from '../components/error-message';
 import { useAsync } from '../components/use-async';
 import { DeviceActions } from '../components/device-actions';
 import { HealthCards } from '../components/health-cards';
-import { OperationHistory } from '../components/operation-history';
+import { OperationHistory, OperationProgress } from '../components/operation-history';
 import type { AvailableVersion, DeviceJson, OperationJson } from '../graph-types';
 import { labelOf } from '../labels';
 import { followOperation, hasEnded } from '../operation-follow';
@@ -67,6 +67,7 @@ export function DevicePage({ id }: { id: string }) {
             {running && (
               <p>
                 {running.label}: {running.error ? 'not accepted' : running.operation ? <strong class={`badge ${running.operation.status}`}>{labelOf(running.operation.status)}</strong> : 'sending…'}
+                {running.operation?.status === 'inProgress' && typeof running.operation.progressPercent === 'number' && <> <OperationProgress operation={running.operation} /></>}
                 {running.operation?.error?.message && <> – {running.operation.error.message}</>}
               </p>
             )}
