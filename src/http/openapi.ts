@@ -50,8 +50,17 @@ const graphServers = [
 export async function installApiDescription(app: FastifyInstance): Promise<void> {
   const registered: RegisteredRoute[] = [];
   app.decorate('registeredRoutes', registered);
+  // Read when asked, not now: an encapsulated scope's own onRoute hook (the console's) runs after
+  // this root one and may still mark its routes hidden or set their access.
   app.addHook('onRoute', (route: RouteOptions) => {
-    for (const method of [route.method].flat()) registered.push({ method, url: route.url, hidden: route.schema?.hide === true, access: route.config?.access });
+    for (const method of [route.method].flat()) {
+      registered.push({
+        method,
+        url: route.url,
+        get hidden() { return route.schema?.hide === true; },
+        get access() { return route.config?.access; },
+      });
+    }
   });
 
   const versioned = new Set<string>();
