@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { activityStates, deviceTypes, healthStatuses } from '../../domain/enums';
+import { activityStates, deviceTypes, healthStatuses, softwareFreshnesses, softwareTypes } from '../../domain/enums';
 import { getJson, type Collection } from '../api-client';
 import { ErrorMessage } from '../components/error-message';
 import { useAsync } from '../components/use-async';
@@ -59,6 +59,8 @@ export function DevicesPage({ query }: { query: URLSearchParams }) {
         <Filter label="Type" value={choice.type} values={shown(deviceTypes)} onChange={(type) => choose({ type })} />
         <Filter label="Health" value={choice.health} values={shown(healthStatuses)} onChange={(health) => choose({ health })} />
         <Filter label="Activity" value={choice.activity} values={shown(activityStates)} onChange={(activity) => choose({ activity })} />
+        <Filter label="Software" value={choice.software} values={softwareTypes} onChange={(software) => choose({ software })} />
+        <Filter label="Freshness" value={choice.freshness} values={softwareFreshnesses} onChange={(freshness) => choose({ freshness })} />
       </form>
       <ErrorMessage error={page.error} />
       <p aria-live="polite" class="note">
