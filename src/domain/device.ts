@@ -84,6 +84,11 @@ export function freshnessProperty(softwareType: SoftwareType): FreshnessProperty
   return `health/softwareUpdateHealth/${softwareType}SoftwareUpdateStatus/softwareFreshness`;
 }
 
+/** Whether a filterable property is a software type's freshness. */
+export function isFreshnessProperty(property: string): property is FreshnessProperty {
+  return property.endsWith('/softwareFreshness');
+}
+
 /** Each software type's freshness, as its health document says it (latest, updateAvailable, unknown). */
 function freshnessProperties(): Record<FreshnessProperty, 'enum:softwareFreshness'> {
   return Object.fromEntries(softwareTypes.map((type) => [freshnessProperty(type), 'enum:softwareFreshness'])) as Record<FreshnessProperty, 'enum:softwareFreshness'>;
@@ -94,7 +99,7 @@ function freshnessProperties(): Record<FreshnessProperty, 'enum:softwareFreshnes
  * software type (no index keeps devices in that order), and the two timestamps.
  */
 export const orderableDeviceProperties = [
-  ...(Object.keys(filterableDeviceProperties) as FilterableProperty[]).filter((p): p is Exclude<FilterableProperty, FreshnessProperty> => !p.endsWith('/softwareFreshness')),
+  ...(Object.keys(filterableDeviceProperties) as FilterableProperty[]).filter((p): p is Exclude<FilterableProperty, FreshnessProperty> => !isFreshnessProperty(p)),
   'createdDateTime', 'lastModifiedDateTime',
 ] as const;
 

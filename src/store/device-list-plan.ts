@@ -1,4 +1,4 @@
-import type { FilterableProperty } from '../domain/device.js';
+import { isFreshnessProperty, type FilterableProperty } from '../domain/device.js';
 import type { DeviceFilter, DeviceOrderKey } from './device-query.js';
 
 /**
@@ -14,7 +14,7 @@ export type IndexedCondition = DeviceFilter & { op: 'eq' | 'in' | 'startswith' }
  * fleet anyway (the scan window finds those quickly).
  */
 function isIndexed(property: FilterableProperty): boolean {
-  return !property.endsWith('/softwareFreshness');
+  return !isFreshnessProperty(property);
 }
 
 /**
