@@ -13,6 +13,7 @@ import { softwareFreshnesses, softwareTypes, type SoftwareType } from '../../src
 import type { CatalogEntry } from '../../src/domain/software-catalog.js';
 import { seedDevices } from '../../src/seed/seed-devices.js';
 import { assertGraphShape } from '../helpers/graph-schema.js';
+import { graphOperation, requestOperation } from '../helpers/graph-operations.js';
 import { enrollmentToken, TestAgent, uniqueHardware, type EnrollBody } from '../helpers/test-agent.js';
 import { startTestServer, tenantA, tenantB, type TestServer } from '../helpers/test-server.js';
 
@@ -27,6 +28,7 @@ let server: TestServer;
 /** every device of tenant A, with its health document as GET …/health gives it */
 let fleet: { id: string; health: Health }[];
 /** the enrolled devices' ids, by what each shows */
+const agents = new Map<string, TestAgent>();
 let enrolled: Record<'first' | 'room' | 'specialModel' | 'ahead' | 'withoutTeams' | 'reporter', string>;
 
 const q = encodeURIComponent;
@@ -85,7 +87,11 @@ before(async () => {
     entry('adminAgent', '1.0.0', 'ipPhone'),
   ]);
   const token = await enrollmentToken(server);
-  const id = async (body: Omit<EnrollBody, 'enrollmentToken'>) => (await enroll(token, body)).deviceId!;
+  const id = async (body: Omit<EnrollBody, 'enrollmentToken'>) => {
+    const agent = await enroll(token, body);
+    agents.set(agent.deviceId!, agent);
+    return agent.deviceId!;
+  };
   const phone = (installed: Record<string, string>, model = 'a30') => ({ deviceType: 'ipPhone', hardwareDetail: uniqueHardware({ model }), installed });
   enrolled = {
     first: await id(phone({ teamsClient: '1.0.96.22', firmware: '5.0.1', operatingSystem: '3.1', adminAgent: '1.0.0' })),
@@ -206,5 +212,20 @@ describe('$filter on software freshness', () => {
     await refused(`${path('firmware')} eq 1`, /quoted string/);
     const res = await server.request(`/beta/teamwork/devices?$orderby=${q(path('firmware'))}`);
     assert.equal(res.status, 400, 'no $orderby on freshness');
+  });
+
+  it('follows a successful update: the installed version changes the device\'s freshness and its column', async () => {
+    const column = async () => (await server.query<{ f: string | null }>('SELECT freshness_teams_client AS f FROM devices WHERE id = ?', [enrolled.room]))[0].f;
+    assert.equal(await column(), 'updateAvailable');
+    const operationId = await requestOperation(server, enrolled.room, 'updateSoftware', { softwareType: 'teamsClient', softwareVersion: '1.0.96.30' });
+    const agent = agents.get(enrolled.room)!;
+    const work = await agent.nextWork(0);
+    assert.equal(work?.id, operationId);
+    await agent.ackOk(operationId);
+    await agent.resultOk(operationId, { status: 'successful', installed: { teamsClient: '1.0.96.30' } });
+    assert.equal((await graphOperation(server, enrolled.room, operationId)).status, 'successful');
+    assert.equal(await column(), 'latest');
+    assert.ok((await listed(`${path('teamsClient')} eq 'latest'`)).ids.includes(enrolled.room));
+    assert.ok(!(await listed(`${path('teamsClient')} eq 'updateAvailable'`)).ids.includes(enrolled.room));
   });
 });

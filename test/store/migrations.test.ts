@@ -132,6 +132,9 @@ describe('migrations', () => {
       const path = join(dir, 'legacy.db');
       copyFileSync(new URL('legacy-sqlite.db', fixtures), path);
       assert.deepEqual(sqliteSchema(path).versions, [1, 2, 3], 'the fixture is a previous-release file (its own numbering)');
+      // Its seeded devices' freshness needs their documents: without the generator nothing is migrated.
+      await assert.rejects(openStore(path), /seeded documents source/);
+      assert.deepEqual(sqliteSchema(path).versions, [1, 2, 3], 'the failed migration left the file as it was');
       const store = await openStore(path, { seededDocuments: regenerateSeededDocuments });
       try {
         await assertNothingLost(store, legacyReads('sqlite'));
