@@ -96,7 +96,7 @@ function freshnessProperties(): Record<FreshnessProperty, 'enum:softwareFreshnes
 
 /**
  * The device properties `$orderby` may name: those `$filter` may but the freshness of each
- * software type (no index keeps devices in that order), and the two timestamps.
+ * software type (three values sort nothing a reader needs), and the two timestamps.
  */
 export const orderableDeviceProperties = [
   ...(Object.keys(filterableDeviceProperties) as FilterableProperty[]).filter((p): p is Exclude<FilterableProperty, FreshnessProperty> => !isFreshnessProperty(p)),

@@ -1,21 +1,10 @@
-import { isFreshnessProperty, type FilterableProperty } from '../domain/device.js';
 import type { DeviceFilter, DeviceOrderKey } from './device-query.js';
 
 /**
- * A condition an index answers directly: every filterable property but the software types'
- * freshness has an index (tenant_id, column, id), which an eq, an in or a startswith on it
- * reads as a range.
+ * A condition an index answers directly: every filterable property has an index
+ * (tenant_id, column, id), which an eq, an in or a startswith on it reads as a range.
  */
 export type IndexedCondition = DeviceFilter & { op: 'eq' | 'in' | 'startswith' };
-
-/**
- * Whether a property has an index. Freshness has none: three values over six columns would
- * cost every device write six more index entries, for conditions that match large parts of a
- * fleet anyway (the scan window finds those quickly).
- */
-function isIndexed(property: FilterableProperty): boolean {
-  return !isFreshnessProperty(property);
-}
 
 /**
  * The order of a filter's pages before the id. A lone startswith pages in its property's
@@ -32,7 +21,7 @@ export function devicePageOrder(filter: DeviceFilter | null): DeviceOrderKey[] {
  * straight from the index and nothing it reads is wasted.
  */
 export function readsInPageOrder(filter: DeviceFilter | null): boolean {
-  return filter === null || (filter.op === 'eq' && filter.value !== null && isIndexed(filter.property));
+  return filter === null || (filter.op === 'eq' && filter.value !== null);
 }
 
 /**
@@ -47,7 +36,7 @@ export function candidateConditions(filter: DeviceFilter): IndexedCondition[][] 
     case 'in':
     case 'startswith':
       // (TypeScript keeps the eq case's op as 'eq' | 'ne')
-      return isIndexed(filter.property) ? [[filter as IndexedCondition]] : [];
+      return [[filter as IndexedCondition]];
     case 'and':
       return filter.operands.flatMap(candidateConditions);
     case 'or': {
@@ -69,10 +58,10 @@ export function candidateConditions(filter: DeviceFilter): IndexedCondition[][] 
 export function unionOfIndexedConditions(filter: DeviceFilter): IndexedCondition[] | null {
   switch (filter.op) {
     case 'eq':
-      return filter.value === null || !isIndexed(filter.property) ? null : [filter as IndexedCondition];
+      return filter.value === null ? null : [filter as IndexedCondition];
     case 'in':
     case 'startswith':
-      return isIndexed(filter.property) ? [filter] : null;
+      return [filter];
     case 'or': {
       const parts = filter.operands.map(unionOfIndexedConditions);
       return parts.every((part) => part !== null) ? parts.flat() as IndexedCondition[] : null;

@@ -4,7 +4,7 @@ import type { DeviceFilter } from './device-query.js';
 
 /**
  * Column that holds each software type's softwareFreshness as the device's health document
- * says it (migration 14). Not indexed: a filter on one pages through the scan window.
+ * says it (migration 14), indexed like every filter column.
  */
 export const freshnessColumns: Record<SoftwareType, string> = {
   adminAgent: 'freshness_admin_agent',

@@ -5,7 +5,7 @@
  * every device, for one device type and for one model (matched in any case), a device ahead of
  * the catalog, devices without a software, entries added after the devices enrolled (one device
  * reporting again afterwards), and seeded demo devices (whose documents are regenerated). The
- * scan window is small, so pages are short and the nextLinks carry the walk.
+ * scan window is small, so a filter no index serves (a `ne`, a `not`) pages in short pages.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -77,7 +77,7 @@ async function enroll(token: string, body: Omit<EnrollBody, 'enrollmentToken'>):
 }
 
 before(async () => {
-  // A window of 8 devices: every freshness filter (no index) is read through the scan window.
+  // A scan window of 8 devices: a ne or a not pages through it; an eq or an in reads the freshness index.
   server = await startTestServer({ testCatalog: false, config: { scanRowsPerPage: 8 } });
   await server.store.addCatalogEntries([
     entry('teamsClient', '1.0.96.22'),
@@ -180,7 +180,12 @@ describe('$filter on software freshness', () => {
     await assertMatches(`Health/SoftwareUpdateHealth/TeamsClientSoftwareUpdateStatus/SoftwareFreshness eq 'UpdateAvailable'`, (d) => freshness(d, 'teamsClient') === 'updateAvailable');
   });
 
-  it('pages a filter through the scan window: short pages with nextLinks, every match once', async () => {
+  it('reads eq and in from the freshness index (full pages), ne through the scan window (short pages), every match once', async () => {
+    for (const filter of [`${path('teamsClient')} eq 'latest'`, `${path('firmware')} in ('latest', 'updateAvailable')`]) {
+      const { ids, pages } = await listed(filter);
+      assert.ok(ids.length > 10, `${filter}: ${ids.length}`);
+      assert.equal(pages, Math.ceil(ids.length / 5), `${filter}: full pages of 5 (${ids.length} devices in ${pages} pages)`);
+    }
     const { ids, pages } = await listed(`${path('teamsClient')} ne 'updateAvailable'`);
     assert.equal(new Set(ids).size, ids.length);
     assert.ok(pages >= Math.ceil(fleet.length / 8), `${pages} pages for ${fleet.length} devices in windows of 8`);
