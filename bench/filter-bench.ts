@@ -1,5 +1,5 @@
-import { activityStates, deviceTypes, healthStatuses } from '../src/domain/enums.js';
-import { filterableDeviceProperties, type FilterableProperty } from '../src/domain/device.js';
+import { activityStates, deviceTypes, healthStatuses, softwareFreshnesses } from '../src/domain/enums.js';
+import { filterableDeviceProperties, freshnessProperty, isFreshnessProperty, type FilterableProperty } from '../src/domain/device.js';
 import { seedDevices } from '../src/seed/seed-devices.js';
 import { filterColumns } from '../src/store/filter-sql.js';
 import { openStore } from '../src/store/open-store.js';
@@ -88,8 +88,13 @@ async function seedOtherTenant(file: SeededFile): Promise<void> {
 /** Filters over values read from the small database, so every "match" filter matches in both. */
 async function filterCases(workspace: BenchWorkspace, store: StoreName): Promise<FilterCase[]> {
   const cases: FilterCase[] = [];
-  const enums: Record<string, readonly string[]> = { deviceType: deviceTypes, healthStatus: healthStatuses, activityState: activityStates };
+  const enums: Record<string, readonly string[]> = {
+    deviceType: deviceTypes, healthStatus: healthStatuses, activityState: activityStates,
+    [freshnessProperty('teamsClient')]: softwareFreshnesses,
+  };
   for (const property of Object.keys(filterableDeviceProperties) as FilterableProperty[]) {
+    // One software type's freshness stands for the six (the same index shape, the same values).
+    if (isFreshnessProperty(property) && !enums[property]) continue;
     const column = filterColumns[property];
     if (enums[property]) {
       const counts = await workspace.rows<{ value: string; n: number | string }>('small', store, `SELECT ${column} AS value, count(*) AS n FROM devices WHERE tenant_id = $1 AND ${column} IS NOT NULL GROUP BY ${column}`);

@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { defaultDbPath, demoTenant, isGuid } from '../config.js';
 import { openStore } from '../store/open-store.js';
+import { regenerateSeededDocuments } from '../seed/seeded-documents.js';
 import type { Store, StoreOptions } from '../store/store.js';
 import { GraphClient } from './graph-client.js';
 
@@ -65,9 +66,17 @@ export const artifactDirOption = () =>
   new Option('--artifact-dir <dir>', 'keep uploaded artifacts as files in this directory, which every replica shares (default: SQLite: artifacts/ beside the database file; PostgreSQL: in the database)')
     .env('TEAMWORK_DEVICES_ARTIFACT_DIR');
 
+/**
+ * Opens the store a command names with --db. It can read seeded devices: opening may migrate,
+ * and migration 14 reads their health documents.
+ */
+export function openCommandStore(db: string, options: StoreOptions = {}): Promise<Store> {
+  return openStore(db, { seededDocuments: regenerateSeededDocuments, ...options });
+}
+
 /** Opens the store a command names with --db, runs `work` on it, and always closes it. */
 export async function withStore<T>(db: string, work: (store: Store) => Promise<T>, options: StoreOptions = {}): Promise<T> {
-  const store = await openStore(db, options);
+  const store = await openCommandStore(db, options);
   try {
     return await work(store);
   } finally {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { openStore, redactDatabaseUrl } from '../store/open-store.js';
-import { dbOption } from './cli-options.js';
+import { redactDatabaseUrl } from '../store/open-store.js';
+import { dbOption, openCommandStore } from './cli-options.js';
 
 /** `migrate`: applies pending schema migrations (serve does this too, at start). */
 export function addMigrateCommand(program: Command): void {
@@ -9,7 +9,7 @@ export function addMigrateCommand(program: Command): void {
     .description('apply pending database migrations and exit')
     .addOption(dbOption())
     .action(async (options) => {
-      const store = await openStore(options.db);
+      const store = await openCommandStore(options.db);
       await store.close();
       process.stdout.write(`migrations applied to ${redactDatabaseUrl(options.db)}\n`);
     });

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { seedDevices } from '../seed/seed-devices.js';
-import { openStore } from '../store/open-store.js';
-import { dbOption, integer, tenantOption } from './cli-options.js';
+import { dbOption, integer, openCommandStore, tenantOption } from './cli-options.js';
 
 /** `seed`: registers N generated devices without agents (demo data, benchmarks). */
 export function addSeedCommand(program: Command): void {
@@ -13,7 +12,7 @@ export function addSeedCommand(program: Command): void {
     .requiredOption('--devices <n>', 'how many devices', integer('--devices'))
     .option('--random-seed <n>', 'seed of the generator (same seed, same devices)', integer('--random-seed'), 1)
     .action(async (options) => {
-      const store = await openStore(options.db);
+      const store = await openCommandStore(options.db);
       try {
         const started = process.hrtime.bigint();
         const total = await seedDevices(store, { tenantId: options.tenant, count: options.devices, seed: options.randomSeed });

@@ -2,8 +2,7 @@ import type { Command } from 'commander';
 import { devSigningKey, signDevToken } from '../auth/dev-issuer.js';
 import { maxTokenLifetimeSeconds } from '../auth/token-lifetime.js';
 import { parseDurationSeconds } from '../config.js';
-import { openStore } from '../store/open-store.js';
-import { dbOption, tenantOption } from './cli-options.js';
+import { dbOption, openCommandStore, tenantOption } from './cli-options.js';
 
 /** `token`: prints a dev bearer token and nothing else, so `$(teamwork-devices token)` works. */
 export function addTokenCommand(program: Command): void {
@@ -19,7 +18,7 @@ export function addTokenCommand(program: Command): void {
     .action(async (options) => {
       const ttlSeconds = parseDurationSeconds(options.ttl);
       if (ttlSeconds > maxTokenLifetimeSeconds) throw new Error(`--ttl must be at most ${maxTokenLifetimeSeconds / 3600}h: the server refuses longer-lived tokens`);
-      const store = await openStore(options.db);
+      const store = await openCommandStore(options.db);
       try {
         const key = await devSigningKey(store);
         const token = await signDevToken(key, {

@@ -1,4 +1,4 @@
-import { softwareTypes, type ConnectionStatus, type DeviceType, type HealthStatus, type SoftwareType } from './enums.js';
+import { softwareFreshnesses, softwareTypes, type ConnectionStatus, type DeviceType, type HealthStatus, type SoftwareFreshness, type SoftwareType } from './enums.js';
 import { compareVersions, newestVersion, type CatalogEntry } from './software-catalog.js';
 
 export type InstalledVersions = Partial<Record<SoftwareType, string>>;
@@ -80,4 +80,14 @@ export function softwareVersionsOf(installed: InstalledVersions): Record<string,
     firmwareSoftwareVersion: installed.firmware ?? null,
     partnerAgentSoftwareVersion: installed.partnerAgent ?? null,
   };
+}
+
+/**
+ * A software type's softwareFreshness as a health document gives it; null when the document
+ * has no status for that software (neither installed nor offered). What `$filter` compares.
+ */
+export function softwareFreshnessOf(health: Record<string, unknown>, softwareType: SoftwareType): SoftwareFreshness | null {
+  const updates = health.softwareUpdateHealth as Record<string, { softwareFreshness?: unknown } | null> | undefined;
+  const freshness = updates?.[`${softwareType}SoftwareUpdateStatus`]?.softwareFreshness;
+  return softwareFreshnesses.includes(freshness as SoftwareFreshness) ? (freshness as SoftwareFreshness) : null;
 }

@@ -1,4 +1,4 @@
-import type { ActivityState, DeviceType, HealthStatus } from './enums.js';
+import { softwareTypes, type ActivityState, type DeviceType, type HealthStatus, type SoftwareType } from './enums.js';
 import type { InstalledVersions } from './device-health.js';
 import type { IdentitySet } from './identity.js';
 
@@ -71,12 +71,37 @@ export const filterableDeviceProperties = {
   'hardwareDetail/model': 'string',
   'currentUser/id': 'string',
   'currentUser/displayName': 'string',
+  ...freshnessProperties(),
 } as const;
 
 export type FilterableProperty = keyof typeof filterableDeviceProperties;
 
-/** The device properties `$orderby` may name: those `$filter` may, and the two timestamps. */
-export const orderableDeviceProperties = [...Object.keys(filterableDeviceProperties) as FilterableProperty[], 'createdDateTime', 'lastModifiedDateTime'] as const;
+/** The `$filter` path of one software type's freshness, as Graph nests it in the device's health. */
+export type FreshnessProperty = `health/softwareUpdateHealth/${SoftwareType}SoftwareUpdateStatus/softwareFreshness`;
+
+/** The `$filter` path of a software type's freshness. */
+export function freshnessProperty(softwareType: SoftwareType): FreshnessProperty {
+  return `health/softwareUpdateHealth/${softwareType}SoftwareUpdateStatus/softwareFreshness`;
+}
+
+/** Whether a filterable property is a software type's freshness. */
+export function isFreshnessProperty(property: string): property is FreshnessProperty {
+  return property.endsWith('/softwareFreshness');
+}
+
+/** Each software type's freshness, as its health document says it (latest, updateAvailable, unknown). */
+function freshnessProperties(): Record<FreshnessProperty, 'enum:softwareFreshness'> {
+  return Object.fromEntries(softwareTypes.map((type) => [freshnessProperty(type), 'enum:softwareFreshness'])) as Record<FreshnessProperty, 'enum:softwareFreshness'>;
+}
+
+/**
+ * The device properties `$orderby` may name: those `$filter` may but the freshness of each
+ * software type (three values sort nothing a reader needs), and the two timestamps.
+ */
+export const orderableDeviceProperties = [
+  ...(Object.keys(filterableDeviceProperties) as FilterableProperty[]).filter((p): p is Exclude<FilterableProperty, FreshnessProperty> => !isFreshnessProperty(p)),
+  'createdDateTime', 'lastModifiedDateTime',
+] as const;
 
 export type OrderableProperty = (typeof orderableDeviceProperties)[number];
 

@@ -15,6 +15,10 @@ export type ActivityState = (typeof activityStates)[number];
 export const softwareTypes = ['adminAgent', 'operatingSystem', 'teamsClient', 'firmware', 'partnerAgent', 'companyPortal'] as const;
 export type SoftwareType = (typeof softwareTypes)[number];
 
+/** teamworkSoftwareFreshness as a device's health gives it (unknownFutureValue is never written). */
+export const softwareFreshnesses = ['latest', 'updateAvailable', 'unknown'] as const;
+export type SoftwareFreshness = (typeof softwareFreshnesses)[number];
+
 export const operationTypes = [
   'deviceRestart', 'configUpdate', 'deviceDiagnostics', 'softwareUpdate',
   'deviceManagementAgentConfigUpdate', 'remoteLogin', 'remoteLogout', 'unknownFutureValue',

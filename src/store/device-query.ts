@@ -1,4 +1,4 @@
-import type { Device, FilterableProperty, OrderableProperty } from '../domain/device.js';
+import type { Device, FilterableProperty, FreshnessProperty, OrderableProperty } from '../domain/device.js';
 import type { OperationType } from '../domain/enums.js';
 import type { OperationStatus } from '../domain/operation.js';
 
@@ -11,7 +11,7 @@ export type DeviceFilter =
   | { op: 'not'; operand: DeviceFilter }
   | { op: 'eq' | 'ne'; property: FilterableProperty; value: string | null }
   | { op: 'in'; property: FilterableProperty; values: string[] }
-  | { op: 'startswith'; property: FilterableProperty; value: string };
+  | { op: 'startswith'; property: Exclude<FilterableProperty, FreshnessProperty>; value: string };
 
 /**
  * A property pages of devices are sorted by, before the id that breaks ties (in the direction

@@ -1,8 +1,27 @@
-import type { FilterableProperty, OrderableProperty } from '../domain/device.js';
+import { freshnessProperty, type FilterableProperty, type FreshnessProperty, type OrderableProperty } from '../domain/device.js';
+import type { SoftwareType } from '../domain/enums.js';
 import type { DeviceFilter } from './device-query.js';
+
+/**
+ * Column that holds each software type's softwareFreshness as the device's health document
+ * says it (migration 14), indexed like every filter column.
+ */
+export const freshnessColumns: Record<SoftwareType, string> = {
+  adminAgent: 'freshness_admin_agent',
+  operatingSystem: 'freshness_operating_system',
+  teamsClient: 'freshness_teams_client',
+  firmware: 'freshness_firmware',
+  partnerAgent: 'freshness_partner_agent',
+  companyPortal: 'freshness_company_portal',
+};
+
+const freshnessFilterColumns = Object.fromEntries(
+  Object.entries(freshnessColumns).map(([type, column]) => [freshnessProperty(type as SoftwareType), column]),
+) as Record<FreshnessProperty, string>;
 
 /** Column that holds each filterable device property. */
 export const filterColumns: Record<FilterableProperty, string> = {
+  ...freshnessFilterColumns,
   deviceType: 'device_type',
   healthStatus: 'health_status',
   activityState: 'activity_state',
@@ -18,11 +37,11 @@ export const filterColumns: Record<FilterableProperty, string> = {
 };
 
 /** Column that holds each orderable device property. */
-export const orderColumns: Record<OrderableProperty, string> = {
+export const orderColumns = {
   ...filterColumns,
   createdDateTime: 'created_at',
   lastModifiedDateTime: 'last_modified_at',
-};
+} satisfies Record<OrderableProperty, string> as Record<OrderableProperty, string>;
 
 export interface CompiledSql {
   sql: string;

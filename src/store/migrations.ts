@@ -1,11 +1,22 @@
 import { changeEventTriggers, changeNotificationTables, operationChanges, rolloutChanges } from './change-notification-schema.js';
-import type { ColumnTypes, SqlDialect, SqlDriver } from './sql-driver.js';
+import { freshnessColumns } from './filter-sql.js';
+import { fillFreshnessColumns } from './freshness-backfill.js';
+import type { ColumnTypes, SqlDialect, SqlDriver, SqlExecutor } from './sql-driver.js';
+import type { SeededDocuments } from './store.js';
 
 export interface Migration {
   version: number;
   name: string;
   /** `dialect`: for what only one database spells its own way (triggers and their functions) */
   sql: (t: ColumnTypes, dialect: SqlDialect['name']) => string;
+  /** rows the new schema needs computed by the service's own rules, written after `sql` in the same transaction */
+  fill?: (tx: SqlExecutor, context: MigrationContext) => Promise<void>;
+}
+
+/** What a migration's fill may need beside the database. */
+export interface MigrationContext {
+  /** regenerates seeded devices' documents; absent, a fill that meets a seeded device fails */
+  seededDocuments?: SeededDocuments;
 }
 
 /**
@@ -377,6 +388,18 @@ export const migrations: Migration[] = [
       CREATE INDEX audit_events_by_activity ON audit_events (tenant_id, activity, seq);
     `,
   },
+  {
+    version: 14,
+    name: "each software type's freshness as its own column",
+    // What `$filter` on health/softwareUpdateHealth/…/softwareFreshness compares: the value the
+    // device's health document holds, kept on every device write (rows.ts freshnessValues).
+    // Indexed like every filter property: the overview counts each value of each software type,
+    // and a count read from an index costs milliseconds where a scan of a large tenant costs seconds.
+    sql: (t) => Object.values(freshnessColumns)
+      .map((column) => `ALTER TABLE devices ADD COLUMN ${column} ${t.key};\nCREATE INDEX devices_by_${column} ON devices (tenant_id, ${column}, id);`)
+      .join('\n'),
+    fill: (tx, context) => fillFreshnessColumns(tx, context.seededDocuments),
+  },
 ];
 
 /**
@@ -392,7 +415,7 @@ const renumberLegacySqlite = `UPDATE schema_migrations SET version = 4
  * Applies pending migrations in order, in one transaction that replicas (or processes opening
  * a new SQLite file together) take in turn, so each version is applied exactly once.
  */
-export async function migrate(driver: SqlDriver, list: Migration[] = migrations): Promise<void> {
+export async function migrate(driver: SqlDriver, list: Migration[] = migrations, context: MigrationContext = {}): Promise<void> {
   const t = driver.dialect.types;
   await driver.transaction(async (tx) => {
     await tx.script(`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -402,6 +425,7 @@ export async function migrate(driver: SqlDriver, list: Migration[] = migrations)
     for (const migration of list) {
       if (done.has(migration.version)) continue;
       await tx.script(migration.sql(t, driver.dialect.name));
+      await migration.fill?.(tx, context);
       await tx.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
         migration.version, migration.name, new Date().toISOString(),
       ]);

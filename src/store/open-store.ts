@@ -2,7 +2,7 @@ import { dirname, join, resolve } from 'node:path';
 import { ChunkArtifacts } from './artifact-chunks.js';
 import { FileArtifacts } from './artifact-files.js';
 import type { ArtifactStore } from './artifact-store.js';
-import { migrate } from './migrations.js';
+import { migrate, migrations } from './migrations.js';
 import { PostgresDriver } from './postgres/postgres-driver.js';
 import type { SqlDriver } from './sql-driver.js';
 import { SqlStore } from './sql-store.js';
@@ -14,7 +14,7 @@ import type { Store, StoreOptions } from './store.js';
 export async function openStore(db: string, options: StoreOptions = {}): Promise<Store> {
   const driver: SqlDriver = isPostgresUrl(db) ? new PostgresDriver(db, options.poolSize ?? 10) : new SqliteDriver(db);
   try {
-    await migrate(driver);
+    await migrate(driver, migrations, { seededDocuments: options.seededDocuments });
   } catch (error) {
     await driver.close().catch(() => {});
     throw error;

@@ -1,11 +1,13 @@
 import type { Artifact } from '../domain/artifact.js';
 import type { AuditActivity, AuditActor, AuditEvent, AuditTarget } from '../domain/audit.js';
 import type { Device, GeneratedFrom } from '../domain/device.js';
-import type { ActivityState, DeviceType, HealthStatus, OperationType, SoftwareType } from '../domain/enums.js';
+import { softwareFreshnessOf } from '../domain/device-health.js';
+import { softwareTypes, type ActivityState, type DeviceType, type HealthStatus, type OperationType, type SoftwareFreshness, type SoftwareType } from '../domain/enums.js';
 import type { Operation, OperationStatus } from '../domain/operation.js';
 import type { CatalogEntry } from '../domain/software-catalog.js';
 import type { DeviceDocuments, EnrollmentToken, SeededDocuments } from './store.js';
 import type { Page } from './device-query.js';
+import { freshnessColumns } from './filter-sql.js';
 
 /** A devices row; JSON columns are text in SQLite and jsonb (already parsed) in PostgreSQL. */
 export interface DeviceRow {
@@ -111,8 +113,8 @@ export const deviceInsertColumns = [
   'hw_unique_id', 'hw_serial_number', 'hw_manufacturer', 'hw_model', 'hw_mac_addresses',
   'current_user_id', 'current_user_display_name', 'current_user_type',
   'created_at', 'created_by', 'last_modified_at', 'last_modified_by', 'health', 'activity', 'configuration',
-  'installed', 'connection_status', 'last_seen_at', 'documents_seed',
-] as const;
+  'installed', 'connection_status', 'last_seen_at', 'documents_seed', ...Object.values(freshnessColumns),
+];
 
 /**
  * The columns a device update writes, in both stores: everything of deviceToRow but the key,
@@ -123,7 +125,8 @@ export const deviceUpdateColumns = [
   'device_type', 'health_status', 'activity_state', 'company_asset_tag', 'notes', 'hw_unique_id', 'hw_serial_number', 'hw_manufacturer', 'hw_model',
   'hw_mac_addresses', 'current_user_id', 'current_user_display_name', 'current_user_type', 'last_modified_at',
   'last_modified_by', 'health', 'activity', 'configuration', 'installed', 'connection_status', 'documents_seed',
-] as const;
+  ...Object.values(freshnessColumns),
+];
 
 export function deviceToRow(device: Device): Record<string, unknown> {
   return {
@@ -153,7 +156,16 @@ export function deviceToRow(device: Device): Record<string, unknown> {
     installed: JSON.stringify(device.installed),
     connection_status: (device.health.connection as { connectionStatus?: string } | undefined)?.connectionStatus ?? null,
     last_seen_at: device.lastSeenDateTime,
+    ...freshnessValues(device.health),
   };
+}
+
+/**
+ * The freshness columns' values: each software type's softwareFreshness as the health document
+ * says it (a seeded device's generated document too), so `$filter` agrees with the document.
+ */
+export function freshnessValues(health: Record<string, unknown>): Record<string, SoftwareFreshness | null> {
+  return Object.fromEntries(softwareTypes.map((type) => [freshnessColumns[type], softwareFreshnessOf(health, type)]));
 }
 
 /** `seededDocuments` regenerates the documents of a row that holds a generator descriptor instead. */

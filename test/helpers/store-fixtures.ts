@@ -3,7 +3,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { auditEvent, operatorActor, type AuditEvent } from '../../src/domain/audit.js';
-import type { Device, OrderableProperty } from '../../src/domain/device.js';
+import type { Device, FilterableProperty, OrderableProperty } from '../../src/domain/device.js';
+import { softwareFreshnessOf } from '../../src/domain/device-health.js';
 import type { IdentitySet } from '../../src/domain/identity.js';
 import type { Operation } from '../../src/domain/operation.js';
 import type { OperationType, SoftwareType } from '../../src/domain/enums.js';
@@ -201,7 +202,9 @@ export function matchesFilter(device: Device, filter: DeviceFilter): boolean {
   }
 }
 
-function columnValue(device: Device, property: OrderableProperty): string | null {
+function columnValue(device: Device, property: OrderableProperty | FilterableProperty): string | null {
+  const freshness = /^health\/softwareUpdateHealth\/(\w+)SoftwareUpdateStatus\/softwareFreshness$/.exec(property);
+  if (freshness) return softwareFreshnessOf(device.health, freshness[1] as SoftwareType);
   switch (property) {
     case 'createdDateTime': return device.createdDateTime;
     case 'lastModifiedDateTime': return device.lastModifiedDateTime;
@@ -217,6 +220,7 @@ function columnValue(device: Device, property: OrderableProperty): string | null
     case 'hardwareDetail/manufacturer': return device.hardwareDetail.manufacturer;
     case 'hardwareDetail/model': return device.hardwareDetail.model;
     case 'currentUser/id': return device.currentUser?.id ?? null;
+    default: throw new Error(`no reference value for ${property}`);
   }
 }
 

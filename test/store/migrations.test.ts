@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import pg from 'pg';
-import type { Device } from '../../src/domain/device.js';
+import { freshnessProperty, type Device } from '../../src/domain/device.js';
+import { softwareFreshnessOf } from '../../src/domain/device-health.js';
+import { softwareFreshnesses, softwareTypes } from '../../src/domain/enums.js';
+import type { DeviceFilter } from '../../src/store/device-query.js';
 import type { Operation } from '../../src/domain/operation.js';
 import { regenerateSeededDocuments } from '../../src/seed/seeded-documents.js';
 import { migrations } from '../../src/store/migrations.js';
@@ -76,6 +79,20 @@ async function assertNothingLost(store: Store, legacy: LegacyReads): Promise<voi
     const page = await store.listDevices({ tenantId, filter: null, order: [], top: 50, after: null });
     assert.deepEqual(page.items.map((d) => d.id), expected.devices.filter((d) => d.tenantId === tenantId).map((d) => d.id).sort());
   }
+  // Migration 14 filled each device's freshness columns from its health document, seeded devices' regenerated.
+  let matched = 0;
+  for (const tenantId of [expected.tenant, expected.other]) {
+    for (const softwareType of softwareTypes) {
+      for (const value of softwareFreshnesses) {
+        const filter: DeviceFilter = { op: 'eq', property: freshnessProperty(softwareType), value };
+        const page = await store.listDevices({ tenantId, filter, order: [], top: 50, after: null });
+        const expectedIds = expected.devices.filter((d) => d.tenantId === tenantId && softwareFreshnessOf(d.health, softwareType) === value).map((d) => d.id).sort();
+        assert.deepEqual(page.items.map((d) => d.id), expectedIds, `${softwareType} ${value} in ${tenantId}`);
+        matched += expectedIds.length;
+      }
+    }
+  }
+  assert.ok(matched > 0, 'the fixture has devices with software update health');
   const operations: Operation[] = [];
   for (const device of expected.devices) {
     operations.push(...(await store.listOperations({ tenantId: device.tenantId, deviceId: device.id, top: 50, beforeSeq: null })).items);
@@ -115,6 +132,9 @@ describe('migrations', () => {
       const path = join(dir, 'legacy.db');
       copyFileSync(new URL('legacy-sqlite.db', fixtures), path);
       assert.deepEqual(sqliteSchema(path).versions, [1, 2, 3], 'the fixture is a previous-release file (its own numbering)');
+      // Its seeded devices' freshness needs their documents: without the generator nothing is migrated.
+      await assert.rejects(openStore(path), /seeded documents source/);
+      assert.deepEqual(sqliteSchema(path).versions, [1, 2, 3], 'the failed migration left the file as it was');
       const store = await openStore(path, { seededDocuments: regenerateSeededDocuments });
       try {
         await assertNothingLost(store, legacyReads('sqlite'));

@@ -16,6 +16,7 @@ import type { OperationStatus } from '../../src/domain/operation.js';
 import type { CreatedBound, OperationFilter } from '../../src/store/device-query.js';
 import { migrate } from '../../src/store/migrations.js';
 import { SqlStore } from '../../src/store/sql-store.js';
+import { freshnessProperty } from '../../src/domain/device.js';
 import { SqliteDriver } from '../../src/store/sqlite/sqlite-driver.js';
 
 /**
@@ -71,6 +72,10 @@ const filters: [string, DeviceFilter][] = [
   ["and with a rare condition", { op: 'and', operands: [eq('deviceType', 'teamsRoom'), startswith('hardwareDetail/serialNumber', 'Q')] }],
   ["and of common conditions", { op: 'and', operands: [eq('deviceType', 'teamsRoom'), eq('deviceType', 'ipPhone')] }],
   ["not", { op: 'not', operand: { op: 'ne', property: 'notes', value: 'x' } }],
+  ["teamsClient's freshness eq 'updateAvailable'", eq(freshnessProperty('teamsClient'), 'updateAvailable')],
+  ["firmware's freshness in ('latest', 'unknown') and deviceType eq 'teamsRoom'", {
+    op: 'and', operands: [{ op: 'in', property: freshnessProperty('firmware'), values: ['latest', 'unknown'] }, eq('deviceType', 'teamsRoom')],
+  }],
 ];
 
 test('no statement of a filtered device page walks the tenant in id order, other than the bounded scan window', async () => {
@@ -93,6 +98,20 @@ test('no statement of a filtered device page walks the tenant in id order, other
         }
       }
     }
+  } finally {
+    db.close();
+  }
+});
+
+test("a count of one software type's freshness reads only its index", async () => {
+  const db = new Database(join(dir, 'plans.db'), { readonly: true });
+  try {
+    driver.recorded.length = 0;
+    await store.countDevices(tenant, eq(freshnessProperty('teamsClient'), 'latest'));
+    const [sql] = driver.recorded.filter((statement) => /count\(\*\)/.test(statement));
+    assert.ok(sql, driver.recorded.join('\n'));
+    const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(tenant, 'latest') as { detail: string }[]).map((row) => row.detail);
+    assert.deepEqual(plan, ['SEARCH devices USING COVERING INDEX devices_by_freshness_teams_client (tenant_id=? AND freshness_teams_client=?)']);
   } finally {
     db.close();
   }

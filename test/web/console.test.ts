@@ -7,6 +7,8 @@ import { graphOperation, requestOperation } from '../helpers/graph-operations.js
 import { enrollmentToken } from '../helpers/test-agent.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { startTestServer, tenantA, type TestServer } from '../helpers/test-server.js';
+import { freshnessProperty } from '../../src/domain/device.js';
+import { softwareFreshnesses, softwareTypes } from '../../src/domain/enums.js';
 
 /**
  * The console in real headless Chromium, as an operator uses it: sign in with the dev token, read
@@ -59,6 +61,53 @@ describe('the web console in Chromium', () => {
     const types = page.getByRole('figure', { name: 'Devices by type' });
     assert.equal(await types.locator('li', { hasText: 'Teams Room:' }).first().textContent(), `Teams Room: ${await count(server, "deviceType eq 'teamsRoom'")} devices`);
     assert.deepEqual(browser.pageErrors, [], 'no script errors and no CSP refusals');
+  });
+
+  test('the overview draws software freshness per software type with the API\'s counts', async () => {
+    const { page } = browser;
+    const figure = page.getByRole('figure', { name: 'Software freshness per software type' });
+    await figure.waitFor();
+    let drawn = 0;
+    for (const type of softwareTypes) {
+      const counts = await Promise.all(softwareFreshnesses.map((value) => count(server, `${freshnessProperty(type)} eq '${value}'`)));
+      const cells = softwareFreshnesses.map((value) => figure.getByTestId(`freshness-${type}-${value}`));
+      if (counts.every((n) => n === 0)) {
+        assert.equal(await cells[0].count(), 0, `${type}: no device has it, no row`);
+        continue;
+      }
+      drawn++;
+      assert.deepEqual(await Promise.all(cells.map(async (cell) => Number(await cell.textContent()))), counts, type);
+    }
+    assert.ok(drawn >= 3, `${drawn} software types drawn`);
+    const teams = await count(server, `${freshnessProperty('teamsClient')} eq 'updateAvailable'`);
+    assert.ok(teams > 0 && teams < 63, 'the demo fleet has some Teams clients behind');
+    // The count's link is the devices table filtered the same way.
+    await figure.locator('li', { hasText: 'Teams client' }).getByRole('link', { name: 'Update available' }).click();
+    await page.getByText(`${teams} devices match`).waitFor();
+    assert.match(page.url(), /#\/devices\?software=teamsClient&freshness=updateAvailable$/);
+  });
+
+  test('the freshness filter narrows the table to the devices the API returns for it', async () => {
+    const { page } = browser;
+    await page.goto(`${server.url}/#/devices`);
+    await page.getByRole('heading', { name: 'Devices' }).waitFor();
+    await page.getByLabel('Software').selectOption('teamsClient');
+    await page.getByLabel('Freshness').selectOption('latest');
+    const filter = `${freshnessProperty('teamsClient')} eq 'latest'`;
+    const response = await server.request(`/beta/teamwork/devices?$top=25&$filter=${encodeURIComponent(filter)}`);
+    assert.equal(response.status, 200);
+    const api = await response.json() as { value: { id: string }[] };
+    const matching = await count(server, filter);
+    assert.ok(matching > 0 && matching < 63, `the filter narrows the fleet (${matching} of 63)`);
+    await page.getByText(`${matching} devices match`).waitFor();
+    const links = await page.locator('tbody tr td:first-child a').evaluateAll((anchors) => anchors.map((a) => (a as HTMLAnchorElement).hash));
+    assert.deepEqual(links, api.value.map((d) => `#/devices/${d.id}`), 'the same devices, in the same order');
+    assert.match(page.url(), /#\/devices\?software=teamsClient&freshness=latest$/, 'the filter is in the address');
+
+    // Freshness alone: any software type's.
+    await page.goto(`${server.url}/#/devices?freshness=unknown`);
+    const any = softwareTypes.map((type) => `${freshnessProperty(type)} eq 'unknown'`).join(' or ');
+    await page.getByText(`${await count(server, any)} devices match`).waitFor();
   });
 
   test('filter the devices by type and health, and search by serial number', async () => {

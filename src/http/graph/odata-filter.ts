@@ -1,6 +1,6 @@
 import odataParser from '@balena/odata-parser';
-import { filterableDeviceProperties, type FilterableProperty } from '../../domain/device.js';
-import { activityStates, deviceTypes, enumMember, healthStatuses } from '../../domain/enums.js';
+import { filterableDeviceProperties, type FilterableProperty, type FreshnessProperty } from '../../domain/device.js';
+import { activityStates, deviceTypes, enumMember, healthStatuses, softwareFreshnesses } from '../../domain/enums.js';
 import { badRequest } from '../../domain/errors.js';
 import type { DeviceFilter } from '../../store/device-query.js';
 
@@ -8,6 +8,7 @@ const enumsByKind: Record<string, readonly string[]> = {
   'enum:deviceType': deviceTypes,
   'enum:healthStatus': healthStatuses,
   'enum:activityState': activityStates,
+  'enum:softwareFreshness': softwareFreshnesses,
 };
 
 /** Parses `$filter` with an OData parser and checks it against what devices support. */
@@ -128,7 +129,7 @@ class FilterChecker {
     const property = this.property(args[0], method);
     if (filterableDeviceProperties[property] !== 'string') throw unsupported(`startswith on the enum property '${property}'`);
     const value = this.value(args[1], property);
-    return { op: 'startswith', property, value };
+    return { op: 'startswith', property: property as Exclude<FilterableProperty, FreshnessProperty>, value };
   }
 
   private property(node: Node, operator: string): FilterableProperty {

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { activityStates, deviceTypes, healthStatuses } from '../../domain/enums';
+import { activityStates, deviceTypes, healthStatuses, softwareFreshnesses, softwareTypes } from '../../domain/enums';
 import { ChoiceFilter } from '../components/choice-filter';
 import { ErrorMessage } from '../components/error-message';
 import { Pager, usePages } from '../components/paged-list';
@@ -56,6 +56,8 @@ export function DevicesPage({ query }: { query: URLSearchParams }) {
         <ChoiceFilter label="Type" value={choice.type} values={shown(deviceTypes)} onChange={(type) => choose({ type })} />
         <ChoiceFilter label="Health" value={choice.health} values={shown(healthStatuses)} onChange={(health) => choose({ health })} />
         <ChoiceFilter label="Activity" value={choice.activity} values={shown(activityStates)} onChange={(activity) => choose({ activity })} />
+        <ChoiceFilter label="Software" value={choice.software} values={softwareTypes} onChange={(software) => choose({ software })} />
+        <ChoiceFilter label="Freshness" value={choice.freshness} values={softwareFreshnesses} onChange={(freshness) => choose({ freshness })} />
       </form>
       <ErrorMessage error={page.error} />
       <p aria-live="polite" class="note">

@@ -1,8 +1,10 @@
-import { activityStates, deviceTypes, healthStatuses } from '../../domain/enums';
+import { freshnessProperty } from '../../domain/device';
+import { activityStates, deviceTypes, healthStatuses, softwareFreshnesses, softwareTypes } from '../../domain/enums';
 import type { OperationStatus } from '../../domain/operation';
 import { batch, batchCount, type BatchRequest } from '../api-client';
 import { BarChart, type Bar } from '../components/bar-chart';
 import { ErrorMessage } from '../components/error-message';
+import { FreshnessChart, type FreshnessRow } from '../components/freshness-chart';
 import { useAsync } from '../components/use-async';
 import { href } from '../router';
 import { labelOf } from '../labels';
@@ -10,7 +12,7 @@ import { labelOf } from '../labels';
 const outcomes: OperationStatus[] = ['successful', 'failed', 'cancelled', 'inProgress', 'queued', 'scheduled'];
 const shown = <T extends string>(values: readonly T[]) => values.filter((value) => value !== 'unknownFutureValue');
 
-/** The counts the overview draws, as one set of `$count` requests (two `$batch`es). */
+/** The counts the overview draws, as one set of `$count` requests (three `$batch`es). */
 function overviewRequests(since: string): BatchRequest[] {
   const count = (id: string, filter: string | null) => ({
     id, method: 'GET' as const, url: `/teamwork/devices/$count${filter ? `?$filter=${encodeURIComponent(filter)}` : ''}`,
@@ -20,6 +22,7 @@ function overviewRequests(since: string): BatchRequest[] {
     ...shown(healthStatuses).map((health) => count(`health:${health}`, `healthStatus eq '${health}'`)),
     ...shown(deviceTypes).map((type) => count(`type:${type}`, `deviceType eq '${type}'`)),
     ...shown(activityStates).map((activity) => count(`activity:${activity}`, `activityState eq '${activity}'`)),
+    ...softwareTypes.flatMap((type) => softwareFreshnesses.map((value) => count(`freshness:${type}:${value}`, `${freshnessProperty(type)} eq '${value}'`))),
     ...outcomes.map((status) => ({
       id: `operations:${status}`,
       method: 'GET' as const,
@@ -28,7 +31,16 @@ function overviewRequests(since: string): BatchRequest[] {
   ];
 }
 
-/** Fleet overview: devices by health, type and activity; operations of the last 24 hours by outcome. */
+/** Each software type some device has a freshness for, with its counts. */
+function freshnessRows(count: (id: string) => number | null): FreshnessRow[] {
+  const rows = softwareTypes.map((softwareType) => ({
+    softwareType,
+    counts: Object.fromEntries(softwareFreshnesses.map((value) => [value, count(`freshness:${softwareType}:${value}`)])) as FreshnessRow['counts'],
+  }));
+  return rows.filter((row) => softwareFreshnesses.some((value) => (row.counts[value] ?? 0) > 0));
+}
+
+/** Fleet overview: devices by health, type, activity and software freshness; operations of the last 24 hours by outcome. */
 export function OverviewPage() {
   const counts = useAsync(async () => {
     const since = new Date(Date.now() - 24 * 3600_000).toISOString();
@@ -52,6 +64,7 @@ export function OverviewPage() {
           <BarChart title="Devices by health" bars={bars('health', healthStatuses, 'health')} />
           <BarChart title="Devices by type" bars={bars('type', deviceTypes, 'type')} />
           <BarChart title="Devices by activity" bars={bars('activity', activityStates, 'activity')} />
+          <FreshnessChart rows={freshnessRows(counts.value)} />
           {operationsKnown ? (
             <BarChart title="Operations in the last 24 hours" unit="operations" bars={outcomes.map((status) => ({ label: labelOf(status), value: counts.value!(`operations:${status}`) }))} />
           ) : (
