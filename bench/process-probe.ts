@@ -14,6 +14,7 @@
  * then told SIGTERM, its own clean shutdown.
  */
 import { writeHeapSnapshot } from 'node:v8';
+import { isMainThread } from 'node:worker_threads';
 
 function sample(collect: boolean): Record<string, unknown> {
   const gc = (globalThis as { gc?: () => void }).gc;
@@ -33,17 +34,27 @@ function answer(command: string): string | null {
   return null;
 }
 
-let commands = '';
-process.stdin.setEncoding('utf8');
-process.stdin.on('data', (chunk: string) => {
-  commands += chunk;
-  let newline: number;
-  while ((newline = commands.indexOf('\n')) >= 0) {
-    const line = answer(commands.slice(0, newline).trim());
-    commands = commands.slice(newline + 1);
-    if (line) process.stdout.write(`${line}\n`);
-  }
-});
-process.stdin.on('end', () => process.kill(process.pid, 'SIGTERM'));
-// The stdin pipe must not keep a server alive that has closed by itself.
-(process.stdin as unknown as { unref?: () => void }).unref?.();
+/**
+ * `--import` reaches every thread and child of the server too: the group commit's writer
+ * thread (whose process.stdin ends at once: it would SIGTERM the server) and the SQLite reader
+ * processes (fork passes execArgv on, and they share the server's stdin). Only the server's
+ * main thread answers: the one whose parent set PROCESS_PROBE_PARENT to its own pid.
+ */
+if (isMainThread && process.env.PROCESS_PROBE_PARENT === String(process.ppid)) listen();
+
+function listen(): void {
+  let commands = '';
+  process.stdin.setEncoding('utf8');
+  process.stdin.on('data', (chunk: string) => {
+    commands += chunk;
+    let newline: number;
+    while ((newline = commands.indexOf('\n')) >= 0) {
+      const line = answer(commands.slice(0, newline).trim());
+      commands = commands.slice(newline + 1);
+      if (line) process.stdout.write(`${line}\n`);
+    }
+  });
+  process.stdin.on('end', () => process.kill(process.pid, 'SIGTERM'));
+  // The stdin pipe must not keep a server alive that has closed by itself.
+  (process.stdin as unknown as { unref?: () => void }).unref?.();
+}

@@ -37,11 +37,17 @@ export interface ServeProcess {
  * token and, with --simulate, the line saying the simulated fleet is enrolled.
  */
 export function startServe(args: string[], timeoutMs = 300_000): Promise<ServeProcess> {
-  const child = spawn(process.execPath, ['--expose-gc', '--import', probeScript, cliScript, 'serve', ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--expose-gc', '--import', probeScript, cliScript, 'serve', ...args], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    // the probe answers in the server's main thread only (its workers and children load it too)
+    env: { ...process.env, PROCESS_PROBE_PARENT: String(process.pid) },
+  });
   running.add(child);
   const waiters: Record<string, ((text: string) => void)[]> = { SAMPLE: [], GC: [], SNAPSHOT: [] };
   let url: string | null = null;
   let token: string | null = null;
+  const recent: string[] = [];
+  const exited = { text: '' };
   return new Promise<ServeProcess>((resolve, reject) => {
     let ready = false;
     const timer = setTimeout(() => fail(new Error(`serve not ready after ${timeoutMs} ms`)), timeoutMs);
@@ -52,7 +58,8 @@ export function startServe(args: string[], timeoutMs = 300_000): Promise<ServePr
     };
     child.once('exit', (code, signal) => {
       running.delete(child);
-      if (!ready) fail(new Error(`serve exited before it was ready (code ${code}, signal ${signal})`));
+      exited.text = `serve exited (code ${code}, signal ${signal}); its last lines:\n${recent.join('\n')}`;
+      if (!ready) fail(new Error(exited.text));
     });
     let lines = '';
     child.stdout!.setEncoding('utf8');
@@ -67,24 +74,27 @@ export function startServe(args: string[], timeoutMs = 300_000): Promise<ServePr
           waiters[word].shift()?.(line.slice(word.length + 1));
           continue;
         }
-        if (ready) continue; // the server's log lines
+        // the server's own lines: the last few are kept for the error if it exits
+        recent.push(line);
+        if (recent.length > 20) recent.shift();
+        if (ready) continue;
         url ??= /listening on (https?:\/\/\S+)/.exec(line)?.[1] ?? null;
         token ??= /^export TOKEN=(\S+)/.exec(line)?.[1] ?? null;
         const fleetReady = /simulated devices are enrolled/.test(line) || (!args.includes('--simulate') && token !== null);
         if (url && token && fleetReady) {
           ready = true;
           clearTimeout(timer);
-          resolve(handle(child, url, token, waiters));
+          resolve(handle(child, url, token, waiters, exited));
         }
       }
     });
   });
 }
 
-function handle(child: ChildProcess, url: string, token: string, waiters: Record<string, ((text: string) => void)[]>): ServeProcess {
+function handle(child: ChildProcess, url: string, token: string, waiters: Record<string, ((text: string) => void)[]>, exited: { text: string }): ServeProcess {
   const ask = (command: string, word: string) =>
     new Promise<string>((resolve, reject) => {
-      if (child.exitCode !== null || child.signalCode !== null) return reject(new Error('serve has exited'));
+      if (child.exitCode !== null || child.signalCode !== null) return reject(new Error(exited.text || 'serve has exited'));
       waiters[word].push(resolve);
       child.stdin!.write(`${command}\n`);
     });
