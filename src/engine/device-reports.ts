@@ -4,6 +4,7 @@ import {
   healthStatusOf, softwareUpdateHealth, softwareVersionsOf, withConnection, type InstalledVersions,
 } from '../domain/device-health.js';
 import type { ActivityState, ConnectionStatus } from '../domain/enums.js';
+import { changesDevice } from '../domain/device-changes.js';
 import { deviceIdentitySet } from '../domain/identity.js';
 import type { CatalogEntry } from '../domain/software-catalog.js';
 import type { Store } from '../store/store.js';
@@ -12,28 +13,29 @@ import type { Store } from '../store/store.js';
  * Turns what devices report into the Graph documents: health (with softwareUpdateHealth
  * computed against the catalog), activity, configuration.softwareVersions, healthStatus.
  * Each change is applied to the current row inside one store transaction, so changes from
- * different sources (a result, a heartbeat, the supervisor) never overwrite each other.
+ * different sources (a result, a heartbeat, the supervisor) never overwrite each other; a
+ * change that leaves everything but the stamps as it was is not written.
  */
 export class DeviceReports {
   constructor(private readonly store: Store) {}
 
-  /** `before`: told the device as it was, inside the transaction (the engine wakes a device that stops being busy). */
+  /**
+   * `before`: told the device as it was (the engine wakes a device that stops being busy).
+   * A report that changes nothing but stamps writes nothing: it is compared with the device
+   * read without a lock first, so a repeated report (most of them) takes no row lock and no
+   * transaction; only a report that changes something goes on to the locked read-modify-write.
+   */
   async applyInventory(tenantId: string, deviceId: string, report: InventoryBody, now: string, before?: (device: Device) => void): Promise<Device | null> {
-    return this.change(tenantId, deviceId, now, (device) => {
+    const catalog = await this.store.listCatalog(tenantId);
+    const apply = (device: Device) => {
       before?.(device);
-      let health: Record<string, unknown> = { ...device.health };
-      for (const part of ['peripheralsHealth', 'hardwareHealth', 'loginStatus'] as const) {
-        if (report[part] !== undefined) health[part] = report[part];
-      }
-      health = withConnection(health, 'connected', now);
-      const activity = report.activePeripherals === undefined
-        ? device.activity
-        : { ...device.activity, activePeripherals: report.activePeripherals, lastModifiedDateTime: now };
-      return {
-        device: { ...device, health, activity, activityState: report.activityState ?? device.activityState, lastSeenDateTime: now },
-        installed: report.installed ?? device.installed,
-      };
-    });
+      return inventoryChange(device, report, now);
+    };
+    const current = await this.store.getDevice(tenantId, deviceId);
+    if (!current) return null;
+    const { device, installed } = apply(current);
+    if (!changesDevice(current, derive(device, installed, catalog, now))) return current;
+    return this.change(tenantId, deviceId, now, apply, catalog);
   }
 
   async setConnection(tenantId: string, deviceId: string, status: ConnectionStatus, now: string): Promise<Device | null> {
@@ -65,9 +67,26 @@ export class DeviceReports {
     catalog ??= await this.store.listCatalog(tenantId);
     return this.store.updateDevice(tenantId, deviceId, (current) => {
       const { device, installed } = apply(current);
-      return derive(device, installed, catalog, now);
+      const next = derive(device, installed, catalog, now);
+      return changesDevice(current, next) ? next : current;
     });
   }
+}
+
+/** What an inventory report makes of a device, before the derived parts. Graph-shaped parts are stored as sent. */
+function inventoryChange(device: Device, report: InventoryBody, now: string): { device: Device; installed: InstalledVersions } {
+  let health: Record<string, unknown> = { ...device.health };
+  for (const part of ['peripheralsHealth', 'hardwareHealth', 'loginStatus'] as const) {
+    if (report[part] !== undefined) health[part] = report[part];
+  }
+  health = withConnection(health, 'connected', now);
+  const activity = report.activePeripherals === undefined
+    ? device.activity
+    : { ...device.activity, activePeripherals: report.activePeripherals, lastModifiedDateTime: now };
+  return {
+    device: { ...device, health, activity, activityState: report.activityState ?? device.activityState, lastSeenDateTime: now },
+    installed: report.installed ?? device.installed,
+  };
 }
 
 function connectionChange(device: Device, status: ConnectionStatus, now: string): { device: Device; installed: InstalledVersions } {

@@ -317,7 +317,7 @@ export class SqlStore implements Store {
       const current = this.device(row);
       if (!current) return null;
       const updated = change(current);
-      await tx.query(updateDeviceSql, updateDeviceParams(updated));
+      if (updated !== current) await tx.query(updateDeviceSql, updateDeviceParams(updated));
       return updated;
     });
   }

@@ -225,7 +225,8 @@ export interface Store {
   removeDevice(tenantId: string, deviceId: string, audit: AuditEvent): Promise<boolean>;
   /**
    * Read-modify-write of one device as a unit (a transaction with the row locked), so a
-   * presence change and a new installed version cannot overwrite each other.
+   * presence change and a new installed version cannot overwrite each other. `change` returns
+   * the device it was given when there is nothing to write.
    */
   updateDevice(tenantId: string, deviceId: string, change: (device: Device) => Device): Promise<Device | null>;
   /** Records that agents were heard from; returns those the store did not consider connected. */
