@@ -1,6 +1,6 @@
 /** Every knob of `npm run bench`, read once from the environment. */
-export type BenchName = 'update' | 'seed' | 'list' | 'filters' | 'select' | 'dispatch' | 'batch' | 'artifacts' | 'rollout';
-export const allBenches: readonly BenchName[] = ['update', 'seed', 'list', 'filters', 'select', 'dispatch', 'batch', 'artifacts', 'rollout'];
+export type BenchName = 'update' | 'seed' | 'list' | 'filters' | 'select' | 'dispatch' | 'batch' | 'artifacts' | 'rollout' | 'inventory';
+export const allBenches: readonly BenchName[] = ['update', 'seed', 'list', 'filters', 'select', 'dispatch', 'batch', 'artifacts', 'rollout', 'inventory'];
 /** The stores `update`, `list`, `filters`, `batch`, `artifacts` and `rollout` run on (the other benchmarks use SQLite only). */
 export type StoreName = 'sqlite' | 'postgres';
 export const allStores: readonly StoreName[] = ['sqlite', 'postgres'];
@@ -43,6 +43,11 @@ export interface BenchConfig {
   artifactAgents: number;
   artifactMiB: number;
   artifactLargeMiB: number;
+  /** inventory: long-polling devices, each reporting its inventory once per interval (seconds); measured intervals; share of reports that change something */
+  inventoryDevices: number;
+  inventoryIntervalSeconds: number;
+  inventoryIntervals: number;
+  inventoryChangeShare: number;
 }
 
 function numberFromEnv(name: string, fallback: number): number {
@@ -50,6 +55,15 @@ function numberFromEnv(name: string, fallback: number): number {
   if (raw === undefined || raw.trim() === '') return fallback;
   const value = Number(raw.replace(/_/g, ''));
   if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got '${raw}'`);
+  return value;
+}
+
+/** A share from 0 to 1. */
+function shareFromEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0 || value > 1) throw new Error(`${name} must be a share from 0 to 1, got '${raw}'`);
   return value;
 }
 
@@ -103,5 +117,9 @@ export function benchConfigFromEnv(): BenchConfig {
     artifactAgents: Math.round(numberFromEnv('BENCH_ARTIFACT_AGENTS', 100)),
     artifactMiB: Math.round(numberFromEnv('BENCH_ARTIFACT_MIB', 50)),
     artifactLargeMiB: Math.round(numberFromEnv('BENCH_ARTIFACT_LARGE_MIB', 1100)),
+    inventoryDevices: Math.round(numberFromEnv('BENCH_INVENTORY_DEVICES', 18_000)),
+    inventoryIntervalSeconds: numberFromEnv('BENCH_INVENTORY_INTERVAL_SECONDS', 60),
+    inventoryIntervals: Math.round(numberFromEnv('BENCH_INVENTORY_INTERVALS', 2)),
+    inventoryChangeShare: shareFromEnv('BENCH_INVENTORY_CHANGE_SHARE', 0.1),
   };
 }
