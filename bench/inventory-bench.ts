@@ -105,6 +105,8 @@ async function measureStore(store: StoreName, config: BenchConfig, workspace: Be
     progress(`${label}: ${fmt.int(devices)} devices enrolling (100 at a time)`);
     const fleetStarted = performance.now();
     fleet = await startFleet(target.url, enrollmentToken, devices, {
+      // 18,000 enrolments take minutes on a busy machine
+      timeoutMs: 40 * 60_000,
       onProgress: (enrolled) => {
         if (enrolled % 5000 === 0) progress(`${label}: ${fmt.int(enrolled)} enrolled`);
       },
