@@ -129,6 +129,8 @@ export class FleetInventory {
     if (reply?.status !== 200) {
       this.stats.failed++;
       this.unsent[index] = 1;
+      // Timed out or cut off: the server may still have written it, at any time from now on.
+      if (change) this.changes.push({ deviceId: device.deviceId, sentAt, repliedAt: Number.MAX_SAFE_INTEGER });
       return;
     }
     this.latencies.push(performance.now() - started);

@@ -50,7 +50,7 @@ export interface FleetInventoryStats {
   latency: LoopDelay;
 }
 
-/** A changed inventory report: wall-clock ms (Date.now()) when sent and when answered 200. */
+/** A changed inventory report: wall-clock ms (Date.now()) when sent and when answered 200 (Number.MAX_SAFE_INTEGER: never answered, so the server may write it at any later time). */
 export interface InventoryChange {
   deviceId: string;
   sentAt: number;

@@ -226,7 +226,8 @@ function table(run: StoreRun, config: BenchConfig): ReportTable {
     `baseline: the same server and fleet, long-polls only, the window before the reports start; measured: ${fmt.seconds(m.seconds)} s (${config.inventoryIntervals} intervals), from one interval + ${settleMs / 1000} s after the reports started (every device's first report written); baseline window ${fmt.seconds(b.seconds)} s`,
     `event-loop delay: monitorEventLoopDelay in the server, 10 ms resolution subtracted; rows written: device rows whose last_modified_at moved in the window (DeviceWriteLog, read every 2 s from the database); ` +
       `a write is "by a changed report" when the fleet sent that device a changed report whose sending and answer enclose the write's stamp`,
-    `reports in the window: ${count(reports.accepted)} accepted, ${count(reports.failed)} failed; ${count(run.changes.length)} changed reports answered in the window`,
+    `reports in the window: ${count(reports.accepted)} accepted, ${count(reports.failed)} failed; ${count(run.changes.length)} changed reports answered in the window ` +
+      `(a changed report that failed explains any later write of its device: ${count(run.changes.filter((c) => c.repliedAt === Number.MAX_SAFE_INTEGER).length)} of them)`,
     ...(m.rowUpdates !== null && b.rowUpdates !== null
       ? [`PostgreSQL pg_stat_user_tables.n_tup_upd of devices over the window (presence's last_seen_at updates included): measured ${count(m.rowUpdates)}, baseline ${count(b.rowUpdates)}`]
       : []),

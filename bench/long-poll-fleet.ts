@@ -34,6 +34,7 @@ const loopResolutionMs = 10;
 const oldestTeamsClient = { teamsRoom: demoSoftwareVersions.teamsClient.windows[0], collaborationBar: demoSoftwareVersions.teamsClient.android[0] };
 /** enrolment gives up after this many attempts; polls and results retry until the fleet stops */
 const enrollAttempts = 20;
+const enrollTimeoutMs = 180_000;
 
 class Fleet {
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 1_000_000, scheduling: 'lifo' });
@@ -104,7 +105,9 @@ class Fleet {
       displayName: `Bench room ${index}`,
     };
     const client = new AgentClient({ url: this.url, transport: this.transport, retry: { baseMs: 250, capMs: 1000 } });
-    const reply = await client.enroll(request, { retry: { attempts: enrollAttempts, baseMs: 500, capMs: 500 } });
+    // A retry after a timed-out enrolment that the server did commit is a 409 (already enrolled):
+    // on a loaded machine the answer may take well over the client's usual 30 s.
+    const reply = await client.enroll(request, { retry: { attempts: enrollAttempts, baseMs: 500, capMs: 500 }, timeoutMs: enrollTimeoutMs });
     if (!reply.body || (reply.status !== 201 && reply.status !== 200)) throw new Error(`enroll ${index}: HTTP ${reply.status} ${reply.text.slice(0, 300)}`);
     return { device: { deviceId: reply.body.deviceId, deviceType }, client };
   }
