@@ -6,7 +6,7 @@ import {
 import type { ActivityState, ConnectionStatus } from '../domain/enums.js';
 import { changesDevice } from '../domain/device-changes.js';
 import { deviceIdentitySet } from '../domain/identity.js';
-import type { CatalogEntry } from '../domain/software-catalog.js';
+import type { CatalogVersion } from '../domain/software-catalog.js';
 import type { Store } from '../store/store.js';
 
 /**
@@ -26,13 +26,15 @@ export class DeviceReports {
    * transaction; only a report that changes something goes on to the locked read-modify-write.
    */
   async applyInventory(tenantId: string, deviceId: string, report: InventoryBody, now: string, before?: (device: Device) => void): Promise<Device | null> {
-    const catalog = await this.store.listCatalog(tenantId);
     const apply = (device: Device) => {
       before?.(device);
       return inventoryChange(device, report, now);
     };
     const current = await this.store.getDevice(tenantId, deviceId);
     if (!current) return null;
+    // The entries for the device's type are all its derivation needs (a re-enrolment that
+    // changes the type between this read and the locked one is put right by the next report).
+    const catalog = await this.store.catalogVersionsFor(tenantId, current.deviceType);
     const { device, installed } = apply(current);
     if (!changesDevice(current, derive(device, installed, catalog, now))) return current;
     return this.change(tenantId, deviceId, now, apply, catalog);
@@ -44,7 +46,7 @@ export class DeviceReports {
 
   /** setConnection for many devices (presence, the supervisor): one catalog read per tenant, not per device. */
   async setConnections(devices: { tenantId: string; deviceId: string }[], status: ConnectionStatus, now: string): Promise<void> {
-    const catalogs = new Map<string, CatalogEntry[]>();
+    const catalogs = new Map<string, CatalogVersion[]>();
     for (const { tenantId, deviceId } of devices) {
       let catalog = catalogs.get(tenantId);
       if (!catalog) catalogs.set(tenantId, (catalog = await this.store.listCatalog(tenantId)));
@@ -62,7 +64,7 @@ export class DeviceReports {
     now: string,
     apply: (device: Device) => { device: Device; installed: InstalledVersions },
     // Read before the store's transaction, inside which the change function runs.
-    catalog?: CatalogEntry[],
+    catalog?: readonly CatalogVersion[],
   ): Promise<Device | null> {
     catalog ??= await this.store.listCatalog(tenantId);
     return this.store.updateDevice(tenantId, deviceId, (current) => {
@@ -95,7 +97,7 @@ function connectionChange(device: Device, status: ConnectionStatus, now: string)
 }
 
 /** The derived parts of a device: software health, software versions, healthStatus, audit fields. */
-function derive(device: Device, installed: InstalledVersions, catalog: CatalogEntry[], now: string): Device {
+function derive(device: Device, installed: InstalledVersions, catalog: readonly CatalogVersion[], now: string): Device {
   const health = {
     ...device.health,
     softwareUpdateHealth: softwareUpdateHealth(device.deviceType, device.hardwareDetail.model, installed, catalog),
