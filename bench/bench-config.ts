@@ -1,6 +1,6 @@
 /** Every knob of `npm run bench`, read once from the environment. */
-export type BenchName = 'update' | 'seed' | 'list' | 'filters' | 'select' | 'dispatch' | 'batch' | 'artifacts' | 'rollout' | 'soak';
-export const allBenches: readonly BenchName[] = ['update', 'seed', 'list', 'filters', 'select', 'dispatch', 'batch', 'artifacts', 'rollout', 'soak'];
+export type BenchName = 'update' | 'seed' | 'list' | 'filters' | 'select' | 'dispatch' | 'batch' | 'artifacts' | 'rollout' | 'inventory' | 'soak';
+export const allBenches: readonly BenchName[] = ['update', 'seed', 'list', 'filters', 'select', 'dispatch', 'batch', 'artifacts', 'rollout', 'inventory', 'soak'];
 /** The stores `update`, `list`, `filters`, `batch`, `artifacts` and `rollout` run on (the other benchmarks use SQLite only). */
 export type StoreName = 'sqlite' | 'postgres';
 export const allStores: readonly StoreName[] = ['sqlite', 'postgres'];
@@ -54,6 +54,11 @@ export interface BenchConfig {
   soakReadRate: number;
   /** soak: minutes after the start at which the server writes a heap snapshot (none by default) */
   soakSnapshotMinutes: number[];
+  /** inventory: long-polling devices, each reporting its inventory once per interval (seconds); measured intervals; share of reports that change something */
+  inventoryDevices: number;
+  inventoryIntervalSeconds: number;
+  inventoryIntervals: number;
+  inventoryChangeShare: number;
 }
 
 function numberFromEnv(name: string, fallback: number): number {
@@ -61,6 +66,15 @@ function numberFromEnv(name: string, fallback: number): number {
   if (raw === undefined || raw.trim() === '') return fallback;
   const value = Number(raw.replace(/_/g, ''));
   if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got '${raw}'`);
+  return value;
+}
+
+/** A share from 0 to 1. */
+function shareFromEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0 || value > 1) throw new Error(`${name} must be a share from 0 to 1, got '${raw}'`);
   return value;
 }
 
@@ -121,5 +135,9 @@ export function benchConfigFromEnv(): BenchConfig {
     soakActionRate: numberFromEnv('BENCH_SOAK_ACTION_RATE', 160),
     soakReadRate: numberFromEnv('BENCH_SOAK_READ_RATE', 25),
     soakSnapshotMinutes: (process.env.BENCH_SOAK_SNAPSHOT_MINUTES ?? '').split(',').map((m) => m.trim()).filter(Boolean).map(Number).filter((m) => m > 0),
+    inventoryDevices: Math.round(numberFromEnv('BENCH_INVENTORY_DEVICES', 18_000)),
+    inventoryIntervalSeconds: numberFromEnv('BENCH_INVENTORY_INTERVAL_SECONDS', 60),
+    inventoryIntervals: Math.round(numberFromEnv('BENCH_INVENTORY_INTERVALS', 2)),
+    inventoryChangeShare: shareFromEnv('BENCH_INVENTORY_CHANGE_SHARE', 0.1),
   };
 }

@@ -26,6 +26,35 @@ export interface FleetStats {
   rssBytes: number;
   /** the fleet's event loop delay in ms since the last stats request with reset (or the start) */
   loopDelay: LoopDelay;
+  /** inventory reports, when the fleet sends them (fleet-inventory.ts) */
+  inventory?: FleetInventoryStats;
+}
+
+/** How each device of the bench fleet reports its inventory (long-poll-fleet.js, issue 16's inventory benchmark). */
+export interface FleetInventoryOptions {
+  /** every device reports once per interval, the devices' phases spread evenly over it */
+  intervalSeconds: number;
+  /** share of reports that change something (the room goes in or out of a meeting); each device's first report always does */
+  changeShare: number;
+}
+
+export interface FleetInventoryStats {
+  sent: number;
+  /** answered 200 */
+  accepted: number;
+  failed: number;
+  /** sent with something the server did not hold yet (each device's first report among them) */
+  changed: number;
+  inFlight: number;
+  /** round trip of the accepted reports in ms, since the last stats request with reset */
+  latency: LoopDelay;
+}
+
+/** A changed inventory report: wall-clock ms (Date.now()) when sent and when answered 200 (Number.MAX_SAFE_INTEGER: never answered, so the server may write it at any later time). */
+export interface InventoryChange {
+  deviceId: string;
+  sentAt: number;
+  repliedAt: number;
 }
 
 /** Messages from the fleet to its parent. */
@@ -35,10 +64,17 @@ export type FleetMessage =
   /** receivedAt: monotonicMs() when the poll's 200 body was complete */
   | { type: 'received'; operationId: string; deviceId: string; receivedAt: number }
   | { type: 'stats'; stats: FleetStats }
+  | { type: 'inventoryChanges'; changes: InventoryChange[] }
   | { type: 'fatal'; message: string };
 
 /** Messages from the parent. */
-export type FleetCommand = { type: 'stats'; resetLoopDelay?: boolean } | { type: 'stop' };
+export type FleetCommand =
+  | { type: 'stats'; resetLoopDelay?: boolean }
+  | { type: 'stop' }
+  /** every device starts reporting its inventory (fleet-inventory.ts) */
+  | { type: 'startInventory'; options: FleetInventoryOptions }
+  /** answered with the changed reports answered since `since` (wall-clock ms) */
+  | { type: 'inventoryChanges'; since: number };
 
 /**
  * CLOCK_MONOTONIC in milliseconds, fractional (process.hrtime is libuv's uv_hrtime). Every

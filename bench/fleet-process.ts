@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { FleetCommand, FleetDevice, FleetMessage, FleetStats } from './fleet-messages.js';
+import type { FleetCommand, FleetDevice, FleetInventoryOptions, FleetMessage, FleetStats, InventoryChange } from './fleet-messages.js';
 
 const fleetScript = fileURLToPath(new URL('./long-poll-fleet.js', import.meta.url));
 const running = new Set<ChildProcess>();
@@ -18,6 +18,10 @@ export interface FleetProcess {
   receipts: Map<string, number>;
   /** the fleet's counters; resetLoopDelay starts a new event-loop-delay interval after this reading */
   stats(resetLoopDelay?: boolean): Promise<FleetStats>;
+  /** every device starts reporting its inventory once per interval */
+  startInventory(options: FleetInventoryOptions): void;
+  /** the changed inventory reports answered since `since` (wall-clock ms) */
+  inventoryChanges(since: number): Promise<InventoryChange[]>;
   stop(): Promise<void>;
 }
 
@@ -36,10 +40,12 @@ export function startFleet(
   running.add(child);
   const receipts = new Map<string, number>();
   const statsWaiters: ((stats: FleetStats) => void)[] = [];
+  const changesWaiters: ((changes: InventoryChange[]) => void)[] = [];
   child.on('message', (message: FleetMessage) => {
     if (message.type === 'received') {
       if (!receipts.has(message.operationId)) receipts.set(message.operationId, message.receivedAt); // the first delivery counts
     } else if (message.type === 'stats') statsWaiters.shift()?.(message.stats);
+    else if (message.type === 'inventoryChanges') changesWaiters.shift()?.(message.changes);
     else if (message.type === 'progress') options.onProgress?.(message.enrolled);
   });
   child.once('exit', () => running.delete(child));
@@ -70,6 +76,15 @@ export function startFleet(
             if (!child.connected) return rejectStats(new Error('fleet is gone'));
             statsWaiters.push(resolveStats);
             child.send({ type: 'stats', resetLoopDelay } satisfies FleetCommand);
+          }),
+        startInventory: (inventory) => {
+          if (child.connected) child.send({ type: 'startInventory', options: inventory } satisfies FleetCommand);
+        },
+        inventoryChanges: (since) =>
+          new Promise<InventoryChange[]>((resolveChanges, rejectChanges) => {
+            if (!child.connected) return rejectChanges(new Error('fleet is gone'));
+            changesWaiters.push(resolveChanges);
+            child.send({ type: 'inventoryChanges', since } satisfies FleetCommand);
           }),
         stop: () => stopFleet(child),
       });

@@ -10,8 +10,9 @@
  * operation id (monotonicMs: the machine's monotonic clock, which every process on the machine
  * shares, to the microsecond, unlike Date.now()'s whole milliseconds), acknowledges it and
  * reports it `successful` with the requested version installed, then polls again. Nothing
- * else (no inventory, no progress): the point is to hold N long-polls on the server as
- * cheaply as possible on this side.
+ * else (no progress): the point is to hold N long-polls on the server as cheaply as possible
+ * on this side, unless the parent sends `startInventory`: from then on every device also
+ * reports its inventory once per interval (fleet-inventory.ts).
  *
  * Started with an IPC channel (child_process.fork), it reports to the parent with
  * process.send: `progress` while enrolling, `ready` once all N are enrolled and have sent
@@ -25,18 +26,26 @@ import type { AgentTransport } from '../src/device/agent-transport.js';
 import { nodeHttpTransport } from '../src/device/node-http-transport.js';
 import type { EnrollRequest, WorkItem } from '../src/domain/agent-protocol.js';
 import { demoSoftwareVersions } from '../src/seed/demo-tables.js';
-import { monotonicMs, type FleetCommand, type FleetDevice, type FleetDeviceType, type FleetMessage, type FleetStats } from './fleet-messages.js';
+import { FleetInventory } from './fleet-inventory.js';
+import { monotonicMs, type FleetCommand, type FleetDevice, type FleetDeviceType, type FleetInventoryOptions, type FleetMessage, type FleetStats } from './fleet-messages.js';
 
 const pollSeconds = 30;
 const loopResolutionMs = 10;
 const oldestTeamsClient = { teamsRoom: demoSoftwareVersions.teamsClient.windows[0], collaborationBar: demoSoftwareVersions.teamsClient.android[0] };
 /** enrolment gives up after this many attempts; polls and results retry until the fleet stops */
 const enrollAttempts = 20;
+const enrollTimeoutMs = 180_000;
 
 class Fleet {
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 1_000_000, scheduling: 'lifo' });
   private readonly transport: AgentTransport;
   private stopping = false;
+  /** each device's client, by enrolment index (for its inventory reports) */
+  private readonly clients: AgentClient[] = [];
+  private readonly deviceIndex = new Map<string, number>();
+  private inventory: FleetInventory | null = null;
+  /** all devices, once enrolled */
+  devices: FleetDevice[] = [];
   private readonly loopDelay = monitorEventLoopDelay({ resolution: loopResolutionMs });
   readonly stats: FleetStats = {
     polls200: 0, polls204: 0, acks: 0, results: 0, resultFailures: 0, httpErrors: {}, networkErrors: {}, pollsInFlight: 0, rssBytes: 0,
@@ -65,6 +74,8 @@ class Fleet {
         const index = next++;
         const { device, client } = await this.enroll(index, prefix);
         devices[index] = device;
+        this.clients[index] = client;
+        this.deviceIndex.set(device.deviceId, index);
         enrolled++;
         if (enrolled % 1000 === 0) this.send({ type: 'progress', enrolled });
         void this.run(client, device, () => {
@@ -94,7 +105,9 @@ class Fleet {
       displayName: `Bench room ${index}`,
     };
     const client = new AgentClient({ url: this.url, transport: this.transport, retry: { baseMs: 250, capMs: 1000 } });
-    const reply = await client.enroll(request, { retry: { attempts: enrollAttempts, baseMs: 500, capMs: 500 } });
+    // A retry after a timed-out enrolment that the server did commit is a 409 (already enrolled):
+    // on a loaded machine the answer may take well over the client's usual 30 s.
+    const reply = await client.enroll(request, { retry: { attempts: enrollAttempts, baseMs: 500, capMs: 500 }, timeoutMs: enrollTimeoutMs });
     if (!reply.body || (reply.status !== 201 && reply.status !== 200)) throw new Error(`enroll ${index}: HTTP ${reply.status} ${reply.text.slice(0, 300)}`);
     return { device: { deviceId: reply.body.deviceId, deviceType }, client };
   }
@@ -125,12 +138,23 @@ class Fleet {
       this.stats.polls200++;
       const { operation } = reply.body;
       this.send({ type: 'received', operationId: operation.id, deviceId: device.deviceId, receivedAt });
-      await this.finish(client, operation).catch(() => null);
+      await this.finish(client, operation, device.deviceId).catch(() => null);
     }
   }
 
+  /** Starts every device's inventory reports, once all are enrolled and polling (a second call changes nothing). */
+  startInventory(options: FleetInventoryOptions): void {
+    if (this.inventory || this.devices.length === 0) return;
+    this.inventory = new FleetInventory(options);
+    this.inventory.start(this.devices, (index, body) => this.clients[index].inventory(body));
+  }
+
+  inventoryChanges(since: number) {
+    return this.inventory?.changesSince(since) ?? [];
+  }
+
   /** Acknowledges (unless resumed) and reports the requested version installed. */
-  private async finish(client: AgentClient, operation: WorkItem): Promise<void> {
+  private async finish(client: AgentClient, operation: WorkItem, deviceId: string): Promise<void> {
     if (operation.status === 'queued') {
       const ack = await client.ack(operation.id);
       if (ack.status !== 200) return;
@@ -138,6 +162,8 @@ class Fleet {
     }
     const installed = operation.softwareType && operation.softwareVersion ? { [operation.softwareType]: operation.softwareVersion } : {};
     const result = await client.result(operation.id, { status: 'successful', installed });
+    const index = this.deviceIndex.get(deviceId);
+    if (result.status === 200 && index !== undefined) this.inventory?.installedOn(index, installed);
     if (result.status === 200) this.stats.results++;
     else this.stats.resultFailures++;
   }
@@ -169,11 +195,13 @@ class Fleet {
     const ms = (ns: number) => Math.max(0, ns / 1e6 - loopResolutionMs);
     this.stats.loopDelay = { p50: ms(delay.percentile(50)), p99: ms(delay.percentile(99)), max: ms(delay.max) };
     if (resetLoopDelay) delay.reset();
+    if (this.inventory) this.stats.inventory = this.inventory.snapshot(resetLoopDelay);
     return { ...this.stats, httpErrors: { ...this.stats.httpErrors }, networkErrors: { ...this.stats.networkErrors } };
   }
 
   stop(): void {
     this.stopping = true;
+    this.inventory?.stop();
     this.agent.destroy();
   }
 }
@@ -205,6 +233,8 @@ async function main(): Promise<void> {
     process.on('message', (command: FleetCommand) => {
       if (command.type === 'stats') send({ type: 'stats', stats: fleet.snapshot(command.resetLoopDelay) });
       if (command.type === 'stop') stop();
+      if (command.type === 'startInventory') fleet.startInventory(command.options);
+      if (command.type === 'inventoryChanges') send({ type: 'inventoryChanges', changes: fleet.inventoryChanges(command.since) });
     });
     // the parent going away (even by SIGKILL) closes the channel: never outlive it
     process.on('disconnect', stop);
@@ -213,6 +243,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', stop);
   const started = performance.now();
   const devices = await fleet.enrollAll(count, Math.max(1, Number(concurrencyText) || 100), prefix);
+  fleet.devices = devices;
   send({ type: 'ready', devices, enrollSeconds: (performance.now() - started) / 1000, stats: fleet.snapshot() });
 }
 

@@ -3,6 +3,8 @@
  * beside a baseline measured in the same run. Knobs (environment):
  *   BENCH_ONLY=update,seed,list,filters,select,dispatch,batch,artifacts,rollout,soak  which to run (default all)
  *   BENCH_STORES=sqlite,postgres  stores for update, list, filters, batch, artifacts and rollout (default both; the others use SQLite)
+ *   BENCH_ONLY=update,seed,list,filters,select,dispatch,batch,artifacts,rollout,inventory  which to run (default all)
+ *   BENCH_STORES=sqlite,postgres  stores for update, list, filters, batch, artifacts, rollout and inventory (default both; the others use SQLite)
  *   BENCH_PG=postgres://postgres@127.0.0.1:5432/postgres  where the PostgreSQL databases are created and dropped
  *   BENCH_SECONDS=8            updateSoftware measured seconds per server
  *   BENCH_CONNECTIONS=40       updateSoftware connections
@@ -34,6 +36,10 @@
  *   BENCH_SOAK_ACTION_RATE=160     soak: updateSoftware/restart/runDiagnostics per second
  *   BENCH_SOAK_READ_RATE=25        soak: list reads per second
  *   BENCH_SOAK_SNAPSHOT_MINUTES=   soak: e.g. 3,8: heap snapshots of the server then, kept in dist/soak-snapshots/
+ *   BENCH_INVENTORY_DEVICES=18000          inventory: long-polling devices, each also reporting its inventory
+ *   BENCH_INVENTORY_INTERVAL_SECONDS=60    inventory: every device reports once per interval, phases spread evenly
+ *   BENCH_INVENTORY_INTERVALS=2            inventory: intervals measured (and of the baseline window)
+ *   BENCH_INVENTORY_CHANGE_SHARE=0.1       inventory: share of reports that change something
  * Machine-readable results: dist/bench-results.json.
  */
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -46,6 +52,7 @@ import { artifactsBench } from './artifacts-bench.js';
 import { rolloutBench } from './rollout-bench.js';
 import { dispatchBench } from './dispatch-bench.js';
 import { filterBench } from './filter-bench.js';
+import { inventoryBench } from './inventory-bench.js';
 import { listDevicesBench } from './list-devices-bench.js';
 import { seedBench } from './seed-bench.js';
 import { selectBench } from './select-bench.js';
@@ -63,6 +70,7 @@ const benches: Record<BenchName, (config: BenchConfig, workspace: BenchWorkspace
   artifacts: artifactsBench,
   rollout: rolloutBench,
   soak: soakBench,
+  inventory: inventoryBench,
 };
 
 const resultsPath = fileURLToPath(new URL('../bench-results.json', import.meta.url));
@@ -81,7 +89,7 @@ async function main(): Promise<number> {
   };
   console.log(`teamwork-devices benchmarks — ${meta.date}`);
   console.log(`node ${meta.node}, ${meta.platform}, ${meta.cpus} cores (${meta.cpuModel}), ${meta.memoryGB} GB`);
-  console.log(`running: ${config.only.join(', ')} (update, list, filters, batch, artifacts and rollout on ${config.stores.join(', ')}); every figure is a ratio against a baseline measured in this run`);
+  console.log(`running: ${config.only.join(', ')} (update, list, filters, batch, artifacts, rollout and inventory on ${config.stores.join(', ')}); every figure is a ratio against a baseline measured in this run`);
   console.log(`load average (1, 5, 15 min) at the start: ${loadAverage()}`);
 
   const workspace = new BenchWorkspace(config.pgAdminUrl);

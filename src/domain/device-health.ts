@@ -1,5 +1,5 @@
 import { softwareFreshnesses, softwareTypes, type ConnectionStatus, type DeviceType, type HealthStatus, type SoftwareFreshness, type SoftwareType } from './enums.js';
-import { compareVersions, newestVersion, type CatalogEntry } from './software-catalog.js';
+import { compareVersions, newestVersion, type CatalogVersion } from './software-catalog.js';
 
 export type InstalledVersions = Partial<Record<SoftwareType, string>>;
 
@@ -18,7 +18,7 @@ export function softwareUpdateHealth(
   deviceType: DeviceType,
   model: string | null,
   installed: InstalledVersions,
-  catalog: CatalogEntry[],
+  catalog: readonly CatalogVersion[],
 ): Record<string, unknown> {
   const health: Record<string, unknown> = {};
   for (const type of softwareTypes) {

@@ -29,6 +29,9 @@ export type NewCatalogEntry = Omit<CatalogEntry, 'artifact'> & { artifact?: Arti
 /** What an entry offers, and to which devices: all that the rules of "offered" and of the artifact read. */
 export type CatalogOffer = Pick<CatalogEntry, 'softwareType' | 'version' | 'deviceType' | 'model' | 'artifact'>;
 
+/** What deciding a device's newest versions needs of an entry. */
+export type CatalogVersion = Omit<CatalogOffer, 'artifact'>;
+
 /**
  * Compares version strings part by part, numbers numerically ("1.0.96.22" > "1.0.9.99"),
  * other parts as text; a version with more parts is newer when the rest is equal.

@@ -4,36 +4,40 @@ import {
   healthStatusOf, softwareUpdateHealth, softwareVersionsOf, withConnection, type InstalledVersions,
 } from '../domain/device-health.js';
 import type { ActivityState, ConnectionStatus } from '../domain/enums.js';
+import { changesDevice } from '../domain/device-changes.js';
 import { deviceIdentitySet } from '../domain/identity.js';
-import type { CatalogEntry } from '../domain/software-catalog.js';
+import type { CatalogVersion } from '../domain/software-catalog.js';
 import type { Store } from '../store/store.js';
 
 /**
  * Turns what devices report into the Graph documents: health (with softwareUpdateHealth
  * computed against the catalog), activity, configuration.softwareVersions, healthStatus.
  * Each change is applied to the current row inside one store transaction, so changes from
- * different sources (a result, a heartbeat, the supervisor) never overwrite each other.
+ * different sources (a result, a heartbeat, the supervisor) never overwrite each other; a
+ * change that leaves everything but the stamps as it was is not written.
  */
 export class DeviceReports {
   constructor(private readonly store: Store) {}
 
-  /** `before`: told the device as it was, inside the transaction (the engine wakes a device that stops being busy). */
+  /**
+   * `before`: told the device as it was (the engine wakes a device that stops being busy).
+   * A report that changes nothing but stamps writes nothing: it is compared with the device
+   * read without a lock first, so a repeated report (most of them) takes no row lock and no
+   * transaction; only a report that changes something goes on to the locked read-modify-write.
+   */
   async applyInventory(tenantId: string, deviceId: string, report: InventoryBody, now: string, before?: (device: Device) => void): Promise<Device | null> {
-    return this.change(tenantId, deviceId, now, (device) => {
+    const apply = (device: Device) => {
       before?.(device);
-      let health: Record<string, unknown> = { ...device.health };
-      for (const part of ['peripheralsHealth', 'hardwareHealth', 'loginStatus'] as const) {
-        if (report[part] !== undefined) health[part] = report[part];
-      }
-      health = withConnection(health, 'connected', now);
-      const activity = report.activePeripherals === undefined
-        ? device.activity
-        : { ...device.activity, activePeripherals: report.activePeripherals, lastModifiedDateTime: now };
-      return {
-        device: { ...device, health, activity, activityState: report.activityState ?? device.activityState, lastSeenDateTime: now },
-        installed: report.installed ?? device.installed,
-      };
-    });
+      return inventoryChange(device, report, now);
+    };
+    const current = await this.store.getDevice(tenantId, deviceId);
+    if (!current) return null;
+    // The entries for the device's type are all its derivation needs (a re-enrolment that
+    // changes the type between this read and the locked one is put right by the next report).
+    const catalog = await this.store.catalogVersionsFor(tenantId, current.deviceType);
+    const { device, installed } = apply(current);
+    if (!changesDevice(current, derive(device, installed, catalog, now))) return current;
+    return this.change(tenantId, deviceId, now, apply, catalog);
   }
 
   async setConnection(tenantId: string, deviceId: string, status: ConnectionStatus, now: string): Promise<Device | null> {
@@ -42,7 +46,7 @@ export class DeviceReports {
 
   /** setConnection for many devices (presence, the supervisor): one catalog read per tenant, not per device. */
   async setConnections(devices: { tenantId: string; deviceId: string }[], status: ConnectionStatus, now: string): Promise<void> {
-    const catalogs = new Map<string, CatalogEntry[]>();
+    const catalogs = new Map<string, CatalogVersion[]>();
     for (const { tenantId, deviceId } of devices) {
       let catalog = catalogs.get(tenantId);
       if (!catalog) catalogs.set(tenantId, (catalog = await this.store.listCatalog(tenantId)));
@@ -60,14 +64,31 @@ export class DeviceReports {
     now: string,
     apply: (device: Device) => { device: Device; installed: InstalledVersions },
     // Read before the store's transaction, inside which the change function runs.
-    catalog?: CatalogEntry[],
+    catalog?: readonly CatalogVersion[],
   ): Promise<Device | null> {
     catalog ??= await this.store.listCatalog(tenantId);
     return this.store.updateDevice(tenantId, deviceId, (current) => {
       const { device, installed } = apply(current);
-      return derive(device, installed, catalog, now);
+      const next = derive(device, installed, catalog, now);
+      return changesDevice(current, next) ? next : current;
     });
   }
+}
+
+/** What an inventory report makes of a device, before the derived parts. Graph-shaped parts are stored as sent. */
+function inventoryChange(device: Device, report: InventoryBody, now: string): { device: Device; installed: InstalledVersions } {
+  let health: Record<string, unknown> = { ...device.health };
+  for (const part of ['peripheralsHealth', 'hardwareHealth', 'loginStatus'] as const) {
+    if (report[part] !== undefined) health[part] = report[part];
+  }
+  health = withConnection(health, 'connected', now);
+  const activity = report.activePeripherals === undefined
+    ? device.activity
+    : { ...device.activity, activePeripherals: report.activePeripherals, lastModifiedDateTime: now };
+  return {
+    device: { ...device, health, activity, activityState: report.activityState ?? device.activityState, lastSeenDateTime: now },
+    installed: report.installed ?? device.installed,
+  };
 }
 
 function connectionChange(device: Device, status: ConnectionStatus, now: string): { device: Device; installed: InstalledVersions } {
@@ -76,7 +97,7 @@ function connectionChange(device: Device, status: ConnectionStatus, now: string)
 }
 
 /** The derived parts of a device: software health, software versions, healthStatus, audit fields. */
-function derive(device: Device, installed: InstalledVersions, catalog: CatalogEntry[], now: string): Device {
+function derive(device: Device, installed: InstalledVersions, catalog: readonly CatalogVersion[], now: string): Device {
   const health = {
     ...device.health,
     softwareUpdateHealth: softwareUpdateHealth(device.deviceType, device.hardwareDetail.model, installed, catalog),

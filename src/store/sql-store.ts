@@ -5,7 +5,7 @@ import type { Device, HardwareDetail } from '../domain/device.js';
 import type { DeviceType, SoftwareType } from '../domain/enums.js';
 import type { IdentitySet } from '../domain/identity.js';
 import type { Operation, OperationError, Transition } from '../domain/operation.js';
-import type { CatalogEntry, CatalogOffer, NewCatalogEntry } from '../domain/software-catalog.js';
+import type { CatalogEntry, CatalogOffer, CatalogVersion, NewCatalogEntry } from '../domain/software-catalog.js';
 import type { ArtifactContent, ArtifactStore, StoredArtifact } from './artifact-store.js';
 import type { DeviceFilter, DevicePage, DevicePageQuery, OperationFilter, OperationPageQuery, OperationPosition, Page, TenantOperationQuery } from './device-query.js';
 import { compileFilter } from './filter-sql.js';
@@ -317,7 +317,7 @@ export class SqlStore implements Store {
       const current = this.device(row);
       if (!current) return null;
       const updated = change(current);
-      await tx.query(updateDeviceSql, updateDeviceParams(updated));
+      if (updated !== current) await tx.query(updateDeviceSql, updateDeviceParams(updated));
       return updated;
     });
   }
@@ -394,6 +394,15 @@ export class SqlStore implements Store {
       }
       return added;
     });
+  }
+
+  async catalogVersionsFor(tenantId: string, deviceType: DeviceType): Promise<CatalogVersion[]> {
+    const rows = await this.sql.query<{ software_type: string; version: string; device_type: string | null; model: string | null }>(
+      'SELECT software_type, version, device_type, model FROM catalog_entries WHERE tenant_id = ? AND (device_type IS NULL OR device_type = ?) ORDER BY seq',
+      [tenantId, deviceType],
+      'catalogVersionsFor',
+    );
+    return rows.map((row) => ({ softwareType: row.software_type as SoftwareType, version: row.version, deviceType: row.device_type as DeviceType | null, model: row.model }));
   }
 
   async listCatalog(tenantId: string): Promise<CatalogEntry[]> {

@@ -4,7 +4,7 @@ import type { Device, GeneratedFrom, HardwareDetail } from '../domain/device.js'
 import type { DeviceType, SoftwareType } from '../domain/enums.js';
 import type { Operation, OperationError, Transition } from '../domain/operation.js';
 import type { IdentitySet } from '../domain/identity.js';
-import type { CatalogEntry, CatalogOffer, NewCatalogEntry } from '../domain/software-catalog.js';
+import type { CatalogEntry, CatalogOffer, CatalogVersion, NewCatalogEntry } from '../domain/software-catalog.js';
 import type { ArtifactContent, StoredArtifact } from './artifact-store.js';
 import type { RolloutStore } from './rollout-store.js';
 import type { DeviceFilter, DevicePage, DevicePageQuery, OperationFilter, OperationPageQuery, OperationPosition, Page, TenantOperationQuery } from './device-query.js';
@@ -225,7 +225,8 @@ export interface Store {
   removeDevice(tenantId: string, deviceId: string, audit: AuditEvent): Promise<boolean>;
   /**
    * Read-modify-write of one device as a unit (a transaction with the row locked), so a
-   * presence change and a new installed version cannot overwrite each other.
+   * presence change and a new installed version cannot overwrite each other. `change` returns
+   * the device it was given when there is nothing to write.
    */
   updateDevice(tenantId: string, deviceId: string, change: (device: Device) => Device): Promise<Device | null>;
   /** Records that agents were heard from; returns those the store did not consider connected. */
@@ -258,6 +259,12 @@ export interface Store {
   /** Adds entries in one transaction (one commit for a whole catalog); returns how many were new. */
   addCatalogEntries(entries: NewCatalogEntry[]): Promise<number>;
   listCatalog(tenantId: string): Promise<CatalogEntry[]>;
+  /**
+   * The entries that may offer a version to devices of a type (its own and every type's, of
+   * every model: the domain matches the model), in the order they were added. An inventory
+   * derives its device's softwareUpdateHealth from these, not from the whole catalog.
+   */
+  catalogVersionsFor(tenantId: string, deviceType: DeviceType): Promise<CatalogVersion[]>;
 
   /**
    * Stores an artifact by its SHA-256 (files or database chunks, whichever this store keeps),

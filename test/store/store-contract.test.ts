@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
+import Database from 'better-sqlite3';
 import type { Device } from '../../src/domain/device.js';
 import { operationStatuses, transitions, type Operation, type OperationStatus, type Transition } from '../../src/domain/operation.js';
 import type { CatalogEntry } from '../../src/domain/software-catalog.js';
@@ -878,6 +879,29 @@ async function operationIn(store: Store, status: OperationStatus, deviceOverride
       assert.equal(stored?.health.counter, 20);
       assert.deepEqual(stored, results.find((r) => r!.health.counter === 20));
       assert.equal(await store.updateDevice(otherTenant, device.id, (d) => d), null, "another tenant's device");
+    });
+
+    it('updateDevice writes nothing when the change hands back the device it was given', async (store, fresh) => {
+      const device = makeDevice();
+      await store.insertDevices([device]);
+      // SQLite: data_version on a connection of our own moves when another commits a change;
+      // PostgreSQL: an UPDATE makes a new row version (xmin, ctid). The row lock of the
+      // read-modify-write (xmax) is not a change of the row.
+      const sqlite = fresh.kind === 'sqlite' ? new Database(fresh.db, { readonly: true }) : null;
+      const version = async () => sqlite
+        ? String(sqlite.pragma('data_version', { simple: true }))
+        : (await queryDatabase<{ v: string }>(fresh.db, "SELECT xmin::text || '/' || ctid::text AS v FROM devices WHERE id = ?", [device.id]))[0].v;
+      try {
+        const before = await version();
+        const stored = await store.getDevice(tenant, device.id);
+        assert.deepEqual(await store.updateDevice(tenant, device.id, (d) => d), stored);
+        assert.equal(await version(), before, 'nothing to write, nothing written');
+        await store.updateDevice(tenant, device.id, (d) => ({ ...d, notes: 'changed' }));
+        assert.notEqual(await version(), before, 'a change is written');
+        assert.equal((await store.getDevice(tenant, device.id))?.notes, 'changed');
+      } finally {
+        sqlite?.close();
+      }
     });
 
     it('updateDevice writes reported and derived state; lastSeen is kept when not given', async (store) => {

@@ -10,6 +10,7 @@ import { ReaderProcesses } from './reader-processes.js';
 import { ScanSlots, scanConcurrency } from '../scan-slots.js';
 import { storeErrorFromSqlite } from './sqlite-errors.js';
 import { TokenBuckets } from '../../domain/token-buckets.js';
+import { WalCheckpoints } from './wal-checkpoints.js';
 
 const sqliteDialect: SqlDialect = {
   name: 'sqlite',
@@ -18,6 +19,9 @@ const sqliteDialect: SqlDialect = {
   forUpdate: '',
   coalescesReads: false,
 };
+
+/** SQLite's own wal_autocheckpoint (pages), for when the checkpoint thread is gone. */
+const sqliteDefaultAutocheckpoint = 1000;
 
 /** Statements kept prepared; past this many (distinct $filter texts), the cache starts over. */
 const maxPreparedStatements = 2000;
@@ -41,6 +45,7 @@ export class SqliteDriver implements SqlDriver {
   /** transactions on the one connection run one after another */
   private transactionTail: Promise<unknown> = Promise.resolve();
   private batchListener: ((size: number) => void) | null = null;
+  private readonly checkpoints: WalCheckpoints;
 
   constructor(readonly path: string) {
     // A file, not ':memory:': the group commit's writer thread opens it too.
@@ -58,9 +63,14 @@ export class SqliteDriver implements SqlDriver {
       // that cannot get it in time fails with SQLITE_BUSY, which the edge answers with a 503.
       this.db.pragma('busy_timeout = 200');
       this.db.pragma('cache_size = -65536');
+      // Checkpoints (a write of the file and two fsyncs) run on a thread, not on the event loop.
+      this.db.pragma('wal_autocheckpoint = 0');
     } catch (error) {
       throw storeErrorFromSqlite(error);
     }
+    this.checkpoints = new WalCheckpoints(path, () => {
+      if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${sqliteDefaultAutocheckpoint}`);
+    });
   }
 
   async query<R>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
@@ -177,6 +187,7 @@ export class SqliteDriver implements SqlDriver {
   async close(): Promise<void> {
     await this.operationInserts?.close();
     await this.readers?.close();
+    await this.checkpoints.close();
     if (this.db.open) this.db.close();
   }
 }
