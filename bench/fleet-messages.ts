@@ -7,6 +7,8 @@ export type FleetDeviceType = 'teamsRoom' | 'collaborationBar';
 export interface FleetDevice {
   deviceId: string;
   deviceType: FleetDeviceType;
+  /** index in the fleet's server list of the server this device talks to (0 with one server) */
+  server: number;
 }
 
 export interface FleetStats {

@@ -4,6 +4,10 @@
  *
  *   node dist/bench/long-poll-fleet.js <url> <enrollment token> <N> [enroll concurrency] [hardware prefix]
  *
+ * `<url>` may be a comma-separated list of servers (replicas on one database): device i then
+ * talks to server i mod n for everything (enrolment, polls, results), as behind a load
+ * balancer without sticky sessions that spreads connections evenly (bench/replicas-bench.ts).
+ *
  * Each agent is the one agent client (src/device/agent-client.ts) over the keep-alive
  * node:http transport. It enrolls (POST /agent/v1/enroll, unique hardware), then loops
  * GET /agent/v1/work?waitSeconds=30. When an operation arrives it records the time with the
@@ -35,7 +39,8 @@ const enrollAttempts = 20;
 
 class Fleet {
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 1_000_000, scheduling: 'lifo' });
-  private readonly transport: AgentTransport;
+  /** one per server of the URL list; device i uses transports[i mod n] */
+  private readonly transports: AgentTransport[];
   private stopping = false;
   private readonly loopDelay = monitorEventLoopDelay({ resolution: loopResolutionMs });
   readonly stats: FleetStats = {
@@ -44,11 +49,11 @@ class Fleet {
   };
 
   constructor(
-    private readonly url: string,
+    private readonly urls: string[],
     private readonly enrollmentToken: string,
     private readonly send: (message: FleetMessage) => void,
   ) {
-    this.transport = this.counting(nodeHttpTransport(url, this.agent));
+    this.transports = urls.map((url) => this.counting(nodeHttpTransport(url, this.agent)));
     this.loopDelay.enable();
   }
 
@@ -93,10 +98,11 @@ class Fleet {
       installed: { teamsClient: oldestTeamsClient[deviceType] },
       displayName: `Bench room ${index}`,
     };
-    const client = new AgentClient({ url: this.url, transport: this.transport, retry: { baseMs: 250, capMs: 1000 } });
+    const server = index % this.urls.length;
+    const client = new AgentClient({ url: this.urls[server], transport: this.transports[server], retry: { baseMs: 250, capMs: 1000 } });
     const reply = await client.enroll(request, { retry: { attempts: enrollAttempts, baseMs: 500, capMs: 500 } });
     if (!reply.body || (reply.status !== 201 && reply.status !== 200)) throw new Error(`enroll ${index}: HTTP ${reply.status} ${reply.text.slice(0, 300)}`);
-    return { device: { deviceId: reply.body.deviceId, deviceType }, client };
+    return { device: { deviceId: reply.body.deviceId, deviceType, server }, client };
   }
 
   /** One agent: poll, run what arrives, poll again, until stopped. The client retries failed polls. */
@@ -190,13 +196,14 @@ function sleep(ms: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const [url, token, countText, concurrencyText = '100', prefix = `bench-${process.pid}`] = process.argv.slice(2);
+  const [urlList, token, countText, concurrencyText = '100', prefix = `bench-${process.pid}`] = process.argv.slice(2);
   const count = Number(countText);
-  if (!url || !token || !(count > 0)) throw new Error('usage: long-poll-fleet.js <url> <enrollment token> <N> [enroll concurrency] [hardware prefix]');
+  const urls = (urlList ?? '').split(',').filter(Boolean);
+  if (urls.length === 0 || !token || !(count > 0)) throw new Error('usage: long-poll-fleet.js <url>[,<url>…] <enrollment token> <N> [enroll concurrency] [hardware prefix]');
   const send = process.send
     ? (message: FleetMessage) => void process.send!(message)
     : (message: FleetMessage) => void process.stdout.write(`${JSON.stringify(message)}\n`);
-  const fleet = new Fleet(url, token, send);
+  const fleet = new Fleet(urls, token, send);
   const stop = () => {
     fleet.stop();
     process.exit(0);
