@@ -27,6 +27,13 @@
  *   BENCH_ARTIFACT_MIB=50          artifacts: its size
  *   BENCH_ARTIFACT_LARGE_MIB=1100  artifacts: the sparse artifact uploaded and downloaded once
  *   BENCH_ROLLOUT_DEVICES=10000    rollout: devices updated by one rollout in three stages, and directly
+ *   BENCH_REPLICA_DEVICES=45000    replicas: long-polling devices spread over the replicas (always PostgreSQL)
+ *   BENCH_REPLICA_COUNT=3          replicas: replicas on one database, and fleet processes
+ *   BENCH_REPLICA_SMALL=300        replicas: devices of the baseline (one replica)
+ *   BENCH_REPLICA_OPERATIONS=1500  replicas: updateSoftware requests, each to a random replica
+ *   BENCH_REPLICA_RATE=100         replicas: their rate per second
+ *   BENCH_REPLICA_CONCURRENCY=20   replicas: their concurrency cap
+ *   BENCH_REPLICA_STEADY_SECONDS=30  replicas: the steady window CPU is read over (one long-poll cycle)
  * Machine-readable results: dist/bench-results.json.
  */
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -37,6 +44,7 @@ import { BenchResults, fmt, renderTable, type BenchOutcome } from './bench-repor
 import { BenchWorkspace } from './bench-workspace.js';
 import { artifactsBench } from './artifacts-bench.js';
 import { rolloutBench } from './rollout-bench.js';
+import { replicasBench } from './replicas-bench.js';
 import { dispatchBench } from './dispatch-bench.js';
 import { filterBench } from './filter-bench.js';
 import { listDevicesBench } from './list-devices-bench.js';
@@ -54,6 +62,7 @@ const benches: Record<BenchName, (config: BenchConfig, workspace: BenchWorkspace
   batch: batchBench,
   artifacts: artifactsBench,
   rollout: rolloutBench,
+  replicas: replicasBench,
 };
 
 const resultsPath = fileURLToPath(new URL('../bench-results.json', import.meta.url));
