@@ -26,6 +26,8 @@ export interface FleetStats {
   /** polls currently sent and not yet answered */
   pollsInFlight: number;
   rssBytes: number;
+  /** enrolments retried as new hardware after a 409: an earlier attempt had committed but its answer was lost */
+  lostEnrolments?: number;
   /** the fleet's event loop delay in ms since the last stats request with reset (or the start) */
   loopDelay: LoopDelay;
 }

@@ -82,15 +82,19 @@ class Fleet {
     return devices;
   }
 
-  private async enroll(index: number, prefix: string): Promise<{ device: FleetDevice; client: AgentClient }> {
+  private async enroll(index: number, prefix: string, lostAnswers = 0): Promise<{ device: FleetDevice; client: AgentClient }> {
     const deviceType: FleetDeviceType = index % 2 === 0 ? 'teamsRoom' : 'collaborationBar';
     const hex = index.toString(16).padStart(8, '0');
+    // A retried enrolment whose first attempt committed but whose answer was lost (a timeout
+    // under load) finds its hardware enrolled (409) and its credential gone: such a device
+    // enrolls again as new hardware, and the lost one stays silent.
+    const hardware = lostAnswers ? `${prefix}-${index}-again-${lostAnswers}` : `${prefix}-${index}`;
     const request: EnrollRequest = {
       enrollmentToken: this.enrollmentToken,
       deviceType,
       hardwareDetail: {
-        uniqueId: `${prefix}-${index}`,
-        serialNumber: `${prefix}-SN-${index}`,
+        uniqueId: hardware,
+        serialNumber: lostAnswers ? `${hardware}-SN` : `${prefix}-SN-${index}`,
         manufacturer: deviceType === 'teamsRoom' ? 'lenovo' : 'yealink',
         model: deviceType === 'teamsRoom' ? 'thinksmart-core' : 'a30',
         macAddresses: [`02:00:${hex.slice(0, 2)}:${hex.slice(2, 4)}:${hex.slice(4, 6)}:${hex.slice(6, 8)}`],
@@ -101,6 +105,10 @@ class Fleet {
     const server = index % this.urls.length;
     const client = new AgentClient({ url: this.urls[server], transport: this.transports[server], retry: { baseMs: 250, capMs: 1000 } });
     const reply = await client.enroll(request, { retry: { attempts: enrollAttempts, baseMs: 500, capMs: 500 } });
+    if (reply.status === 409 && lostAnswers < 3) {
+      this.stats.lostEnrolments = (this.stats.lostEnrolments ?? 0) + 1;
+      return this.enroll(index, prefix, lostAnswers + 1);
+    }
     if (!reply.body || (reply.status !== 201 && reply.status !== 200)) throw new Error(`enroll ${index}: HTTP ${reply.status} ${reply.text.slice(0, 300)}`);
     return { device: { deviceId: reply.body.deviceId, deviceType, server }, client };
   }

@@ -191,6 +191,7 @@ async function measureReplicas(label: 'small' | 'large', count: number, devices:
       fleetRssBytes: fleetAfter.map((s) => s.rssBytes),
       fleetErrors,
       results: sum(fleetAfter.map((s) => s.results)),
+      lostEnrolments: sum(fleetAfter.map((s) => s.lostEnrolments ?? 0)),
     };
     progress(`replicas: ${count} replica(s), ${fmt.int(devices)} devices: ${run.received}/${run.planned} received, dispatch p50 ${run.all.p50} ms, p99 ${run.all.p99} ms`);
     return run;

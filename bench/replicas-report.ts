@@ -60,6 +60,8 @@ export interface ReplicasRun {
   fleetRssBytes: number[];
   fleetErrors: Record<string, number>;
   results: number;
+  /** enrolments whose answer was lost after they committed (a 409 on the retry), enrolled again as new hardware */
+  lostEnrolments: number;
 }
 
 
@@ -201,6 +203,7 @@ function problems(run: ReplicasRun): string[] {
   if (Object.keys(run.fleetErrors).length) out.push(`!!! ${who}: agent-side errors (enroll, polls, acks, results): ${text(run.fleetErrors)} !!!`);
   if (run.results < run.received) out.push(`!!! ${who}: ${run.results} results accepted for ${run.received} operations received !!!`);
   if (run.pollsInFlight < run.devices) out.push(`!!! ${who}: only ${run.pollsInFlight} polls in flight at the held reading !!!`);
+  if (run.lostEnrolments) out.push(`!!! ${who}: ${run.lostEnrolments} enrolments committed but their answer was lost (409 on the retry); enrolled again as new hardware, the lost devices stay silent !!!`);
   if (run.connectionSampleFailures) out.push(`!!! ${who}: ${run.connectionSampleFailures} connection samples failed !!!`);
   return out;
 }

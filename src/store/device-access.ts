@@ -131,7 +131,7 @@ export async function enrollDevice(sql: SqlDriver, write: EnrollmentWrite): Prom
         }
       }
       return { outcome, deviceId };
-    }, { lockKey: `enroll/${device.tenantId}/${hardware.uniqueId ?? hardware.serialNumber}` });
+    }, { lockKey: `enroll/${device.tenantId}/${hardware.uniqueId ?? hardware.serialNumber}`, contended: true });
   } catch (error) {
     if (error instanceof EnrollmentRefused) return { outcome: 'refused', reason: error.reason };
     throw error;

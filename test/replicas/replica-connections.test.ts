@@ -120,4 +120,37 @@ describe('database connections of replicas under load', { timeout: 120_000, skip
       assert.ok(most.total <= poolSize + 2, `${name}: pool + 2 dedicated at most (${JSON.stringify(most)})`);
     }
   });
+
+  test('enrollments waiting on their tenant\'s count hold at most half the pool: the replica still answers reads', async () => {
+    const database = await createPostgresDatabase();
+    databases.push(database);
+    const db = database.url;
+    await runCli(['seed', '--db', db, '--tenant', tenant, '--devices', '20']);
+    const token = (await runCli(['token', '--db', db, '--tenant', tenant])).trim();
+    const enrollmentToken = (await runCli(['enrollment-token', 'create', '--db', db, '--tenant', tenant])).trim();
+    const replica = await startReplica('pool-2', ['--db', db, '--pool-size', '2', '--enroll-rate-limit', 'off', '--log-level', 'warn']);
+    const enroll = () => fetch(`${replica.url}/agent/v1/enroll`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(enrollBody(enrollmentToken)) });
+    const first = await enroll();
+    assert.equal(first.status, 201, await first.text());
+
+    // Another session holds the tenant's device count, as a long enrollment on another replica would.
+    const holder = new pg.Client({ connectionString: db });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('UPDATE tenant_enrolled_devices SET enrolled = enrolled WHERE tenant_id = $1', [tenant]);
+      const waiting = Array.from({ length: 6 }, () => enroll().then(async (r) => ({ status: r.status, text: await r.text() })));
+      await new Promise((r) => setTimeout(r, 500));
+      // Without the cap both connections would wait on the lock and this read on them, until the pool gave up (503 after 5 s).
+      const read = await fetch(`${replica.url}/beta/teamwork/devices?$top=5`, { headers: { authorization: `Bearer ${token}` } });
+      const readText = await read.text();
+      await holder.query('COMMIT');
+      assert.equal(read.status, 200, `a read while 6 enrollments wait on the lock: ${readText}`);
+      const enrolled = await Promise.all(waiting);
+      assert.deepEqual(enrolled.map((e) => e.status), [201, 201, 201, 201, 201, 201], JSON.stringify(enrolled));
+    } finally {
+      await holder.query('ROLLBACK').catch(() => {});
+      await holder.end();
+    }
+  });
 });
