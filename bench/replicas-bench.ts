@@ -18,6 +18,12 @@ import { processCpuSeconds, readMemory, readStatusBytes, sampleRss, startTarget,
 
 /** How long fresh replicas idle before their memory is read. */
 const idleSettleMs = 2000;
+/**
+ * Enrolments in flight per fleet process. A tenant's enrollments commit one after another
+ * (its count and its token's uses), and a replica runs them on half its pool, queueing the
+ * rest for up to 20 s: more in flight would only queue longer, and 503 under a loaded machine.
+ */
+const enrollConcurrencyPerFleet = 30;
 /** After the last 202, how long a device may take to get its operation (one full long-poll and a margin). */
 const deliveryGraceMs = 35_000;
 
@@ -80,6 +86,7 @@ async function measureReplicas(label: 'small' | 'large', count: number, devices:
     const fleetStarted = performance.now();
     const started = await Promise.allSettled(perFleet.map((n, f) => startFleet(urls, enrollmentToken, n, {
       prefix: `${name}-${f}-${Date.now()}`,
+      enrollConcurrency: enrollConcurrencyPerFleet,
       timeoutMs: 900_000,
       onProgress: (done) => {
         enrolled[f] = done;

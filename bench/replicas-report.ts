@@ -165,7 +165,7 @@ export function replicasTables(
       `during the dispatch: ${fmt.seconds(large.cpuDispatch.seconds)} s from the first request to the last delivery, acks and results included; baseline = the single replica holding ${nSmall} devices`,
     `the same windows, other processes (cores): PostgreSQL backends of the database ${large.cpuSteady.database.toFixed(2)} polls only, ${large.cpuDispatch.database.toFixed(2)} during the dispatch; ` +
       `fleet processes ${large.cpuSteady.fleets.toFixed(2)} and ${large.cpuDispatch.fleets.toFixed(2)}; all on the same ${load.cores} cores`,
-    `enrolment: ${fmt.int(large.devices)} devices in ${fmt.seconds(large.enrollSeconds)} s (${fmt.int(large.devices / large.enrollSeconds)}/s over ${replicas} replicas, 100 at a time per fleet); ` +
+    `enrolment: ${fmt.int(large.devices)} devices in ${fmt.seconds(large.enrollSeconds)} s (${fmt.int(large.devices / large.enrollSeconds)}/s over ${replicas} replicas, 30 at a time per fleet); ` +
       `open file descriptors at the held reading: ${large.replicas.map((r) => `${r.name} ${fmt.int(r.fds)}`).join(', ')}; fleet processes' RSS: ${large.fleetRssBytes.map((b) => `${mb(b)} MB`).join(', ')}; ` +
       `peak RSS (VmHWM): ${large.replicas.map((r) => `${mb(r.rssPeak)} MB`).join(', ')}; after the dispatch: ${large.replicas.map((r) => `${mb(r.rssAfter)} MB`).join(', ')}`,
   ];
