@@ -1,6 +1,6 @@
 /** Every knob of `npm run bench`, read once from the environment. */
-export type BenchName = 'update' | 'seed' | 'list' | 'filters' | 'select' | 'dispatch' | 'batch' | 'artifacts' | 'rollout' | 'replicas';
-export const allBenches: readonly BenchName[] = ['update', 'seed', 'list', 'filters', 'select', 'dispatch', 'batch', 'artifacts', 'rollout', 'replicas'];
+export type BenchName = 'update' | 'seed' | 'list' | 'filters' | 'select' | 'dispatch' | 'batch' | 'artifacts' | 'rollout' | 'soak' | 'replicas';
+export const allBenches: readonly BenchName[] = ['update', 'seed', 'list', 'filters', 'select', 'dispatch', 'batch', 'artifacts', 'rollout', 'soak', 'replicas'];
 /** The stores `update`, `list`, `filters`, `batch`, `artifacts` and `rollout` run on (the other benchmarks use SQLite only). */
 export type StoreName = 'sqlite' | 'postgres';
 export const allStores: readonly StoreName[] = ['sqlite', 'postgres'];
@@ -43,6 +43,17 @@ export interface BenchConfig {
   artifactAgents: number;
   artifactMiB: number;
   artifactLargeMiB: number;
+  /** soak: minutes of mixed load in all, of which the first are warm-up (growth is judged over the rest) */
+  soakMinutes: number;
+  soakWarmupMinutes: number;
+  /** soak: simulated devices inside the server (serve --simulate), external long-polling devices */
+  soakSimulated: number;
+  soakPollers: number;
+  /** soak: actions (updateSoftware, restart, runDiagnostics) and list reads per second */
+  soakActionRate: number;
+  soakReadRate: number;
+  /** soak: minutes after the start at which the server writes a heap snapshot (none by default) */
+  soakSnapshotMinutes: number[];
   /** replicas (PostgreSQL whatever BENCH_STORES says): long-polling devices over all replicas, replicas (and fleet processes), the baseline's devices on one replica */
   replicaDevices: number;
   replicaCount: number;
@@ -112,6 +123,13 @@ export function benchConfigFromEnv(): BenchConfig {
     artifactAgents: Math.round(numberFromEnv('BENCH_ARTIFACT_AGENTS', 100)),
     artifactMiB: Math.round(numberFromEnv('BENCH_ARTIFACT_MIB', 50)),
     artifactLargeMiB: Math.round(numberFromEnv('BENCH_ARTIFACT_LARGE_MIB', 1100)),
+    soakMinutes: numberFromEnv('BENCH_SOAK_MINUTES', 30),
+    soakWarmupMinutes: numberFromEnv('BENCH_SOAK_WARMUP_MINUTES', 10),
+    soakSimulated: Math.round(numberFromEnv('BENCH_SOAK_SIMULATED', 500)),
+    soakPollers: Math.round(numberFromEnv('BENCH_SOAK_POLLERS', 300)),
+    soakActionRate: numberFromEnv('BENCH_SOAK_ACTION_RATE', 160),
+    soakReadRate: numberFromEnv('BENCH_SOAK_READ_RATE', 25),
+    soakSnapshotMinutes: (process.env.BENCH_SOAK_SNAPSHOT_MINUTES ?? '').split(',').map((m) => m.trim()).filter(Boolean).map(Number).filter((m) => m > 0),
     replicaDevices: Math.round(numberFromEnv('BENCH_REPLICA_DEVICES', 45_000)),
     replicaCount: Math.round(numberFromEnv('BENCH_REPLICA_COUNT', 3)),
     replicaSmall: Math.round(numberFromEnv('BENCH_REPLICA_SMALL', 300)),

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: runs the benchmarks in sequence against 127.0.0.1 and prints every figure
  * beside a baseline measured in the same run. Knobs (environment):
- *   BENCH_ONLY=update,seed,list,filters,select,dispatch,batch,artifacts,rollout  which to run (default all)
+ *   BENCH_ONLY=update,seed,list,filters,select,dispatch,batch,artifacts,rollout,soak,replicas  which to run (default all)
  *   BENCH_STORES=sqlite,postgres  stores for update, list, filters, batch, artifacts and rollout (default both; the others use SQLite)
  *   BENCH_PG=postgres://postgres@127.0.0.1:5432/postgres  where the PostgreSQL databases are created and dropped
  *   BENCH_SECONDS=8            updateSoftware measured seconds per server
@@ -27,6 +27,13 @@
  *   BENCH_ARTIFACT_MIB=50          artifacts: its size
  *   BENCH_ARTIFACT_LARGE_MIB=1100  artifacts: the sparse artifact uploaded and downloaded once
  *   BENCH_ROLLOUT_DEVICES=10000    rollout: devices updated by one rollout in three stages, and directly
+ *   BENCH_SOAK_MINUTES=30          soak: minutes of mixed load against `serve --simulate`
+ *   BENCH_SOAK_WARMUP_MINUTES=10   soak: the first minutes, not judged (growth is judged over the rest)
+ *   BENCH_SOAK_SIMULATED=500       soak: simulated devices inside the server
+ *   BENCH_SOAK_POLLERS=300         soak: external long-polling devices (long-poll-fleet.js)
+ *   BENCH_SOAK_ACTION_RATE=160     soak: updateSoftware/restart/runDiagnostics per second
+ *   BENCH_SOAK_READ_RATE=25        soak: list reads per second
+ *   BENCH_SOAK_SNAPSHOT_MINUTES=   soak: e.g. 3,8: heap snapshots of the server then, kept in dist/soak-snapshots/
  *   BENCH_REPLICA_DEVICES=45000    replicas: long-polling devices spread over the replicas (always PostgreSQL)
  *   BENCH_REPLICA_COUNT=3          replicas: replicas on one database, and fleet processes
  *   BENCH_REPLICA_SMALL=300        replicas: devices of the baseline (one replica)
@@ -50,6 +57,7 @@ import { filterBench } from './filter-bench.js';
 import { listDevicesBench } from './list-devices-bench.js';
 import { seedBench } from './seed-bench.js';
 import { selectBench } from './select-bench.js';
+import { soakBench } from './soak-bench.js';
 import { updateSoftwareBench } from './update-software-bench.js';
 
 const benches: Record<BenchName, (config: BenchConfig, workspace: BenchWorkspace) => Promise<BenchOutcome>> = {
@@ -62,6 +70,7 @@ const benches: Record<BenchName, (config: BenchConfig, workspace: BenchWorkspace
   batch: batchBench,
   artifacts: artifactsBench,
   rollout: rolloutBench,
+  soak: soakBench,
   replicas: replicasBench,
 };
 

@@ -3,6 +3,7 @@ import {
   type CredentialReply, type EnrollReply, type EnrollRequest, type InventoryBody, type InventoryReply, type ProgressBody, type ProgressReply, type ResultBody, type WorkReply,
 } from '../domain/agent-protocol.js';
 import { backoffMs, unseededRandom, type RandomSource } from '../seed/seeded-random.js';
+import { linkedAbort } from '../domain/linked-abort.js';
 import { abortableSleep } from './abortable-sleep.js';
 import { fetchTransport, type AgentRequest, type AgentResponseHeaders, type AgentTransport } from './agent-transport.js';
 
@@ -155,9 +156,11 @@ export class AgentClient {
     if (authorization !== null) headers.authorization = authorization;
     const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
     if (text !== undefined) headers['content-type'] ??= 'application/json';
-    const signal = options.signal && this.signal ? AbortSignal.any([options.signal, this.signal]) : (options.signal ?? this.signal);
+    const linked = options.signal && this.signal ? linkedAbort([options.signal, this.signal]) : null;
+    const signal = linked?.signal ?? options.signal ?? this.signal;
     const retry = options.retry === undefined ? this.retry : options.retry === false ? false : { ...defaultRetry, ...options.retry };
-    return this.exchange<T>({ method, path, headers, body: text, timeoutMs: options.timeoutMs ?? defaultTimeoutMs, signal }, retry);
+    const exchanged = this.exchange<T>({ method, path, headers, body: text, timeoutMs: options.timeoutMs ?? defaultTimeoutMs, signal }, retry);
+    return linked ? exchanged.finally(linked.release) : exchanged;
   }
 
   /** One request, tried again while the policy allows; kept apart from send() so a waiting long-poll holds little. */

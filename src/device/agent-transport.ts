@@ -1,3 +1,5 @@
+import { linkedAbort } from '../domain/linked-abort.js';
+
 /**
  * How the agent client puts one request on the wire. Two implementations: fetch (the default;
  * https, abort signals) and node:http with a keep-alive agent (node-http-transport.ts) for
@@ -31,14 +33,13 @@ export type AgentTransport = (request: AgentRequest) => Promise<AgentResponse>;
 export function fetchTransport(baseUrl: string): AgentTransport {
   const base = baseUrl.replace(/\/+$/, '');
   return async (request) => {
-    const timeout = AbortSignal.timeout(request.timeoutMs);
-    const response = await fetch(base + request.path, {
-      method: request.method,
-      headers: request.headers,
-      body: request.body,
-      signal: request.signal ? AbortSignal.any([request.signal, timeout]) : timeout,
-    });
-    const text = await response.text();
-    return { status: response.status, text, headers: Object.fromEntries(response.headers) };
+    const abort = linkedAbort([request.signal], request.timeoutMs);
+    try {
+      const response = await fetch(base + request.path, { method: request.method, headers: request.headers, body: request.body, signal: abort.signal });
+      const text = await response.text();
+      return { status: response.status, text, headers: Object.fromEntries(response.headers) };
+    } finally {
+      abort.release();
+    }
   };
 }

@@ -2,6 +2,7 @@ import type { InventoryBody, ResultBody } from '../domain/agent-protocol.js';
 import type { HardwareDetail } from '../domain/device.js';
 import type { InstalledVersions } from '../domain/device-health.js';
 import type { SoftwareType } from '../domain/enums.js';
+import { linkedAbort } from '../domain/linked-abort.js';
 import type { AgentConfig } from './agent-config.js';
 import type { AgentStateDir } from './agent-state.js';
 import { downloadArtifact } from './artifact-download.js';
@@ -171,11 +172,12 @@ export class CommandHost implements DeviceHost {
     };
     relay(0, starting);
     const checks = setInterval(() => relay(...last), cancelCheckMs);
+    const abort = linkedAbort([stop.signal, run.signal]);
     try {
       const outcome = await runCommand(command, {
         env,
         timeoutMs: this.config.commandTimeoutSeconds * 1000,
-        signal: AbortSignal.any([stop.signal, run.signal]),
+        signal: abort.signal,
         maxOutputBytes,
         onProgress: relay,
       });
@@ -184,6 +186,7 @@ export class CommandHost implements DeviceHost {
       return outcome;
     } finally {
       clearInterval(checks);
+      abort.release();
     }
   }
 }

@@ -1,4 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
+import { linkedAbort } from '../domain/linked-abort.js';
 
 /**
  * The HTTP side of change notifications: the validation handshake and the signed POST of a
@@ -102,6 +103,7 @@ export async function postNotifications(
   stop: AbortSignal,
   timeoutMs = deliveryTimeoutMs,
 ): Promise<DeliveryResult> {
+  const abort = linkedAbort([stop], timeoutMs);
   try {
     const response = await fetch(notificationUrl, {
       method: 'POST',
@@ -112,12 +114,14 @@ export async function postNotifications(
       },
       body,
       redirect: 'manual',
-      signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), stop]),
+      signal: abort.signal,
     });
     await response.body?.cancel().catch(() => {});
     if (response.status >= 200 && response.status < 300) return { ok: true };
     return { ok: false, error: `HTTP ${response.status}` };
   } catch (error) {
     return { ok: false, error: describeFailure(error) };
+  } finally {
+    abort.release();
   }
 }
