@@ -1,6 +1,6 @@
 /** Every knob of `npm run bench`, read once from the environment. */
-export type BenchName = 'update' | 'seed' | 'list' | 'filters' | 'select' | 'dispatch' | 'batch' | 'artifacts' | 'rollout' | 'inventory' | 'soak';
-export const allBenches: readonly BenchName[] = ['update', 'seed', 'list', 'filters', 'select', 'dispatch', 'batch', 'artifacts', 'rollout', 'inventory', 'soak'];
+export type BenchName = 'update' | 'seed' | 'list' | 'filters' | 'select' | 'dispatch' | 'batch' | 'artifacts' | 'rollout' | 'inventory' | 'replicas' | 'soak';
+export const allBenches: readonly BenchName[] = ['update', 'seed', 'list', 'filters', 'select', 'dispatch', 'batch', 'artifacts', 'rollout', 'inventory', 'replicas', 'soak'];
 /** The stores `update`, `list`, `filters`, `batch`, `artifacts` and `rollout` run on (the other benchmarks use SQLite only). */
 export type StoreName = 'sqlite' | 'postgres';
 export const allStores: readonly StoreName[] = ['sqlite', 'postgres'];
@@ -59,6 +59,15 @@ export interface BenchConfig {
   inventoryIntervalSeconds: number;
   inventoryIntervals: number;
   inventoryChangeShare: number;
+  /** replicas (PostgreSQL whatever BENCH_STORES says): long-polling devices over all replicas, replicas (and fleet processes), the baseline's devices on one replica */
+  replicaDevices: number;
+  replicaCount: number;
+  replicaSmall: number;
+  /** replicas: updateSoftware requests, their steady rate (per second) and concurrency cap; seconds of the steady window CPU is read over */
+  replicaOperations: number;
+  replicaRate: number;
+  replicaConcurrency: number;
+  replicaSteadySeconds: number;
 }
 
 function numberFromEnv(name: string, fallback: number): number {
@@ -139,5 +148,12 @@ export function benchConfigFromEnv(): BenchConfig {
     inventoryIntervalSeconds: numberFromEnv('BENCH_INVENTORY_INTERVAL_SECONDS', 60),
     inventoryIntervals: Math.round(numberFromEnv('BENCH_INVENTORY_INTERVALS', 2)),
     inventoryChangeShare: shareFromEnv('BENCH_INVENTORY_CHANGE_SHARE', 0.1),
+    replicaDevices: Math.round(numberFromEnv('BENCH_REPLICA_DEVICES', 45_000)),
+    replicaCount: Math.round(numberFromEnv('BENCH_REPLICA_COUNT', 3)),
+    replicaSmall: Math.round(numberFromEnv('BENCH_REPLICA_SMALL', 300)),
+    replicaOperations: Math.round(numberFromEnv('BENCH_REPLICA_OPERATIONS', 1_500)),
+    replicaRate: numberFromEnv('BENCH_REPLICA_RATE', 100),
+    replicaConcurrency: Math.round(numberFromEnv('BENCH_REPLICA_CONCURRENCY', 20)),
+    replicaSteadySeconds: numberFromEnv('BENCH_REPLICA_STEADY_SECONDS', 30),
   };
 }

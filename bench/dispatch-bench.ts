@@ -1,18 +1,16 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import http from 'node:http';
+import { readdirSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { operatorActor } from '../src/domain/audit.js';
 import { createEnrollmentToken } from '../src/engine/device-administration.js';
 import { seedDemoCatalog } from '../src/seed/demo-catalog.js';
-import { demoSoftwareVersions, deviceFamily } from '../src/seed/demo-tables.js';
-import { SeededRandom, type RandomSource } from '../src/seed/seeded-random.js';
 import { openStore } from '../src/store/open-store.js';
 import type { BenchConfig } from './bench-config.js';
 import { fmt, progress, ratioOf, type BenchOutcome, type ReportRow } from './bench-report.js';
 import { benchTenant, type BenchWorkspace } from './bench-workspace.js';
 import { startFleet, type FleetProcess } from './fleet-process.js';
-import { monotonicMs, type FleetDevice, type FleetStats } from './fleet-messages.js';
-import { processCpuSeconds, startTarget, type LoopDelay, type TargetMemory, type TargetProcess } from './target-process.js';
+import type { FleetStats } from './fleet-messages.js';
+import { dispatch, percentiles, planOperations, type Percentiles } from './dispatch-requests.js';
+import { processCpuSeconds, readMemory, readStatusBytes, sampleRss, startTarget, type LoopDelay, type MemoryReading } from './target-process.js';
 
 /** How long a fresh server idles before its memory is read. */
 const idleSettleMs = 2000;
@@ -129,13 +127,6 @@ export async function dispatchBench(config: BenchConfig, workspace: BenchWorkspa
       small,
     },
   };
-}
-
-interface MemoryReading {
-  /** VmRSS, median of 5 readings */
-  rss: number;
-  /** the server's process.memoryUsage() right after a full GC */
-  gc: TargetMemory;
 }
 
 interface FleetRun {
@@ -272,117 +263,6 @@ async function measureFleet(label: 'small' | 'large', devices: number, config: B
   }
 }
 
-async function readMemory(target: TargetProcess): Promise<MemoryReading> {
-  const rss = await sampleRss(target.pid);
-  return { rss, gc: await target.memory() };
-}
-
-interface Planned {
-  deviceId: string;
-  body: string;
-}
-
-/**
- * `count` updateSoftware requests over the devices in one random order, round-robin: with
- * more devices than requests each device gets at most one; otherwise every device gets one
- * per round, a whole round apart, so no request meets a still-pending one (no 409).
- * Round 0 asks for the newest demo teamsClient version, the next round the one before, ….
- */
-function planOperations(devices: FleetDevice[], count: number): Planned[] {
-  const order = shuffle(devices.slice(), new SeededRandom(0x5eed));
-  const plan: Planned[] = [];
-  for (let k = 0; k < count; k++) {
-    const device = order[k % order.length];
-    const versions = demoSoftwareVersions.teamsClient[deviceFamily(device.deviceType)];
-    const round = Math.floor(k / order.length);
-    const version = versions[versions.length - 1 - (round % 2)];
-    plan.push({ deviceId: device.deviceId, body: JSON.stringify({ softwareType: 'teamsClient', softwareVersion: version }) });
-  }
-  return plan;
-}
-
-interface Sent {
-  status: number;
-  operationId: string | null;
-  /** monotonicMs() when the request was sent, and when the answer's headers arrived */
-  sentAt: number;
-  acceptedAt: number;
-}
-
-/** Sends the planned requests at a steady rate, never more than `concurrency` at once. */
-async function dispatch(url: string, token: string, plan: Planned[], rate: number, concurrency: number): Promise<{ sent: Sent[]; seconds: number; errors: Record<string, number> }> {
-  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-  const base = new URL(url);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const sent: Sent[] = [];
-  const errors: Record<string, number> = {};
-  const pending: Promise<void>[] = [];
-  const slotWaiters: (() => void)[] = [];
-  let inFlight = 0;
-  const started = performance.now();
-  for (let k = 0; k < plan.length; k++) {
-    const wait = started + (k * 1000) / rate - performance.now();
-    if (wait > 0) await sleep(wait);
-    while (inFlight >= concurrency) await new Promise<void>((resolve) => slotWaiters.push(resolve));
-    inFlight++;
-    const { deviceId, body } = plan[k];
-    const sentAt = monotonicMs();
-    pending.push(
-      post(agent, base, `/beta/teamwork/devices/${deviceId}/updateSoftware`, headers, body)
-        .then(({ status, location, at }) => {
-          const operationId = status === 202 && location ? location.slice(location.lastIndexOf('/') + 1) : null;
-          sent.push({ status, operationId, sentAt, acceptedAt: at });
-        })
-        .catch((error: unknown) => {
-          const message = error instanceof Error ? ((error as NodeJS.ErrnoException).code ?? error.message) : String(error);
-          errors[message] = (errors[message] ?? 0) + 1;
-          sent.push({ status: 0, operationId: null, sentAt, acceptedAt: monotonicMs() });
-        })
-        .finally(() => {
-          inFlight--;
-          slotWaiters.shift()?.();
-        }),
-    );
-  }
-  await Promise.all(pending);
-  agent.destroy();
-  return { sent, seconds: (performance.now() - started) / 1000, errors };
-}
-
-/** One POST over node:http; `at` is monotonicMs() when the answer's status line and headers arrived. */
-function post(agent: http.Agent, base: URL, path: string, headers: Record<string, string>, body: string): Promise<{ status: number; location: string | null; at: number }> {
-  return new Promise((resolve, reject) => {
-    const request = http.request(
-      { host: base.hostname, port: base.port, method: 'POST', path, agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } },
-      (response) => {
-        const at = monotonicMs();
-        response.resume();
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, location: response.headers.location ?? null, at }));
-        response.on('error', reject);
-      },
-    );
-    request.setTimeout(60_000, () => request.destroy(new Error('updateSoftware timed out after 60 s')));
-    request.on('error', reject);
-    request.end(body);
-  });
-}
-
-interface Percentiles {
-  count: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-}
-
-/** Nearest-rank percentiles; NaN when there is nothing to rank. */
-function percentiles(values: number[]): Percentiles {
-  const sorted = values.slice().sort((a, b) => a - b);
-  const at = (p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] : Number.NaN);
-  const round = (v: number) => Math.round(v * 100) / 100;
-  return { count: sorted.length, p50: round(at(50)), p90: round(at(90)), p99: round(at(99)), max: round(sorted.length ? sorted[sorted.length - 1] : Number.NaN) };
-}
-
 /** Lines that say loudly what went wrong in a run; none when all is well. */
 function problems(run: FleetRun): string[] {
   const out: string[] = [];
@@ -400,36 +280,11 @@ function problems(run: FleetRun): string[] {
   return out;
 }
 
-/** VmRSS, median of 5 readings 200 ms apart. */
-async function sampleRss(pid: number): Promise<number> {
-  const readings: number[] = [];
-  for (let i = 0; i < 5; i++) {
-    if (i) await sleep(200);
-    readings.push(readStatusBytes(pid, 'VmRSS'));
-  }
-  return readings.sort((a, b) => a - b)[2];
-}
-
 /** user + system CPU seconds of a process (NaN without /proc, which the report prints as n/a) */
 function cpuSeconds(pid: number): number {
   return processCpuSeconds(pid) ?? Number.NaN;
 }
 
-function readStatusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
-  if (!match) throw new Error(`no ${field} in /proc/${pid}/status`);
-  return Number(match[1]) * 1024;
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function shuffle<T>(items: T[], random: RandomSource): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(random.next() * (i + 1));
-    [items[i], items[j]] = [items[j], items[i]];
-  }
-  return items;
 }

@@ -7,6 +7,8 @@ export type FleetDeviceType = 'teamsRoom' | 'collaborationBar';
 export interface FleetDevice {
   deviceId: string;
   deviceType: FleetDeviceType;
+  /** index in the fleet's server list of the server this device talks to (0 with one server) */
+  server: number;
 }
 
 export interface FleetStats {
@@ -24,6 +26,8 @@ export interface FleetStats {
   /** polls currently sent and not yet answered */
   pollsInFlight: number;
   rssBytes: number;
+  /** enrolments retried as new hardware after a 409: an earlier attempt had committed but its answer was lost */
+  lostEnrolments?: number;
   /** the fleet's event loop delay in ms since the last stats request with reset (or the start) */
   loopDelay: LoopDelay;
   /** inventory reports, when the fleet sends them (fleet-inventory.ts) */

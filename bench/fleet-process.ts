@@ -27,15 +27,16 @@ export interface FleetProcess {
 
 /**
  * Starts long-poll-fleet.js in a child process (with an IPC channel) and waits until all
- * `count` devices are enrolled and have sent their first long-poll.
+ * `count` devices are enrolled and have sent their first long-poll. Given several servers
+ * (replicas), device i talks to `url[i mod n]` (FleetDevice.server).
  */
 export function startFleet(
-  url: string,
+  url: string | readonly string[],
   enrollmentToken: string,
   count: number,
   options: { enrollConcurrency?: number; prefix?: string; timeoutMs?: number; onProgress?: (enrolled: number) => void } = {},
 ): Promise<FleetProcess> {
-  const args = [url, enrollmentToken, String(count), String(options.enrollConcurrency ?? 100), options.prefix ?? `bench-${Date.now()}`];
+  const args = [typeof url === 'string' ? url : url.join(','), enrollmentToken, String(count), String(options.enrollConcurrency ?? 100), options.prefix ?? `bench-${Date.now()}`];
   const child = fork(fleetScript, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' });
   running.add(child);
   const receipts = new Map<string, number>();

@@ -4,6 +4,10 @@
  *
  *   node dist/bench/long-poll-fleet.js <url> <enrollment token> <N> [enroll concurrency] [hardware prefix]
  *
+ * `<url>` may be a comma-separated list of servers (replicas on one database): device i then
+ * talks to server i mod n for everything (enrolment, polls, results), as behind a load
+ * balancer without sticky sessions that spreads connections evenly (bench/replicas-bench.ts).
+ *
  * Each agent is the one agent client (src/device/agent-client.ts) over the keep-alive
  * node:http transport. It enrolls (POST /agent/v1/enroll, unique hardware), then loops
  * GET /agent/v1/work?waitSeconds=30. When an operation arrives it records the time with the
@@ -38,7 +42,8 @@ const enrollTimeoutMs = 180_000;
 
 class Fleet {
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 1_000_000, scheduling: 'lifo' });
-  private readonly transport: AgentTransport;
+  /** one per server of the URL list; device i uses transports[i mod n] */
+  private readonly transports: AgentTransport[];
   private stopping = false;
   /** each device's client, by enrolment index (for its inventory reports) */
   private readonly clients: AgentClient[] = [];
@@ -53,11 +58,11 @@ class Fleet {
   };
 
   constructor(
-    private readonly url: string,
+    private readonly urls: string[],
     private readonly enrollmentToken: string,
     private readonly send: (message: FleetMessage) => void,
   ) {
-    this.transport = this.counting(nodeHttpTransport(url, this.agent));
+    this.transports = urls.map((url) => this.counting(nodeHttpTransport(url, this.agent)));
     this.loopDelay.enable();
   }
 
@@ -88,15 +93,19 @@ class Fleet {
     return devices;
   }
 
-  private async enroll(index: number, prefix: string): Promise<{ device: FleetDevice; client: AgentClient }> {
+  private async enroll(index: number, prefix: string, lostAnswers = 0): Promise<{ device: FleetDevice; client: AgentClient }> {
     const deviceType: FleetDeviceType = index % 2 === 0 ? 'teamsRoom' : 'collaborationBar';
     const hex = index.toString(16).padStart(8, '0');
+    // A retried enrolment whose first attempt committed but whose answer was lost (a timeout
+    // under load) finds its hardware enrolled (409) and its credential gone: such a device
+    // enrolls again as new hardware, and the lost one stays silent.
+    const hardware = lostAnswers ? `${prefix}-${index}-again-${lostAnswers}` : `${prefix}-${index}`;
     const request: EnrollRequest = {
       enrollmentToken: this.enrollmentToken,
       deviceType,
       hardwareDetail: {
-        uniqueId: `${prefix}-${index}`,
-        serialNumber: `${prefix}-SN-${index}`,
+        uniqueId: hardware,
+        serialNumber: lostAnswers ? `${hardware}-SN` : `${prefix}-SN-${index}`,
         manufacturer: deviceType === 'teamsRoom' ? 'lenovo' : 'yealink',
         model: deviceType === 'teamsRoom' ? 'thinksmart-core' : 'a30',
         macAddresses: [`02:00:${hex.slice(0, 2)}:${hex.slice(2, 4)}:${hex.slice(4, 6)}:${hex.slice(6, 8)}`],
@@ -104,12 +113,17 @@ class Fleet {
       installed: { teamsClient: oldestTeamsClient[deviceType] },
       displayName: `Bench room ${index}`,
     };
-    const client = new AgentClient({ url: this.url, transport: this.transport, retry: { baseMs: 250, capMs: 1000 } });
+    const server = index % this.urls.length;
+    const client = new AgentClient({ url: this.urls[server], transport: this.transports[server], retry: { baseMs: 250, capMs: 1000 } });
     // A retry after a timed-out enrolment that the server did commit is a 409 (already enrolled):
     // on a loaded machine the answer may take well over the client's usual 30 s.
     const reply = await client.enroll(request, { retry: { attempts: enrollAttempts, baseMs: 500, capMs: 500 }, timeoutMs: enrollTimeoutMs });
+    if (reply.status === 409 && lostAnswers < 3) {
+      this.stats.lostEnrolments = (this.stats.lostEnrolments ?? 0) + 1;
+      return this.enroll(index, prefix, lostAnswers + 1);
+    }
     if (!reply.body || (reply.status !== 201 && reply.status !== 200)) throw new Error(`enroll ${index}: HTTP ${reply.status} ${reply.text.slice(0, 300)}`);
-    return { device: { deviceId: reply.body.deviceId, deviceType }, client };
+    return { device: { deviceId: reply.body.deviceId, deviceType, server }, client };
   }
 
   /** One agent: poll, run what arrives, poll again, until stopped. The client retries failed polls. */
@@ -218,13 +232,14 @@ function sleep(ms: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const [url, token, countText, concurrencyText = '100', prefix = `bench-${process.pid}`] = process.argv.slice(2);
+  const [urlList, token, countText, concurrencyText = '100', prefix = `bench-${process.pid}`] = process.argv.slice(2);
   const count = Number(countText);
-  if (!url || !token || !(count > 0)) throw new Error('usage: long-poll-fleet.js <url> <enrollment token> <N> [enroll concurrency] [hardware prefix]');
+  const urls = (urlList ?? '').split(',').filter(Boolean);
+  if (urls.length === 0 || !token || !(count > 0)) throw new Error('usage: long-poll-fleet.js <url>[,<url>…] <enrollment token> <N> [enroll concurrency] [hardware prefix]');
   const send = process.send
     ? (message: FleetMessage) => void process.send!(message)
     : (message: FleetMessage) => void process.stdout.write(`${JSON.stringify(message)}\n`);
-  const fleet = new Fleet(url, token, send);
+  const fleet = new Fleet(urls, token, send);
   const stop = () => {
     fleet.stop();
     process.exit(0);

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: runs the benchmarks in sequence against 127.0.0.1 and prints every figure
  * beside a baseline measured in the same run. Knobs (environment):
- *   BENCH_ONLY=update,seed,list,filters,select,dispatch,batch,artifacts,rollout,soak  which to run (default all)
+ *   BENCH_ONLY=update,seed,list,filters,select,dispatch,batch,artifacts,rollout,soak,replicas  which to run (default all)
  *   BENCH_STORES=sqlite,postgres  stores for update, list, filters, batch, artifacts and rollout (default both; the others use SQLite)
  *   BENCH_ONLY=update,seed,list,filters,select,dispatch,batch,artifacts,rollout,inventory  which to run (default all)
  *   BENCH_STORES=sqlite,postgres  stores for update, list, filters, batch, artifacts, rollout and inventory (default both; the others use SQLite)
@@ -40,6 +40,13 @@
  *   BENCH_INVENTORY_INTERVAL_SECONDS=60    inventory: every device reports once per interval, phases spread evenly
  *   BENCH_INVENTORY_INTERVALS=2            inventory: intervals measured (and of the baseline window)
  *   BENCH_INVENTORY_CHANGE_SHARE=0.1       inventory: share of reports that change something
+ *   BENCH_REPLICA_DEVICES=45000    replicas: long-polling devices spread over the replicas (always PostgreSQL)
+ *   BENCH_REPLICA_COUNT=3          replicas: replicas on one database, and fleet processes
+ *   BENCH_REPLICA_SMALL=300        replicas: devices of the baseline (one replica)
+ *   BENCH_REPLICA_OPERATIONS=1500  replicas: updateSoftware requests, each to a random replica
+ *   BENCH_REPLICA_RATE=100         replicas: their rate per second
+ *   BENCH_REPLICA_CONCURRENCY=20   replicas: their concurrency cap
+ *   BENCH_REPLICA_STEADY_SECONDS=30  replicas: the steady window CPU is read over (one long-poll cycle)
  * Machine-readable results: dist/bench-results.json.
  */
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -50,6 +57,7 @@ import { BenchResults, fmt, renderTable, type BenchOutcome } from './bench-repor
 import { BenchWorkspace } from './bench-workspace.js';
 import { artifactsBench } from './artifacts-bench.js';
 import { rolloutBench } from './rollout-bench.js';
+import { replicasBench } from './replicas-bench.js';
 import { dispatchBench } from './dispatch-bench.js';
 import { filterBench } from './filter-bench.js';
 import { inventoryBench } from './inventory-bench.js';
@@ -71,6 +79,7 @@ const benches: Record<BenchName, (config: BenchConfig, workspace: BenchWorkspace
   rollout: rolloutBench,
   soak: soakBench,
   inventory: inventoryBench,
+  replicas: replicasBench,
 };
 
 const resultsPath = fileURLToPath(new URL('../bench-results.json', import.meta.url));

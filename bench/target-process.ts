@@ -127,3 +127,37 @@ export function processCpuSeconds(pid: number): number | null {
     return null;
   }
 }
+
+/** A server's memory: VmRSS (median of 5 readings) and its process.memoryUsage() right after a full GC. */
+export interface MemoryReading {
+  /** VmRSS, median of 5 readings */
+  rss: number;
+  /** the server's process.memoryUsage() right after a full GC */
+  gc: TargetMemory;
+}
+
+export async function readMemory(target: TargetProcess): Promise<MemoryReading> {
+  const rss = await sampleRss(target.pid);
+  return { rss, gc: await target.memory() };
+}
+
+/** VmRSS, median of 5 readings 200 ms apart. */
+export async function sampleRss(pid: number): Promise<number> {
+  const readings: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    if (i) await sleep(200);
+    readings.push(readStatusBytes(pid, 'VmRSS'));
+  }
+  return readings.sort((a, b) => a - b)[2];
+}
+
+export function readStatusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+  if (!match) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return Number(match[1]) * 1024;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

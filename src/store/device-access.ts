@@ -98,20 +98,7 @@ export async function enrollDevice(sql: SqlDriver, write: EnrollmentWrite): Prom
       } else {
         // Existing hardware enrolls again only once an admin has reset it (revoked its credential).
         if (match && !(match.credential_hash === null && match.enrollment_state === 'reset')) throw new EnrollmentRefused('hardwareEnrolled');
-        const [used] = await tx.query(
-          `UPDATE enrollment_tokens SET uses = uses + 1
-           WHERE id = ? AND revoked_at IS NULL AND expires_at > ? AND (max_uses IS NULL OR uses < max_uses) RETURNING id`,
-          [proof.tokenId, new Date().toISOString()],
-        );
-        if (!used) throw new EnrollmentRefused('tokenUnusable');
-        if (!match) {
-          await tx.query('INSERT INTO tenant_enrolled_devices (tenant_id, enrolled) VALUES (?, 0) ON CONFLICT DO NOTHING', [device.tenantId]);
-          const [counted] = await tx.query(
-            'UPDATE tenant_enrolled_devices SET enrolled = enrolled + 1 WHERE tenant_id = ? AND enrolled < ? RETURNING enrolled',
-            [device.tenantId, write.deviceQuota],
-          );
-          if (!counted) throw new EnrollmentRefused('quotaReached');
-        }
+        if (!match) await tx.query('INSERT INTO tenant_enrolled_devices (tenant_id, enrolled) VALUES (?, 0) ON CONFLICT DO NOTHING', [device.tenantId]);
         outcome = match ? 'reenrolled' : 'created';
         deviceId = match?.id ?? device.id;
       }
@@ -125,8 +112,26 @@ export async function enrollDevice(sql: SqlDriver, write: EnrollmentWrite): Prom
         [write.credentialHash, saved.tenantId, saved.id],
       );
       await tx.query(insertAuditSql, auditValues(write.audit(outcome, deviceId)));
+      if (proof.kind === 'token') {
+        // Last, just before the commit: every enrollment of the tenant (across replicas) waits
+        // for the row locks these two counters take, so they are held for two statements and
+        // the commit, not for the whole transaction. A refusal rolls back what came before.
+        const [used] = await tx.query(
+          `UPDATE enrollment_tokens SET uses = uses + 1
+           WHERE id = ? AND revoked_at IS NULL AND expires_at > ? AND (max_uses IS NULL OR uses < max_uses) RETURNING id`,
+          [proof.tokenId, new Date().toISOString()],
+        );
+        if (!used) throw new EnrollmentRefused('tokenUnusable');
+        if (!match) {
+          const [counted] = await tx.query(
+            'UPDATE tenant_enrolled_devices SET enrolled = enrolled + 1 WHERE tenant_id = ? AND enrolled < ? RETURNING enrolled',
+            [device.tenantId, write.deviceQuota],
+          );
+          if (!counted) throw new EnrollmentRefused('quotaReached');
+        }
+      }
       return { outcome, deviceId };
-    }, { lockKey: `enroll/${device.tenantId}/${hardware.uniqueId ?? hardware.serialNumber}` });
+    }, { lockKey: `enroll/${device.tenantId}/${hardware.uniqueId ?? hardware.serialNumber}`, contended: true });
   } catch (error) {
     if (error instanceof EnrollmentRefused) return { outcome: 'refused', reason: error.reason };
     throw error;

@@ -17,13 +17,14 @@ interface Waiter {
 /**
  * A first-come, first-served queue of `size` slots. A read that waits longer than `waitLimitMs`
  * for a slot fails with the store's "unavailable" error (a 503 with Retry-After), so a flood of
- * slow filters is turned away instead of queueing without end.
+ * slow filters is turned away instead of queueing without end. The PostgreSQL driver queues
+ * contended transactions (enrollments) the same way.
  */
 export class ScanSlots {
   private free: number;
   private readonly waiting: Waiter[] = [];
 
-  constructor(private readonly waitLimitMs: number, size = scanConcurrency) {
+  constructor(private readonly waitLimitMs: number, size = scanConcurrency, private readonly what = 'slow reads') {
     this.free = size;
   }
 
@@ -49,7 +50,7 @@ export class ScanSlots {
         admit,
         timer: setTimeout(() => {
           this.waiting.splice(this.waiting.indexOf(waiter), 1);
-          refuse(new StoreUnavailableError(`too many slow reads: this one waited ${this.waitLimitMs} ms for its turn`));
+          refuse(new StoreUnavailableError(`too many ${this.what}: this one waited ${this.waitLimitMs} ms for its turn`));
         }, this.waitLimitMs),
       };
       this.waiting.push(waiter);

@@ -49,6 +49,14 @@ export interface TransactionOptions {
    * waits on: migrations (an index built over a million devices takes longer) and ANALYZE.
    */
   unlimitedTime?: boolean;
+  /**
+   * true: the transaction waits on rows that many concurrent ones lock (an enrollment: its
+   * token's use count and its tenant's device count). At most half the pool runs such
+   * transactions at once (PostgreSQL; SQLite runs one write transaction at a time anyway), so
+   * a burst of them queues in memory instead of taking every connection while it waits, and
+   * polls, presence and admins keep the rest.
+   */
+  contended?: boolean;
 }
 
 /** Column types a migration names; each dialect spells them its own way. */

@@ -48,6 +48,8 @@ function numberPlaceholders(sql: string): string {
  */
 /** pg's query_timeout cannot be switched off per query; this is the longest a Node timer waits (24.8 days). */
 const longestTimerMs = 2 ** 31 - 1;
+/** How long a contended transaction may wait for its turn before it is a 503. */
+const contendedWaitLimitMs = 20_000;
 
 export class PostgresDriver implements SqlDriver {
   readonly dialect = postgresDialect;
@@ -57,6 +59,8 @@ export class PostgresDriver implements SqlDriver {
   private readonly operationBatches: OperationBatches;
   private readonly columnTypes = new ColumnTypesByTable();
   private readonly scans = new ScanSlots(statementTimeoutMs);
+  /** contended transactions (TransactionOptions.contended): half the pool at most */
+  private readonly contendedTransactions: ScanSlots;
 
   constructor(url: string, poolSize: number) {
     // statement_timeout: a statement that still runs after 5 s is cancelled by the server itself,
@@ -68,6 +72,8 @@ export class PostgresDriver implements SqlDriver {
     });
     // An idle client losing its connection must not crash the process; the pool replaces it.
     this.pool.on('error', () => {});
+    // Queued below the agent's 30 s request timeout: a queued enrollment has done nothing yet, so its 503 is safe to retry.
+    this.contendedTransactions = new ScanSlots(contendedWaitLimitMs, Math.max(1, Math.floor(poolSize / 2)), 'enrollments at once');
     this.notifications = new WorkNotifications(url);
     this.lease = new SupervisorLease(url);
     this.operationBatches = new OperationBatches((sql, params, name) => this.queryNumbered(sql, params, name), this.notifications.channel);
@@ -99,7 +105,12 @@ export class PostgresDriver implements SqlDriver {
     return insertRowsWith(this, this.columnTypes, table, columns, rows);
   }
 
-  async transaction<T>(work: (tx: SqlExecutor) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+  transaction<T>(work: (tx: SqlExecutor) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    if (options.contended) return this.contendedTransactions.run(() => this.runTransaction(work, options));
+    return this.runTransaction(work, options);
+  }
+
+  private async runTransaction<T>(work: (tx: SqlExecutor) => Promise<T>, options: TransactionOptions): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
