@@ -45,7 +45,9 @@ export function shuffledUpdateTargets(keys: DeviceKey[], seed: number): UpdateTa
  */
 export function writeTargetFile(path: string, targets: UpdateTarget[]): { width: number; count: number } {
   const lines = targets.map((t) => `${t.deviceId} ${t.softwareType} ${t.version}`);
-  const width = Math.max(...lines.map((line) => Buffer.byteLength(line))) + 1;
+  // A loop, not Math.max(...lines): hundreds of thousands of arguments overflow the stack.
+  let width = 0;
+  for (const line of lines) width = Math.max(width, Buffer.byteLength(line) + 1);
   const fd = openSync(path, 'w');
   try {
     const perChunk = 10_000;
