@@ -56,27 +56,39 @@ export async function updateSoftwareBench(config: BenchConfig, workspace: BenchW
   ensureWrk();
   const script = join(workspace.dir, 'update-targets.lua');
   writeFileSync(script, updateTargetsScript);
-  const prepared: PreparedStore[] = [];
-  for (const store of config.stores) {
-    progress(`updateSoftware: seeding ${fmt.int(config.updateDevices)} devices into a fresh ${storeLabel[store]} database`);
-    const { file, added } = await workspace.seed('update', config.updateDevices, store);
-    await workspace.offerDemoCatalog('update', store);
-    const token = await workspace.token('update', store);
-    const targets = shuffledUpdateTargets(await workspace.deviceKeys('update', store), orderSeed);
-    const targetFile = join(workspace.dir, `update-targets-${store}.txt`);
-    const { width } = writeTargetFile(targetFile, targets);
-    progress(`updateSoftware: ${storeLabel[store]}: ${fmt.int(targets.length)} distinct (device, softwareType) requests, in random order`);
-    prepared.push({ store, file, added, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, targets, targetFile, width });
-  }
-
   const runs: StoreRun[] = [];
+  const failures: string[] = [];
   const bare = await startTarget('bare');
   try {
-    for (const p of prepared) runs.push(await measureStore(config, workspace, script, p, bare));
+    // Each store measured as soon as it is seeded: a store that fails leaves the other's figures.
+    for (const store of config.stores) {
+      try {
+        runs.push(await measureStore(config, workspace, script, await prepareStore(config, workspace, store), bare));
+      } catch (error) {
+        failures.push(`!!! ${storeLabel[store]}: FAILED, no figures: ${error instanceof Error ? error.message : String(error)} !!!`);
+        progress(`updateSoftware: ${storeLabel[store]} failed: ${error instanceof Error ? error.stack : String(error)}`);
+      }
+    }
   } finally {
     await bare.stop();
   }
-  return report(config, runs);
+  if (runs.length === 0) throw new Error(failures.join('; '));
+  const outcome = report(config, runs);
+  outcome.tables[0].notes.push(...failures);
+  return outcome;
+}
+
+/** Seeds the store's database (PostgreSQL in batches small enough for the statement limit on a busy machine), and writes its request file. */
+async function prepareStore(config: BenchConfig, workspace: BenchWorkspace, store: StoreName): Promise<PreparedStore> {
+  progress(`updateSoftware: seeding ${fmt.int(config.updateDevices)} devices into a fresh ${storeLabel[store]} database`);
+  const { file, added } = await workspace.seed('update', config.updateDevices, store, store === 'postgres' ? 1000 : undefined);
+  await workspace.offerDemoCatalog('update', store);
+  const token = await workspace.token('update', store);
+  const targets = shuffledUpdateTargets(await workspace.deviceKeys('update', store), orderSeed);
+  const targetFile = join(workspace.dir, `update-targets-${store}.txt`);
+  const { width } = writeTargetFile(targetFile, targets);
+  progress(`updateSoftware: ${storeLabel[store]}: ${fmt.int(targets.length)} distinct (device, softwareType) requests, in random order`);
+  return { store, file, added, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, targets, targetFile, width };
 }
 
 async function measureStore(config: BenchConfig, workspace: BenchWorkspace, script: string, p: PreparedStore, bare: TargetProcess): Promise<StoreRun> {
