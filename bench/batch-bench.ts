@@ -4,7 +4,7 @@ import type { BenchConfig, StoreName } from './bench-config.js';
 import { fmt, goalText, progress, ratioOf, type BenchOutcome, type ReportTable } from './bench-report.js';
 import { storeLabel, type BenchWorkspace } from './bench-workspace.js';
 import { startTarget } from './target-process.js';
-import { runWrk, type WrkResult } from './wrk.js';
+import { ensureWrk, runWrk, type WrkResult } from './wrk.js';
 
 /** Requests in one batch: Graph's maximum. */
 const batchSize = 20;
@@ -32,6 +32,7 @@ interface StoreRun {
  * both; each figure is the median round. Both kinds read the same 200 devices in the same order.
  */
 export async function batchBench(config: BenchConfig, workspace: BenchWorkspace): Promise<BenchOutcome> {
+  ensureWrk();
   const runs: StoreRun[] = [];
   for (const store of config.stores) {
     const label = storeLabel[store];

@@ -11,11 +11,12 @@ export interface BenchConfig {
   stores: StoreName[];
   /** PostgreSQL server (any database on it) where the benchmark creates and drops its databases */
   pgAdminUrl: string;
-  /** updateSoftware: seconds per measured run, connections, warm-up seconds, devices seeded */
+  /** updateSoftware: seconds per measured round, wrk connections, warm-up seconds, devices seeded, rounds of each server */
   updateSeconds: number;
   updateConnections: number;
   warmupSeconds: number;
   updateDevices: number;
+  updateRounds: number;
   /** list and $select: seconds per measured run, connections, warm-up seconds */
   listSeconds: number;
   listConnections: number;
@@ -115,9 +116,10 @@ export function benchConfigFromEnv(): BenchConfig {
     stores: storesFromEnv(),
     pgAdminUrl: process.env.BENCH_PG?.trim() || 'postgres://postgres@127.0.0.1:5432/postgres',
     updateSeconds: numberFromEnv('BENCH_SECONDS', 8),
-    updateConnections: Math.round(numberFromEnv('BENCH_CONNECTIONS', 40)),
+    updateConnections: Math.round(numberFromEnv('BENCH_CONNECTIONS', 32)),
     warmupSeconds: numberFromEnv('BENCH_WARMUP_SECONDS', 2),
-    updateDevices: Math.round(numberFromEnv('BENCH_UPDATE_DEVICES', 60_000)),
+    updateDevices: Math.round(numberFromEnv('BENCH_UPDATE_DEVICES', 150_000)),
+    updateRounds: Math.round(numberFromEnv('BENCH_UPDATE_ROUNDS', 3)),
     listSeconds: numberFromEnv('BENCH_LIST_SECONDS', 4),
     listConnections: Math.round(numberFromEnv('BENCH_LIST_CONNECTIONS', 10)),
     listWarmupSeconds: numberFromEnv('BENCH_LIST_WARMUP_SECONDS', 1),

@@ -90,7 +90,7 @@ export class BenchWorkspace {
    * may be off, and the planner needs statistics), then a CHECKPOINT, so the writes of the
    * seeding are not flushed during the measurements.
    */
-  async seed(name: string, count: number, store: StoreName = 'sqlite'): Promise<{ file: SeededFile; added: SeedTiming | null }> {
+  async seed(name: string, count: number, store: StoreName = 'sqlite', batchSize?: number): Promise<{ file: SeededFile; added: SeedTiming | null }> {
     const file = await this.database(name, store);
     if (file.devices >= count) return { file, added: null };
     const opened = await openStore(file.db);
@@ -98,7 +98,7 @@ export class BenchWorkspace {
     try {
       const missing = count - file.devices;
       const started = performance.now();
-      file.devices = await seedDevices(opened, { tenantId: benchTenant, count: missing, seed: 1 });
+      file.devices = await seedDevices(opened, { tenantId: benchTenant, count: missing, seed: 1, batchSize });
       const seconds = (performance.now() - started) / 1000;
       added = { devices: missing, seconds, devicesPerSecond: missing / seconds };
     } finally {

@@ -8,7 +8,7 @@ import { fmt, goalText, progress, ratioOf, type BenchOutcome, type ReportRow, ty
 import { storeLabel, type BenchWorkspace, type SeededFile } from './bench-workspace.js';
 import { fetchPage, listPath } from './page-walk.js';
 import { startTarget } from './target-process.js';
-import { runWrk, type WrkResult } from './wrk.js';
+import { ensureWrk, runWrk, type WrkResult } from './wrk.js';
 
 /** The tenant whose admin reads are timed while the benchmark tenant's filters run. */
 const otherTenant = '0b7e2c4d-9a1f-4e3b-8c5d-6f7a8b9c0d1e';
@@ -51,6 +51,7 @@ interface StoreRun {
  * (one connection each) send the 4 filters slowest at 1,000,000.
  */
 export async function filterBench(config: BenchConfig, workspace: BenchWorkspace): Promise<BenchOutcome> {
+  ensureWrk();
   const runs: StoreRun[] = [];
   for (const store of config.stores) {
     const label = storeLabel[store];

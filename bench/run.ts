@@ -6,10 +6,11 @@
  *   BENCH_ONLY=update,seed,list,filters,select,dispatch,batch,artifacts,rollout,inventory  which to run (default all)
  *   BENCH_STORES=sqlite,postgres  stores for update, list, filters, batch, artifacts, rollout and inventory (default both; the others use SQLite)
  *   BENCH_PG=postgres://postgres@127.0.0.1:5432/postgres  where the PostgreSQL databases are created and dropped
- *   BENCH_SECONDS=8            updateSoftware measured seconds per server
- *   BENCH_CONNECTIONS=40       updateSoftware connections
+ *   BENCH_SECONDS=8            updateSoftware measured seconds per round
+ *   BENCH_CONNECTIONS=32       updateSoftware wrk connections
  *   BENCH_WARMUP_SECONDS=2     updateSoftware warm-up seconds per server
- *   BENCH_UPDATE_DEVICES=60000 devices seeded for updateSoftware
+ *   BENCH_UPDATE_DEVICES=150000 devices seeded for updateSoftware (per store)
+ *   BENCH_UPDATE_ROUNDS=3      updateSoftware rounds of bare and of real, alternating
  *   BENCH_LIST_SMALL=10000     devices in the list baseline file
  *   BENCH_LIST_LARGE=1000000   devices in the large list file
  *   BENCH_LIST_SECONDS=4       list/$select measured seconds per page

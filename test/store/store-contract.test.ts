@@ -410,6 +410,29 @@ async function operationIn(store: Store, status: OperationStatus, deviceOverride
       assert.deepEqual(await store.getOperation(tenant, device.id, good.id), good);
     });
 
+    it('createOperation: created, conflict and noDevice in one batch, each answered, only the created one written with its audit event', async (store) => {
+      const device = makeDevice();
+      const other = makeDevice();
+      await store.insertDevices([device, other]);
+      const pending = makeOperation(device, { softwareType: 'teamsClient' });
+      assert.equal(await store.createOperation(pending, operationAudit), 'created');
+      const before = (await store.listAudit({ tenantId: tenant, top: 50, beforeSeq: null })).items.length;
+      const refused = makeOperation(device, { softwareType: 'teamsClient' });
+      const missing = makeOperation(makeDevice(), { softwareType: 'teamsClient' });
+      const good = makeOperation(other, { softwareType: 'teamsClient' });
+      // submitted together, so the group commit writes them in one batch
+      assert.deepEqual(
+        await Promise.all([refused, missing, good].map((op) => store.createOperation(op, auditEvent(tenant, 'operationCreated', { type: 'user', id: 'u1', displayName: 'Admin', ipAddress: '10.0.0.7' }, { type: 'operation', id: op.id })))),
+        ['conflict', 'noDevice', 'created'],
+      );
+      assert.equal(await store.getOperation(tenant, device.id, refused.id), null);
+      assert.equal(await store.getOperation(tenant, missing.deviceId, missing.id), null);
+      assert.deepEqual(await store.getOperation(tenant, other.id, good.id), good);
+      const audit = (await store.listAudit({ tenantId: tenant, top: 50, beforeSeq: null })).items;
+      assert.equal(audit.length, before + 1, 'one audit event: the created operation\'s');
+      assert.equal(audit[0].target?.id, good.id);
+    });
+
     it('50 concurrent createOperation calls for one key: exactly one created', async (store) => {
       const device = makeDevice();
       await store.insertDevices([device]);
