@@ -26,9 +26,16 @@ export async function dispatchBench(config: BenchConfig, workspace: BenchWorkspa
   const loadBefore = loadavg();
   const small = await measureFleet('dispatch-small', config.dispatchSmall, config, workspace, false);
   const fleets: FleetRun[] = [];
+  // One fleet that fails (on a loaded machine) does not take the others' figures with it.
+  const failures: string[] = [];
   for (const [index, devices] of config.dispatchFleets.entries()) {
-    fleets.push(await measureFleet(`dispatch-large-${index}`, devices, config, workspace, true));
+    try {
+      fleets.push(await measureFleet(`dispatch-large-${index}`, devices, config, workspace, true));
+    } catch (error) {
+      failures.push(`the fleet of ${fmt.int(devices)} devices: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+    }
   }
+  if (fleets.length === 0) throw new Error(failures.join('\n'));
   const loadAfter = loadavg();
   const load = `load average (1, 5, 15 min) at the start: ${loadBefore.map((v) => v.toFixed(2)).join(', ')}; at the end: ${loadAfter.map((v) => v.toFixed(2)).join(', ')} (${cpus().length} cores)`;
   // the baseline fleet's problems are said once, under the first measured fleet
@@ -36,6 +43,7 @@ export async function dispatchBench(config: BenchConfig, workspace: BenchWorkspa
   return {
     name: 'dispatch',
     tables,
+    failures,
     data: {
       operations: config.dispatchOperations,
       rate: config.dispatchRate,

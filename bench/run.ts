@@ -96,6 +96,10 @@ async function main(): Promise<number> {
         results.add(outcome);
         for (const table of outcome.tables) console.log(renderTable(table));
         console.log(`  (${name}: ${fmt.seconds(seconds)} s)`);
+        for (const failure of outcome.failures ?? []) {
+          results.fail(name, failure);
+          console.error(`\n!!! benchmark '${name}' failed in part: ${failure}`);
+        }
       } catch (error) {
         results.fail(name, error);
         console.error(`\n!!! benchmark '${name}' failed: ${error instanceof Error ? error.stack : String(error)}`);
