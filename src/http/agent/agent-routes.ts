@@ -22,7 +22,7 @@ export function addAgentRoutes(app: FastifyInstance, routes: RouteTable, engine:
   app.decorateRequest('device', null);
   app.addHook('onRequest', async (request) => {
     if (request.routeOptions.config?.access !== 'device') return;
-    request.device = await credentials.verify(request.headers.authorization, request.ip);
+    request.device = await credentials.verify(request.headers.authorization, () => request.ip);
     throttle.request(request.device.deviceId);
   });
   const deviceOf = (request: FastifyRequest) => request.device!;
