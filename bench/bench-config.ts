@@ -31,6 +31,13 @@ export interface BenchConfig {
   /** dispatch: long-polling devices (measured) and the small fleet of the baseline */
   dispatchDevices: number;
   dispatchSmall: number;
+  /** dispatch: every measured fleet size (BENCH_DISPATCH_DEVICES, a list), each on a fresh server; dispatchDevices is the first */
+  dispatchFleets: number[];
+  /** dispatch: seconds of each wrk run of the admin GETs (idle, then with the fleet connected), and its connections */
+  dispatchAdminSeconds: number;
+  dispatchAdminConnections: number;
+  /** dispatch: a folder to write the server's heap snapshots into (idle and with the fleet held); null: none (they perturb the figures) */
+  dispatchHeapSnapshots: string | null;
   /** dispatch: updateSoftware requests per fleet, their steady rate (per second) and concurrency cap */
   dispatchOperations: number;
   dispatchRate: number;
@@ -88,6 +95,17 @@ function shareFromEnv(name: string, fallback: number): number {
   return value;
 }
 
+/** A comma-separated list of positive numbers (`10000,18000`), or the fallback. */
+function numberListFromEnv(name: string, fallback: number[]): number[] {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  return raw.split(',').map((part) => part.trim()).filter(Boolean).map((part) => {
+    const value = Number(part.replace(/_/g, ''));
+    if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be positive numbers separated by commas, got '${raw}'`);
+    return Math.round(value);
+  });
+}
+
 function onlyFromEnv(): BenchName[] {
   const raw = process.env.BENCH_ONLY;
   if (!raw || raw.trim() === '') return [...allBenches];
@@ -111,6 +129,7 @@ function storesFromEnv(): StoreName[] {
 }
 
 export function benchConfigFromEnv(): BenchConfig {
+  const dispatchFleets = numberListFromEnv('BENCH_DISPATCH_DEVICES', [10_000, 18_000]);
   return {
     only: onlyFromEnv(),
     stores: storesFromEnv(),
@@ -128,8 +147,12 @@ export function benchConfigFromEnv(): BenchConfig {
     filterRequests: Math.round(numberFromEnv('BENCH_FILTER_REQUESTS', 31)),
     filterSeconds: numberFromEnv('BENCH_FILTER_SECONDS', 6),
     seedDevices: Math.round(numberFromEnv('BENCH_SEED_DEVICES', 150_000)),
-    dispatchDevices: Math.round(numberFromEnv('BENCH_DISPATCH_DEVICES', 10_000)),
+    dispatchDevices: dispatchFleets[0],
     dispatchSmall: Math.round(numberFromEnv('BENCH_DISPATCH_SMALL', 100)),
+    dispatchFleets,
+    dispatchAdminSeconds: numberFromEnv('BENCH_DISPATCH_ADMIN_SECONDS', 5),
+    dispatchAdminConnections: Math.round(numberFromEnv('BENCH_DISPATCH_ADMIN_CONNECTIONS', 1)),
+    dispatchHeapSnapshots: process.env.BENCH_DISPATCH_HEAPSNAPSHOTS?.trim() || null,
     dispatchOperations: Math.round(numberFromEnv('BENCH_DISPATCH_OPERATIONS', 1_000)),
     dispatchRate: numberFromEnv('BENCH_DISPATCH_RATE', 100),
     dispatchConcurrency: Math.round(numberFromEnv('BENCH_DISPATCH_CONCURRENCY', 20)),

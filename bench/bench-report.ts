@@ -23,6 +23,8 @@ export interface BenchOutcome {
   name: string;
   tables: ReportTable[];
   data: Record<string, unknown>;
+  /** parts that failed while others gave figures: printed, and the run counts as failed */
+  failures?: string[];
 }
 
 export const fmt = {

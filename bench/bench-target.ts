@@ -10,8 +10,12 @@
  * taken after a full garbage collection when node runs with --expose-gc. A `LOOP` line is
  * answered with `LOOP {"p50","p99","max"}`: the event loop's delay in ms since the previous
  * `LOOP` (the first one starts measuring and reads 0), after which the histogram starts again.
+ * A `HEAPSNAPSHOT <path>` line writes a V8 heap snapshot there (v8.writeHeapSnapshot, which
+ * collects garbage first and stops the event loop while it writes) and is answered with
+ * `HEAPSNAPSHOT <path>`; bench/heap-snapshot-summary.ts compares two of them.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import Fastify from 'fastify';
 import { serveDefaults } from '../src/config.js';
 import { startServer } from '../src/server.js';
@@ -38,14 +42,19 @@ async function start(kind: string, port: number, dbPath: string | undefined): Pr
 
 const loopResolutionMs = 10;
 
-/** process.memoryUsage(), after a full garbage collection when gc is exposed (--expose-gc). */
-function memoryAfterGc(): NodeJS.MemoryUsage & { gc: boolean } {
+/**
+ * process.memoryUsage(), after a full garbage collection when gc is exposed (--expose-gc), with
+ * each V8 heap space's committed and used bytes: the new space grows under load and shrinks
+ * back, the old space holds what survives.
+ */
+function memoryAfterGc(): NodeJS.MemoryUsage & { gc: boolean; spaces: Record<string, { size: number; used: number }> } {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc) {
     gc();
     gc();
   }
-  return { ...process.memoryUsage(), gc: gc !== undefined };
+  const spaces = Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name, { size: s.space_size, used: s.space_used_size }]));
+  return { ...process.memoryUsage(), gc: gc !== undefined, spaces };
 }
 
 async function main(): Promise<void> {
@@ -78,6 +87,11 @@ async function main(): Promise<void> {
       const command = commands.slice(0, newline).trim();
       commands = commands.slice(newline + 1);
       if (command === 'MEMORY') process.stdout.write(`MEMORY ${JSON.stringify(memoryAfterGc())}\n`);
+      if (command.startsWith('HEAPSNAPSHOT ')) {
+        const path = command.slice('HEAPSNAPSHOT '.length);
+        writeHeapSnapshot(path);
+        process.stdout.write(`HEAPSNAPSHOT ${path}\n`);
+      }
       if (command === 'LOOP') {
         loopDelay.enable();
         // the histogram holds whole intervals: the sampling resolution is no delay (an empty one reads as NaN → 0)

@@ -19,11 +19,14 @@
  *   BENCH_FILTER_REQUESTS=31   filters: requests timed per filter and database (one at a time)
  *   BENCH_FILTER_SECONDS=6     filters: seconds of each wrk run of another tenant's GET
  *   BENCH_SEED_DEVICES=150000  devices for the seed-speed benchmark
- *   BENCH_DISPATCH_DEVICES=10000   long-polling devices for the dispatch benchmark
+ *   BENCH_DISPATCH_DEVICES=10000,18000  long-polling fleets of the dispatch benchmark, each on a fresh server
  *   BENCH_DISPATCH_SMALL=100       devices of the dispatch baseline fleet
  *   BENCH_DISPATCH_OPERATIONS=1000 updateSoftware requests dispatched per fleet
  *   BENCH_DISPATCH_RATE=100        their rate per second
  *   BENCH_DISPATCH_CONCURRENCY=20  their concurrency cap
+ *   BENCH_DISPATCH_ADMIN_SECONDS=5     each wrk run of the admin GETs, idle and with the fleet connected
+ *   BENCH_DISPATCH_ADMIN_CONNECTIONS=1 its connections
+ *   BENCH_DISPATCH_HEAPSNAPSHOTS=DIR   write the server's heap snapshots there (diagnostics; perturbs the figures)
  *   BENCH_BATCH_SECONDS=4      batch: seconds of each wrk round
  *   BENCH_BATCH_ROUNDS=3       batch: rounds of separate reads and of batches, alternating
  *   BENCH_ARTIFACT_AGENTS=100      artifacts: agents updating from one artifact at once
@@ -120,6 +123,10 @@ async function main(): Promise<number> {
         results.add(outcome);
         for (const table of outcome.tables) console.log(renderTable(table));
         console.log(`  (${name}: ${fmt.seconds(seconds)} s)`);
+        for (const failure of outcome.failures ?? []) {
+          results.fail(name, failure);
+          console.error(`\n!!! benchmark '${name}' failed in part: ${failure}`);
+        }
       } catch (error) {
         results.fail(name, error);
         console.error(`\n!!! benchmark '${name}' failed: ${error instanceof Error ? error.stack : String(error)}`);

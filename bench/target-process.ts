@@ -13,6 +13,8 @@ process.on('exit', () => {
 export interface TargetMemory extends NodeJS.MemoryUsage {
   /** whether a full garbage collection ran first (the target was started with --expose-gc) */
   gc: boolean;
+  /** each V8 heap space (new_space, old_space, code_space, large_object_space …): bytes committed and used */
+  spaces: Record<string, { size: number; used: number }>;
 }
 
 /** event loop delay in ms (percentiles and max) over an interval */
@@ -30,6 +32,8 @@ export interface TargetProcess {
   memory(): Promise<TargetMemory>;
   /** the target's event loop delay since the previous call (the first call starts measuring); starts a new interval */
   loopDelay(): Promise<LoopDelay>;
+  /** writes a V8 heap snapshot of the target to `path` (the target stops while it writes) */
+  heapSnapshot(path: string): Promise<void>;
   /** CPU seconds the target has used so far, all its threads (user + system); null where /proc is missing */
   cpuSeconds(): number | null;
   stop(): Promise<void>;
@@ -60,9 +64,10 @@ export function startTarget(kind: 'bare' | 'real', dbPath?: string, timeoutMs = 
       clearTimeout(timer);
       child.off('exit', onExit);
       child.stdout!.removeAllListeners('data');
-      // After READY, stdout carries only answers to MEMORY and LOOP requests (anything else is dropped).
+      // After READY, stdout carries only answers to MEMORY, LOOP and HEAPSNAPSHOT requests (anything else is dropped).
       const memoryWaiters: ((memory: TargetMemory) => void)[] = [];
       const loopWaiters: ((delay: LoopDelay) => void)[] = [];
+      const snapshotWaiters: (() => void)[] = [];
       let lines = buffered.slice(match.index + match[0].length);
       child.stdout!.on('data', (more: string) => {
         lines += more;
@@ -72,6 +77,7 @@ export function startTarget(kind: 'bare' | 'real', dbPath?: string, timeoutMs = 
           lines = lines.slice(newline + 1);
           if (line.startsWith('MEMORY ')) memoryWaiters.shift()?.(JSON.parse(line.slice('MEMORY '.length)) as TargetMemory);
           if (line.startsWith('LOOP ')) loopWaiters.shift()?.(JSON.parse(line.slice('LOOP '.length)) as LoopDelay);
+          if (line.startsWith('HEAPSNAPSHOT ')) snapshotWaiters.shift()?.();
         }
       });
       resolve({
@@ -89,6 +95,12 @@ export function startTarget(kind: 'bare' | 'real', dbPath?: string, timeoutMs = 
             if (child.exitCode !== null || child.signalCode !== null) return rejectDelay(new Error(`bench target '${kind}' has exited`));
             loopWaiters.push(resolveDelay);
             child.stdin!.write('LOOP\n');
+          }),
+        heapSnapshot: (path: string) =>
+          new Promise<void>((resolveSnapshot, rejectSnapshot) => {
+            if (child.exitCode !== null || child.signalCode !== null) return rejectSnapshot(new Error(`bench target '${kind}' has exited`));
+            snapshotWaiters.push(resolveSnapshot);
+            child.stdin!.write(`HEAPSNAPSHOT ${path}\n`);
           }),
         cpuSeconds: () => processCpuSeconds(child.pid!),
         stop: () => stopChild(child),

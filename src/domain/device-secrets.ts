@@ -22,8 +22,12 @@ export function deviceCredential(deviceId: string, secret: string): string {
   return `twd-device.${deviceId}.${secret}`;
 }
 
-/** `Bearer twd-device.<deviceId>.<secret>` → its parts; null for anything else. */
+/**
+ * `Bearer twd-device.<deviceId>.<secret>` → its parts; null for anything else. The device id
+ * is a copy, not a slice of the header: it is kept (as a key of the credential cache and the
+ * rate limits) long after the request, and a slice would keep the whole header with it.
+ */
 export function parseDeviceAuthorization(authorization: string | undefined): { deviceId: string; secret: string } | null {
   const match = /^Bearer\s+twd-device\.([0-9a-f-]{36})\.([A-Za-z0-9_-]{43})\s*$/i.exec(authorization ?? '');
-  return match ? { deviceId: match[1].toLowerCase(), secret: match[2] } : null;
+  return match ? { deviceId: Buffer.from(match[1].toLowerCase(), 'latin1').toString('latin1'), secret: match[2] } : null;
 }

@@ -33,7 +33,7 @@ import { Rollouts, type RolloutRequest, type RolloutVerb, type RolloutView } fro
 import { Subscriptions } from './subscriptions.js';
 import { OperationWatches, type OperationListener } from './operation-watches.js';
 import { Supervisor } from './supervisor.js';
-import { WorkSignal } from './work-signal.js';
+import { WorkSignal, type PollWaiter } from './work-signal.js';
 
 /**
  * The operation engine: accepts operations, hands them to devices, records what devices
@@ -228,29 +228,38 @@ export class Engine {
 
   /**
    * The long-poll: the device's next operation, waiting up to `waitMs` for one to appear
-   * (null when none did, the caller hung up, or the engine stops). Asking counts as being
-   * heard from. The waiter is registered before each look in the store, so an operation
+   * (null when none did, the device hung up (`poll.end()`), or the engine stops). Asking counts
+   * as being heard from. The waiter is armed before each look in the store, so an operation
    * created between the look and the wait still wakes the poll. A busy device is handed only
    * its running operation (the store's rule). A queued operation is handed over only while
    * the device's maintenance windows are open (or it has none): one whose windows have closed
    * since it was released goes back to `scheduled` for their next opening.
    */
-  async nextWork(tenantId: string, deviceId: string, waitMs: number, abort: AbortSignal): Promise<Operation | null> {
+  async nextWork(poll: PollWaiter, waitMs: number): Promise<Operation | null> {
+    const { tenantId, deviceId } = poll;
     this.presence.seen(tenantId, deviceId);
     const deadline = Date.now() + waitMs;
-    for (;;) {
-      const waiter = this.signal.register(deviceId);
-      try {
+    try {
+      for (;;) {
+        poll.arm();
         const operation = await this.store.nextOperation(tenantId, deviceId);
         if (operation && (await this.handOver(operation))) return operation;
         if (operation) continue;
         const remaining = deadline - Date.now();
-        if (remaining <= 0 || abort.aborted || this.stopping) return null;
-        await waiter.wait(remaining, abort);
-      } finally {
-        waiter.release();
+        if (remaining <= 0 || poll.ended || this.stopping) return null;
+        await poll.wait(remaining);
       }
+    } finally {
+      poll.release();
     }
+  }
+
+  /**
+   * Registers a long-poll of the device, for `nextWork`: work signalled from now on wakes it.
+   * `end()` it when the device hangs up; `nextWork` releases it.
+   */
+  openPoll(tenantId: string, deviceId: string): PollWaiter {
+    return this.signal.register(tenantId, deviceId);
   }
 
   /** Whether a device may be given this operation now; if its windows are closed, it is scheduled again (and false). */

@@ -36,10 +36,15 @@ export class DeviceCredentialVerifier {
     private readonly cacheMs = 30_000,
   ) {}
 
-  async verify(authorization: string | undefined, sourceAddress: string | null): Promise<DeviceCaller> {
+  /**
+   * The caller's device, or a 401. The source address is asked for only when the credential
+   * fails (for the audit log): reading a socket's peer makes Node keep it on the socket, which
+   * a fleet of long-polling devices would pay for on every connection.
+   */
+  async verify(authorization: string | undefined, sourceAddress: () => string | null): Promise<DeviceCaller> {
     const parts = parseDeviceAuthorization(authorization);
     if (!parts) {
-      this.onFailure(null, { type: 'anonymous', id: null, displayName: null, ipAddress: sourceAddress }, 'malformed or missing device credential');
+      this.onFailure(null, { type: 'anonymous', id: null, displayName: null, ipAddress: sourceAddress() }, 'malformed or missing device credential');
       throw unauthenticated();
     }
     const now = Date.now();
@@ -51,7 +56,7 @@ export class DeviceCredentialVerifier {
     if (!accepts(entry.stored, presented, now) && now - entry.loadedAt > 1000) entry = await this.load(parts.deviceId, now);
     const { stored } = entry;
     if (!stored || !accepts(stored, presented, now)) {
-      const actor: AuditActor = { type: 'device', id: parts.deviceId, displayName: null, ipAddress: sourceAddress };
+      const actor: AuditActor = { type: 'device', id: parts.deviceId, displayName: null, ipAddress: sourceAddress() };
       this.onFailure(stored?.tenantId ?? null, actor, stored ? 'wrong device credential' : 'unknown or revoked device');
       throw unauthenticated();
     }

@@ -73,6 +73,50 @@ describe('long-poll', () => {
     await waitFor('the waiter to be released', async () => server.engine.devicesWaiting === waitingBefore, { timeoutMs: 3000 });
   });
 
+  test('hung-up polls hold nothing: after three hang-ups the device may still hold two polls, and work wakes them both', async () => {
+    const agent = await enrollAgent(server);
+    const waitingBefore = server.engine.devicesWaiting;
+    // A device may hold two polls at once (a reconnect); polls it hung up must not count.
+    for (let i = 0; i < 3; i++) {
+      const abort = new AbortController();
+      const poll = agent.poll(20, { signal: abort.signal }).catch((error: Error) => error);
+      await waitFor('the poll to wait', async () => server.engine.devicesWaiting === waitingBefore + 1);
+      abort.abort();
+      assert.ok((await poll) instanceof Error);
+      await waitFor('the waiter to be released', async () => server.engine.devicesWaiting === waitingBefore, { timeoutMs: 3000 });
+    }
+    const first = agent.poll(20);
+    const second = agent.poll(20);
+    // both are registered before the operation is asked for (one device: one entry)
+    await waitFor('both polls to wait', async () => server.engine.devicesWaiting === waitingBefore + 1);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const started = Date.now();
+    const operationId = await requestOperation(server, agent.deviceId!, 'restart');
+    const [a, b] = await Promise.all([first, second]);
+    assert.ok(Date.now() - started < 3000, 'both polls answered at once');
+    for (const response of [a, b]) {
+      assert.equal(response.status, 200);
+      assert.equal(((await response.json()) as { operation: { id: string } }).operation.id, operationId);
+    }
+    assert.equal(server.engine.devicesWaiting, waitingBefore);
+  });
+
+  test('polls of different lengths each end at their own time, and a third poll of one device is refused', async () => {
+    const agent = await enrollAgent(server);
+    const started = Date.now();
+    const ended = (response: Promise<Response>) => response.then(async (r) => ({ status: r.status, at: Date.now() - started }));
+    const long = ended(agent.poll(2));
+    const short = ended(agent.poll(1));
+    await waitFor('both polls to wait', async () => server.engine.devicesWaiting >= 1);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await expectGraphError(await agent.poll(1), 429, 'activityLimitReached');
+    const [a, b] = await Promise.all([short, long]);
+    assert.equal(a.status, 204);
+    assert.equal(b.status, 204);
+    assert.ok(a.at >= 900 && a.at < 1900, `the 1 s poll ended after ${a.at} ms`);
+    assert.ok(b.at >= 1900 && b.at < 3500, `the 2 s poll ended after ${b.at} ms`);
+  });
+
   test('each poll is a heartbeat: last_seen_at moves forward', async () => {
     const agent = await enrollAgent(server);
     const seen = async () => {

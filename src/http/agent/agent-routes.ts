@@ -22,7 +22,7 @@ export function addAgentRoutes(app: FastifyInstance, routes: RouteTable, engine:
   app.decorateRequest('device', null);
   app.addHook('onRequest', async (request) => {
     if (request.routeOptions.config?.access !== 'device') return;
-    request.device = await credentials.verify(request.headers.authorization, request.ip);
+    request.device = await credentials.verify(request.headers.authorization, () => request.ip);
     throttle.request(request.device.deviceId);
   });
   const deviceOf = (request: FastifyRequest) => request.device!;
@@ -60,9 +60,10 @@ export function addAgentRoutes(app: FastifyInstance, routes: RouteTable, engine:
     const waitSeconds = Math.min(maxLongPollSeconds, Math.max(0, Number((request.query as { waitSeconds?: string }).waitSeconds ?? maxLongPollSeconds) || 0));
     const closePoll = throttle.openPoll(deviceId);
     try {
-      const abort = new AbortController();
-      request.raw.once('close', () => abort.abort());
-      const operation = await engine.nextWork(tenantId, deviceId, waitSeconds * 1000, abort.signal);
+      const poll = engine.openPoll(tenantId, deviceId);
+      // A device that hangs up frees its poll at once, not when waitSeconds are over.
+      request.raw.on('close', () => poll.end());
+      const operation = await engine.nextWork(poll, waitSeconds * 1000);
       return operation ? reply.send({ operation: workItem(operation) }) : reply.code(204).send();
     } finally {
       closePoll();

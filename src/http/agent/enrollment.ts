@@ -25,7 +25,7 @@ export interface EnrollmentContext {
 export async function enrollDevice(engine: Engine, credentials: DeviceCredentialVerifier, request: EnrollRequest, context: EnrollmentContext): Promise<Enrollment> {
   const { enrollmentToken, ...device } = request;
   let credentialOf: DeviceCaller | null = null;
-  if (context.authorization !== undefined) credentialOf = await credentials.verify(context.authorization, context.sourceAddress);
+  if (context.authorization !== undefined) credentialOf = await credentials.verify(context.authorization, () => context.sourceAddress);
   else if (!enrollmentToken) throw new ServiceError('unauthenticated', 'An enrollment token or the device\'s credential is required.');
   const secret = newSecret();
   const enrolled = await engine.enroll({
