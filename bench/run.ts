@@ -1,10 +1,8 @@
 /**
  * `npm run bench`: runs the benchmarks in sequence against 127.0.0.1 and prints every figure
  * beside a baseline measured in the same run. Knobs (environment):
- *   BENCH_ONLY=update,seed,list,filters,select,dispatch,batch,artifacts,rollout,soak,replicas  which to run (default all)
- *   BENCH_STORES=sqlite,postgres  stores for update, list, filters, batch, artifacts and rollout (default both; the others use SQLite)
- *   BENCH_ONLY=update,seed,list,filters,select,dispatch,batch,artifacts,rollout,inventory  which to run (default all)
- *   BENCH_STORES=sqlite,postgres  stores for update, list, filters, batch, artifacts, rollout and inventory (default both; the others use SQLite)
+ *   BENCH_ONLY=update,seed,list,filters,select,dispatch,batch,artifacts,rollout,inventory,replicas,soak  which to run (default all)
+ *   BENCH_STORES=sqlite,postgres  stores for update, list, filters, batch, artifacts, rollout and inventory (default both; replicas always PostgreSQL; the others SQLite)
  *   BENCH_PG=postgres://postgres@127.0.0.1:5432/postgres  where the PostgreSQL databases are created and dropped
  *   BENCH_SECONDS=8            updateSoftware measured seconds per round
  *   BENCH_CONNECTIONS=32       updateSoftware wrk connections
