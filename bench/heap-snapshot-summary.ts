@@ -1,6 +1,8 @@
 /**
  * Where a server's heap went between two V8 heap snapshots (bench-target.js's HEAPSNAPSHOT,
- * or BENCH_DISPATCH_HEAPSNAPSHOTS=DIR with the dispatch benchmark):
+ * BENCH_DISPATCH_HEAPSNAPSHOTS=DIR with the dispatch benchmark, or BENCH_SOAK_SNAPSHOT_MINUTES
+ * with the soak benchmark): what grows by the thousands between two points at equal load is
+ * where a leak lives; what stayed put is a cache that has filled.
  *
  *   node --max-old-space-size=8192 dist/bench/heap-snapshot-summary.js <before.heapsnapshot> <after.heapsnapshot> [per] [rows]
  *
