@@ -263,9 +263,14 @@ describe('notifications', () => {
     assert.equal(hook.failed.length, 3);
     await waitFor('every notification', async () => hook.changes.length >= expected.length);
     assert.deepEqual(summary(hook.changes), expected);
-    const state = (await (await getSubscription(subscription.id)).json()) as SubscriptionJson;
-    assert.equal(state.lastDeliveryError, null);
-    assert.equal(state.notificationStatus, 'active');
+    // The receiver has the last POST before the server records its success: wait for the record.
+    let state: SubscriptionJson | null = null;
+    await waitFor('the successful delivery recorded', async () => {
+      state = (await (await getSubscription(subscription.id)).json()) as SubscriptionJson;
+      return state.lastDeliveryError === null;
+    });
+    assert.equal(state!.lastDeliveryError, null);
+    assert.equal(state!.notificationStatus, 'active');
     await unsubscribe(subscription.id);
   });
 
