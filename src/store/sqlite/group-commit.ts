@@ -6,6 +6,7 @@ import type { OperationInsertOutcome } from '../store.js';
 import { operationInsertValues } from './operation-insert.js';
 import { StoreUnavailableError } from '../store-errors.js';
 import { storeErrorFromSqlite } from './sqlite-errors.js';
+import { closeWorker } from './worker-close.js';
 
 interface Pending {
   operation: Operation;
@@ -51,16 +52,7 @@ export class GroupCommit {
   async close(): Promise<void> {
     this.closed = true;
     while (this.inFlight || this.queue.length) await new Promise((r) => setTimeout(r, 5));
-    // Referenced while closing: an unreferenced worker would let the process end mid-close.
-    this.worker.ref();
-    this.worker.postMessage('close');
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 2000);
-      this.worker.once('exit', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    await closeWorker(this.worker);
   }
 
   private send(): void {

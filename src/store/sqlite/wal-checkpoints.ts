@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { closeWorker } from './worker-close.js';
 
 /** How often the thread checkpoints: the WAL of 18,000 devices' presence and reports stays a few MB. */
 const checkpointIntervalMs = 1000;
@@ -22,15 +23,6 @@ export class WalCheckpoints {
   }
 
   async close(): Promise<void> {
-    // Referenced while closing: an unreferenced worker would let the process end mid-close.
-    this.worker.ref();
-    this.worker.postMessage('close');
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 2000);
-      this.worker.once('exit', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    await closeWorker(this.worker);
   }
 }
