@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { devSigningKey, signDevToken } from '../src/auth/dev-issuer.js';
+import { operatorActor } from '../src/domain/audit.js';
+import { createEnrollmentToken } from '../src/engine/device-administration.js';
 import { seedDemoCatalog } from '../src/seed/demo-catalog.js';
 import { seedDevices } from '../src/seed/seed-devices.js';
 import { openStore } from '../src/store/open-store.js';
@@ -124,6 +126,21 @@ export class BenchWorkspace {
     const opened = await openStore((await this.database(name, store)).db);
     try {
       await seedDemoCatalog(opened, benchTenant);
+    } finally {
+      await opened.close();
+    }
+  }
+
+  /**
+   * Readies a database for an enrolling fleet: an enrollment token of the bench tenant (returned)
+   * and the demo catalog, which the fleet's updateSoftware requests and health derivation need.
+   */
+  async fleetEnrollment(db: string): Promise<string> {
+    const opened = await openStore(db);
+    try {
+      const { token } = await createEnrollmentToken(opened, { tenantId: benchTenant, ttlSeconds: 3600, maxUses: null, description: 'bench' }, operatorActor);
+      await seedDemoCatalog(opened, benchTenant);
+      return token;
     } finally {
       await opened.close();
     }

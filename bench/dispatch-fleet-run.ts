@@ -1,13 +1,9 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { operatorActor } from '../src/domain/audit.js';
-import { createEnrollmentToken } from '../src/engine/device-administration.js';
-import { seedDemoCatalog } from '../src/seed/demo-catalog.js';
-import { openStore } from '../src/store/open-store.js';
 import { adminGets, measureAdminGets, type AdminGetRun } from './admin-get-load.js';
 import type { BenchConfig } from './bench-config.js';
 import { fmt, progress } from './bench-report.js';
-import { benchTenant, type BenchWorkspace } from './bench-workspace.js';
+import type { BenchWorkspace } from './bench-workspace.js';
 import { startFleet, type FleetProcess } from './fleet-process.js';
 import type { FleetStats } from './fleet-messages.js';
 import { dispatch, percentiles, planOperations, type Percentiles } from './dispatch-requests.js';
@@ -81,15 +77,7 @@ export async function measureFleet(name: string, devices: number, config: BenchC
   await workspace.seed(name, adminDevices);
   const keys = await workspace.deviceKeys(name);
   const adminDevice = keys[Math.floor(keys.length / 2)].id;
-  const store = await openStore(path);
-  let enrollmentToken: string;
-  try {
-    enrollmentToken = (await createEnrollmentToken(store, { tenantId: benchTenant, ttlSeconds: 3600, maxUses: null, description: 'bench' }, operatorActor)).token;
-    // The plan asks for demo teamsClient versions: the catalog must offer them.
-    await seedDemoCatalog(store, benchTenant);
-  } finally {
-    await store.close();
-  }
+  const enrollmentToken = await workspace.fleetEnrollment(path);
   const adminToken = await workspace.token(name);
   const target = await startTarget('real', path, 120_000, ['--expose-gc']);
   const snapshots: string[] = [];

@@ -1,9 +1,5 @@
 import { readdirSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { operatorActor } from '../src/domain/audit.js';
-import { createEnrollmentToken } from '../src/engine/device-administration.js';
-import { seedDemoCatalog } from '../src/seed/demo-catalog.js';
-import { openStore } from '../src/store/open-store.js';
 import type { BenchConfig, StoreName } from './bench-config.js';
 import { fmt, goalText, progress, ratioOf, type BenchOutcome, type ReportRow, type ReportTable } from './bench-report.js';
 import { benchTenant, storeLabel, type BenchWorkspace } from './bench-workspace.js';
@@ -88,15 +84,8 @@ async function measureStore(store: StoreName, config: BenchConfig, workspace: Be
   const loadBefore = loadavg();
   const name = 'inventory';
   const db = (await workspace.database(name, store)).db;
-  const opened = await openStore(db);
-  let enrollmentToken: string;
-  try {
-    enrollmentToken = (await createEnrollmentToken(opened, { tenantId: benchTenant, ttlSeconds: 3600, maxUses: null, description: 'bench' }, operatorActor)).token;
-    // health.softwareUpdateHealth is derived against a catalog, as in a real tenant
-    await seedDemoCatalog(opened, benchTenant);
-  } finally {
-    await opened.close();
-  }
+  // health.softwareUpdateHealth is derived against a catalog, as in a real tenant
+  const enrollmentToken = await workspace.fleetEnrollment(db);
   const devices = config.inventoryDevices;
   const label = `inventory (${storeLabel[store]})`;
   const target = await startTarget('real', db);

@@ -1,14 +1,10 @@
 import { readdirSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { serveDefaults } from '../src/config.js';
-import { operatorActor } from '../src/domain/audit.js';
-import { createEnrollmentToken } from '../src/engine/device-administration.js';
-import { seedDemoCatalog } from '../src/seed/demo-catalog.js';
 import { SeededRandom } from '../src/seed/seeded-random.js';
-import { openStore } from '../src/store/open-store.js';
 import type { BenchConfig } from './bench-config.js';
 import { fmt, progress, type BenchOutcome } from './bench-report.js';
-import { benchTenant, type BenchWorkspace } from './bench-workspace.js';
+import type { BenchWorkspace } from './bench-workspace.js';
 import { ConnectionSampler } from './database-connections.js';
 import { dispatch, percentiles, planOperations } from './dispatch-requests.js';
 import type { FleetStats } from './fleet-messages.js';
@@ -55,14 +51,7 @@ async function measureReplicas(label: 'small' | 'large', count: number, devices:
   const name = `replicas-${label}`;
   const file = await workspace.database(name, 'postgres');
   // Migrated here, before any replica starts; the token and the demo catalog the plan asks for.
-  const store = await openStore(file.db);
-  let enrollmentToken: string;
-  try {
-    enrollmentToken = (await createEnrollmentToken(store, { tenantId: benchTenant, ttlSeconds: 3600, maxUses: null, description: 'bench' }, operatorActor)).token;
-    await seedDemoCatalog(store, benchTenant);
-  } finally {
-    await store.close();
-  }
+  const enrollmentToken = await workspace.fleetEnrollment(file.db);
   const adminToken = await workspace.token(name, 'postgres');
   const names = Array.from({ length: count }, (_, r) => `twd-bench-replica-${r + 1}`);
   const database = new URL(file.db).pathname.slice(1);

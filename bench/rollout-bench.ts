@@ -1,13 +1,9 @@
 import http from 'node:http';
 import { loadavg } from 'node:os';
-import { operatorActor } from '../src/domain/audit.js';
-import { createEnrollmentToken } from '../src/engine/device-administration.js';
-import { seedDemoCatalog } from '../src/seed/demo-catalog.js';
 import { demoSoftwareVersions, deviceFamily } from '../src/seed/demo-tables.js';
-import { openStore } from '../src/store/open-store.js';
 import type { BenchConfig, StoreName } from './bench-config.js';
 import { fmt, progress, ratioOf, type BenchOutcome, type ReportRow, type ReportTable } from './bench-report.js';
-import { benchTenant, storeLabel, type BenchWorkspace } from './bench-workspace.js';
+import { storeLabel, type BenchWorkspace } from './bench-workspace.js';
 import { startFleet } from './fleet-process.js';
 import type { FleetDevice } from './fleet-messages.js';
 import { startTarget, type TargetProcess } from './target-process.js';
@@ -150,14 +146,7 @@ async function measureCreation(store: StoreName, workspace: BenchWorkspace): Pro
 async function measure(store: StoreName, devices: number, workspace: BenchWorkspace): Promise<{ direct: UpdateRun; rollout: UpdateRun; devices: number }> {
   const name = 'rollout';
   const { db } = await workspace.database(name, store);
-  const opened = await openStore(db);
-  let enrollmentToken: string;
-  try {
-    enrollmentToken = (await createEnrollmentToken(opened, { tenantId: benchTenant, ttlSeconds: 3600, maxUses: null, description: 'bench' }, operatorActor)).token;
-    await seedDemoCatalog(opened, benchTenant);
-  } finally {
-    await opened.close();
-  }
+  const enrollmentToken = await workspace.fleetEnrollment(db);
   const token = await workspace.token(name, store);
   const target = await startTarget('real', db, 120_000);
   const fleet = await startFleet(target.url, enrollmentToken, devices, {
