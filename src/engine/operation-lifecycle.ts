@@ -81,6 +81,9 @@ export class OperationLifecycle {
     const decision = decideResult(operation, report, operation.cancelRequested);
     const now = isoNow(this.clock);
     const result = report.diagnostics || report.installed ? { diagnostics: report.diagnostics, installed: report.installed } : null;
+    // What the device says it runs is true whatever becomes of the operation, and written
+    // first: whoever reads the operation ended reads the device's new versions too.
+    if (report.installed) await this.reports.applyInstalled(tenantId, deviceId, report.installed, now);
     const finished = await this.store.transitionOperation(tenantId, operationId, decision.transition, {
       at: now,
       by: deviceIdentitySet(deviceId, null),
@@ -88,7 +91,6 @@ export class OperationLifecycle {
       result,
     });
     if (!finished) throw await this.wrongState(tenantId, deviceId, operationId, 'finished');
-    if (report.installed) await this.reports.applyInstalled(tenantId, deviceId, report.installed, now);
     // A restart that succeeded is a device now rebooting: offline until its agent is heard again.
     if (finished.operationType === 'deviceRestart' && finished.status === 'successful') {
       await this.reports.setConnection(tenantId, deviceId, 'disconnected', now);

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
 import {
   cancelOperation, deviceOperationRows, graphDevice, graphOperation, operationRow, postAction, requestOperation, softwareUpdateHealth,
 } from '../helpers/graph-operations.js';
 import { expectGraphError, isIsoDate } from '../helpers/http-assertions.js';
 import { enrollAgent } from '../helpers/test-agent.js';
-import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { testStore } from '../helpers/test-database.js';
+import { startTestServer, tenantA, type TestServer } from '../helpers/test-server.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 /**
@@ -266,6 +268,32 @@ describe('truthful results', () => {
     assert.equal(operation.status, 'failed');
     assert.equal(operation.error?.code, 'versionMismatch');
     assert.match(operation.error?.message ?? '', /123\.0\.0\.1/);
+  });
+
+  test('an operation reads successful only once the device shows the version (PostgreSQL: another session holds the device row meanwhile)', { skip: testStore !== 'postgres' && 'row locks of another session: run in the PostgreSQL pass' }, async () => {
+    const agent = await enrollAgent(server, { installed: { teamsClient: '1.0.96.1' } });
+    const deviceId = agent.deviceId!;
+    const operationId = await requestOperation(server, deviceId, 'updateSoftware', { softwareType: 'teamsClient', softwareVersion: '1.0.96.77' });
+    await agent.ackOk(operationId);
+    const holder = new pg.Client({ connectionString: server.dbPath });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT id FROM devices WHERE tenant_id = $1 AND id = $2 FOR UPDATE', [tenantA, deviceId]);
+      const reported = agent.result(operationId, { status: 'successful', installed: { teamsClient: '1.0.96.77' } });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // The device's versions cannot be written yet, so the operation must not read ended either.
+      const meanwhile = await graphOperation(server, deviceId, operationId);
+      await holder.query('COMMIT');
+      assert.equal(meanwhile.status, 'inProgress', 'the operation ended before the device showed what it runs');
+      assert.equal((await reported).status, 200);
+    } finally {
+      await holder.query('ROLLBACK').catch(() => {});
+      await holder.end();
+    }
+    assert.equal((await graphOperation(server, deviceId, operationId)).status, 'successful');
+    const configuration = await graphDevice<{ softwareVersions: { teamsClientSoftwareVersion?: string } }>(server, deviceId, 'configuration');
+    assert.equal(configuration.softwareVersions.teamsClientSoftwareVersion, '1.0.96.77');
   });
 
   test('failed with {code, message} → the Graph error is exactly that', async () => {
