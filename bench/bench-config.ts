@@ -1,6 +1,7 @@
 /** Every knob of `npm run bench`, read once from the environment. */
-export type BenchName = 'update' | 'seed' | 'list' | 'filters' | 'select' | 'dispatch' | 'batch' | 'artifacts' | 'rollout' | 'inventory' | 'replicas' | 'soak';
-export const allBenches: readonly BenchName[] = ['update', 'seed', 'list', 'filters', 'select', 'dispatch', 'batch', 'artifacts', 'rollout', 'inventory', 'replicas', 'soak'];
+export type BenchName = 'update' | 'seed' | 'list' | 'filters' | 'select' | 'dispatch' | 'batch' | 'artifacts' | 'rollout' | 'inventory' | 'replicas' | 'soak' | 'writer';
+// writer before update: it copies the update benchmark's seeded file before update adds operations to it
+export const allBenches: readonly BenchName[] = ['writer', 'update', 'seed', 'list', 'filters', 'select', 'dispatch', 'batch', 'artifacts', 'rollout', 'inventory', 'replicas', 'soak'];
 /** The stores `update`, `list`, `filters`, `batch`, `artifacts` and `rollout` run on (the other benchmarks use SQLite only). */
 export type StoreName = 'sqlite' | 'postgres';
 export const allStores: readonly StoreName[] = ['sqlite', 'postgres'];
@@ -17,6 +18,8 @@ export interface BenchConfig {
   warmupSeconds: number;
   updateDevices: number;
   updateRounds: number;
+  /** writer: operations created per variant through the SQLite store alone (no HTTP) */
+  writerRows: number;
   /** list and $select: seconds per measured run, connections, warm-up seconds */
   listSeconds: number;
   listConnections: number;
@@ -138,6 +141,7 @@ export function benchConfigFromEnv(): BenchConfig {
     updateConnections: Math.round(numberFromEnv('BENCH_CONNECTIONS', 32)),
     warmupSeconds: numberFromEnv('BENCH_WARMUP_SECONDS', 2),
     updateDevices: Math.round(numberFromEnv('BENCH_UPDATE_DEVICES', 150_000)),
+    writerRows: Math.round(numberFromEnv('BENCH_WRITER_ROWS', 200_000)),
     updateRounds: Math.round(numberFromEnv('BENCH_UPDATE_ROUNDS', 3)),
     listSeconds: numberFromEnv('BENCH_LIST_SECONDS', 4),
     listConnections: Math.round(numberFromEnv('BENCH_LIST_CONNECTIONS', 10)),

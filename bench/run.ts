@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: runs the benchmarks in sequence against 127.0.0.1 and prints every figure
  * beside a baseline measured in the same run. Knobs (environment):
- *   BENCH_ONLY=update,seed,list,filters,select,dispatch,batch,artifacts,rollout,inventory,replicas,soak  which to run (default all)
+ *   BENCH_ONLY=writer,update,seed,list,filters,select,dispatch,batch,artifacts,rollout,inventory,replicas,soak  which to run (default all)
  *   BENCH_STORES=sqlite,postgres  stores for update, list, filters, batch, artifacts, rollout and inventory (default both; replicas always PostgreSQL; the others SQLite)
  *   BENCH_PG=postgres://postgres@127.0.0.1:5432/postgres  where the PostgreSQL databases are created and dropped
  *   BENCH_SECONDS=8            updateSoftware measured seconds per round
@@ -9,6 +9,7 @@
  *   BENCH_WARMUP_SECONDS=2     updateSoftware warm-up seconds per server
  *   BENCH_UPDATE_DEVICES=150000 devices seeded for updateSoftware (per store)
  *   BENCH_UPDATE_ROUNDS=3      updateSoftware rounds of bare and of real, alternating
+ *   BENCH_WRITER_ROWS=200000   writer: operations created per variant (SQLite store alone, on the update benchmark's devices)
  *   BENCH_LIST_SMALL=10000     devices in the list baseline file
  *   BENCH_LIST_LARGE=1000000   devices in the large list file
  *   BENCH_LIST_SECONDS=4       list/$select measured seconds per page
@@ -68,6 +69,7 @@ import { seedBench } from './seed-bench.js';
 import { selectBench } from './select-bench.js';
 import { soakBench } from './soak-bench.js';
 import { updateSoftwareBench } from './update-software-bench.js';
+import { operationWriterBench } from './operation-writer-bench.js';
 
 const benches: Record<BenchName, (config: BenchConfig, workspace: BenchWorkspace) => Promise<BenchOutcome>> = {
   update: updateSoftwareBench,
@@ -82,6 +84,7 @@ const benches: Record<BenchName, (config: BenchConfig, workspace: BenchWorkspace
   soak: soakBench,
   inventory: inventoryBench,
   replicas: replicasBench,
+  writer: operationWriterBench,
 };
 
 const resultsPath = fileURLToPath(new URL('../bench-results.json', import.meta.url));
