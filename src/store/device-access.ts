@@ -1,7 +1,7 @@
 import type { AuditEvent } from '../domain/audit.js';
 import type { HardwareDetail } from '../domain/device.js';
 import type { Page } from './device-query.js';
-import { insertDeviceSql, updateDeviceParams, updateDeviceSql } from './device-sql.js';
+import { insertEnrolledDeviceSql, updateDeviceParams, updateDeviceSql } from './device-sql.js';
 import {
   auditFromRow, auditInsertColumns, auditValues, deviceInsertColumns, deviceToRow, enrollmentTokenFromRow, iso,
   type AuditRow, type DeviceRow, type EnrollmentTokenRow,
@@ -98,19 +98,23 @@ export async function enrollDevice(sql: SqlDriver, write: EnrollmentWrite): Prom
       } else {
         // Existing hardware enrolls again only once an admin has reset it (revoked its credential).
         if (match && !(match.credential_hash === null && match.enrollment_state === 'reset')) throw new EnrollmentRefused('hardwareEnrolled');
-        if (!match) await tx.query('INSERT INTO tenant_enrolled_devices (tenant_id, enrolled) VALUES (?, 0) ON CONFLICT DO NOTHING', [device.tenantId]);
         outcome = match ? 'reenrolled' : 'created';
         deviceId = match?.id ?? device.id;
       }
       const saved = { ...device, id: deviceId };
-      const row = deviceToRow(saved);
-      await tx.query(`${insertDeviceSql} ON CONFLICT (tenant_id, id) DO NOTHING`, deviceInsertColumns.map((c) => row[c]));
-      await tx.query(updateDeviceSql, updateDeviceParams(saved));
-      await tx.query(
-        `UPDATE devices SET credential_hash = ?, previous_credential_hash = NULL, previous_credential_until = NULL, enrollment_state = 'enrolled'
-         WHERE tenant_id = ? AND id = ?`,
-        [write.credentialHash, saved.tenantId, saved.id],
-      );
+      if (outcome === 'created') {
+        // One row version: on PostgreSQL each UPDATE of a device writes an entry in every one of
+        // its filter indexes again, and a new device would have been written three times.
+        const row = deviceToRow(saved);
+        await tx.query(insertEnrolledDeviceSql, [...deviceInsertColumns.map((c) => row[c]), write.credentialHash, 'enrolled']);
+      } else {
+        await tx.query(updateDeviceSql, updateDeviceParams(saved));
+        await tx.query(
+          `UPDATE devices SET credential_hash = ?, previous_credential_hash = NULL, previous_credential_until = NULL, enrollment_state = 'enrolled'
+           WHERE tenant_id = ? AND id = ?`,
+          [write.credentialHash, saved.tenantId, saved.id],
+        );
+      }
       await tx.query(insertAuditSql, auditValues(write.audit(outcome, deviceId)));
       if (proof.kind === 'token') {
         // Last, just before the commit: every enrollment of the tenant (across replicas) waits
@@ -122,13 +126,7 @@ export async function enrollDevice(sql: SqlDriver, write: EnrollmentWrite): Prom
           [proof.tokenId, new Date().toISOString()],
         );
         if (!used) throw new EnrollmentRefused('tokenUnusable');
-        if (!match) {
-          const [counted] = await tx.query(
-            'UPDATE tenant_enrolled_devices SET enrolled = enrolled + 1 WHERE tenant_id = ? AND enrolled < ? RETURNING enrolled',
-            [device.tenantId, write.deviceQuota],
-          );
-          if (!counted) throw new EnrollmentRefused('quotaReached');
-        }
+        if (!match && !(await countNewDevice(tx, device.tenantId, write.deviceQuota))) throw new EnrollmentRefused('quotaReached');
       }
       return { outcome, deviceId };
     }, { lockKey: `enroll/${device.tenantId}/${hardware.uniqueId ?? hardware.serialNumber}`, contended: true });
@@ -212,6 +210,21 @@ async function lockDevice(sql: SqlDriver, tx: SqlExecutor, tenantId: string, dev
     `SELECT enrollment_state FROM devices WHERE tenant_id = ? AND id = ?${sql.dialect.forUpdate}`, [tenantId, deviceId],
   );
   return row;
+}
+
+/**
+ * One more enrolled device in the tenant, if its quota allows. The counter row is created by
+ * the tenant's first enrollment, not before every one: on PostgreSQL an INSERT … ON CONFLICT
+ * meeting the row while another enrollment holds it waits for that enrollment's commit, so
+ * each enrollment would queue behind the last from its first statements, not only at the end.
+ */
+async function countNewDevice(tx: SqlExecutor, tenantId: string, quota: number): Promise<boolean> {
+  const count = () => tx.query('UPDATE tenant_enrolled_devices SET enrolled = enrolled + 1 WHERE tenant_id = ? AND enrolled < ? RETURNING enrolled', [tenantId, quota]);
+  if ((await count()).length > 0) return true;
+  // No row yet, or the quota is reached. A first enrollment racing this one may have inserted
+  // the row meanwhile: the INSERT then waits for it, and the second UPDATE sees its row.
+  await tx.query('INSERT INTO tenant_enrolled_devices (tenant_id, enrolled) VALUES (?, 0) ON CONFLICT DO NOTHING', [tenantId]);
+  return (await count()).length > 0;
 }
 
 async function countEnrolled(tx: SqlExecutor, tenantId: string, change: number): Promise<void> {

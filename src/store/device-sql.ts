@@ -3,7 +3,9 @@ import { deviceInsertColumns, deviceToRow, deviceUpdateColumns } from './rows.js
 import { insertSql } from './sql-driver.js';
 
 /** The device statements both the store's reads and writes and its enrollments run. */
-export const insertDeviceSql = insertSql('devices', deviceInsertColumns, 1);
+
+/** A newly enrolled device, its credential included. */
+export const insertEnrolledDeviceSql = insertSql('devices', [...deviceInsertColumns, 'credential_hash', 'enrollment_state'], 1);
 
 /** Writes a device's reported and derived state; last_seen_at is kept when the device has none. */
 export const updateDeviceSql = `UPDATE devices SET ${deviceUpdateColumns.map((c) => `${c} = ?`).join(', ')},

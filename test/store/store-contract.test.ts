@@ -805,6 +805,18 @@ async function operationIn(store: Store, status: OperationStatus, deviceOverride
       assert.equal((await store.findEnrollmentToken(token.tokenHash))?.uses, 1);
     });
 
+    it("enrollDevice: a tenant's first 10 enrollments at once, each with its own token, under a quota of 8 make exactly 8 devices", async (store) => {
+      // Separate tokens: one token's row would make the enrollments take turns before they count.
+      const tokens = Array.from({ length: 10 }, () => newToken());
+      for (const token of tokens) await store.createEnrollmentToken(token, audit());
+      const outcomes = await Promise.all(tokens.map((token) => enroll(store, makeDevice(), { kind: 'token', tokenId: token.id }, undefined, 8)));
+      assert.equal(outcomes.filter((o) => o.outcome === 'created').length, 8, JSON.stringify(outcomes));
+      assert.ok(outcomes.every((o) => o.outcome === 'created' || (o.outcome === 'refused' && o.reason === 'quotaReached')), JSON.stringify(outcomes));
+      assert.equal(await store.countDevices(tenant), 8);
+      const uses = await Promise.all(tokens.map(async (token) => (await store.findEnrollmentToken(token.tokenHash))?.uses));
+      assert.equal(uses.reduce((a, b) => a! + b!, 0), 8, 'a refused enrollment uses nothing');
+    });
+
     it('enrollDevice: the same new hardware enrolling 10 times at once becomes one device; the others are refused', async (store) => {
       const token = newToken();
       await store.createEnrollmentToken(token, audit());
