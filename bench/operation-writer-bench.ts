@@ -1,7 +1,7 @@
 import { copyFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { actorOf, auditEvent } from '../src/domain/audit.js';
+import { actorOf, auditEvent, type AuditEvent } from '../src/domain/audit.js';
 import { identitySetOf, type Caller } from '../src/domain/identity.js';
 import type { Operation } from '../src/domain/operation.js';
 import { newOperationId } from '../src/domain/operation-id.js';
@@ -107,7 +107,8 @@ async function insertAll(db: string, targets: UpdateTarget[]): Promise<{ cpuMicr
   return { cpuMicros: (used.user + used.system) / targets.length, wallMicros: wall / targets.length, created };
 }
 
-function operationFor(caller: Caller, target: UpdateTarget): Parameters<Awaited<ReturnType<typeof openStore>>['createOperation']> {
+/** What the updateSoftware route hands the store for this target (requestOperation builds the same). */
+function operationFor(caller: Caller, target: UpdateTarget): [Operation, AuditEvent] {
   const now = new Date().toISOString();
   const by = identitySetOf(caller);
   const operation: Operation = {
