@@ -4,6 +4,7 @@ import type { OperationInsertOutcome } from '../store.js';
 import { deviceExistsSql, operationInsertSql } from './operation-insert.js';
 import { auditInsertColumns } from '../rows.js';
 import { insertSql } from '../sql-driver.js';
+import { walLimitBytes } from './wal-checkpoints.js';
 
 /**
  * The writer thread of the group commit: inserts each batch of accepted operations in one
@@ -19,6 +20,8 @@ db.pragma('synchronous = FULL');
 // several rows, make SQLite keep a statement journal of every page the row touches.
 db.pragma('foreign_keys = OFF');
 db.pragma('busy_timeout = 5000');
+// The WAL file is cut back to its limit whenever this connection starts it over (wal-checkpoints.ts).
+db.pragma(`journal_size_limit = ${walLimitBytes}`);
 // Small: at the end of every write transaction SQLite walks this connection's page-cache hash
 // table, whose size follows the cache's (with 64 MiB it was a tenth of the writer's time per
 // row when devices are updated in random order). The file's pages stay in the OS page cache.

@@ -10,7 +10,7 @@ import { ReaderProcesses } from './reader-processes.js';
 import { ScanSlots, scanConcurrency } from '../scan-slots.js';
 import { storeErrorFromSqlite } from './sqlite-errors.js';
 import { TokenBuckets } from '../../domain/token-buckets.js';
-import { WalCheckpoints } from './wal-checkpoints.js';
+import { walLimitBytes, WalCheckpoints } from './wal-checkpoints.js';
 
 const sqliteDialect: SqlDialect = {
   name: 'sqlite',
@@ -47,7 +47,9 @@ export class SqliteDriver implements SqlDriver {
   private batchListener: ((size: number) => void) | null = null;
   private readonly checkpoints: WalCheckpoints;
 
-  constructor(readonly path: string) {
+  /** `walLimitBytes`: the WAL size past which this connection's transactions wait for the checkpoint thread (tests lower it). */
+  constructor(readonly path: string, options: { walLimitBytes?: number } = {}) {
+    const walLimit = options.walLimitBytes ?? walLimitBytes;
     // A file, not ':memory:': the group commit's writer thread opens it too.
     createDatabaseFilePrivately(path);
     try {
@@ -65,12 +67,13 @@ export class SqliteDriver implements SqlDriver {
       this.db.pragma('cache_size = -65536');
       // Checkpoints (a write of the file and two fsyncs) run on a thread, not on the event loop.
       this.db.pragma('wal_autocheckpoint = 0');
+      this.db.pragma(`journal_size_limit = ${walLimit}`);
     } catch (error) {
       throw storeErrorFromSqlite(error);
     }
     this.checkpoints = new WalCheckpoints(path, () => {
       if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${sqliteDefaultAutocheckpoint}`);
-    });
+    }, walLimit);
   }
 
   async query<R>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
@@ -127,6 +130,8 @@ export class SqliteDriver implements SqlDriver {
    */
   transaction<T>(work: (tx: SqlExecutor) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     const run = async () => {
+      const room = this.checkpoints.room();
+      if (room) await room;
       if (options.durable === false) this.db.pragma('synchronous = OFF');
       try {
         await this.script('BEGIN IMMEDIATE');
