@@ -3,6 +3,7 @@
  * does not share an event loop with it:
  *
  *   node dist/bench/bench-target.js bare <port>            a bare Fastify app, one POST route → 202
+ *   node dist/bench/bench-target.js bare-poll <port>       a bare Fastify app that holds long-polls: the floor of the dispatch bench's memory
  *   node dist/bench/bench-target.js real <port> <db>       the real service (startServer) on db: a SQLite path or postgres:// URL
  *
  * Port 0 picks a free port. Prints `READY <port>` on stdout once listening; SIGTERM closes it.
@@ -14,10 +15,12 @@
  * collects garbage first and stops the event loop while it writes) and is answered with
  * `HEAPSNAPSHOT <path>`; bench/heap-snapshot-summary.ts compares two of them.
  */
+import { randomUUID } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import Fastify from 'fastify';
 import { serveDefaults } from '../src/config.js';
+import { agentPaths, type EnrollReply } from '../src/domain/agent-protocol.js';
 import { startServer } from '../src/server.js';
 
 const bareRoute = '/beta/teamwork/devices/:deviceId/updateSoftware';
@@ -31,13 +34,31 @@ async function start(kind: string, port: number, dbPath: string | undefined): Pr
     const address = app.server.address();
     return { port: typeof address === 'object' && address ? address.port : port, close: () => app.close() };
   }
+  if (kind === 'bare-poll') {
+    // What any Fastify long-poll costs, for the same fleet of agents (long-poll-fleet.js): an
+    // enrolment that stores nothing, and a poll held by one timer until its wait is over or
+    // the device hangs up, then a 204. No store, no credential check, no logging.
+    const app = Fastify({ logger: false });
+    app.post(agentPaths.enroll, async (_request, reply) => {
+      const deviceId = randomUUID();
+      return reply.code(201).send({ tenantId: randomUUID(), deviceId, credential: `twd-device.${deviceId}.bare`, longPollSeconds: 30 } satisfies EnrollReply);
+    });
+    app.get(agentPaths.work, (request, reply) => {
+      const waitSeconds = Number((request.query as { waitSeconds?: string }).waitSeconds ?? 30) || 0;
+      const timer = setTimeout(() => reply.code(204).send(), waitSeconds * 1000);
+      request.raw.once('close', () => clearTimeout(timer));
+    });
+    await app.listen({ port, host: '127.0.0.1' });
+    const address = app.server.address();
+    return { port: typeof address === 'object' && address ? address.port : port, close: () => app.close() };
+  }
   if (kind === 'real') {
     if (!dbPath) throw new Error('real needs a database path');
     // The bench's fleet enrolls thousands of devices from one address: no per-address limit.
     const server = await startServer({ ...serveDefaults, port, host: '127.0.0.1', db: dbPath, logLevel: 'silent', enrollRateLimit: null });
     return { port: Number(new URL(server.url).port), close: () => server.close() };
   }
-  throw new Error(`unknown target '${kind}' (bare|real)`);
+  throw new Error(`unknown target '${kind}' (bare|bare-poll|real)`);
 }
 
 const loopResolutionMs = 10;

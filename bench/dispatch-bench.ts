@@ -3,7 +3,7 @@ import type { AdminGetRun } from './admin-get-load.js';
 import type { BenchConfig } from './bench-config.js';
 import { fmt, goalText, ratioOf, type BenchOutcome, type ReportRow, type ReportTable } from './bench-report.js';
 import type { BenchWorkspace } from './bench-workspace.js';
-import { adminDevices, idleSettleMs, measureFleet, problems, steadyStateMs, type FleetRun } from './dispatch-fleet-run.js';
+import { adminDevices, idleSettleMs, measureBareFleet, measureFleet, problems, steadyStateMs, type BareFleetRun, type FleetRun } from './dispatch-fleet-run.js';
 import type { LoopDelay } from './target-process.js';
 
 /** Issue 16's goals: server RSS per connected device, dispatch p99, an admin GET's p99 with the fleet connected against idle. */
@@ -25,12 +25,16 @@ const goalAdminP99Ratio = 1.5;
 export async function dispatchBench(config: BenchConfig, workspace: BenchWorkspace): Promise<BenchOutcome> {
   const loadBefore = loadavg();
   const small = await measureFleet('dispatch-small', config.dispatchSmall, config, workspace, false);
-  const fleets: FleetRun[] = [];
+  const fleets: { run: FleetRun; bare: BareFleetRun | null }[] = [];
   // One fleet that fails (on a loaded machine) does not take the others' figures with it.
   const failures: string[] = [];
   for (const [index, devices] of config.dispatchFleets.entries()) {
     try {
-      fleets.push(await measureFleet(`dispatch-large-${index}`, devices, config, workspace, true));
+      const run = await measureFleet(`dispatch-large-${index}`, devices, config, workspace, true);
+      fleets.push({ run, bare: await measureBareFleet(devices).catch((error: unknown) => {
+        failures.push(`the bare Fastify floor with ${fmt.int(devices)} devices: ${error instanceof Error ? error.message : String(error)}`);
+        return null;
+      }) });
     } catch (error) {
       failures.push(`the fleet of ${fmt.int(devices)} devices: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
     }
@@ -39,7 +43,12 @@ export async function dispatchBench(config: BenchConfig, workspace: BenchWorkspa
   const loadAfter = loadavg();
   const load = `load average (1, 5, 15 min) at the start: ${loadBefore.map((v) => v.toFixed(2)).join(', ')}; at the end: ${loadAfter.map((v) => v.toFixed(2)).join(', ')} (${cpus().length} cores)`;
   // the baseline fleet's problems are said once, under the first measured fleet
-  const tables = fleets.flatMap((large, i) => [memoryTable(large, small), adminTable(large, config), latencyTable(large, small, config, load, i === 0)]);
+  const tables = fleets.flatMap(({ run: large, bare }, i) => [
+    memoryTable(large, small),
+    ...(bare ? [floorTable(large, bare)] : []),
+    adminTable(large, config),
+    latencyTable(large, small, config, load, i === 0),
+  ]);
   return {
     name: 'dispatch',
     tables,
@@ -51,10 +60,10 @@ export async function dispatchBench(config: BenchConfig, workspace: BenchWorkspa
       loadBefore,
       loadAfter,
       // the first measured fleet, under the names earlier runs used (compare-runs.ts reads them)
-      bytesPerHeldPoll: perDevice(fleets[0]),
-      large: fleets[0],
+      bytesPerHeldPoll: perDevice(fleets[0].run),
+      large: fleets[0].run,
       small,
-      fleets: fleets.map((run) => ({ ...run, bytesPerDevice: perDevice(run) })),
+      fleets: fleets.map(({ run, bare }) => ({ ...run, bytesPerDevice: perDevice(run), bare, bareBytesPerDevice: bare && perDevice(bare) })),
     },
   };
 }
@@ -62,7 +71,7 @@ export async function dispatchBench(config: BenchConfig, workspace: BenchWorkspa
 const mb = (bytes: number) => (bytes / 1048576).toFixed(1);
 
 /** (held − idle) / N of each memory figure. */
-function perDevice(run: FleetRun) {
+function perDevice(run: Pick<FleetRun, 'devices' | 'idle' | 'held'>) {
   const per = (held: number, idle: number) => (held - idle) / run.devices;
   const outside = (m: FleetRun['held']) => m.gc.rss - m.gc.heapTotal;
   return {
@@ -112,6 +121,34 @@ function memoryTable(large: FleetRun, small: FleetRun): ReportTable {
       `at the held reading: ${fmt.int(large.fleetBefore.pollsInFlight)} polls in flight (fleet's count), ${fmt.int(large.serverFds)} open file descriptors in the server`,
       `baseline fleet (${fmt.int(small.devices)} devices, its own server): RSS idle ${mb(small.idle.rss)} MB, held ${mb(small.held.rss)} MB; heap after GC idle ${mb(small.idle.gc.heapUsed)} MB, held ${mb(small.held.gc.heapUsed)} MB`,
       `fleet process (${n} agent clients, node:http keep-alive): ${mb(large.fleetRss)} MB RSS; enrolment ${fmt.int(large.devices / large.enrollSeconds)} devices/s (${fmt.seconds(large.enrollSeconds)} s, 100 at a time)`,
+    ],
+  };
+}
+
+/**
+ * The server's memory per device beside a bare Fastify long-poll's for the same fleet: the
+ * floor Node's HTTP server and Fastify set, and what the service adds on top of it.
+ */
+function floorTable(large: FleetRun, bare: BareFleetRun): ReportTable {
+  const n = fmt.int(large.devices);
+  const per = perDevice(large);
+  const floor = perDevice(bare);
+  const row = (figure: string, value: number, base: number, goal?: string): ReportRow => ({ figure, measured: fmt.int(value), baseline: fmt.int(base), ratio: fmt.ratio(ratioOf(value, base)), goal });
+  return {
+    title: `dispatch memory floor: bytes per long-polling device, the server vs a bare Fastify long-poll, ${n} devices`,
+    columns: { measured: 'server', baseline: 'bare Fastify', ratio: 'server/bare' },
+    rows: [
+      row('RSS, (held − idle) / N', per.rss, floor.rss, goalText(per.rss <= goalBytesPerDevice, `server <= ${fmt.int(goalBytesPerDevice)}`)),
+      row('RSS after full GC', per.rssGc, floor.rssGc),
+      row('V8 heap used after full GC', per.heap, floor.heap),
+      row('V8 heap committed after full GC', per.heapCommitted, floor.heapCommitted),
+      row('RSS outside the V8 heap after GC', per.outsideHeap, floor.outsideHeap),
+      { figure: 'what the service adds to bare Fastify, RSS', measured: fmt.int(per.rss - floor.rss), baseline: '', ratio: '' },
+    ],
+    notes: [
+      `bare Fastify = the same fleet process (${n} agents) enrolled on and long-polling bench-target.js bare-poll: Fastify, one timer per poll, no store, no credential check, no logging; ` +
+        `read the same way as the server (idle, then held ${steadyStateMs / 1000} s after enrolment began); idle RSS ${mb(bare.idle.rss)} MB, held ${mb(bare.held.rss)} MB, ` +
+        `${fmt.int(bare.pollsInFlight)} polls in flight at the held reading`,
     ],
   };
 }

@@ -195,6 +195,38 @@ export async function measureFleet(name: string, devices: number, config: BenchC
   }
 }
 
+/** The same fleet held by a bare Fastify long-poll (bench-target.js bare-poll): the floor under the server's memory per device. */
+export interface BareFleetRun {
+  devices: number;
+  idle: MemoryReading;
+  held: MemoryReading;
+  pollsInFlight: number;
+}
+
+/**
+ * `devices` agents of the same fleet process, enrolled on and long-polling a bare Fastify app
+ * that stores nothing and checks nothing, read as measureFleet reads the real server: what
+ * Node's HTTP server and Fastify keep per held poll, which no change to the service can cut.
+ */
+export async function measureBareFleet(devices: number): Promise<BareFleetRun> {
+  const target = await startTarget('bare-poll', undefined, 120_000, ['--expose-gc']);
+  let fleet: FleetProcess | null = null;
+  try {
+    await sleep(idleSettleMs);
+    const idle = await readMemory(target);
+    progress(`dispatch: ${fmt.int(devices)} devices polling a bare Fastify long-poll`);
+    const fleetStarted = performance.now();
+    fleet = await startFleet(target.url, 'bare', devices);
+    await sleep(Math.max(fleetStarted + steadyStateMs - performance.now(), 3000));
+    const held = await readMemory(target);
+    const { pollsInFlight } = await fleet.stats();
+    return { devices, idle, held, pollsInFlight };
+  } finally {
+    await fleet?.stop();
+    await target.stop();
+  }
+}
+
 /** Lines that say loudly what went wrong in a run; none when all is well. */
 export function problems(run: FleetRun): string[] {
   const out: string[] = [];

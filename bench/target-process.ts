@@ -24,8 +24,11 @@ export interface LoopDelay {
   max: number;
 }
 
+/** bench-target.js's targets: a bare Fastify 202, a bare Fastify long-poll, the real service */
+export type TargetKind = 'bare' | 'bare-poll' | 'real';
+
 export interface TargetProcess {
-  kind: 'bare' | 'real';
+  kind: TargetKind;
   url: string;
   pid: number;
   /** the target's process.memoryUsage(), after a full GC when started with nodeArgs ['--expose-gc'] */
@@ -40,7 +43,7 @@ export interface TargetProcess {
 }
 
 /** Starts bench-target.js in a child process and waits for its `READY <port>` line. */
-export function startTarget(kind: 'bare' | 'real', dbPath?: string, timeoutMs = 120_000, nodeArgs: string[] = []): Promise<TargetProcess> {
+export function startTarget(kind: TargetKind, dbPath?: string, timeoutMs = 120_000, nodeArgs: string[] = []): Promise<TargetProcess> {
   const args = [...nodeArgs, targetScript, kind, '0', ...(dbPath ? [dbPath] : [])];
   const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   running.add(child);
