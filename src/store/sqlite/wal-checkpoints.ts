@@ -51,13 +51,19 @@ export class WalCheckpoints {
    */
   room(): Promise<void> | null {
     if (!this.running || walSize(this.walPath) <= this.limitBytes) return null;
-    if (this.roundWaiters.length === 0) this.worker.postMessage('now');
+    if (this.roundWaiters.length === 0) {
+      // Referenced while a transaction waits for it: a process with nothing else to do (the
+      // `seed` command) would otherwise end with the transaction never run.
+      this.worker.ref();
+      this.worker.postMessage('now');
+    }
     return new Promise((resolve) => this.roundWaiters.push(resolve));
   }
 
   private endWaits(): void {
     const waiters = this.roundWaiters;
     this.roundWaiters = [];
+    this.worker.unref();
     for (const resolve of waiters) resolve();
   }
 
