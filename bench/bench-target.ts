@@ -18,21 +18,26 @@
 import { randomUUID } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
-import Fastify from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { serveDefaults } from '../src/config.js';
-import { agentPaths, type EnrollReply } from '../src/domain/agent-protocol.js';
+import { agentPaths, maxLongPollSeconds, type EnrollReply } from '../src/domain/agent-protocol.js';
 import { startServer } from '../src/server.js';
 
 const bareRoute = '/beta/teamwork/devices/:deviceId/updateSoftware';
+
+/** A bare app listening on 127.0.0.1 (port 0: a free one), as bench-target's caller expects. */
+async function listenOnLoopback(app: FastifyInstance, port: number): Promise<{ port: number; close(): Promise<void> }> {
+  await app.listen({ port, host: '127.0.0.1' });
+  const address = app.server.address();
+  return { port: typeof address === 'object' && address ? address.port : port, close: () => app.close() };
+}
 
 async function start(kind: string, port: number, dbPath: string | undefined): Promise<{ port: number; close(): Promise<void> }> {
   if (kind === 'bare') {
     // Fastify defaults (its JSON body parser included); stores nothing, answers 202 with an empty body.
     const app = Fastify({ logger: false });
     app.post(bareRoute, async (_request, reply) => reply.code(202).send());
-    await app.listen({ port, host: '127.0.0.1' });
-    const address = app.server.address();
-    return { port: typeof address === 'object' && address ? address.port : port, close: () => app.close() };
+    return listenOnLoopback(app, port);
   }
   if (kind === 'bare-poll') {
     // What any Fastify long-poll costs, for the same fleet of agents (long-poll-fleet.js): an
@@ -41,16 +46,14 @@ async function start(kind: string, port: number, dbPath: string | undefined): Pr
     const app = Fastify({ logger: false });
     app.post(agentPaths.enroll, async (_request, reply) => {
       const deviceId = randomUUID();
-      return reply.code(201).send({ tenantId: randomUUID(), deviceId, credential: `twd-device.${deviceId}.bare`, longPollSeconds: 30 } satisfies EnrollReply);
+      return reply.code(201).send({ tenantId: randomUUID(), deviceId, credential: `twd-device.${deviceId}.bare`, longPollSeconds: maxLongPollSeconds } satisfies EnrollReply);
     });
     app.get(agentPaths.work, (request, reply) => {
-      const waitSeconds = Number((request.query as { waitSeconds?: string }).waitSeconds ?? 30) || 0;
+      const waitSeconds = Number((request.query as { waitSeconds?: string }).waitSeconds ?? maxLongPollSeconds) || 0;
       const timer = setTimeout(() => reply.code(204).send(), waitSeconds * 1000);
       request.raw.once('close', () => clearTimeout(timer));
     });
-    await app.listen({ port, host: '127.0.0.1' });
-    const address = app.server.address();
-    return { port: typeof address === 'object' && address ? address.port : port, close: () => app.close() };
+    return listenOnLoopback(app, port);
   }
   if (kind === 'real') {
     if (!dbPath) throw new Error('real needs a database path');
