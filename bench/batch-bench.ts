@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchConfig, StoreName } from './bench-config.js';
-import { fmt, goalText, progress, ratioOf, type BenchOutcome, type ReportTable } from './bench-report.js';
+import { fmt, goalText, median, progress, ratioOf, type BenchOutcome, type ReportTable } from './bench-report.js';
 import { storeLabel, type BenchWorkspace } from './bench-workspace.js';
 import { startTarget } from './target-process.js';
 import { ensureWrk, runWrk, type WrkResult } from './wrk.js';
@@ -106,11 +106,6 @@ async function checkBatches(baseUrl: string, headers: Record<string, string>, ba
     const statuses = (JSON.parse(text) as { responses: { status: number }[] }).responses.map((r) => r.status);
     if (statuses.length !== batchSize || statuses.some((s) => s !== 200)) throw new Error(`a batch's reads answered ${statuses.join(' ')}`);
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
 }
 
 function report(runs: StoreRun[], config: BenchConfig): BenchOutcome {

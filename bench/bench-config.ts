@@ -26,9 +26,10 @@ export interface BenchConfig {
   listWarmupSeconds: number;
   listSmall: number;
   listLarge: number;
-  /** filters: sequential requests timed per filter and database; seconds of each wrk run of the admin GET */
+  /** filters: sequential requests timed per filter and database; seconds of each wrk run of the admin GET, and rounds of them */
   filterRequests: number;
   filterSeconds: number;
+  filterRounds: number;
   /** seed speed: devices seeded into a fresh file */
   seedDevices: number;
   /** dispatch: long-polling devices (measured) and the small fleet of the baseline */
@@ -150,6 +151,7 @@ export function benchConfigFromEnv(): BenchConfig {
     listLarge: Math.round(numberFromEnv('BENCH_LIST_LARGE', 1_000_000)),
     filterRequests: Math.round(numberFromEnv('BENCH_FILTER_REQUESTS', 31)),
     filterSeconds: numberFromEnv('BENCH_FILTER_SECONDS', 6),
+    filterRounds: Math.round(numberFromEnv('BENCH_FILTER_ROUNDS', 5)),
     seedDevices: Math.round(numberFromEnv('BENCH_SEED_DEVICES', 150_000)),
     dispatchDevices: dispatchFleets[0],
     dispatchSmall: Math.round(numberFromEnv('BENCH_DISPATCH_SMALL', 100)),

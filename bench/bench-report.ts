@@ -37,6 +37,14 @@ export const fmt = {
   micros: (n: number | null): string => (n === null || !Number.isFinite(n) ? 'n/a' : n.toFixed(1)),
 };
 
+/** The middle value (the mean of the two middle ones for an even count), or NaN for none. */
+export function median(values: number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
 /** measured / baseline, or NaN when the baseline is zero */
 export function ratioOf(measured: number, baseline: number): number {
   return baseline === 0 ? Number.NaN : measured / baseline;

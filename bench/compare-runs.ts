@@ -7,6 +7,7 @@
  * Each row lists every run's figure and the ratio of the medians (after ÷ before).
  */
 import { readFileSync } from 'node:fs';
+import { median } from './bench-report.js';
 
 const figures: [name: string, path: string, decimals: number][] = [
   ['updateSoftware SQLite: rps ÷ bare-Fastify rps', 'updateSoftware.stores.sqlite.ratios.rps', 3],
@@ -36,12 +37,6 @@ function figure(results: unknown, path: string): number | null {
   let value: unknown = (results as { benchmarks: unknown }).benchmarks;
   for (const key of path.split('.')) value = (value as Record<string, unknown> | undefined)?.[key];
   return typeof value === 'number' ? value : null;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 const args = process.argv.slice(2);

@@ -17,6 +17,7 @@
  *   BENCH_LIST_WARMUP_SECONDS=1
  *   BENCH_FILTER_REQUESTS=31   filters: requests timed per filter and database (one at a time)
  *   BENCH_FILTER_SECONDS=6     filters: seconds of each wrk run of another tenant's GET
+ *   BENCH_FILTER_ROUNDS=5      filters: rounds of that GET idle, under the slow filters, and beside them
  *   BENCH_SEED_DEVICES=150000  devices for the seed-speed benchmark
  *   BENCH_DISPATCH_DEVICES=10000,18000  long-polling fleets of the dispatch benchmark, each on a fresh server
  *   BENCH_DISPATCH_SMALL=100       devices of the dispatch baseline fleet

@@ -1,3 +1,5 @@
+import { median } from './bench-report.js';
+
 /** One 10-second sample of the soak benchmark's server. */
 export interface SoakSample {
   /** since the load began */
@@ -27,11 +29,6 @@ export interface SoakSample {
 /** Samples in a reading point's median (3 × 10 s), and in a window of the count rule (6 × 10 s). */
 const pointSamples = 3;
 const windowSamples = 6;
-
-function median(values: number[]): number {
-  const sorted = values.slice().sort((a, b) => a - b);
-  return sorted.length ? sorted[Math.floor((sorted.length - 1) / 2)] : Number.NaN;
-}
 
 export function growthOf(from: number, to: number): number {
   return (to - from) / from;
