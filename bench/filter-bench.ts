@@ -56,7 +56,8 @@ interface StoreRun {
  * (the same devices: the small database holds the large one's first 10,000), from the real
  * server in a child process, one request at a time. Then, over the large database, another
  * tenant's `$top=1` GET with wrk (one connection): its p99 idle, and while 4 wrk clients
- * (one connection each) send the 4 filters slowest at 1,000,000, in alternating rounds.
+ * (one connection each) send the 4 filters slowest at 1,000,000, and while they send them to a
+ * second server (what the cores' sharing alone costs), in rounds.
  */
 export async function filterBench(config: BenchConfig, workspace: BenchWorkspace): Promise<BenchOutcome> {
   ensureWrk();
