@@ -26,6 +26,7 @@ import { RouteTable } from './route-table.js';
 import { requestValidation } from './request-validation.js';
 import { installServiceUrl } from './service-url.js';
 import { installSubRequests } from './sub-requests.js';
+import { installTenantShares, TenantShares } from './tenant-shares.js';
 import { addHealthRoutes } from './health-routes.js';
 import { addMetricsRoute, type BasicCredentials } from './metrics-route.js';
 import { installRequestLog } from './request-log.js';
@@ -92,6 +93,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   installLoadShedding(app, options.shedding ?? defaultSheddingLimits);
   installJsonBodies(app);
   installGraphAuth(app, options.verifyToken, options.store, rateLimitRules(options.rateLimit ?? null), options.engine);
+  installTenantShares(app, new TenantShares({ onWait: () => options.metrics?.readWaited() }));
 
   const credentials = new DeviceCredentialVerifier(options.store, (tenantId, actor, reason) => options.engine.authenticationFailed(tenantId, actor, reason));
   const routes = new RouteTable(app);

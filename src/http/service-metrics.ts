@@ -24,6 +24,7 @@ export class ServiceMetrics {
   private readonly requestSeconds: Histogram<'method' | 'route' | 'status'>;
   /** label children by "method route status": prom-client hashes a label object on every observe otherwise */
   private readonly requestChildren = new Map<string, { observe(value: number): void }>();
+  private readonly readWaits: Counter;
 
   constructor(store: Store, engine: Engine, log: Logger | null) {
     const registers = [this.registry];
@@ -115,6 +116,16 @@ export class ServiceMetrics {
       registers,
     });
     store.monitor.onCommitBatch((size) => batches.observe(size));
+    this.readWaits = new Counter({
+      name: `${prefix}tenant_read_waits_total`,
+      help: 'Graph reads that waited for their tenant\'s turn: the tenant had its share running while other tenants read (TenantShares).',
+      registers,
+    });
+  }
+
+  /** Counts a Graph read that waited for its tenant's turn. */
+  readWaited(): void {
+    this.readWaits.inc();
   }
 
   /** Records a request as its reply is sent. */
