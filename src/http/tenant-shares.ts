@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ServiceError } from '../domain/errors.js';
 import type {} from './request-caller.js';
+import type {} from './sub-requests.js';
 
 /** How long after its last read a tenant still counts as reading. */
 const activeWindowMs = 1000;
@@ -84,7 +85,7 @@ export class TenantShares {
           state = 'left';
           this.drop(reads, waiter!, new ServiceError('serviceNotAvailable',
             `Too many reads of this tenant at once while other tenants read: this one waited ${this.waitLimitMs} ms for its turn.`, { 'retry-after': '1' }));
-        }, this.waitLimitMs).unref(),
+        }, this.waitLimitMs),
       };
       reads.waiting.push(waiter);
     });
@@ -95,7 +96,7 @@ export class TenantShares {
     reads.lastSeen = performance.now();
     if (reads.waiting.length > 0 && this.share(reads.tenantId) !== Infinity) {
       // The slot stays taken through the pause, so the backlog cannot fill it meanwhile.
-      setTimeout(() => this.freeSlot(reads), tookMs).unref();
+      setTimeout(() => this.freeSlot(reads), tookMs);
       return;
     }
     this.freeSlot(reads);
@@ -148,8 +149,8 @@ declare module 'fastify' {
 }
 
 /**
- * Graph reads (routes that need `read`, a `$batch`'s included) take their tenant's turn after
- * authentication, and give it back when the response is sent or the client goes away.
+ * Graph reads (routes that need `read`, a `$batch`'s included; not streams) take their tenant's
+ * turn after authentication, and give it back when the response is sent or the client goes away.
  */
 export function installTenantShares(app: FastifyInstance, shares: TenantShares): void {
   app.decorateRequest('leaveReadTurn', null);
@@ -158,7 +159,9 @@ export function installTenantShares(app: FastifyInstance, shares: TenantShares):
     request.leaveReadTurn = null;
   };
   app.addHook('onRequest', async (request) => {
-    if (request.routeOptions.config?.access !== 'read' || !request.caller) return;
+    const config = request.routeOptions.config;
+    // A stream (the routes a $batch cannot reach, for the same reason) has no end to take turns by.
+    if (config?.access !== 'read' || config.batchable === false || !request.caller) return;
     const turn = shares.take(request.caller.tenantId);
     request.leaveReadTurn = turn.leave;
     await turn.admitted;
