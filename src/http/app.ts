@@ -93,7 +93,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   installLoadShedding(app, options.shedding ?? defaultSheddingLimits);
   installJsonBodies(app);
   installGraphAuth(app, options.verifyToken, options.store, rateLimitRules(options.rateLimit ?? null), options.engine);
-  installTenantShares(app, new TenantShares({ onWait: () => options.metrics?.readWaited() }));
+  // PostgreSQL's backends scan at this process's priority (SQLite's reader processes at nice 10): there a backlog rests between turns.
+  const restBetweenTurns = options.store.monitor.connections().kind === 'postgres';
+  installTenantShares(app, new TenantShares({ restBetweenTurns, onWait: () => options.metrics?.readWaited() }));
 
   const credentials = new DeviceCredentialVerifier(options.store, (tenantId, actor, reason) => options.engine.authenticationFailed(tenantId, actor, reason));
   const routes = new RouteTable(app);

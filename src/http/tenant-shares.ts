@@ -35,24 +35,27 @@ export interface ReadTurn {
  * nothing limits it: a single-tenant deployment never waits here. While others read too:
  * - each tenant may run `slots / tenants reading` reads at once (at least one); the rest wait
  *   their tenant's turn, first come first served;
- * - a tenant whose reads wait gets its next turn only after a pause as long as the read that
- *   just ended, so its backlog takes at most about half of its share's time.
- * So 4 clients of one tenant sending slow filters take part of one core, not both, and another
- * tenant's read finds the event loop and a core free (`npm run bench`, filters). The pause is
- * there because one read at a time still kept a core busy (a PostgreSQL backend scanning), and
- * the other tenant's reads waited for the cores instead of for the event loop.
+ * - with `restBetweenTurns`, a tenant whose reads wait gets its next turn only after a pause as
+ *   long as the read that just ended, so its backlog takes at most about half of its share's time.
+ * So 4 clients of one tenant sending slow filters do not fill the event loop, and another
+ * tenant's read does not queue behind theirs (`npm run bench`, filters). The rest is for
+ * PostgreSQL: its backends scan at the same priority as this process, and one read at a time
+ * still kept a core busy; SQLite's slow reads run in reader processes at nice 10, and resting
+ * them left the other tenant's read no faster (both measured on 2 cores).
  */
 export class TenantShares {
   private readonly tenants = new Map<string, TenantReads>();
 
   private readonly slots: number;
   private readonly waitLimitMs: number;
+  private readonly restBetweenTurns: boolean;
   private readonly onWait: () => void;
 
   /** `slots`: the cores by default; `onWait`: called as a read starts waiting (a metric). */
-  constructor(options: { slots?: number; waitLimitMs?: number; onWait?: () => void } = {}) {
+  constructor(options: { slots?: number; waitLimitMs?: number; restBetweenTurns?: boolean; onWait?: () => void } = {}) {
     this.slots = options.slots ?? availableParallelism();
     this.waitLimitMs = options.waitLimitMs ?? defaultWaitLimitMs;
+    this.restBetweenTurns = options.restBetweenTurns ?? false;
     this.onWait = options.onWait ?? (() => {});
   }
 
@@ -94,7 +97,7 @@ export class TenantShares {
 
   private finished(reads: TenantReads, tookMs: number): void {
     reads.lastSeen = performance.now();
-    if (reads.waiting.length > 0 && this.share(reads.tenantId) !== Infinity) {
+    if (this.restBetweenTurns && reads.waiting.length > 0 && this.share(reads.tenantId) !== Infinity) {
       // The slot stays taken through the pause, so the backlog cannot fill it meanwhile.
       setTimeout(() => this.freeSlot(reads), tookMs);
       return;

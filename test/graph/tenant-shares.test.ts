@@ -33,8 +33,20 @@ describe('TenantShares', () => {
     for (const turn of turns) turn.leave();
   });
 
-  test("a waiting read starts after a pause as long as its tenant's last read took, and is a 503 past the wait limit", async () => {
-    const shares = new TenantShares({ slots: 2, waitLimitMs: 400 });
+  test("without restBetweenTurns, a waiting read starts as soon as its tenant's last read ends", async () => {
+    const shares = new TenantShares({ slots: 2 });
+    const other = shares.take('b');
+    const first = shares.take('a');
+    const second = shares.take('a');
+    await new Promise((r) => setTimeout(r, 60));
+    first.leave();
+    assert.equal(await settled(second.admitted), 'done');
+    second.leave();
+    other.leave();
+  });
+
+  test("with restBetweenTurns, a waiting read starts after a pause as long as its tenant's last read took, and is a 503 past the wait limit", async () => {
+    const shares = new TenantShares({ slots: 2, waitLimitMs: 400, restBetweenTurns: true });
     const other = shares.take('b');
     const first = shares.take('a');
     const second = shares.take('a');
