@@ -61,9 +61,9 @@ export class TenantShares {
 
   take(tenantId: string): ReadTurn {
     const reads = this.reads(tenantId);
-    reads.lastSeen = performance.now();
-    let state: 'running' | 'waiting' | 'left' = 'running';
     let started = performance.now();
+    reads.lastSeen = started;
+    let state: 'running' | 'waiting' | 'left' = 'running';
     let waiter: Waiter | null = null;
     const leave = () => {
       if (state === 'running') this.finished(reads, performance.now() - started);
