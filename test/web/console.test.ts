@@ -161,8 +161,9 @@ describe('the web console in Chromium', () => {
     // By keyboard: the dialog takes the focus, and Escape closes it without sending anything.
     const dialog = page.getByRole('dialog', { name: 'Update software' });
     // The button stays disabled until the device's offered versions arrive, and focus() (unlike click()) does not wait for that.
-    await page.waitForFunction(() => [...document.querySelectorAll('button')].some((b) => b.textContent === 'Update software…' && !b.disabled));
-    await page.getByRole('button', { name: 'Update software…' }).focus();
+    const updateButton = page.getByRole('button', { name: 'Update software…', disabled: false });
+    await updateButton.waitFor();
+    await updateButton.focus();
     await page.keyboard.press('Enter');
     await dialog.waitFor();
     assert.equal(await page.evaluate(() => document.activeElement?.closest('dialog') !== null), true, 'focus is in the dialog');
